@@ -1,0 +1,1 @@
+"""evsim: discrete-event reliability simulator for AWS event-processing architectures."""

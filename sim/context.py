@@ -1,0 +1,61 @@
+"""What every component gets: the SimPy environment, streams, ledger, faults and cost meter.
+
+Also the :class:`Component` base class: the small surface every service offers
+(``__init__(ctx, name, spec)`` stores and takes its streams, ``start()`` registers standing
+processes once all edges exist, ``finalize()`` settles what the end of the run decides, such as
+retention expiry of messages still stored).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from typing import Any
+
+import simpy
+from simpy.events import Event
+
+from sim.config import Scenario
+from sim.cost import CostMeter
+from sim.faults import Faults
+from sim.ledger import Ledger
+from sim.streams import RandomStreams
+
+__all__ = ["Component", "Context", "ProcessGen", "call_at"]
+
+ProcessGen = Generator[Event, Any, None]
+
+
+@dataclass(slots=True)
+class Context:
+    """Shared services of one run (one replication)."""
+
+    env: simpy.Environment
+    streams: RandomStreams
+    ledger: Ledger
+    faults: Faults
+    cost: CostMeter
+    scenario: Scenario
+
+
+class Component:
+    """Base class of every service: built from ``(ctx, name, spec)``, wired by ``sim.build``."""
+
+    def __init__(self, ctx: Context, name: str) -> None:
+        self.ctx = ctx
+        self.env = ctx.env
+        self.name = name
+        self.ledger = ctx.ledger
+
+    def start(self) -> None:
+        """Register standing processes (called once, after every edge exists)."""
+
+    def finalize(self) -> None:
+        """Settle what the end of the run decides (called once, after the run)."""
+
+
+def call_at(env: simpy.Environment, delay_s: float, fn: Callable[[Event], None]) -> Event:
+    """Schedule ``fn(event)`` after ``delay_s`` seconds with a single SimPy event."""
+    ev = env.timeout(delay_s)
+    ev.callbacks.append(fn)
+    return ev

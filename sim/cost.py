@@ -1,0 +1,88 @@
+"""Prices and the cost of a run.
+
+Services count billable requests as they happen (``ctx.cost.add(item, n)``); the cost of a run
+is the sum of each count times its list price. Prices are us-east-1 list prices from the
+behavioural reference (§13); a scenario's ``prices`` mapping overrides any of them by name.
+
+Modelled:
+    * SQS requests (standard and FIFO priced separately), one request per 64 KB chunk of payload.
+    * Lambda requests and duration (GB-seconds at 1 ms granularity).
+    * SNS publishes and deliveries, EventBridge events, API Gateway calls, S3 PUTs (price table
+      only; the services that bill them arrive with those services).
+
+Not modelled:
+    * Free tiers and volume tiers (a run is priced at the first-tier list price).
+    * Data transfer and storage charges.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+#: Default list prices in USD (us-east-1). Keys are the names a scenario's ``prices`` may override.
+DEFAULT_PRICES: dict[str, float] = {
+    "sqs_standard_per_million": 0.40,
+    "sqs_fifo_per_million": 0.50,
+    "lambda_requests_per_million": 0.20,
+    "lambda_gb_s": 0.0000166667,
+    "sns_publish_per_million": 0.50,
+    "sns_http_deliveries_per_million": 0.60,
+    "sns_email_per_100k": 2.00,
+    "eventbridge_events_per_million": 1.00,
+    "apigateway_rest_per_million": 3.50,
+    "s3_put_per_thousand": 0.005,
+}
+
+#: How each counted item maps onto a price: item -> (price name, units per priced unit).
+_ITEM_PRICE: dict[str, tuple[str, float]] = {
+    "sqs_standard_requests": ("sqs_standard_per_million", 1e6),
+    "sqs_fifo_requests": ("sqs_fifo_per_million", 1e6),
+    "lambda_requests": ("lambda_requests_per_million", 1e6),
+    "lambda_gb_s": ("lambda_gb_s", 1.0),
+    "sns_publishes": ("sns_publish_per_million", 1e6),
+    "sns_http_deliveries": ("sns_http_deliveries_per_million", 1e6),
+    "sns_email_deliveries": ("sns_email_per_100k", 1e5),
+    "eventbridge_events": ("eventbridge_events_per_million", 1e6),
+    "apigateway_requests": ("apigateway_rest_per_million", 1e6),
+    "s3_puts": ("s3_put_per_thousand", 1e3),
+}
+
+#: SQS bills one request per started 64 KB chunk of payload.
+SQS_CHUNK_BYTES = 64 * 1024
+
+
+def sqs_chunks(size_bytes: int) -> int:
+    """Billable SQS requests for one message of ``size_bytes`` (at least one)."""
+    return max(1, -(-size_bytes // SQS_CHUNK_BYTES))
+
+
+@dataclass(slots=True)
+class CostMeter:
+    """Counts billable items of one run, per component.
+
+    Counting is gated by ``active``: the builder switches it on at ``warmup_s`` so that cost
+    covers the same messages as the other metrics.
+    """
+
+    counts: dict[tuple[str, str], float] = field(default_factory=dict)
+    active: bool = True
+
+    def add(self, component: str, item: str, n: float = 1.0) -> None:
+        """Count ``n`` billable units of ``item`` made by ``component``."""
+        if self.active:
+            key = (component, item)
+            self.counts[key] = self.counts.get(key, 0.0) + n
+
+    def cost_by_component(self, prices: Mapping[str, float] | None = None) -> dict[str, float]:
+        """USD per component at the given prices (defaults where not overridden)."""
+        table = {**DEFAULT_PRICES, **(prices or {})}
+        out: dict[str, float] = {}
+        for (component, item), n in self.counts.items():
+            price_name, unit = _ITEM_PRICE[item]
+            out[component] = out.get(component, 0.0) + n * table[price_name] / unit
+        return out
+
+    def total(self, prices: Mapping[str, float] | None = None) -> float:
+        """USD for the whole run."""
+        return sum(self.cost_by_component(prices).values())

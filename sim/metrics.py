@@ -1,0 +1,176 @@
+"""Run results → tidy DataFrames and summaries with confidence intervals (no SimPy here).
+
+The metric names are those of DESIGN §3 (a contract). A tidy frame has one row per
+``(scenario, rep, seed, sink, metric)``; ``sink`` is ``"*"`` for the run as a whole.
+:func:`summarize` adds, per (scenario, sink, metric), the number of replications with a value,
+the mean, the sample standard deviation and a t-based confidence interval:
+
+* a metric with nothing to measure in every replication (a latency with no deliveries) has a
+  null mean, CI and std;
+* with one replication, ``ci_low``, ``ci_high`` and ``std`` are null;
+* with zero variance the CI is ``[mean, mean]``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+from scipy import stats as sps
+
+__all__ = [
+    "ALL_SINKS",
+    "METRICS",
+    "SINK_METRICS",
+    "RunResult",
+    "ci_stats",
+    "summarize",
+    "summary_json",
+    "tidy",
+]
+
+#: Every run-level metric, in display order (DESIGN §3).
+METRICS: tuple[str, ...] = (
+    "messages_produced",
+    "messages_unrouted",
+    "deliveries_expected",
+    "delivered",
+    "dead_lettered",
+    "expired",
+    "lost",
+    "in_flight",
+    "delivered_fraction",
+    "all_delivered_fraction",
+    "partial_fraction",
+    "duplicates",
+    "ordering_violations",
+    "attempts",
+    "invocations",
+    "throttles",
+    "cold_starts",
+    "latency_mean_s",
+    "latency_p50_s",
+    "latency_p90_s",
+    "latency_p99_s",
+    "latency_max_s",
+    "producer_latency_mean_s",
+    "cost_usd",
+    "cost_per_million_usd",
+)
+
+#: Metrics reported per sink.
+SINK_METRICS: tuple[str, ...] = (
+    "deliveries_expected",
+    "delivered",
+    "dead_lettered",
+    "expired",
+    "lost",
+    "in_flight",
+    "delivered_fraction",
+    "duplicates",
+    "ordering_violations",
+    "attempts",
+    "invocations",
+    "throttles",
+    "cold_starts",
+    "latency_mean_s",
+    "latency_p50_s",
+    "latency_p90_s",
+    "latency_p99_s",
+    "latency_max_s",
+    "cost_usd",
+)
+
+ALL_SINKS = "*"
+
+
+@dataclass
+class RunResult:
+    """Metrics of one replication (DESIGN §3), plus the optional trace and diagnostics."""
+
+    scenario: str
+    rep: int
+    seed: int
+    metrics: dict[str, Any]
+    sinks: dict[str, dict[str, Any]]
+    trace: pd.DataFrame | None = None
+    diagnostics: dict[str, Any] = field(default_factory=dict)
+
+
+def tidy(results: Iterable[RunResult]) -> pd.DataFrame:
+    """One row per ``(scenario, rep, seed, sink, metric)``; missing values are NaN."""
+    rows: list[tuple[str, int, int, str, str, float]] = []
+    for r in results:
+        for name in METRICS:
+            rows.append((r.scenario, r.rep, r.seed, ALL_SINKS, name, _num(r.metrics.get(name))))
+        for sink, m in r.sinks.items():
+            for name in SINK_METRICS:
+                rows.append((r.scenario, r.rep, r.seed, sink, name, _num(m.get(name))))
+    return pd.DataFrame(rows, columns=["scenario", "rep", "seed", "sink", "metric", "value"])
+
+
+def _num(v: Any) -> float:
+    return math.nan if v is None else float(v)
+
+
+def ci_stats(values: Sequence[float | None], level: float = 0.95) -> dict[str, float | None]:
+    """Mean, t-based CI and sample std of the non-null ``values``.
+
+    Returns ``{"mean", "ci_low", "ci_high", "std", "n"}`` following the module's null rules.
+    """
+    xs = [float(v) for v in values if v is not None and not math.isnan(float(v))]
+    n = len(xs)
+    if n == 0:
+        return {"mean": None, "ci_low": None, "ci_high": None, "std": None, "n": 0}
+    mean = math.fsum(xs) / n
+    if n == 1:
+        return {"mean": mean, "ci_low": None, "ci_high": None, "std": None, "n": 1}
+    var = math.fsum((x - mean) ** 2 for x in xs) / (n - 1)
+    std = math.sqrt(var)
+    if std == 0.0 or all(x == xs[0] for x in xs):
+        return {"mean": mean, "ci_low": mean, "ci_high": mean, "std": 0.0, "n": n}
+    half = float(sps.t.ppf(0.5 + level / 2, n - 1)) * std / math.sqrt(n)
+    return {"mean": mean, "ci_low": mean - half, "ci_high": mean + half, "std": std, "n": n}
+
+
+def summarize(df: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
+    """Per (scenario, sink, metric): n, mean, std, ci_low, ci_high (t-based, ``level``)."""
+    out = []
+    order = {m: i for i, m in enumerate(METRICS)}
+    for (scenario, sink, metric), g in df.groupby(["scenario", "sink", "metric"], sort=False):
+        s = ci_stats(list(g["value"]), level)
+        out.append({"scenario": scenario, "sink": sink, "metric": metric, **s})
+    res = pd.DataFrame(out, columns=["scenario", "sink", "metric", "n", "mean", "std",
+                                     "ci_low", "ci_high"])
+    res["_o"] = res["metric"].map(order)
+    return res.sort_values(["scenario", "sink", "_o"], kind="stable").drop(columns="_o")
+
+
+def summary_json(results: Sequence[RunResult], scenario: str, seed: int) -> dict[str, Any]:
+    """The ``evsim run --json`` object of DESIGN §5."""
+
+    def block(get: Any, names: Sequence[str]) -> dict[str, dict[str, float | None]]:
+        out = {}
+        for name in names:
+            s = ci_stats([get(r, name) for r in results])
+            out[name] = {k: s[k] for k in ("mean", "ci_low", "ci_high", "std")}
+        return out
+
+    sinks = sorted({s for r in results for s in r.sinks})
+    return {
+        "scenario": scenario,
+        "replications": len(results),
+        "seed": seed,
+        "metrics": block(lambda r, n: r.metrics.get(n), METRICS),
+        "sinks": {
+            sink: {
+                "metrics": block(
+                    lambda r, n, sink=sink: r.sinks.get(sink, {}).get(n), SINK_METRICS
+                )
+            }
+            for sink in sinks
+        },
+    }

@@ -1,0 +1,77 @@
+"""Writing a run's results: per-replication rows, the summary and a manifest.
+
+``write_run(DIR, ...)`` writes ``rows.parquet`` and ``rows.csv`` (tidy: one row per
+``scenario, rep, seed, sink, metric, value``), ``summary.csv`` (mean, std, 95% CI per metric
+and sink) and ``manifest.json`` (the scenario as loaded, root seed, replications and the
+seed of each, package versions, git commit) so that a result can be traced and reproduced.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+from collections.abc import Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from sim.config import Scenario
+from sim.metrics import RunResult, summarize, tidy
+
+__all__ = ["git_commit", "manifest", "write_run"]
+
+_PACKAGES = ("evsim", "simpy", "numpy", "pandas", "pydantic", "scipy", "pyarrow", "matplotlib")
+
+
+def git_commit() -> str | None:
+    """The git commit of the evsim source tree, if it is a git checkout."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def _versions() -> dict[str, str | None]:
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def manifest(scenario: Scenario, seed: int, results: Sequence[RunResult]) -> dict[str, Any]:
+    """What is needed to trace and reproduce a set of replications."""
+    return {
+        "scenario": scenario.model_dump(mode="json", by_alias=True),
+        "root_seed": seed,
+        "replications": len(results),
+        "replication_seeds": [
+            {"rep": r.rep, "seed": r.seed, "spawn_key": ["rep", "component", "purpose"]}
+            for r in results
+        ],
+        "versions": _versions(),
+        "git_commit": git_commit(),
+    }
+
+
+def write_run(out: Path, scenario: Scenario, seed: int, results: Sequence[RunResult]) -> None:
+    """Write rows (parquet and CSV), summary and manifest of ``results`` into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    rows = tidy(results)
+    rows.to_parquet(out / "rows.parquet", index=False)
+    rows.to_csv(out / "rows.csv", index=False)
+    summarize(rows).to_csv(out / "summary.csv", index=False)
+    (out / "manifest.json").write_text(
+        json.dumps(manifest(scenario, seed, results), indent=2) + "\n"
+    )

@@ -1,0 +1,356 @@
+"""AWS Lambda functions and their SQS event source mappings.
+
+Modelled:
+    * Execution: one invocation runs ``duration_s`` (whatever its batch size) plus
+      ``duration_per_message_s`` per message; a run longer than ``timeout_s`` is cut at the
+      timeout and fails as a whole. A cold start adds ``cold_start.duration_s`` before the run
+      (not counted toward the timeout).
+    * Cold starts: an execution environment stays warm for ``keep_alive_s`` after it finishes;
+      an invocation reuses the most recently released warm environment, else starts a new one.
+      AWS documents neither number: both are parameters.
+    * Concurrency: executions of a function are limited by its ``reserved_concurrency``, or else
+      by the account's unreserved pool (``account_concurrency`` minus all reservations). An
+      invocation over the limit is throttled.
+    * Errors: each message of an invocation fails independently with probability
+      ``errors.rate`` per attempt; a poison message (drawn with the workload: the message's
+      ``poison_u`` < ``poison_rate``) fails every attempt. Outages: ``unavailable`` fails the
+      invocation, ``throttled`` throttles it, ``slow`` multiplies its duration by ``factor``.
+    * SQS event source mapping: polls its queue whenever messages are available and a batch
+      slot is free; batches of up to ``batch_size`` messages; a batching window waits up to
+      ``batching_window_s`` to fill a batch; ``poll_delay_s`` between receive and invoke;
+      scaling from ``initial_concurrency`` (5) concurrent batches by ``scale_up_per_min`` (300)
+      per minute while a backlog remains, up to ``max_concurrency`` (or ``max_batches``).
+      A batch fails if any of its messages fails or it times out; then every message returns to
+      the queue after the visibility timeout, including those processed successfully (later
+      duplicates), unless ``report_batch_item_failures`` returns only the failed ones.
+      Messages of a batch are processed in order; from a FIFO source processing stops at the
+      first failure and the rest of the batch is returned unprocessed (AWS's guidance for FIFO
+      partial batch responses), so per-group order holds. A throttled batch is retried with
+      exponential backoff (1 s, 2 s, 4 s, ...) until its visibility timeout ends, when it
+      returns to the queue (AWS: "keeps retrying until the timestamp passes the visibility
+      timeout"; the backoff schedule is an assumption). An invoke that fails because the
+      function is unavailable (an outage) is handled the same way; it is not an attempt.
+
+Not modelled:
+    * Scale-down of the event source mapping at low traffic (its level only grows in a run).
+    * Provisioned pollers, the 1,000-new-environments-per-10-s function scaling rate, the
+      6 MB batch payload cap, init-phase billing.
+    * Asynchronous and synchronous invocation (they arrive with SNS, S3, EventBridge and API
+      Gateway).
+"""
+
+from __future__ import annotations
+
+from simpy.events import Event
+
+from sim.config import LambdaFunctionSpec, TriggerSpec
+from sim.context import Component, Context, call_at
+from sim.dists import is_zero, make_sampler
+from sim.faults import THROTTLED, UNAVAILABLE
+from sim.services.sqs import Queue, QueueCopy
+
+__all__ = ["ConcurrencyPool", "EventSourceMapping", "LambdaFunction"]
+
+#: Maximum backoff between retries of a throttled batch (seconds; an assumption).
+_THROTTLE_BACKOFF_CAP_S = 60.0
+
+
+class ConcurrencyPool:
+    """A concurrency limit shared by the functions that draw from it."""
+
+    __slots__ = ("busy", "limit")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.busy = 0
+
+
+class LambdaFunction(Component):
+    """A Lambda function: execution environments, concurrency, durations and errors."""
+
+    def __init__(self, ctx: Context, name: str, spec: LambdaFunctionSpec) -> None:
+        super().__init__(ctx, name)
+        self.spec = spec
+        streams = ctx.streams
+        self._duration = make_sampler(spec.duration_s, streams.get(name, "duration"))
+        self._per_message = (
+            None
+            if is_zero(spec.duration_per_message_s)
+            else make_sampler(spec.duration_per_message_s, streams.get(name, "per_message"))
+        )
+        self._cold_duration = make_sampler(
+            spec.cold_start.duration_s, streams.get(name, "cold_start")
+        )
+        self._keep_alive_s = spec.cold_start.keep_alive_s
+        self.timeout_s = spec.timeout_s
+        self.error_rate = spec.errors.rate
+        self.poison_rate = spec.errors.poison_rate
+        self._error_draw = streams.uniform(name, "errors")
+        self._warm: list[float] = []  # release times of idle environments, latest last
+        self.pool = ConcurrencyPool(0)  # replaced by the builder
+        self.stats = ctx.ledger.function(name)
+        self._has_outages = ctx.faults.has_outages(name)
+        self._gb = spec.memory_mb / 1024.0
+        self.esm: EventSourceMapping | None = None
+
+    @property
+    def concurrency_in_use(self) -> int:
+        """Executions of this function's pool currently running."""
+        return self.pool.busy
+
+    def message_fails(self, poison_u: float) -> bool:
+        """Draw whether processing one message fails (poison messages always fail)."""
+        if poison_u < self.poison_rate:
+            return True
+        return self.error_rate > 0.0 and self._error_draw() < self.error_rate
+
+    def acquire(self, now: float) -> str | bool:
+        """Start an execution: ``THROTTLED``/``UNAVAILABLE``, else whether it is a cold start."""
+        if self._has_outages:
+            w = self.ctx.faults.window_at(self.name, now)
+            if w is not None and w.mode != "slow":
+                if w.mode == THROTTLED:
+                    return THROTTLED
+                self._count_invocation(False)
+                return UNAVAILABLE
+        pool = self.pool
+        if pool.busy >= pool.limit:
+            return THROTTLED
+        pool.busy += 1
+        warm = self._warm
+        if warm and now - warm[-1] <= self._keep_alive_s:
+            warm.pop()
+            cold = False
+        else:
+            warm.clear()  # the most recent one is too old, so are all the others
+            cold = True
+        self._count_invocation(cold)
+        return cold
+
+    def _count_invocation(self, cold: bool) -> None:
+        if self.ledger.counting:
+            self.stats.invocations += 1
+            if cold:
+                self.stats.cold_starts += 1
+            self.ctx.cost.add(self.name, "lambda_requests", 1)
+
+    def release(self, now: float, ran_s: float) -> None:
+        """End an execution that ran ``ran_s`` seconds; its environment stays warm."""
+        self.pool.busy -= 1
+        self._warm.append(now)
+        self.ctx.cost.add(self.name, "lambda_gb_s", self._gb * ran_s)
+
+    def run_time(self, n_messages: int, now: float) -> float:
+        """Draw the run time of one invocation with ``n_messages`` messages (seconds)."""
+        run = self._duration()
+        if self._per_message is not None:
+            for _ in range(n_messages):
+                run += self._per_message()
+        if self._has_outages:
+            run *= self.ctx.faults.slow_factor(self.name, now)
+        return run
+
+    def cold_start_s(self) -> float:
+        """Draw one cold start's duration (seconds)."""
+        return self._cold_duration()
+
+
+class _Batch:
+    """One batch in the hands of an event source mapping."""
+
+    __slots__ = ("entries", "received_s", "retries")
+
+    def __init__(self, entries: list[tuple[QueueCopy, int]], received_s: float) -> None:
+        self.entries = entries
+        self.received_s = received_s
+        self.retries = 0
+
+
+class EventSourceMapping:
+    """An SQS event source mapping: polls ``queue`` and invokes ``fn`` with batches."""
+
+    def __init__(self, fn: LambdaFunction, queue: Queue, spec: TriggerSpec) -> None:
+        self.fn = fn
+        self.queue = queue
+        self.env = fn.env
+        self.ledger = fn.ledger
+        self.spec = spec
+        self.batch_size = spec.batch_size
+        self.window_s = spec.batching_window_s
+        self.report_failures = spec.report_batch_item_failures
+        self.cap = min(spec.max_concurrency or spec.max_batches, spec.max_batches)
+        self.level = min(spec.initial_concurrency, self.cap)
+        self._scale_step_s = 60.0 / spec.scale_up_per_min
+        self._poll_delay = (
+            None
+            if is_zero(spec.poll_delay_s)
+            else make_sampler(spec.poll_delay_s, fn.ctx.streams.get(fn.name, "poll_delay"))
+        )
+        self.in_use = 0
+        self._scale_pending = False
+        self._retry_pending = False
+        self._window_timer: Event | None = None
+        self._window_open = False
+        self._fifo = queue.fifo
+        self._trace = fn.ledger.trace
+        queue.attach_consumer(self)
+
+    # -- polling --------------------------------------------------------------------------------
+
+    def on_available(self) -> None:
+        """The source queue has new visible messages (or a group was unblocked)."""
+        if self.in_use < self.level:
+            self._dispatch()
+        elif self.level < self.cap and not self._scale_pending:
+            self._schedule_scale()
+
+    def _dispatch(self) -> None:
+        queue = self.queue
+        env = self.env
+        while self.in_use < self.level and queue.has_available():
+            now = env.now
+            ready = queue.receive_ready_at(now)
+            if ready > now:
+                if not self._retry_pending:
+                    self._retry_pending = True
+                    call_at(env, ready - now, self._on_retry)
+                return
+            if self.window_s > 0.0 and not self._window_open and queue.depth < self.batch_size:
+                if self._window_timer is None:
+                    self._window_timer = call_at(env, self.window_s, self._on_window)
+                return
+            entries = queue.receive(self.batch_size)
+            self._window_open = False
+            if not entries:
+                continue
+            self.in_use += 1
+            self._start(_Batch(entries, now))
+        if self.in_use >= self.level and self.level < self.cap and queue.has_available():
+            self._schedule_scale()
+
+    def _on_retry(self, _: Event) -> None:
+        self._retry_pending = False
+        self._dispatch()
+
+    def _on_window(self, _: Event) -> None:
+        self._window_timer = None
+        self._window_open = True
+        self._dispatch()
+
+    def _schedule_scale(self) -> None:
+        if not self._scale_pending:
+            self._scale_pending = True
+            call_at(self.env, self._scale_step_s, self._on_scale)
+
+    def _on_scale(self, _: Event) -> None:
+        self._scale_pending = False
+        if self.queue.has_available() and self.in_use >= self.level:
+            self.level = min(self.cap, self.level + 1)
+            self._dispatch()
+
+    # -- invocation -----------------------------------------------------------------------------
+
+    def _start(self, batch: _Batch) -> None:
+        env = self.env
+        delay = self._poll_delay() if self._poll_delay is not None else 0.0
+        if delay > 0.0:
+            call_at(env, delay, lambda _: self._invoke(batch))
+        else:
+            self._invoke(batch)
+
+    def _invoke(self, batch: _Batch) -> None:
+        fn = self.fn
+        now = self.env.now
+        got = fn.acquire(now)
+        if got in (THROTTLED, UNAVAILABLE):
+            self._blocked(batch, got == THROTTLED)
+            return
+        cold = got is True
+        cold_s = fn.cold_start_s() if cold else 0.0
+        run = fn.run_time(len(batch.entries), now)
+        timed_out = run > fn.timeout_s
+        if timed_out:
+            run = fn.timeout_s
+        end = now + cold_s + run
+        expiry = batch.received_s + self.queue.visibility_timeout_s
+        if end > expiry:
+            # the function outlives the visibility timeout: the batch becomes visible again
+            self.queue.return_after_timeout(list(batch.entries), batch.received_s)
+        call_at(
+            self.env,
+            cold_s + run,
+            lambda _: self._complete(batch, timed_out, cold_s + run),
+        )
+
+    def _complete(self, batch: _Batch, timed_out: bool, ran_s: float) -> None:
+        fn = self.fn
+        now = self.env.now
+        fn.release(now, ran_s)
+        ledger = self.ledger
+        trace = self._trace
+        ok: list[tuple[QueueCopy, int]] = []
+        failed: list[tuple[QueueCopy, int]] = []
+        entries = batch.entries
+        for i, entry in enumerate(entries):
+            copy = entry[0]
+            pair = copy.pair
+            intended = not copy.parked
+            if timed_out:
+                fails = True
+            else:
+                fails = fn.message_fails(pair.msg.poison_u) if intended else False
+            if intended:
+                ledger.attempt(pair)
+            if fails:
+                failed.append(entry)
+                if trace is not None:
+                    ledger.log(now, fn.name, "failure", pair.msg.id)
+                if self._fifo and not timed_out:
+                    failed.extend(entries[i + 1 :])  # FIFO: stop at the first failure
+                    break
+            else:
+                ok.append(entry)
+                if intended:
+                    ledger.success(pair)
+                if trace is not None:
+                    ledger.log(now, fn.name, "success", pair.msg.id)
+        if failed and not self.report_failures:
+            self._finish(batch, [], entries)
+        else:
+            self._finish(batch, ok, failed)
+
+    def _finish(
+        self,
+        batch: _Batch,
+        delete: list[tuple[QueueCopy, int]],
+        back: list[tuple[QueueCopy, int]],
+    ) -> None:
+        queue = self.queue
+        if delete:
+            queue.delete(delete, batch.received_s)
+        if back:
+            queue.return_after_timeout(back, batch.received_s)
+        self.in_use -= 1
+        self._dispatch()
+
+    def _blocked(self, batch: _Batch, throttled: bool) -> None:
+        """The invoke was throttled or failed with a service error: back off and retry."""
+        fn = self.fn
+        if throttled and fn.ledger.counting:
+            fn.stats.throttles += 1
+        if self._trace is not None:
+            event = "throttled" if throttled else "invoke_failed"
+            self.ledger.log(self.env.now, fn.name, event, batch.entries[0][0].pair.msg.id)
+        wait = min(2.0**batch.retries, _THROTTLE_BACKOFF_CAP_S)
+        batch.retries += 1
+        expiry = batch.received_s + self.queue.visibility_timeout_s
+        if self.env.now + wait >= expiry:
+            # give up: the messages return to the queue when their visibility timeout ends
+            self.queue.return_after_timeout(list(batch.entries), batch.received_s)
+            call_at(self.env, max(0.0, expiry - self.env.now), lambda _: self._release_slot())
+            return
+        call_at(self.env, wait, lambda _: self._invoke(batch))
+
+    def _release_slot(self) -> None:
+        self.in_use -= 1
+        self._dispatch()

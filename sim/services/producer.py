@@ -1,0 +1,220 @@
+"""Producers: the workload (arrivals, attributes, groups, poison draws) and the SDK client.
+
+Modelled:
+    * Arrivals: a Poisson process (``rate_per_s``); a piecewise-constant Poisson rate profile
+      (exact, by restarting the exponential clock at each step, which memorylessness allows);
+      bursts of ``count`` messages spread evenly over ``spread_s`` from ``at_s``; replay of a CSV
+      of timestamps. Producers emit during ``[0, duration_s)``.
+    * Workload randomness is drawn when a message is created, on the producer's own streams
+      (arrivals, group, attributes, poison draw, resend), so system variants see the same
+      messages (common random numbers).
+    * Message groups: ``groups`` groups, chosen uniformly per message; a sequence number per
+      group (used by FIFO queues and by the ordering metric on any queue).
+    * FIFO deduplication ids: unique per logical message (``dedup_ids: unique``) or none, for
+      content-based deduplication (``dedup_ids: content``).
+    * SDK client retry, standard mode: up to ``max_attempts`` attempts per send; before retry
+      ``i`` (1, 2, ...) the client sleeps ``U(0, 1) × min(base_s × 2^(i-1), cap_s)`` (full jitter).
+    * ``send_to`` with several targets: sequential fan-out (option 1). The client sends to each
+      target in turn and stops at the first one whose send still fails after its retries; the
+      pairs of that target and of every later one are lost.
+    * Resend: with probability ``resend.rate`` the application sends the same message again
+      ``resend.delay_s`` later (same dedup id), as when a timeout hides a successful send.
+
+Not modelled:
+    * The SDK retry quota (token bucket) and adaptive mode.
+    * Batched sends (SendMessageBatch).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+from simpy.events import Event
+
+from sim.config import ChoiceAttr, ProducerSpec
+from sim.context import Component, Context, ProcessGen, call_at
+from sim.dists import make_sampler
+from sim.message import LOST, Message, Pair
+from sim.services.sqs import Queue
+from sim.streams import Buffered, RandomStreams
+
+__all__ = ["Producer"]
+
+_MAX_GROUPS_KEY = 1 << 32
+
+
+class _Send:
+    """One pass of a message over the producer's targets (sequential fan-out)."""
+
+    __slots__ = ("attempt", "first", "i", "msg", "pairs", "producer", "t0")
+
+    def __init__(
+        self, producer: Producer, msg: Message, pairs: list[Pair], t0: float, first: bool = True
+    ) -> None:
+        self.producer = producer
+        self.first = first
+        self.msg = msg
+        self.pairs = pairs
+        self.i = 0
+        self.attempt = 1
+        self.t0 = t0
+
+    def step(self, _: Event | None = None) -> None:
+        self.producer.targets[self.i].accept(self.pairs[self.i], self.reply)
+
+    def reply(self, error: str | None) -> None:
+        p = self.producer
+        if error is None:
+            self.i += 1
+            self.attempt = 1
+            if self.i < len(self.pairs):
+                self.step()
+            elif self.first:
+                p.ledger.producer_done(self.msg, p.env.now - self.t0)
+            return
+        if self.attempt < p.max_attempts:
+            delay = p.retry_draw() * min(p.base_s * 2.0 ** (self.attempt - 1), p.cap_s)
+            self.attempt += 1
+            call_at(p.env, delay, self.step)
+            return
+        ledger = p.ledger
+        if p.trace is not None:
+            ledger.log(p.env.now, p.name, "gave_up", self.msg.id)
+        for pair in self.pairs[self.i :]:
+            ledger.drop(pair, LOST)
+        if self.first:
+            ledger.producer_done(self.msg, p.env.now - self.t0)
+
+
+def _attribute_sampler(
+    value: Any, streams: RandomStreams, producer: str, name: str
+) -> Callable[[], Any]:
+    if isinstance(value, ChoiceAttr):
+        values = list(value.choice.values)
+        weights = value.choice.weights
+        p = None if weights is None else np.asarray(weights, float) / float(sum(weights))
+        idx = Buffered(
+            streams.get(producer, f"attr:{name}"), lambda g, n: g.choice(len(values), n, p=p)
+        )
+        return lambda: values[int(idx())]
+    if isinstance(value, str | int | float | bool):
+        return lambda: value
+    return make_sampler(value, streams.get(producer, f"attr:{name}"))
+
+
+class Producer(Component):
+    """A producer: creates messages and sends each to its targets in turn."""
+
+    def __init__(self, ctx: Context, name: str, spec: ProducerSpec, index: int) -> None:
+        super().__init__(ctx, name)
+        self.spec = spec
+        streams = ctx.streams
+        self.targets: list[Queue] = []
+        self.sinks: list[str | None] = []
+        self.trace = ctx.ledger.trace
+        self.max_attempts = spec.retry.max_attempts
+        self.base_s = spec.retry.base_s
+        self.cap_s = spec.retry.cap_s
+        self.retry_draw = streams.uniform(name, "retry")
+        self._unit_exp = Buffered(streams.get(name, "arrivals"), lambda g, n: g.exponential(1.0, n))
+        self._poison = streams.uniform(name, "poison")
+        self._groups = spec.groups
+        self._group_draw = (
+            Buffered(streams.get(name, "group"), lambda g, n: g.integers(0, spec.groups, n))
+            if spec.groups > 1
+            else None
+        )
+        self._group_base = index * _MAX_GROUPS_KEY
+        self._seq = [0] * spec.groups
+        self._attrs = [
+            (k, _attribute_sampler(v, streams, name, k)) for k, v in spec.attributes.items()
+        ]
+        self._resend_rate = spec.resend.rate
+        self._resend_delay_s = spec.resend.delay_s
+        self._resend_draw = streams.uniform(name, "resend") if spec.resend.rate > 0 else None
+        self._unique_dedup = spec.dedup_ids == "unique"
+        self._size = spec.size_bytes
+        self._horizon_s = ctx.scenario.duration_s
+
+    def connect(self, targets: Sequence[Queue], sinks: Sequence[str | None]) -> None:
+        """Send to ``targets`` in turn; ``sinks[i]`` is the intended sink behind target i."""
+        self.targets = list(targets)
+        self.sinks = list(sinks)
+
+    def start(self) -> None:
+        """Start the arrival processes."""
+        spec = self.spec
+        arrivals = spec.arrivals
+        if spec.rate_per_s is not None:
+            self.env.process(self._run_profile([(0.0, spec.rate_per_s)]))
+        if arrivals is not None:
+            if arrivals.profile:
+                steps = [(s.start_s, s.rate_per_s) for s in arrivals.profile]
+                self.env.process(self._run_profile(steps))
+            if arrivals.trace is not None:
+                self.env.process(self._run_times(arrivals.trace.times))
+            for burst in arrivals.bursts:
+                n = burst.count
+                times = [burst.at_s + burst.spread_s * k / n for k in range(n)]
+                self.env.process(self._run_times(times))
+
+    # -- arrival processes ----------------------------------------------------------------------
+
+    def _run_profile(self, steps: list[tuple[float, float]]) -> ProcessGen:
+        env = self.env
+        horizon = self._horizon_s
+        ends = [s for s, _ in steps[1:]] + [horizon]
+        for (start, rate), end in zip(steps, ends, strict=True):
+            end = min(end, horizon)
+            if start >= horizon:
+                return
+            if env.now < start:
+                yield env.timeout(start - env.now)
+            if rate <= 0.0:
+                continue
+            mean = 1.0 / rate
+            draw = self._unit_exp
+            while True:
+                t = env.now + draw() * mean
+                if t >= end:
+                    break  # memoryless: restart the clock at the next step
+                yield env.timeout(t - env.now)
+                self.emit()
+            if env.now < end:
+                yield env.timeout(end - env.now)
+
+    def _run_times(self, times: Sequence[float]) -> ProcessGen:
+        env = self.env
+        for t in times:
+            if t >= self._horizon_s:
+                return
+            if t > env.now:
+                yield env.timeout(t - env.now)
+            self.emit()
+
+    # -- messages -------------------------------------------------------------------------------
+
+    def emit(self) -> Message:
+        """Create one message now and start sending it."""
+        now = self.env.now
+        g = int(self._group_draw()) if self._group_draw is not None else 0
+        seq = self._seq[g]
+        self._seq[g] = seq + 1
+        attrs = {k: draw() for k, draw in self._attrs} if self._attrs else None
+        msg = self.ledger.new_message(
+            now, self.name, self._group_base + g, seq, self._poison(), attrs, self._size
+        )
+        if self._unique_dedup:
+            msg.dedup_id = msg.id
+        pairs = self.ledger.new_pairs(msg, self.sinks)
+        _Send(self, msg, pairs, now).step()
+        if self._resend_draw is not None and self._resend_draw() < self._resend_rate:
+            call_at(self.env, self._resend_delay_s, lambda _: self._resend(msg, pairs))
+        return msg
+
+    def _resend(self, msg: Message, pairs: list[Pair]) -> None:
+        for pair in pairs:
+            self.ledger.copy(pair)
+        _Send(self, msg, pairs, self.env.now, first=False).step()

@@ -1,0 +1,608 @@
+"""Amazon SQS queues: standard and FIFO, with visibility timeouts, redrive and retention.
+
+A queue stores :class:`QueueCopy` objects, each one stored copy of a (message, sink) pair.
+
+Modelled:
+    * SendMessage (:meth:`Queue.accept`): per-request error rate and outages (a failed send is a
+      retriable server error for the caller), ``latency_s`` before the reply and before the
+      message is stored, queue-level ``delay_s``; SQS billing in 64 KB chunks.
+    * ReceiveMessage of up to N messages (:meth:`Queue.receive`); each receive increments the
+      receive count and starts the visibility timeout. A message whose receive count has reached
+      ``max_receive_count`` is moved to the dead-letter queue by the next receive instead of
+      being delivered (AWS: "when ReceiveCount exceeds maxReceiveCount").
+    * DeleteMessage (:meth:`Queue.delete`) with the latest receipt only; a delete during an
+      outage fails and the message reappears after its visibility timeout (a duplicate).
+    * Visibility timeout: a message neither deleted nor returned becomes visible again at
+      receive time + ``visibility_timeout_s``; callers schedule this only when it can happen.
+    * Retention: a message older than ``retention_s`` is deleted (fate ``expired``), checked
+      when it would be delivered or become visible again and at the end of the run.
+    * Dead-letter queues: a standard DLQ keeps the original enqueue time (a message can expire
+      early there), a FIFO DLQ resets it; FIFO moves bypass deduplication. Redrive (a move task)
+      sends DLQ messages back to their source queue, oldest first, at up to ``rate_per_s``,
+      resetting retention and the receive count.
+    * Standard queues: ``duplicate_rate`` — a delete misses a replica and the message is
+      delivered again after the visibility timeout; ``reorder_rate`` — a message is stored
+      behind the message sent after it; returned messages go to the back of the queue.
+    * FIFO queues: strict order per message group, head-of-line blocking (no message of a group
+      is delivered while another of the group is in flight; a receive takes as many as possible
+      from the first available group, then from the next), the 5-minute deduplication window
+      (explicit ids, or content-based: the body is unique per message in evsim, so a resend of
+      the same message is the only content duplicate), and the throughput limit of
+      ``max_calls_per_s`` calls per second per action (SendMessage, ReceiveMessage).
+
+Not modelled:
+    * Short-polling false empty receives, the ~120,000 in-flight limit, message size limits.
+    * Empty receives of idle pollers (not billed by evsim).
+    * FIFO high-throughput mode partitions (set ``max_calls_per_s`` instead).
+    * The 120,000-message backlog scan window of FIFO queues.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+from simpy.events import Event
+
+from sim.config import SqsQueueSpec
+from sim.context import Component, Context, ProcessGen, call_at
+from sim.cost import sqs_chunks
+from sim.dists import is_zero, make_sampler
+from sim.message import DEAD_LETTERED, EXPIRED, LOST, Pair
+
+if TYPE_CHECKING:
+    from sim.services.lambda_ import EventSourceMapping
+
+__all__ = ["FifoQueue", "Queue", "QueueCopy", "Reply", "StandardQueue", "make_queue"]
+
+#: A send's reply: None on success, else the error kind ("unavailable" or "throttled").
+Reply = Callable[[str | None], None]
+
+VISIBLE, DELAYED, INFLIGHT, GONE = range(4)
+
+#: FIFO deduplication interval (seconds).
+DEDUP_WINDOW_S = 300.0
+
+
+class QueueCopy:
+    """One stored copy of a pair in a queue.
+
+    Attributes:
+        pair: The (message, sink) pair this copy carries.
+        enqueue_s: Enqueue time used by retention.
+        receive_count: Receives so far in this queue.
+        receipt: Number of the latest receive (a delete must quote it).
+        state: VISIBLE, DELAYED, INFLIGHT or GONE.
+        parked: True for a copy moved into a dead-letter queue (not live for its pair).
+        source: For a parked copy, the queue it was moved from (redrive target).
+    """
+
+    __slots__ = ("enqueue_s", "pair", "parked", "receipt", "receive_count", "source", "state")
+
+    def __init__(self, pair: Pair, enqueue_s: float, parked: bool = False) -> None:
+        self.pair = pair
+        self.enqueue_s = enqueue_s
+        self.receive_count = 0
+        self.receipt = 0
+        self.state = VISIBLE
+        self.parked = parked
+        self.source: Queue | None = None
+
+
+class _TokenBucket:
+    """Calls per second limit: ``rate`` tokens per second, at most ``rate`` stored."""
+
+    __slots__ = ("rate", "t", "tokens")
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self.tokens = rate
+        self.t = 0.0
+
+    def _refill(self, now: float) -> None:
+        if now > self.t:
+            self.tokens = min(self.rate, self.tokens + (now - self.t) * self.rate)
+            self.t = now
+
+    def take(self, now: float) -> bool:
+        self._refill(now)
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+    def ready_at(self, now: float) -> float:
+        self._refill(now)
+        return now if self.tokens >= 1.0 else now + (1.0 - self.tokens) / self.rate
+
+
+class Queue(Component):
+    """Behaviour shared by standard and FIFO queues; subclasses own the storage order."""
+
+    fifo = False
+
+    def __init__(self, ctx: Context, name: str, spec: SqsQueueSpec) -> None:
+        super().__init__(ctx, name)
+        self.spec = spec
+        self.visibility_timeout_s = spec.visibility_timeout_s
+        self.retention_s = spec.retention_s
+        self.delay_s = spec.delay_s
+        self._error_rate = spec.errors.rate
+        self._has_faults = spec.errors.rate > 0 or ctx.faults.has_outages(name)
+        self._latency = None if is_zero(spec.latency_s) else make_sampler(
+            spec.latency_s, ctx.streams.get(name, "latency")
+        )
+        self.dlq: Queue | None = None
+        self.max_receive_count = 0
+        self.consumer: EventSourceMapping | None = None
+        limit = spec.calls_per_s_limit
+        self._send_bucket = _TokenBucket(limit) if limit else None
+        self._receive_bucket = _TokenBucket(limit) if limit else None
+        self._billing_item = "sqs_fifo_requests" if spec.fifo else "sqs_standard_requests"
+        self._trace = ctx.ledger.trace
+
+    # -- wiring ---------------------------------------------------------------------------------
+
+    def connect_dead_letter(self, dlq: Queue, max_receive_count: int) -> None:
+        """Redrive messages received ``max_receive_count`` times to ``dlq``."""
+        self.dlq = dlq
+        self.max_receive_count = max_receive_count
+
+    def attach_consumer(self, consumer: EventSourceMapping) -> None:
+        """Notify ``consumer`` whenever messages become available."""
+        self.consumer = consumer
+
+    def start(self) -> None:
+        """Start the DLQ redrive tasks of the scenario."""
+        for r in self.spec.redrives:
+            self.env.process(self._run_redrive(r.at_s, r.rate_per_s))
+
+    # -- SendMessage ----------------------------------------------------------------------------
+
+    def accept(self, pair: Pair, reply: Reply) -> None:
+        """SendMessage of ``pair``: calls ``reply(None)`` or ``reply(error)`` when answered.
+
+        On success the queue owns the pair's live unit from then on; on failure the caller
+        keeps it (and retries or drops it).
+        """
+        now = self.env.now
+        error = None
+        if self._has_faults:
+            error = self.ctx.faults.request_fails(self.name, now, self._error_rate)
+        if error is None and self._send_bucket is not None and not self._send_bucket.take(now):
+            error = "throttled"
+        latency = self._latency() if self._latency is not None else 0.0
+        if latency > 0.0 and self._has_faults:
+            latency *= self.ctx.faults.slow_factor(self.name, now)
+        if error is None:
+            self.ctx.cost.add(self.name, self._billing_item, sqs_chunks(pair.msg.size_bytes))
+        if self._trace is not None:
+            self.ledger.log(now, self.name, "send" if error is None else "send_failed", pair.msg.id)
+        if latency <= 0.0:
+            if error is None:
+                self._store_new(pair, now)
+            reply(error)
+            return
+
+        def answer(_: Event) -> None:
+            if error is None:
+                self._store_new(pair, self.env.now)
+            reply(error)
+
+        call_at(self.env, latency, answer)
+
+    def _store_new(self, pair: Pair, now: float) -> None:
+        if self.fifo and not self._dedup_admit(pair, now):
+            return
+        copy = QueueCopy(pair, now)
+        if self.delay_s > 0.0:
+            copy.state = DELAYED
+            call_at(self.env, self.delay_s, lambda _: self._make_visible([copy]))
+        else:
+            self._push(copy)
+            self._notify()
+
+    def _dedup_admit(self, pair: Pair, now: float) -> bool:
+        """FIFO deduplication; overridden by :class:`FifoQueue`."""
+        return True
+
+    # -- ReceiveMessage -------------------------------------------------------------------------
+
+    def receive_ready_at(self, now: float) -> float:
+        """Earliest time ≥ ``now`` at which a ReceiveMessage call can succeed."""
+        t = now
+        if self._has_faults:
+            t = self.ctx.faults.clear_at(self.name, now, ("unavailable", "throttled"))
+        if self._receive_bucket is not None:
+            t = self._receive_bucket.ready_at(t)
+        return t
+
+    def receive(self, max_n: int) -> list[tuple[QueueCopy, int]]:
+        """ReceiveMessage of up to ``max_n`` messages: ``[(copy, receipt), ...]`` (maybe empty).
+
+        Callers check :meth:`receive_ready_at` first; this call consumes a throughput token.
+        """
+        now = self.env.now
+        if self._receive_bucket is not None:
+            self._receive_bucket.take(now)
+        batch = self._take(max_n, now)
+        if batch:
+            size = sum(c.pair.msg.size_bytes for c, _ in batch)
+            self.ctx.cost.add(self.name, self._billing_item, sqs_chunks(size))
+        return batch
+
+    def _admit_receive(self, copy: QueueCopy, now: float) -> bool:
+        """Check retention and redrive for a copy about to be delivered; True to deliver."""
+        if now >= copy.enqueue_s + self.retention_s:
+            self._expire(copy)
+            return False
+        if self.dlq is not None and copy.receive_count >= self.max_receive_count:
+            copy.state = GONE
+            self.dlq.store_moved(copy, self, now)
+            return False
+        copy.receive_count += 1
+        copy.receipt += 1
+        copy.state = INFLIGHT
+        if self._trace is not None:
+            self.ledger.log(now, self.name, "receive", copy.pair.msg.id)
+        return True
+
+    def _expire(self, copy: QueueCopy) -> None:
+        copy.state = GONE
+        if self._trace is not None:
+            self.ledger.log(self.env.now, self.name, "expired", copy.pair.msg.id)
+        if copy.parked:
+            self.ledger.unpark_drop(copy.pair, EXPIRED)
+        else:
+            self.ledger.drop(copy.pair, EXPIRED)
+
+    # -- DeleteMessage and visibility -----------------------------------------------------------
+
+    def delete(self, entries: Iterable[tuple[QueueCopy, int]], received_s: float) -> None:
+        """DeleteMessageBatch of ``entries`` received at ``received_s``.
+
+        A stale receipt is ignored. During an outage the delete fails and the messages
+        reappear after their visibility timeout.
+        """
+        now = self.env.now
+        entries = list(entries)
+        if not entries:
+            return
+        self.ctx.cost.add(self.name, self._billing_item, 1)
+        if self._has_faults and self.ctx.faults.request_fails(self.name, now, 0.0) is not None:
+            self.return_after_timeout(entries, received_s)
+            return
+        survivors = []
+        for copy, receipt in entries:
+            if copy.receipt != receipt or copy.state == GONE:
+                continue
+            if self._survives_delete():
+                survivors.append((copy, receipt))
+                continue
+            was_inflight = copy.state == INFLIGHT
+            if copy.state == VISIBLE:
+                self._forget_visible(copy)
+            copy.state = GONE
+            if self._trace is not None:
+                self.ledger.log(now, self.name, "delete", copy.pair.msg.id)
+            if copy.parked:
+                self.ledger.unpark_drop(copy.pair, DEAD_LETTERED)
+            else:
+                self.ledger.release(copy.pair)
+            if was_inflight:
+                self._after_delete(copy)
+        if survivors:
+            self.return_after_timeout(survivors, received_s)
+
+    def _survives_delete(self) -> bool:
+        return False
+
+    def _after_delete(self, copy: QueueCopy) -> None:
+        """Hook: a FIFO queue unblocks the copy's group."""
+
+    def _forget_visible(self, copy: QueueCopy) -> None:
+        """Hook: account for a visible copy removed by a late delete."""
+
+    def return_after_timeout(
+        self, entries: list[tuple[QueueCopy, int]], received_s: float
+    ) -> None:
+        """Make ``entries`` visible again when their visibility timeout ends."""
+        delay = received_s + self.visibility_timeout_s - self.env.now
+        if delay <= 0.0:
+            self._return(entries)
+        else:
+            call_at(self.env, delay, lambda _: self._return(entries))
+
+    def _return(self, entries: list[tuple[QueueCopy, int]]) -> None:
+        now = self.env.now
+        back = []
+        for copy, receipt in entries:
+            if copy.receipt != receipt or copy.state != INFLIGHT:
+                continue
+            if now >= copy.enqueue_s + self.retention_s:
+                self._expire(copy)
+                self._after_delete(copy)
+                continue
+            if self._trace is not None:
+                self.ledger.log(now, self.name, "visible", copy.pair.msg.id)
+            back.append(copy)
+        if back:
+            self._requeue(back)
+            self._notify()
+
+    def _make_visible(self, copies: list[QueueCopy]) -> None:
+        for copy in copies:
+            copy.state = VISIBLE
+            self._push(copy)
+        self._notify()
+
+    def _notify(self) -> None:
+        if self.consumer is not None:
+            self.consumer.on_available()
+
+    # -- dead-letter queues ---------------------------------------------------------------------
+
+    def store_moved(self, copy: QueueCopy, source: Queue, now: float) -> None:
+        """Store a copy moved here by ``source``'s redrive policy (this queue is its DLQ)."""
+        if self._trace is not None:
+            self.ledger.log(now, source.name, "dead_letter", copy.pair.msg.id)
+        enqueue_s = now if self.fifo else copy.enqueue_s
+        moved = QueueCopy(copy.pair, enqueue_s, parked=True)
+        moved.source = source
+        if not copy.parked:
+            self.ledger.park(copy.pair)
+        self._push(moved)
+        self._notify()
+
+    def _run_redrive(self, at_s: float, rate_per_s: float) -> ProcessGen:
+        """A DLQ move task: send stored messages back to their sources, oldest first."""
+        if at_s > self.env.now:
+            yield self.env.timeout(at_s - self.env.now)
+        gap = 1.0 / rate_per_s
+        for copy in self._snapshot_redrivable():
+            if copy.state != VISIBLE:
+                continue
+            copy.state = GONE
+            self._forget_visible(copy)
+            source = copy.source
+            assert source is not None
+            now = self.env.now
+            if self._trace is not None:
+                self.ledger.log(now, self.name, "redrive", copy.pair.msg.id)
+            self.ledger.unpark(copy.pair)
+            source._push(QueueCopy(copy.pair, now))
+            source._notify()
+            yield self.env.timeout(gap)
+
+    # -- storage order (subclasses) -------------------------------------------------------------
+
+    def _push(self, copy: QueueCopy) -> None:
+        raise NotImplementedError
+
+    def _requeue(self, copies: list[QueueCopy]) -> None:
+        raise NotImplementedError
+
+    def _take(self, max_n: int, now: float) -> list[tuple[QueueCopy, int]]:
+        raise NotImplementedError
+
+    def _snapshot_redrivable(self) -> list[QueueCopy]:
+        raise NotImplementedError
+
+    def stored(self) -> Iterable[QueueCopy]:
+        """Every copy currently stored and visible (for the end-of-run sweep)."""
+        raise NotImplementedError
+
+    @property
+    def depth(self) -> int:
+        """Number of visible messages."""
+        raise NotImplementedError
+
+    def has_available(self) -> bool:
+        """True if a receive now could return a message."""
+        raise NotImplementedError
+
+    def finalize(self) -> None:
+        """Expire stored messages whose retention ended before the end of the run."""
+        now = self.env.now
+        for copy in list(self.stored()):
+            if copy.state == VISIBLE and now >= copy.enqueue_s + self.retention_s:
+                self._expire(copy)
+
+
+class StandardQueue(Queue):
+    """A standard queue: at-least-once, best-effort order."""
+
+    def __init__(self, ctx: Context, name: str, spec: SqsQueueSpec) -> None:
+        super().__init__(ctx, name, spec)
+        self._visible: deque[QueueCopy] = deque()
+        self._n_visible = 0
+        self._dup_rate = spec.duplicate_rate
+        self._reorder_rate = spec.reorder_rate
+        self._dup_draw = ctx.streams.uniform(name, "duplicates") if self._dup_rate > 0 else None
+        self._reorder_draw = (
+            ctx.streams.uniform(name, "reorder") if self._reorder_rate > 0 else None
+        )
+
+    def _push(self, copy: QueueCopy) -> None:
+        copy.state = VISIBLE
+        q = self._visible
+        if self._reorder_draw is not None and q and self._reorder_draw() < self._reorder_rate:
+            q.insert(len(q) - 1, copy)
+        else:
+            q.append(copy)
+        self._n_visible += 1
+
+    def _requeue(self, copies: list[QueueCopy]) -> None:
+        for copy in copies:
+            self._push(copy)
+
+    def _forget_visible(self, copy: QueueCopy) -> None:
+        self._n_visible -= 1
+
+    def _take(self, max_n: int, now: float) -> list[tuple[QueueCopy, int]]:
+        q = self._visible
+        batch: list[tuple[QueueCopy, int]] = []
+        while q and len(batch) < max_n:
+            copy = q.popleft()
+            if copy.state != VISIBLE:
+                continue  # deleted or moved while visible (lazy removal)
+            self._n_visible -= 1
+            if self._admit_receive(copy, now):
+                batch.append((copy, copy.receipt))
+        return batch
+
+    def _survives_delete(self) -> bool:
+        return self._dup_draw is not None and self._dup_draw() < self._dup_rate
+
+    def _snapshot_redrivable(self) -> list[QueueCopy]:
+        return [c for c in self._visible if c.state == VISIBLE and c.source is not None]
+
+    def stored(self) -> Iterable[QueueCopy]:
+        """Every stored visible copy."""
+        return (c for c in self._visible if c.state == VISIBLE)
+
+    @property
+    def depth(self) -> int:
+        """Number of visible messages."""
+        return self._n_visible
+
+    def has_available(self) -> bool:
+        """True if a receive now could return a message."""
+        return self._n_visible > 0
+
+
+class FifoQueue(Queue):
+    """A FIFO queue: exactly-once within the dedup window, strict order per message group."""
+
+    fifo = True
+
+    def __init__(self, ctx: Context, name: str, spec: SqsQueueSpec) -> None:
+        super().__init__(ctx, name, spec)
+        self._groups: dict[int, deque[QueueCopy]] = {}
+        self._inflight: dict[int, int] = {}
+        self._ready: deque[int] = deque()
+        self._is_ready: set[int] = set()
+        self._n_visible = 0
+        self._dedup: dict[tuple[int, int], tuple[float, Pair]] = {}
+        self._dedup_order: deque[tuple[float, tuple[int, int]]] = deque()
+        self._content_based = spec.content_based_dedup
+
+    # dedup --------------------------------------------------------------------------------------
+
+    def _dedup_admit(self, pair: Pair, now: float) -> bool:
+        order = self._dedup_order
+        while order and order[0][0] <= now:
+            _, old = order.popleft()
+            entry = self._dedup.get(old)
+            if entry is not None and entry[0] <= now:
+                del self._dedup[old]
+        msg = pair.msg
+        # explicit id, else content-based: a hash of the body, unique per logical message
+        key = (0, msg.dedup_id) if msg.dedup_id is not None else (1, msg.id)
+        entry = self._dedup.get(key)
+        if entry is not None:
+            if self._trace is not None:
+                self.ledger.log(now, self.name, "deduplicated", msg.id)
+            if entry[1] is pair:
+                self.ledger.release(pair)
+            else:
+                self.ledger.drop(pair, LOST)
+            return False
+        expiry = now + DEDUP_WINDOW_S
+        self._dedup[key] = (expiry, pair)
+        order.append((expiry, key))
+        return True
+
+    # groups -------------------------------------------------------------------------------------
+
+    def _mark_ready(self, g: int) -> None:
+        if g not in self._is_ready and not self._inflight.get(g) and self._groups.get(g):
+            self._is_ready.add(g)
+            self._ready.append(g)
+
+    def _push(self, copy: QueueCopy) -> None:
+        copy.state = VISIBLE
+        g = copy.pair.msg.group
+        dq = self._groups.get(g)
+        if dq is None:
+            dq = self._groups[g] = deque()
+        dq.append(copy)
+        self._n_visible += 1
+        self._mark_ready(g)
+
+    def _requeue(self, copies: list[QueueCopy]) -> None:
+        by_group: dict[int, list[QueueCopy]] = {}
+        for copy in copies:
+            by_group.setdefault(copy.pair.msg.group, []).append(copy)
+        for g, cs in by_group.items():
+            dq = self._groups.setdefault(g, deque())
+            for copy in reversed(cs):
+                copy.state = VISIBLE
+                dq.appendleft(copy)
+            self._n_visible += len(cs)
+            self._inflight[g] -= len(cs)
+            self._mark_ready(g)
+
+    def _forget_visible(self, copy: QueueCopy) -> None:
+        self._n_visible -= 1
+
+    def _after_delete(self, copy: QueueCopy) -> None:
+        g = copy.pair.msg.group
+        n = self._inflight.get(g, 0)
+        if n > 0:
+            self._inflight[g] = n - 1
+            if n == 1:
+                self._mark_ready(g)
+                self._notify()
+
+    def _take(self, max_n: int, now: float) -> list[tuple[QueueCopy, int]]:
+        batch: list[tuple[QueueCopy, int]] = []
+        ready = self._ready
+        while ready and len(batch) < max_n:
+            g = ready[0]
+            dq = self._groups[g]
+            taken = 0
+            while dq and len(batch) < max_n:
+                copy = dq[0]
+                if copy.state != VISIBLE:
+                    dq.popleft()
+                    continue
+                dq.popleft()
+                self._n_visible -= 1
+                if self._admit_receive(copy, now):
+                    batch.append((copy, copy.receipt))
+                    taken += 1
+            ready.popleft()
+            self._is_ready.discard(g)
+            if taken:
+                self._inflight[g] = self._inflight.get(g, 0) + taken
+            elif not dq:
+                del self._groups[g]
+        return batch
+
+    def _snapshot_redrivable(self) -> list[QueueCopy]:
+        copies = [c for dq in self._groups.values() for c in dq]
+        return sorted(
+            (c for c in copies if c.state == VISIBLE and c.source is not None),
+            key=lambda c: c.enqueue_s,
+        )
+
+    def stored(self) -> Iterable[QueueCopy]:
+        """Every stored visible copy."""
+        return (c for dq in self._groups.values() for c in dq if c.state == VISIBLE)
+
+    @property
+    def depth(self) -> int:
+        """Number of visible messages (blocked groups included)."""
+        return self._n_visible
+
+    def has_available(self) -> bool:
+        """True if some group is unblocked and has a visible message."""
+        return bool(self._ready)
+
+
+def make_queue(ctx: Context, name: str, spec: SqsQueueSpec) -> Queue:
+    """A :class:`FifoQueue` or :class:`StandardQueue` for ``spec``."""
+    return FifoQueue(ctx, name, spec) if spec.fifo else StandardQueue(ctx, name, spec)
+

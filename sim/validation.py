@@ -1,0 +1,248 @@
+"""Theory checks (DESIGN §7): idealised scenarios whose answers are known in closed form.
+
+Each :class:`Case` is a scenario with the AWS overheads zeroed (queue latency, poll delay and
+cold start 0; batch size 1), a closed form from :mod:`sim.theory`, and a function that reads
+the simulated quantity off one replication. A case passes when the theoretical value lies
+inside the simulation's confidence interval (t-based, 99% by default) over seeded
+replications.
+
+Cases: M/M/1 and M/M/c (Erlang C) mean sojourn; Little's law (time-average number in the
+system from the integral of the in-flight count, against λ·W of theory); P(dead-lettered) = p^k
+and mean attempts (1 − p^k)/(1 − p); SDK retries (loss = q^m); sequential fan-out without
+retries (all delivered = (1 − q)^N).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from sim import theory
+from sim.config import EvsimWarning, Scenario, scenario_from_dict
+from sim.experiment import run_replications
+from sim.metrics import RunResult, ci_stats
+
+__all__ = ["Case", "cases", "check_case", "run_checks"]
+
+_IDEAL_FN: dict[str, Any] = {
+    "cold_start": {"duration_s": 0},
+    "timeout_s": 900,
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One theory check: a scenario, its closed-form answer and how to read the simulation."""
+
+    name: str
+    scenario: Scenario
+    theory: float
+    measure: Callable[[RunResult], float | None]
+    replications: int
+
+
+def _scenario(data: dict[str, Any]) -> Scenario:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EvsimWarning)  # max_concurrency 1 is idealised on purpose
+        return scenario_from_dict(data, source=f"<validation:{data['name']}>")
+
+
+def mmc_scenario(rho: float, servers: int, messages: int, mean_s: float = 1.0) -> Scenario:
+    """SQS → Lambda as an M/M/c queue: Poisson arrivals, exponential durations, no overheads."""
+    lam = rho * servers / mean_s
+    duration = messages / lam
+    return _scenario(
+        {
+            "name": f"mmc-c{servers}-rho{rho}",
+            "duration_s": duration,
+            "warmup_s": 0.1 * duration,
+            "drain_s": 0.2 * duration + 200 * mean_s,
+            "components": {
+                "arrivals": {"type": "producer", "rate_per_s": lam, "send_to": ["queue"]},
+                "queue": {"type": "sqs_queue", "visibility_timeout_s": 43200},
+                "server": {
+                    "type": "lambda_function",
+                    "trigger": {"source": "queue", "batch_size": 1, "max_concurrency": servers},
+                    "duration_s": {"exponential": {"mean": mean_s}},
+                    **_IDEAL_FN,
+                },
+            },
+        }
+    )
+
+
+def dlq_scenario(p_fail: float, max_receive_count: int, messages: int) -> Scenario:
+    """SQS → Lambda → DLQ with independent attempt failures of probability ``p_fail``."""
+    rate = 5.0
+    vt = 2.0
+    return _scenario(
+        {
+            "name": f"dlq-p{p_fail}-k{max_receive_count}",
+            "duration_s": messages / rate,
+            "drain_s": (max_receive_count + 2) * vt + 30,
+            "components": {
+                "arrivals": {"type": "producer", "rate_per_s": rate, "send_to": ["queue"]},
+                "queue": {
+                    "type": "sqs_queue",
+                    "visibility_timeout_s": vt,
+                    "dead_letter": {"target": "dlq", "max_receive_count": max_receive_count},
+                },
+                "dlq": {"type": "sqs_queue"},
+                "worker": {
+                    "type": "lambda_function",
+                    "trigger": {"source": "queue", "batch_size": 1},
+                    "duration_s": 0.01,
+                    "errors": {"rate": p_fail},
+                    "cold_start": {"duration_s": 0},
+                    "timeout_s": 1,
+                },
+            },
+        }
+    )
+
+
+def fanout_scenario(q_fail: float, targets: int, max_attempts: int, messages: int) -> Scenario:
+    """A producer sending to ``targets`` queues in turn, each send failing with ``q_fail``."""
+    rate = 10.0
+    comps: dict[str, Any] = {
+        "producer": {
+            "type": "producer",
+            "rate_per_s": rate,
+            "send_to": [f"q{i}" for i in range(targets)],
+            "retry": {"max_attempts": max_attempts, "base_s": 0.05, "cap_s": 1.0},
+        }
+    }
+    for i in range(targets):
+        comps[f"q{i}"] = {"type": "sqs_queue", "errors": {"rate": q_fail}}
+        comps[f"f{i}"] = {
+            "type": "lambda_function",
+            "trigger": {"source": f"q{i}", "batch_size": 1},
+            "duration_s": 0.01,
+            "cold_start": {"duration_s": 0},
+        }
+    return _scenario(
+        {
+            "name": f"fanout-q{q_fail}-n{targets}-m{max_attempts}",
+            "duration_s": messages / rate,
+            "drain_s": 60,
+            "components": comps,
+        }
+    )
+
+
+def _metric(name: str) -> Callable[[RunResult], float | None]:
+    def read(r: RunResult) -> float | None:
+        v = r.metrics[name]
+        return None if v is None else float(v)
+
+    return read
+
+
+def _ratio(num: str, den: str) -> Callable[[RunResult], float | None]:
+    def read(r: RunResult) -> float | None:
+        d = r.metrics[den]
+        return float(r.metrics[num]) / d if d else None
+
+    return read
+
+
+def _littles_l(sink: str) -> Callable[[RunResult], float | None]:
+    def read(r: RunResult) -> float | None:
+        area = r.diagnostics["in_flight_area"][sink]
+        return float(area) / float(r.diagnostics["arrival_window_s"])
+
+    return read
+
+
+def cases(quick: bool = False) -> list[Case]:
+    """Every theory check; ``quick`` shortens runs (same cases, wider intervals)."""
+    scale = 0.25 if quick else 1.0
+    reps = 10 if quick else 20
+    out: list[Case] = []
+    for rho in (0.3, 0.6, 0.9):
+        n = int((8000 if rho < 0.9 else 30000) * scale)
+        s = mmc_scenario(rho, 1, n)
+        lam = rho
+        out.append(
+            Case(f"M/M/1 mean sojourn, rho={rho}", s, theory.mm1_mean_sojourn_s(lam, 1.0),
+                 _metric("latency_mean_s"), reps)
+        )
+    for c, rho in ((2, 0.5), (4, 0.9), (8, 0.7), (8, 0.3)):
+        n = int((10000 if rho < 0.9 else 30000) * scale)
+        s = mmc_scenario(rho, c, n)
+        lam = rho * c
+        out.append(
+            Case(f"M/M/{c} mean sojourn (Erlang C), rho={rho}", s,
+                 theory.mmc_mean_sojourn_s(lam, 1.0, c), _metric("latency_mean_s"), reps)
+        )
+        if (c in (4, 8) and rho == 0.7) or c == 4:
+            out.append(
+                Case(f"Little's law L=λW, M/M/{c}, rho={rho}", s,
+                     theory.mmc_mean_in_system(lam, 1.0, c), _littles_l("server"), reps)
+            )
+    for p, k in ((0.05, 1), (0.2, 2), (0.5, 4), (0.3, 3), (0.5, 10)):
+        n = int((4000 if p**k > 0.01 else 20000) * scale)
+        s = dlq_scenario(p, k, n)
+        out.append(
+            Case(f"P(dead-lettered)=p^k, p={p}, k={k}", s, theory.dead_letter_probability(p, k),
+                 _ratio("dead_lettered", "deliveries_expected"), reps)
+        )
+        out.append(
+            Case(f"mean attempts (1-p^k)/(1-p), p={p}, k={k}", s, theory.mean_attempts(p, k),
+                 _ratio("attempts", "deliveries_expected"), reps)
+        )
+    s = fanout_scenario(0.1, 3, 1, int(4000 * scale))
+    out.append(
+        Case("sequential fan-out all delivered=(1-q)^N, q=0.1, N=3", s,
+             theory.sequential_fanout_all_delivered(0.1, 3), _metric("all_delivered_fraction"),
+             reps)
+    )
+    s = fanout_scenario(0.3, 1, 3, int(4000 * scale))
+    out.append(
+        Case("SDK retries: send lost=q^m, q=0.3, m=3", s, theory.sdk_send_failure(0.3, 3),
+             _ratio("lost", "deliveries_expected"), reps)
+    )
+    return out
+
+
+def check_case(
+    case: Case, level: float = 0.99, workers: int | None = 1, seed: int = 20261127
+) -> dict[str, Any]:
+    """Run ``case`` and compare: ``{case, theory, sim_mean, ci_low, ci_high, inside_ci, n}``."""
+    results = run_replications(case.scenario, case.replications, seed, workers=workers)
+    s = ci_stats([case.measure(r) for r in results], level)
+    lo, hi = s["ci_low"], s["ci_high"]
+    inside = lo is not None and hi is not None and lo <= case.theory <= hi
+    return {
+        "case": case.name,
+        "theory": case.theory,
+        "sim_mean": s["mean"],
+        "ci_low": lo,
+        "ci_high": hi,
+        "inside_ci": inside,
+        "replications": s["n"],
+        "level": level,
+    }
+
+
+def run_checks(
+    quick: bool = False, level: float = 0.99, workers: int | None = None, progress: bool = False
+) -> pd.DataFrame:
+    """Run every case; one row per case (see :func:`check_case`)."""
+    rows = []
+    all_cases = cases(quick)
+    for i, case in enumerate(all_cases):
+        if progress:
+            print(f"[{i + 1}/{len(all_cases)}] {case.name}", flush=True, file=_stderr())
+        rows.append(check_case(case, level, workers))
+    return pd.DataFrame(rows)
+
+
+def _stderr() -> Any:
+    import sys
+
+    return sys.stderr
