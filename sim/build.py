@@ -44,8 +44,8 @@ class Model:
         env = simpy.Environment()
         self.env = env
         streams = RandomStreams(self.seed, rep)
-        ledger = Ledger(lambda: env.now, scenario.warmup_s, keep_samples, trace)
-        cost = CostMeter(active=scenario.warmup_s <= 0)
+        ledger = Ledger(env, scenario.warmup_s, keep_samples, trace)
+        cost = CostMeter()
         self.ctx = Context(env, streams, ledger, Faults(scenario.outages, streams), cost, scenario)
         self.ledger = ledger
         self.queues: dict[str, Queue] = {}
@@ -93,10 +93,7 @@ class Model:
         for producer in self.producers.values():
             targets = [self.queues[t] for t in producer.spec.send_to]
             sinks = [consumer_of.get(t) for t in producer.spec.send_to]
-            for s in sinks:
-                if s is not None:
-                    self.ledger.sink(s)
-            producer.connect(targets, sinks)
+            producer.connect(targets, self.ledger.route(sinks))
 
     def run(self) -> RunResult:
         """Start, run to ``duration_s + drain_s``, finalize and collect the metrics."""
@@ -143,7 +140,7 @@ class Model:
     def _run_warmup(self) -> Any:
         yield self.env.timeout(self.scenario.warmup_s)
         self.ledger.counting = True
-        self.ctx.cost.active = True
+        self.ctx.cost.reset()
 
 
 def build(

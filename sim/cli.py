@@ -47,7 +47,7 @@ def _fmt(v: float | None) -> str:
     if a >= 1e6 or a < 1e-3:
         return f"{v:.4g}"
     if float(v).is_integer() and a < 1e6:
-        return f"{v:.0f}"
+        return f"{v:,.0f}"
     return f"{v:.4g}" if a < 1 else f"{v:,.4g}" if a < 1000 else f"{v:,.1f}"
 
 

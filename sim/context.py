@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import simpy
-from simpy.events import Event
+from simpy.events import NORMAL, Event
 
 from sim.config import Scenario
 from sim.cost import CostMeter
@@ -54,8 +54,19 @@ class Component:
         """Settle what the end of the run decides (called once, after the run)."""
 
 
+class _Call(Event):
+    """A timer event whose only callback is known when it is created (no process needed)."""
+
+    def __init__(self, env: simpy.Environment, delay_s: float, fn: Callable[[Event], None]):
+        self.env = env
+        self.callbacks = [fn]
+        self._value = None
+        self._ok = True
+        env.schedule(self, NORMAL, delay_s)
+
+
 def call_at(env: simpy.Environment, delay_s: float, fn: Callable[[Event], None]) -> Event:
-    """Schedule ``fn(event)`` after ``delay_s`` seconds with a single SimPy event."""
-    ev = env.timeout(delay_s)
-    ev.callbacks.append(fn)
-    return ev
+    """Schedule ``fn(event)`` after ``delay_s`` seconds (≥ 0) with a single SimPy event."""
+    if delay_s < 0.0:
+        raise ValueError(f"negative delay {delay_s!r}")
+    return _Call(env, delay_s, fn)

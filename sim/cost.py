@@ -18,7 +18,6 @@ Not modelled:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
 #: Default list prices in USD (us-east-1). Keys are the names a scenario's ``prices`` may override.
 DEFAULT_PRICES: dict[str, float] = {
@@ -57,30 +56,47 @@ def sqs_chunks(size_bytes: int) -> int:
     return max(1, -(-size_bytes // SQS_CHUNK_BYTES))
 
 
-@dataclass(slots=True)
 class CostMeter:
     """Counts billable items of one run, per component.
 
-    Counting is gated by ``active``: the builder switches it on at ``warmup_s`` so that cost
-    covers the same messages as the other metrics.
+    A service asks once for a counter (``counter(component, item)``, a one-element list) and
+    adds to it on the hot path (``bill[0] += n``). The builder calls :meth:`reset` at
+    ``warmup_s`` so that cost covers the same messages as the other metrics.
     """
 
-    counts: dict[tuple[str, str], float] = field(default_factory=dict)
-    active: bool = True
+    def __init__(self) -> None:
+        self._counters: dict[tuple[str, str], list[float]] = {}
+
+    def counter(self, component: str, item: str) -> list[float]:
+        """The counter of ``item`` billed to ``component`` (created at 0 on first use)."""
+        if item not in _ITEM_PRICE:
+            raise KeyError(f"unknown billable item {item!r}")
+        c = self._counters.get((component, item))
+        if c is None:
+            c = self._counters[(component, item)] = [0.0]
+        return c
 
     def add(self, component: str, item: str, n: float = 1.0) -> None:
         """Count ``n`` billable units of ``item`` made by ``component``."""
-        if self.active:
-            key = (component, item)
-            self.counts[key] = self.counts.get(key, 0.0) + n
+        self.counter(component, item)[0] += n
+
+    def reset(self) -> None:
+        """Forget everything counted so far (at the end of the warm-up)."""
+        for c in self._counters.values():
+            c[0] = 0.0
+
+    @property
+    def counts(self) -> dict[tuple[str, str], float]:
+        """Units counted per (component, item)."""
+        return {k: c[0] for k, c in self._counters.items()}
 
     def cost_by_component(self, prices: Mapping[str, float] | None = None) -> dict[str, float]:
         """USD per component at the given prices (defaults where not overridden)."""
         table = {**DEFAULT_PRICES, **(prices or {})}
         out: dict[str, float] = {}
-        for (component, item), n in self.counts.items():
+        for (component, item), c in self._counters.items():
             price_name, unit = _ITEM_PRICE[item]
-            out[component] = out.get(component, 0.0) + n * table[price_name] / unit
+            out[component] = out.get(component, 0.0) + c[0] * table[price_name] / unit
         return out
 
     def total(self, prices: Mapping[str, float] | None = None) -> float:

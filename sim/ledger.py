@@ -26,8 +26,8 @@ discarded; everything else the ledger counts is gated by :attr:`Ledger.counting`
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from sim.message import DEAD_LETTERED, DELIVERED, FATES, IN_FLIGHT, Message, Pair
 
@@ -98,6 +98,29 @@ class LatencyHistogram:
         return self.max  # pragma: no cover - unreachable: cum reaches count
 
 
+class Clock(Protocol):
+    """Anything that tells the simulated time."""
+
+    @property
+    def now(self) -> float:
+        """Current simulated time (seconds)."""
+        ...
+
+
+class Route:
+    """The intended sinks behind the targets of a producer, resolved once."""
+
+    __slots__ = ("counted", "n", "shadow")
+
+    def __init__(self, counted: list[SinkStats], shadow: list[SinkStats]) -> None:
+        self.counted = counted
+        self.shadow = shadow
+        self.n = sum(1 for st in counted if st.name != _VOID)
+
+
+_VOID = "<no sink>"
+
+
 class SinkStats:
     """Counters of one intended sink (or of its warm-up shadow)."""
 
@@ -144,7 +167,7 @@ class Ledger:
     """Accounts for every (message, intended sink) pair of one run.
 
     Args:
-        clock: Returns the current simulated time (``lambda: env.now``).
+        env: The clock: anything with a ``now`` attribute (the SimPy environment).
         warmup_s: Messages created before this time are simulated but not counted.
         keep_samples: Keep raw latency samples per sink (for drill-down and tests).
         trace: Keep a per-event trace of ``(t_s, component, event, msg_id)`` rows.
@@ -152,12 +175,12 @@ class Ledger:
 
     def __init__(
         self,
-        clock: Callable[[], float],
+        env: Clock,
         warmup_s: float = 0.0,
         keep_samples: bool = False,
         trace: bool = False,
     ) -> None:
-        self._clock = clock
+        self._env = env
         self.warmup_s = warmup_s
         self.counting = warmup_s <= 0
         self.keep_samples = keep_samples
@@ -165,7 +188,7 @@ class Ledger:
         self.sinks: dict[str, SinkStats] = {}
         self._shadows: dict[str, SinkStats] = {}
         self.functions: dict[str, FunctionStats] = {}
-        self._void = SinkStats("<no sink>", {}, False)
+        self._void = SinkStats(_VOID, {}, False)
         self._next_id = 0
         self.produced = 0
         self.unrouted = 0
@@ -212,29 +235,36 @@ class Ledger:
             self._next_id, created_s, producer, group, seq, poison_u, attrs, size_bytes, counted
         )
 
-    def new_pairs(self, msg: Message, sinks: Sequence[str | None]) -> list[Pair]:
+    def route(self, sinks: Sequence[str | None]) -> Route:
+        """Resolve the intended sinks of a path once (a ``None`` sink: nobody consumes it)."""
+        return Route(
+            [self._void if n is None else self.sink(n) for n in sinks],
+            [self._void if n is None else self._shadows[n] for n in sinks],
+        )
+
+    def new_pairs(self, msg: Message, route: Route) -> list[Pair]:
         """Fix the intended sinks of ``msg`` (at creation) and return its pairs, in_flight.
 
-        A ``None`` sink stands for a path with no intended sink (a queue nobody consumes): its
-        pair is tracked (so conservation still covers it) but reported nowhere.
+        A path with no intended sink (a queue nobody consumes) gets a pair too, so that
+        conservation still covers it, but it is reported nowhere.
         """
-        n = sum(1 for s in sinks if s is not None)
-        msg.n_sinks = n
+        msg.n_sinks = route.n
         if msg.counted:
-            if n:
+            if route.n:
                 self.routed += 1
             else:
                 self.unrouted += 1
-        now = self._clock()
+            targets = route.counted
+        else:
+            targets = route.shadow
+        now = self._env.now
         pairs = []
-        for name in sinks:
-            if name is None:
-                stats = self._void
-            else:
-                stats = self.sinks[name] if msg.counted else self._shadows[name]
+        for stats in targets:
             stats.expected += 1
-            self._area(stats, now)
-            stats.fates[IN_FLIGHT] += 1
+            fates = stats.fates
+            stats.area += fates[0] * (now - stats.area_t)
+            stats.area_t = now
+            fates[0] += 1
             pairs.append(Pair(msg, stats))
         return pairs
 
@@ -248,7 +278,7 @@ class Ledger:
         stats = pair.stats
         old = pair.state
         if old == IN_FLIGHT or new == IN_FLIGHT:
-            self._area(stats, self._clock())
+            self._area(stats, self._env.now)
         stats.fates[old] -= 1
         stats.fates[new] += 1
         pair.state = new
@@ -273,11 +303,18 @@ class Ledger:
             stats.ordering_violations += 1
         elif seq > last:
             stats.max_seq[msg.group] = seq
-        if pair.state == DELIVERED:
+        old = pair.state
+        if old == DELIVERED:
             stats.duplicates += 1
             return
-        now = self._clock()
-        self._move(pair, DELIVERED)
+        now = self._env.now
+        fates = stats.fates
+        if old == IN_FLIGHT:
+            stats.area += fates[IN_FLIGHT] * (now - stats.area_t)
+            stats.area_t = now
+        fates[old] -= 1
+        fates[DELIVERED] += 1
+        pair.state = DELIVERED
         latency = now - msg.created_s
         stats.hist.add(latency)
         if stats.samples is not None:

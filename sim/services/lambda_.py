@@ -91,6 +91,8 @@ class LambdaFunction(Component):
         self.stats = ctx.ledger.function(name)
         self._has_outages = ctx.faults.has_outages(name)
         self._gb = spec.memory_mb / 1024.0
+        self._bill_requests = ctx.cost.counter(name, "lambda_requests")
+        self._bill_gb_s = ctx.cost.counter(name, "lambda_gb_s")
         self.esm: EventSourceMapping | None = None
 
     @property
@@ -109,10 +111,7 @@ class LambdaFunction(Component):
         if self._has_outages:
             w = self.ctx.faults.window_at(self.name, now)
             if w is not None and w.mode != "slow":
-                if w.mode == THROTTLED:
-                    return THROTTLED
-                self._count_invocation(False)
-                return UNAVAILABLE
+                return THROTTLED if w.mode == THROTTLED else UNAVAILABLE
         pool = self.pool
         if pool.busy >= pool.limit:
             return THROTTLED
@@ -128,17 +127,18 @@ class LambdaFunction(Component):
         return cold
 
     def _count_invocation(self, cold: bool) -> None:
+        self._bill_requests[0] += 1
         if self.ledger.counting:
-            self.stats.invocations += 1
+            stats = self.stats
+            stats.invocations += 1
             if cold:
-                self.stats.cold_starts += 1
-            self.ctx.cost.add(self.name, "lambda_requests", 1)
+                stats.cold_starts += 1
 
     def release(self, now: float, ran_s: float) -> None:
         """End an execution that ran ``ran_s`` seconds; its environment stays warm."""
         self.pool.busy -= 1
         self._warm.append(now)
-        self.ctx.cost.add(self.name, "lambda_gb_s", self._gb * ran_s)
+        self._bill_gb_s[0] += self._gb * ran_s
 
     def run_time(self, n_messages: int, now: float) -> float:
         """Draw the run time of one invocation with ``n_messages`` messages (seconds)."""
@@ -158,12 +158,23 @@ class LambdaFunction(Component):
 class _Batch:
     """One batch in the hands of an event source mapping."""
 
-    __slots__ = ("entries", "received_s", "retries")
+    __slots__ = ("entries", "esm", "ran_s", "received_s", "retries", "timed_out")
 
-    def __init__(self, entries: list[tuple[QueueCopy, int]], received_s: float) -> None:
+    def __init__(
+        self, esm: EventSourceMapping, entries: list[tuple[QueueCopy, int]], received_s: float
+    ) -> None:
+        self.esm = esm
         self.entries = entries
         self.received_s = received_s
         self.retries = 0
+        self.timed_out = False
+        self.ran_s = 0.0
+
+    def invoke(self, _: Event | None = None) -> None:
+        self.esm._invoke(self)
+
+    def done(self, _: Event) -> None:
+        self.esm._complete(self)
 
 
 class EventSourceMapping:
@@ -209,12 +220,13 @@ class EventSourceMapping:
         env = self.env
         while self.in_use < self.level and queue.has_available():
             now = env.now
-            ready = queue.receive_ready_at(now)
-            if ready > now:
-                if not self._retry_pending:
-                    self._retry_pending = True
-                    call_at(env, ready - now, self._on_retry)
-                return
+            if queue.gated_receive:
+                ready = queue.receive_ready_at(now)
+                if ready > now:
+                    if not self._retry_pending:
+                        self._retry_pending = True
+                        call_at(env, ready - now, self._on_retry)
+                    return
             if self.window_s > 0.0 and not self._window_open and queue.depth < self.batch_size:
                 if self._window_timer is None:
                     self._window_timer = call_at(env, self.window_s, self._on_window)
@@ -224,7 +236,11 @@ class EventSourceMapping:
             if not entries:
                 continue
             self.in_use += 1
-            self._start(_Batch(entries, now))
+            batch = _Batch(self, entries, now)
+            if self._poll_delay is not None:
+                call_at(env, self._poll_delay(), batch.invoke)
+            else:
+                self._invoke(batch)
         if self.in_use >= self.level and self.level < self.cap and queue.has_available():
             self._schedule_scale()
 
@@ -250,14 +266,6 @@ class EventSourceMapping:
 
     # -- invocation -----------------------------------------------------------------------------
 
-    def _start(self, batch: _Batch) -> None:
-        env = self.env
-        delay = self._poll_delay() if self._poll_delay is not None else 0.0
-        if delay > 0.0:
-            call_at(env, delay, lambda _: self._invoke(batch))
-        else:
-            self._invoke(batch)
-
     def _invoke(self, batch: _Batch) -> None:
         fn = self.fn
         now = self.env.now
@@ -265,32 +273,41 @@ class EventSourceMapping:
         if got in (THROTTLED, UNAVAILABLE):
             self._blocked(batch, got == THROTTLED)
             return
-        cold = got is True
-        cold_s = fn.cold_start_s() if cold else 0.0
+        cold_s = fn.cold_start_s() if got is True else 0.0
         run = fn.run_time(len(batch.entries), now)
-        timed_out = run > fn.timeout_s
-        if timed_out:
+        if run > fn.timeout_s:
             run = fn.timeout_s
-        end = now + cold_s + run
-        expiry = batch.received_s + self.queue.visibility_timeout_s
-        if end > expiry:
+            batch.timed_out = True
+        batch.ran_s = run
+        if now + cold_s + run > batch.received_s + self.queue.visibility_timeout_s:
             # the function outlives the visibility timeout: the batch becomes visible again
             self.queue.return_after_timeout(list(batch.entries), batch.received_s)
-        call_at(
-            self.env,
-            cold_s + run,
-            lambda _: self._complete(batch, timed_out, cold_s + run),
-        )
+        call_at(self.env, cold_s + run, batch.done)
 
-    def _complete(self, batch: _Batch, timed_out: bool, ran_s: float) -> None:
+    def _complete(self, batch: _Batch) -> None:
         fn = self.fn
         now = self.env.now
-        fn.release(now, ran_s)
+        fn.release(now, batch.ran_s)
         ledger = self.ledger
         trace = self._trace
+        timed_out = batch.timed_out
+        entries = batch.entries
+        if len(entries) == 1 and not timed_out and trace is None:
+            # fast path: one message
+            copy = entries[0][0]
+            if copy.parked:
+                self._finish(batch, entries, None)
+                return
+            pair = copy.pair
+            pair.stats.attempts += 1
+            if fn.message_fails(pair.msg.poison_u):
+                self._finish(batch, None, entries)
+            else:
+                ledger.success(pair)
+                self._finish(batch, entries, None)
+            return
         ok: list[tuple[QueueCopy, int]] = []
         failed: list[tuple[QueueCopy, int]] = []
-        entries = batch.entries
         for i, entry in enumerate(entries):
             copy = entry[0]
             pair = copy.pair
@@ -300,7 +317,7 @@ class EventSourceMapping:
             else:
                 fails = fn.message_fails(pair.msg.poison_u) if intended else False
             if intended:
-                ledger.attempt(pair)
+                pair.stats.attempts += 1
             if fails:
                 failed.append(entry)
                 if trace is not None:
@@ -315,15 +332,15 @@ class EventSourceMapping:
                 if trace is not None:
                     ledger.log(now, fn.name, "success", pair.msg.id)
         if failed and not self.report_failures:
-            self._finish(batch, [], entries)
+            self._finish(batch, None, entries)
         else:
             self._finish(batch, ok, failed)
 
     def _finish(
         self,
         batch: _Batch,
-        delete: list[tuple[QueueCopy, int]],
-        back: list[tuple[QueueCopy, int]],
+        delete: list[tuple[QueueCopy, int]] | None,
+        back: list[tuple[QueueCopy, int]] | None,
     ) -> None:
         queue = self.queue
         if delete:
@@ -349,7 +366,7 @@ class EventSourceMapping:
             self.queue.return_after_timeout(list(batch.entries), batch.received_s)
             call_at(self.env, max(0.0, expiry - self.env.now), lambda _: self._release_slot())
             return
-        call_at(self.env, wait, lambda _: self._invoke(batch))
+        call_at(self.env, wait, batch.invoke)
 
     def _release_slot(self) -> None:
         self.in_use -= 1

@@ -36,6 +36,7 @@ from simpy.events import Event
 from sim.config import ChoiceAttr, ProducerSpec
 from sim.context import Component, Context, ProcessGen, call_at
 from sim.dists import make_sampler
+from sim.ledger import Route
 from sim.message import LOST, Message, Pair
 from sim.services.sqs import Queue
 from sim.streams import Buffered, RandomStreams
@@ -43,6 +44,42 @@ from sim.streams import Buffered, RandomStreams
 __all__ = ["Producer"]
 
 _MAX_GROUPS_KEY = 1 << 32
+
+
+class _PoissonChain:
+    """Arrivals of a piecewise-constant Poisson process, one scheduled callback each.
+
+    Within a segment ``[start, end)`` of mean gap ``mean``, the next arrival is the last one
+    plus an exponential gap; a gap crossing ``end`` restarts the clock at the next segment
+    (exact, by memorylessness). A chain of callbacks costs one SimPy event per arrival.
+    """
+
+    __slots__ = ("env", "k", "producer", "segments", "t")
+
+    def __init__(self, producer: Producer, segments: list[tuple[float, float, float]]) -> None:
+        self.producer = producer
+        self.env = producer.env
+        self.segments = segments
+        self.k = 0
+        self.t = segments[0][0] if segments else 0.0
+
+    def schedule_next(self) -> None:
+        draw = self.producer._unit_exp
+        segments = self.segments
+        while self.k < len(segments):
+            start, mean, end = segments[self.k]
+            if self.t < start:
+                self.t = start
+            t = self.t + draw() * mean
+            if t < end:
+                self.t = t
+                call_at(self.env, t - self.env.now, self.arrive)
+                return
+            self.k += 1
+
+    def arrive(self, _: Event) -> None:
+        self.producer.emit()
+        self.schedule_next()
 
 
 class _Send:
@@ -112,7 +149,8 @@ class Producer(Component):
         self.spec = spec
         streams = ctx.streams
         self.targets: list[Queue] = []
-        self.sinks: list[str | None] = []
+        self._route: Route | None = None
+        self._instant = False
         self.trace = ctx.ledger.trace
         self.max_attempts = spec.retry.max_attempts
         self.base_s = spec.retry.base_s
@@ -138,10 +176,11 @@ class Producer(Component):
         self._size = spec.size_bytes
         self._horizon_s = ctx.scenario.duration_s
 
-    def connect(self, targets: Sequence[Queue], sinks: Sequence[str | None]) -> None:
-        """Send to ``targets`` in turn; ``sinks[i]`` is the intended sink behind target i."""
+    def connect(self, targets: Sequence[Queue], route: Route) -> None:
+        """Send to ``targets`` in turn; ``route`` holds the intended sink behind each."""
         self.targets = list(targets)
-        self.sinks = list(sinks)
+        self._route = route
+        self._instant = all(t.instant for t in targets)
 
     def start(self) -> None:
         """Start the arrival processes."""
@@ -163,27 +202,16 @@ class Producer(Component):
     # -- arrival processes ----------------------------------------------------------------------
 
     def _run_profile(self, steps: list[tuple[float, float]]) -> ProcessGen:
-        env = self.env
+        """A piecewise-constant Poisson process, as a chain of scheduled callbacks."""
         horizon = self._horizon_s
-        ends = [s for s, _ in steps[1:]] + [horizon]
-        for (start, rate), end in zip(steps, ends, strict=True):
-            end = min(end, horizon)
-            if start >= horizon:
-                return
-            if env.now < start:
-                yield env.timeout(start - env.now)
-            if rate <= 0.0:
-                continue
-            mean = 1.0 / rate
-            draw = self._unit_exp
-            while True:
-                t = env.now + draw() * mean
-                if t >= end:
-                    break  # memoryless: restart the clock at the next step
-                yield env.timeout(t - env.now)
-                self.emit()
-            if env.now < end:
-                yield env.timeout(end - env.now)
+        ends = [st for st, _ in steps[1:]] + [horizon]
+        segments = [
+            (start, 1.0 / rate, min(end, horizon))
+            for (start, rate), end in zip(steps, ends, strict=True)
+            if rate > 0.0 and start < horizon
+        ]
+        _PoissonChain(self, segments).schedule_next()
+        yield from ()
 
     def _run_times(self, times: Sequence[float]) -> ProcessGen:
         env = self.env
@@ -203,13 +231,28 @@ class Producer(Component):
         seq = self._seq[g]
         self._seq[g] = seq + 1
         attrs = {k: draw() for k, draw in self._attrs} if self._attrs else None
-        msg = self.ledger.new_message(
+        ledger = self.ledger
+        msg = ledger.new_message(
             now, self.name, self._group_base + g, seq, self._poison(), attrs, self._size
         )
         if self._unique_dedup:
             msg.dedup_id = msg.id
-        pairs = self.ledger.new_pairs(msg, self.sinks)
-        _Send(self, msg, pairs, now).step()
+        assert self._route is not None
+        pairs = ledger.new_pairs(msg, self._route)
+        if self._instant:
+            # every target answers at once: no send object unless a send fails
+            for i, target in enumerate(self.targets):
+                error = target.send_now(pairs[i])
+                if error is not None:
+                    send = _Send(self, msg, pairs, now)
+                    send.i = i
+                    send.reply(error)
+                    break
+            else:
+                if msg.counted:
+                    ledger.producer_latency_n += 1  # answered at once: 0 s spent
+        else:
+            _Send(self, msg, pairs, now).step()
         if self._resend_draw is not None and self._resend_draw() < self._resend_rate:
             call_at(self.env, self._resend_delay_s, lambda _: self._resend(msg, pairs))
         return msg

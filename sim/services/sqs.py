@@ -47,9 +47,9 @@ from simpy.events import Event
 
 from sim.config import SqsQueueSpec
 from sim.context import Component, Context, ProcessGen, call_at
-from sim.cost import sqs_chunks
+from sim.cost import SQS_CHUNK_BYTES, sqs_chunks
 from sim.dists import is_zero, make_sampler
-from sim.message import DEAD_LETTERED, EXPIRED, LOST, Pair
+from sim.message import DEAD_LETTERED, DELIVERED, EXPIRED, LOST, Pair
 
 if TYPE_CHECKING:
     from sim.services.lambda_ import EventSourceMapping
@@ -60,6 +60,8 @@ __all__ = ["FifoQueue", "Queue", "QueueCopy", "Reply", "StandardQueue", "make_qu
 Reply = Callable[[str | None], None]
 
 VISIBLE, DELAYED, INFLIGHT, GONE = range(4)
+
+_CHUNK = SQS_CHUNK_BYTES
 
 #: FIFO deduplication interval (seconds).
 DEDUP_WINDOW_S = 300.0
@@ -139,8 +141,14 @@ class Queue(Component):
         limit = spec.calls_per_s_limit
         self._send_bucket = _TokenBucket(limit) if limit else None
         self._receive_bucket = _TokenBucket(limit) if limit else None
-        self._billing_item = "sqs_fifo_requests" if spec.fifo else "sqs_standard_requests"
+        #: True when a send or receive must consult faults or a throughput limit
+        self._gated_send = self._has_faults or self._send_bucket is not None
+        self.gated_receive = self._has_faults or self._receive_bucket is not None
+        item = "sqs_fifo_requests" if spec.fifo else "sqs_standard_requests"
+        self._bill = ctx.cost.counter(name, item)
         self._trace = ctx.ledger.trace
+        #: True when a delete needs the slow path (FIFO groups, duplicates, tracing)
+        self._has_delete_hooks = spec.fifo or spec.duplicate_rate > 0 or self._trace is not None
 
     # -- wiring ---------------------------------------------------------------------------------
 
@@ -166,19 +174,14 @@ class Queue(Component):
         On success the queue owns the pair's live unit from then on; on failure the caller
         keeps it (and retries or drops it).
         """
+        if self._latency is None:
+            reply(self.send_now(pair))
+            return
         now = self.env.now
-        error = None
-        if self._has_faults:
-            error = self.ctx.faults.request_fails(self.name, now, self._error_rate)
-        if error is None and self._send_bucket is not None and not self._send_bucket.take(now):
-            error = "throttled"
-        latency = self._latency() if self._latency is not None else 0.0
+        error = self._send_error(pair, now)
+        latency = self._latency()
         if latency > 0.0 and self._has_faults:
             latency *= self.ctx.faults.slow_factor(self.name, now)
-        if error is None:
-            self.ctx.cost.add(self.name, self._billing_item, sqs_chunks(pair.msg.size_bytes))
-        if self._trace is not None:
-            self.ledger.log(now, self.name, "send" if error is None else "send_failed", pair.msg.id)
         if latency <= 0.0:
             if error is None:
                 self._store_new(pair, now)
@@ -192,9 +195,43 @@ class Queue(Component):
 
         call_at(self.env, latency, answer)
 
+    def send_now(self, pair: Pair) -> str | None:
+        """SendMessage answered at once (only for a queue with zero latency, see ``instant``).
+
+        Returns None on success (the queue now owns the pair's live unit), else the error.
+        """
+        now = self.env.now
+        error = self._send_error(pair, now) if self._gated_send else None
+        if error is None:
+            size = pair.msg.size_bytes
+            self._bill[0] += (size + _CHUNK - 1) // _CHUNK
+            self._store_new(pair, now)
+        elif self._trace is not None:
+            self.ledger.log(now, self.name, "send_failed", pair.msg.id)
+        return error
+
+    def _send_error(self, pair: Pair, now: float) -> str | None:
+        error = None
+        if self._has_faults:
+            error = self.ctx.faults.request_fails(self.name, now, self._error_rate)
+        if error is None and self._send_bucket is not None and not self._send_bucket.take(now):
+            error = "throttled"
+        if error is None and self._latency is not None:
+            self._bill[0] += sqs_chunks(pair.msg.size_bytes)
+        if self._trace is not None and self._latency is not None:
+            self.ledger.log(now, self.name, "send" if error is None else "send_failed", pair.msg.id)
+        return error
+
+    @property
+    def instant(self) -> bool:
+        """True when a send is answered at once (no latency)."""
+        return self._latency is None
+
     def _store_new(self, pair: Pair, now: float) -> None:
         if self.fifo and not self._dedup_admit(pair, now):
             return
+        if self._trace is not None and self._latency is None:
+            self.ledger.log(now, self.name, "send", pair.msg.id)
         copy = QueueCopy(pair, now)
         if self.delay_s > 0.0:
             copy.state = DELAYED
@@ -228,8 +265,11 @@ class Queue(Component):
             self._receive_bucket.take(now)
         batch = self._take(max_n, now)
         if batch:
-            size = sum(c.pair.msg.size_bytes for c, _ in batch)
-            self.ctx.cost.add(self.name, self._billing_item, sqs_chunks(size))
+            if len(batch) == 1:
+                size = batch[0][0].pair.msg.size_bytes
+            else:
+                size = sum(c.pair.msg.size_bytes for c, _ in batch)
+            self._bill[0] += (size + _CHUNK - 1) // _CHUNK
         return batch
 
     def _admit_receive(self, copy: QueueCopy, now: float) -> bool:
@@ -259,23 +299,31 @@ class Queue(Component):
 
     # -- DeleteMessage and visibility -----------------------------------------------------------
 
-    def delete(self, entries: Iterable[tuple[QueueCopy, int]], received_s: float) -> None:
+    def delete(self, entries: list[tuple[QueueCopy, int]], received_s: float) -> None:
         """DeleteMessageBatch of ``entries`` received at ``received_s``.
 
         A stale receipt is ignored. During an outage the delete fails and the messages
         reappear after their visibility timeout.
         """
         now = self.env.now
-        entries = list(entries)
-        if not entries:
-            return
-        self.ctx.cost.add(self.name, self._billing_item, 1)
+        self._bill[0] += 1
         if self._has_faults and self.ctx.faults.request_fails(self.name, now, 0.0) is not None:
-            self.return_after_timeout(entries, received_s)
+            self.return_after_timeout(list(entries), received_s)
             return
         survivors = []
         for copy, receipt in entries:
             if copy.receipt != receipt or copy.state == GONE:
+                continue
+            pair = copy.pair
+            if (
+                copy.state == INFLIGHT
+                and pair.state == DELIVERED
+                and not copy.parked
+                and not self._has_delete_hooks
+            ):
+                # fast path: the usual delete after a successful processing
+                copy.state = GONE
+                pair.live -= 1
                 continue
             if self._survives_delete():
                 survivors.append((copy, receipt))
@@ -413,6 +461,16 @@ class Queue(Component):
 class StandardQueue(Queue):
     """A standard queue: at-least-once, best-effort order."""
 
+    def _store_new(self, pair: Pair, now: float) -> None:
+        if self._trace is not None or self.delay_s > 0.0 or self._reorder_draw is not None:
+            super()._store_new(pair, now)
+            return
+        self._visible.append(QueueCopy(pair, now))
+        self._n_visible += 1
+        consumer = self.consumer
+        if consumer is not None and consumer.in_use < consumer.level:
+            consumer._dispatch()
+
     def __init__(self, ctx: Context, name: str, spec: SqsQueueSpec) -> None:
         super().__init__(ctx, name, spec)
         self._visible: deque[QueueCopy] = deque()
@@ -443,12 +501,19 @@ class StandardQueue(Queue):
     def _take(self, max_n: int, now: float) -> list[tuple[QueueCopy, int]]:
         q = self._visible
         batch: list[tuple[QueueCopy, int]] = []
+        simple = self.dlq is None and self._trace is None
+        expires = now - self.retention_s
         while q and len(batch) < max_n:
             copy = q.popleft()
             if copy.state != VISIBLE:
                 continue  # deleted or moved while visible (lazy removal)
             self._n_visible -= 1
-            if self._admit_receive(copy, now):
+            if simple and copy.enqueue_s > expires:
+                copy.receive_count += 1
+                copy.receipt += 1
+                copy.state = INFLIGHT
+                batch.append((copy, copy.receipt))
+            elif self._admit_receive(copy, now):
                 batch.append((copy, copy.receipt))
         return batch
 
