@@ -298,11 +298,12 @@ class Ledger:
         stats = pair.stats
         msg = pair.msg
         seq = msg.seq
-        last = stats.max_seq.get(msg.group, -1)
-        if seq < last:
+        max_seq = stats.max_seq
+        last = max_seq.get(msg.group, -1)
+        if seq > last:
+            max_seq[msg.group] = seq
+        elif seq < last:
             stats.ordering_violations += 1
-        elif seq > last:
-            stats.max_seq[msg.group] = seq
         old = pair.state
         if old == DELIVERED:
             stats.duplicates += 1
@@ -319,11 +320,11 @@ class Ledger:
         stats.hist.add(latency)
         if stats.samples is not None:
             stats.samples.append(latency)
-        msg.n_delivered += 1
+        n = msg.n_delivered = msg.n_delivered + 1
         if msg.counted:
-            if msg.n_delivered == 1:
+            if n == 1:
                 self.some_delivered += 1
-            if msg.n_delivered == msg.n_sinks:
+            if n == msg.n_sinks:
                 self.all_delivered += 1
 
     def copy(self, pair: Pair) -> None:

@@ -123,16 +123,13 @@ class LambdaFunction(Component):
         else:
             warm.clear()  # the most recent one is too old, so are all the others
             cold = True
-        self._count_invocation(cold)
-        return cold
-
-    def _count_invocation(self, cold: bool) -> None:
         self._bill_requests[0] += 1
         if self.ledger.counting:
             stats = self.stats
             stats.invocations += 1
             if cold:
                 stats.cold_starts += 1
+        return cold
 
     def release(self, now: float, ran_s: float) -> None:
         """End an execution that ran ``ran_s`` seconds; its environment stays warm."""
@@ -218,9 +215,10 @@ class EventSourceMapping:
     def _dispatch(self) -> None:
         queue = self.queue
         env = self.env
+        gated = queue.gated_receive
         while self.in_use < self.level and queue.has_available():
             now = env.now
-            if queue.gated_receive:
+            if gated:
                 ready = queue.receive_ready_at(now)
                 if ready > now:
                     if not self._retry_pending:
@@ -241,7 +239,7 @@ class EventSourceMapping:
                 call_at(env, self._poll_delay(), batch.invoke)
             else:
                 self._invoke(batch)
-        if self.in_use >= self.level and self.level < self.cap and queue.has_available():
+        if self.level < self.cap and self.in_use >= self.level and queue.has_available():
             self._schedule_scale()
 
     def _on_retry(self, _: Event) -> None:
