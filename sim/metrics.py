@@ -130,7 +130,9 @@ def ci_stats(values: Sequence[float | None], level: float = 0.95) -> dict[str, f
         return {"mean": mean, "ci_low": None, "ci_high": None, "std": None, "n": 1}
     var = math.fsum((x - mean) ** 2 for x in xs) / (n - 1)
     std = math.sqrt(var)
-    if std == 0.0 or all(x == xs[0] for x in xs):
+    if all(x == xs[0] for x in xs):  # the mean is exactly the common value, not a rounded sum
+        return {"mean": xs[0], "ci_low": xs[0], "ci_high": xs[0], "std": 0.0, "n": n}
+    if std == 0.0:
         return {"mean": mean, "ci_low": mean, "ci_high": mean, "std": 0.0, "n": n}
     half = float(sps.t.ppf(0.5 + level / 2, n - 1)) * std / math.sqrt(n)
     return {"mean": mean, "ci_low": mean - half, "ci_high": mean + half, "std": std, "n": n}

@@ -14,8 +14,9 @@ retries (all delivered = (1 − q)^N).
 
 from __future__ import annotations
 
+import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +27,10 @@ from sim.config import EvsimWarning, Scenario, scenario_from_dict
 from sim.experiment import run_replications
 from sim.metrics import RunResult, ci_stats
 
-__all__ = ["Case", "cases", "check_case", "run_checks"]
+__all__ = ["DEFAULT_SEED", "Case", "cases", "check_case", "check_cases", "run_checks"]
+
+#: Root seed of the theory checks.
+DEFAULT_SEED = 20261127
 
 _IDEAL_FN: dict[str, Any] = {
     "cold_start": {"duration_s": 0},
@@ -43,6 +47,7 @@ class Case:
     theory: float
     measure: Callable[[RunResult], float | None]
     replications: int
+    unit: str = ""
 
 
 def _scenario(data: dict[str, Any]) -> Scenario:
@@ -169,7 +174,7 @@ def cases(quick: bool = False) -> list[Case]:
         lam = rho
         out.append(
             Case(f"M/M/1 mean sojourn, rho={rho}", s, theory.mm1_mean_sojourn_s(lam, 1.0),
-                 _metric("latency_mean_s"), reps)
+                 _metric("latency_mean_s"), reps, "s")
         )
     for c, rho in ((2, 0.5), (4, 0.9), (8, 0.7), (8, 0.3)):
         n = int((10000 if rho < 0.9 else 30000) * scale)
@@ -177,43 +182,52 @@ def cases(quick: bool = False) -> list[Case]:
         lam = rho * c
         out.append(
             Case(f"M/M/{c} mean sojourn (Erlang C), rho={rho}", s,
-                 theory.mmc_mean_sojourn_s(lam, 1.0, c), _metric("latency_mean_s"), reps)
+                 theory.mmc_mean_sojourn_s(lam, 1.0, c), _metric("latency_mean_s"), reps, "s")
         )
         if (c in (4, 8) and rho == 0.7) or c == 4:
             out.append(
                 Case(f"Little's law L=λW, M/M/{c}, rho={rho}", s,
-                     theory.mmc_mean_in_system(lam, 1.0, c), _littles_l("server"), reps)
+                     theory.mmc_mean_in_system(lam, 1.0, c), _littles_l("server"), reps,
+                     "messages")
             )
     for p, k in ((0.05, 1), (0.2, 2), (0.5, 4), (0.3, 3), (0.5, 10)):
         n = int((4000 if p**k > 0.01 else 20000) * scale)
         s = dlq_scenario(p, k, n)
         out.append(
             Case(f"P(dead-lettered)=p^k, p={p}, k={k}", s, theory.dead_letter_probability(p, k),
-                 _ratio("dead_lettered", "deliveries_expected"), reps)
+                 _ratio("dead_lettered", "deliveries_expected"), reps, "probability")
         )
         out.append(
             Case(f"mean attempts (1-p^k)/(1-p), p={p}, k={k}", s, theory.mean_attempts(p, k),
-                 _ratio("attempts", "deliveries_expected"), reps)
+                 _ratio("attempts", "deliveries_expected"), reps, "attempts per message")
         )
     s = fanout_scenario(0.1, 3, 1, int(4000 * scale))
     out.append(
         Case("sequential fan-out all delivered=(1-q)^N, q=0.1, N=3", s,
              theory.sequential_fanout_all_delivered(0.1, 3), _metric("all_delivered_fraction"),
-             reps)
+             reps, "probability")
     )
     s = fanout_scenario(0.3, 1, 3, int(4000 * scale))
     out.append(
         Case("SDK retries: send lost=q^m, q=0.3, m=3", s, theory.sdk_send_failure(0.3, 3),
-             _ratio("lost", "deliveries_expected"), reps)
+             _ratio("lost", "deliveries_expected"), reps, "probability")
     )
     return out
 
 
 def check_case(
-    case: Case, level: float = 0.99, workers: int | None = 1, seed: int = 20261127
+    case: Case, level: float = 0.99, workers: int | None = 1, seed: int = DEFAULT_SEED
 ) -> dict[str, Any]:
-    """Run ``case`` and compare: ``{case, theory, sim_mean, ci_low, ci_high, inside_ci, n}``."""
+    """Run ``case`` and compare.
+
+    Returns:
+        ``{case, theory, sim_mean, ci_low, ci_high, inside_ci, replications, level, unit}``.
+    """
     results = run_replications(case.scenario, case.replications, seed, workers=workers)
+    return _compare(case, results, level)
+
+
+def _compare(case: Case, results: list[RunResult], level: float) -> dict[str, Any]:
     s = ci_stats([case.measure(r) for r in results], level)
     lo, hi = s["ci_low"], s["ci_high"]
     inside = lo is not None and hi is not None and lo <= case.theory <= hi
@@ -226,23 +240,42 @@ def check_case(
         "inside_ci": inside,
         "replications": s["n"],
         "level": level,
+        "unit": case.unit,
     }
 
 
-def run_checks(
-    quick: bool = False, level: float = 0.99, workers: int | None = None, progress: bool = False
+def check_cases(
+    selected: Sequence[Case],
+    level: float = 0.99,
+    workers: int | None = None,
+    seed: int = DEFAULT_SEED,
+    progress: bool = False,
 ) -> pd.DataFrame:
-    """Run every case; one row per case (see :func:`check_case`)."""
+    """Run ``selected`` cases; one row per case, in order (see :func:`check_case`).
+
+    Cases built on the same scenario object with the same number of replications share one
+    set of runs; each row is identical to what :func:`check_case` gives for its case alone.
+    """
+    runs: dict[tuple[int, int], list[RunResult]] = {}
     rows = []
-    all_cases = cases(quick)
-    for i, case in enumerate(all_cases):
+    for i, case in enumerate(selected):
         if progress:
-            print(f"[{i + 1}/{len(all_cases)}] {case.name}", flush=True, file=_stderr())
-        rows.append(check_case(case, level, workers))
+            print(f"[{i + 1}/{len(selected)}] {case.name}", flush=True, file=sys.stderr)
+        key = (id(case.scenario), case.replications)
+        if key not in runs:
+            runs[key] = run_replications(
+                case.scenario, case.replications, seed, workers=workers
+            )
+        rows.append(_compare(case, runs[key], level))
     return pd.DataFrame(rows)
 
 
-def _stderr() -> Any:
-    import sys
-
-    return sys.stderr
+def run_checks(
+    quick: bool = False,
+    level: float = 0.99,
+    workers: int | None = None,
+    progress: bool = False,
+    seed: int = DEFAULT_SEED,
+) -> pd.DataFrame:
+    """Run every case; one row per case (see :func:`check_case`)."""
+    return check_cases(cases(quick), level, workers, seed, progress)

@@ -1,0 +1,56 @@
+"""Theory checks (DESIGN §7): the simulator against closed forms, one test per case.
+
+Each case of :func:`sim.validation.cases` (quick size) runs its seeded replications and passes
+when the theoretical value lies inside the simulation's 99% t-interval. These are statistical
+checks of the whole simulator and take seconds each: marked ``slow``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from sim.config import ConstantDist, LambdaFunctionSpec, SqsQueueSpec
+from sim.validation import Case, cases, check_case
+
+CASES = cases(quick=True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_theory_lies_inside_the_99_percent_ci(case: Case) -> None:
+    row = check_case(case, level=0.99, workers=1)
+    assert row["replications"] == case.replications
+    assert row["inside_ci"], (
+        f"{case.name}: theory {row['theory']:.6g} {case.unit} is outside the 99% CI "
+        f"[{row['ci_low']}, {row['ci_high']}] of the simulated mean {row['sim_mean']:.6g} "
+        f"over {row['replications']} replications"
+    )
+
+
+def _zero(dist: object) -> bool:
+    return isinstance(dist, ConstantDist) and dist.value == 0
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_every_case_has_the_aws_overheads_zeroed(case: Case) -> None:
+    s = case.scenario
+    queues = s.of_type(SqsQueueSpec)
+    functions = s.of_type(LambdaFunctionSpec)
+    assert queues and functions
+    for name, q in queues.items():
+        assert _zero(q.latency_s), (name, q.latency_s)
+        assert q.delay_s == 0, (name, q.delay_s)
+    for name, fn in functions.items():
+        assert fn.trigger is not None, name
+        assert fn.trigger.batch_size == 1, (name, fn.trigger.batch_size)
+        assert _zero(fn.trigger.poll_delay_s), (name, fn.trigger.poll_delay_s)
+        assert _zero(fn.cold_start.duration_s), (name, fn.cold_start.duration_s)
+    assert s.outages == ()
+
+
+def test_cases_have_unique_names_and_valid_theory() -> None:
+    names = [c.name for c in CASES]
+    assert len(names) == len(set(names))
+    assert len(CASES) >= 15
+    assert all(c.theory > 0 and c.replications >= 2 for c in CASES)
+    assert [c.name for c in cases(quick=False)] == names  # quick = same cases, shorter runs
