@@ -1,0 +1,295 @@
+"""Scenario errors: :class:`ScenarioError`, :class:`EvsimWarning` and readable problem lines.
+
+Every problem found in a scenario becomes one line,
+``{file}: {dotted.field.path}: {offending value!r} — {what is allowed}`` (see :mod:`sim.config`).
+Validators in :mod:`sim.dist_specs`, :mod:`sim.specs` and :mod:`sim.scenario` raise
+:func:`_invalid` / :func:`_invalid_all`, which carry their problems ready-made;
+:func:`_problems` turns pydantic's other errors into the same form by following each error's
+``loc`` through the schema (aliases, dotted paths, the field's bounds and why they hold).
+
+Not handled here:
+    * The schema itself; :func:`_problems` is given the root model and the component types.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+
+import annotated_types as at
+from pydantic import BaseModel, Tag, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticCustomError
+
+__all__ = ["EvsimWarning", "Problem", "ScenarioError"]
+
+
+class _Sentinel:
+    def __init__(self, text: str, name: str) -> None:
+        self.text, self.name = text, name
+
+    def __repr__(self) -> str:
+        return self.text
+
+    def __reduce__(self) -> str:
+        return self.name  # pickled as a reference to the module-level object
+
+
+_MISSING = _Sentinel("missing", "_MISSING")  # a required value that was not given
+_NO_VALUE = _Sentinel("", "_NO_VALUE")  # no single offending value (left out of the line)
+_INPUT = _Sentinel("<input>", "_INPUT")  # "the value the validator was given"
+
+#: One problem: (dotted path from the scenario root, offending value, what is allowed).
+Problem = tuple[str, Any, str]
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        text = str(int(value))
+    elif isinstance(value, BaseModel):
+        text = repr(value.model_dump(by_alias=True))
+    else:
+        text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+class ScenarioError(Exception):
+    """An invalid scenario: one line per problem (file, field path, value, what is allowed).
+
+    Attributes:
+        file: The scenario file (or the ``source`` label given to :func:`scenario_from_dict`).
+        problems: ``(dotted path, offending value, what is allowed)`` per problem.
+    """
+
+    def __init__(self, file: str, problems: Sequence[Problem]) -> None:
+        self.file = file
+        self.problems = list(problems)
+        super().__init__("\n".join(self._line(p) for p in self.problems))
+
+    def __reduce__(self) -> tuple[type[ScenarioError], tuple[str, list[Problem]]]:
+        return type(self), (self.file, self.problems)
+
+    def _line(self, problem: Problem) -> str:
+        path, value, allowed = problem
+        head = [self.file] + ([path] if path else [])
+        head += [] if value is _NO_VALUE else [_show(value)]
+        return f"{': '.join(head)} — {allowed}"
+
+
+class EvsimWarning(UserWarning):
+    """A setting that is accepted but is not realistic (e.g. an idealised ``max_concurrency``)."""
+
+
+_Rel = tuple[tuple[str | int, ...], Any, str]
+
+
+def _invalid(
+    allowed: str, at_: tuple[str | int, ...] = (), value: Any = _INPUT
+) -> PydanticCustomError:
+    """A validation error carrying its own readable problem(s); see :func:`_problems`."""
+    return _invalid_all([(at_, value, allowed)])
+
+
+def _invalid_all(problems: list[_Rel]) -> PydanticCustomError:
+    text = "; ".join(f"{'.'.join(map(str, p)) or '.'}: {a}" for p, _, a in problems)
+    return PydanticCustomError("evsim", "{text}", {"text": text, "problems": problems})
+
+
+@dataclass(frozen=True)
+class _Why:
+    """Why a numeric bound holds; appended to range errors (``{field}`` is the field's name)."""
+
+    text: str
+
+
+_AWS = _Why("AWS range for {field}")
+_PROB = _Why("a probability")
+
+# --------------------------------------------------------------------------- pydantic errors
+
+
+@dataclass
+class _Where:
+    """Where a pydantic ``loc`` points: the readable path, the model and field, the constraints."""
+
+    path: list[str | int] = field(default_factory=list)
+    model: type[BaseModel] | None = None
+    name: str = ""
+    meta: list[Any] = field(default_factory=list)
+    tp: Any = None
+
+
+def _is_union(tp: Any) -> bool:
+    return get_origin(tp) in (Union, types.UnionType)
+
+
+def _unwrap(tp: Any) -> tuple[Any, list[Any]]:
+    """Strip ``Annotated`` and ``Optional``; return the bare type and the metadata on the way."""
+    meta: list[Any] = []
+    while True:
+        if get_origin(tp) is Annotated:
+            tp, *more = get_args(tp)
+            meta.extend(more)
+        elif _is_union(tp) and type(None) in get_args(tp):
+            members = [a for a in get_args(tp) if a is not type(None)]
+            if len(members) != 1:
+                return tp, meta
+            tp = members[0]
+        else:
+            return tp, meta
+
+
+def _is_model(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, BaseModel)
+
+
+def _member(union: Any, tag: Any) -> Any:
+    """The member of a tagged union that ``tag`` selects (None if no member matches)."""
+    for member in get_args(union):
+        bare, meta = _unwrap(member)
+        if any(isinstance(m, Tag) and m.tag == tag for m in meta):
+            return member
+        if _is_model(bare):
+            for f in bare.model_fields.values():
+                if get_origin(f.annotation) is Literal and tag in get_args(f.annotation):
+                    return member
+    return None
+
+
+_SCALAR_TAGS = ("str", "int", "float", "bool")
+
+
+def _locate(loc: tuple[str | int, ...], root: type[BaseModel]) -> _Where:
+    """Follow a pydantic ``loc`` through the schema, dropping union tags and other noise."""
+    w, lost = _Where(), False
+    tp: Any = root
+    for seg in loc:
+        tp, more = _unwrap(tp)
+        w.meta += more
+        if seg == "[key]":
+            continue
+        if lost:
+            if isinstance(seg, int) or ("[" not in seg and seg not in _SCALAR_TAGS):
+                w.path.append(seg)
+            continue
+        if _is_model(tp):
+            w.model = tp
+            for name, info in tp.model_fields.items():
+                if seg in (name, info.alias):
+                    w.path.append(info.alias or name)
+                    w.name, tp, w.meta = info.alias or name, info.annotation, list(info.metadata)
+                    break
+            else:
+                w.path.append(seg)
+                w.name, lost = str(seg), True
+        elif _is_union(tp):
+            member = _member(tp, seg)
+            lost = member is None
+            tp, w.meta = (tp if lost else member), []
+        elif get_origin(tp) is dict:
+            w.path.append(seg)
+            tp, w.meta = get_args(tp)[1], []
+        elif get_origin(tp) in (tuple, list):
+            w.path.append(seg)
+            tp, w.meta = get_args(tp)[0], []
+        else:
+            w.path.append(seg)
+            lost = True
+    w.tp, more = _unwrap(tp)
+    w.meta += more
+    w.meta += [m for info in w.meta if isinstance(info, FieldInfo) for m in info.metadata]
+    return w
+
+
+_BOUND_TEXT = ((at.Gt, "gt", ">"), (at.Ge, "ge", "≥"), (at.Lt, "lt", "<"), (at.Le, "le", "≤"))
+
+
+def _bounds(w: _Where) -> str:
+    parts = [
+        f"{sign} {_show(getattr(m, attr))}"
+        for m in w.meta
+        for kind, attr, sign in _BOUND_TEXT
+        if isinstance(m, kind)
+    ]
+    why = [m.text.format(field=w.name) for m in w.meta if isinstance(m, _Why)]
+    return " and ".join(parts) + (f" ({why[0]})" if why and parts else "")
+
+
+_TYPE_TEXT = {
+    "float": "a number", "int": "a whole number", "bool": "true or false", "string": "a string",
+    "dict": "a mapping", "model": "a mapping", "tuple": "a list", "list": "a list",
+}  # fmt: skip
+
+
+def _allowed(err: Mapping[str, Any], w: _Where) -> str:
+    kind, ctx = err["type"], err.get("ctx") or {}
+    bounds = _bounds(w)
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        return f"must be {bounds}"
+    if kind == "finite_number":
+        return f"must be a finite number {bounds}".rstrip()
+    if kind == "missing":
+        return "required"
+    if kind == "extra_forbidden" and w.model is not None:
+        fields = [info.alias or n for n, info in w.model.model_fields.items()]
+        near = difflib.get_close_matches(w.name, fields, n=1)
+        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        return f"unknown field{hint}; allowed fields: {', '.join(fields)}"
+    if kind == "literal_error":
+        return f"must be one of {ctx.get('expected')}"
+    if kind in ("too_short", "too_long"):
+        n = ctx.get("min_length" if kind == "too_short" else "max_length")
+        word = "at least" if kind == "too_short" else "at most"
+        return f"must have {word} {n} entr{'y' if n == 1 else 'ies'}"
+    if kind == "string_too_short":
+        return "must not be empty"
+    for prefix, text in _TYPE_TEXT.items():
+        if kind.startswith(prefix):
+            return f"must be {text} {bounds}".rstrip()
+    return str(err["msg"]).removeprefix("Value error, ")
+
+
+def _problems(
+    exc: ValidationError,
+    root: type[BaseModel],
+    available_types: Sequence[str],
+    future_types: Sequence[str],
+) -> list[Problem]:
+    """Turn pydantic's errors into ``(dotted path, value, allowed)`` problems.
+
+    Args:
+        exc: The error raised when validating ``root``.
+        root: The model that was validated (its fields give the paths and the bounds).
+        available_types: The component ``type`` values the schema accepts.
+        future_types: Component types that are planned but not built yet.
+    """
+    out: list[Problem] = []
+    for err in exc.errors(include_url=False):
+        w = _locate(tuple(err["loc"]), root)
+        value, ctx = err.get("input", _MISSING), err.get("ctx") or {}
+        if err["type"] == "evsim":
+            for rel, v, allowed in ctx["problems"]:
+                path = ".".join(str(p) for p in (*w.path, *rel))
+                out.append((path, value if v is _INPUT else v, allowed))
+            continue
+        if err["type"] in ("union_tag_invalid", "union_tag_not_found") and ctx.get(
+            "discriminator"
+        ) == "'type'":
+            tag = ctx.get("tag", _MISSING)
+            allowed = f"unknown component type; allowed: {', '.join(available_types)}"
+            if tag is _MISSING:
+                allowed = f"required; allowed: {', '.join(available_types)}"
+            elif tag in future_types:
+                allowed = (f"component type {tag!r} is not available yet in this version of "
+                           f"evsim; available: {', '.join(available_types)}")  # fmt: skip
+            out.append((".".join(map(str, [*w.path, "type"])), tag, allowed))
+            continue
+        if err["type"] == "missing":
+            value = _MISSING
+        if err["type"] == "extra_forbidden" and w.path:  # as written, not mapped to an alias
+            w.path[-1] = err["loc"][-1]
+        out.append((".".join(map(str, w.path)), value, _allowed(err, w)))
+    return out

@@ -1,0 +1,219 @@
+"""Spec building blocks: the frozen base model, common field types and the duration specs.
+
+A duration (:data:`DistSpec`) is a number (constant seconds) or a one-key mapping naming the
+family (see :mod:`sim.config`); :func:`_normalise_dist` turns either into the tagged form that
+selects one of the ``*Dist`` models. Files of numbers (empirical samples, and arrival traces in
+:mod:`sim.specs`) are read by :func:`_read_column` once, at validation, relative to the
+``base_dir`` given in the validation context. :mod:`sim.dists` turns these specs into samplers.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    model_validator,
+)
+
+from sim.config_errors import _PROB, _invalid, _show
+
+__all__ = [
+    "ConstantDist", "DistSpec", "Distribution", "Duration", "EmpiricalDist", "ExponentialDist",
+    "GammaDist", "LognormalDist", "NonNegFloat", "PosFloat", "PosInt", "Prob", "UniformDist",
+]  # fmt: skip
+
+# --------------------------------------------------------------------------- common field types
+
+Prob = Annotated[float, Field(ge=0, le=1), _PROB]
+NonNegFloat = Annotated[float, Field(ge=0)]
+PosFloat = Annotated[float, Field(gt=0)]
+PosInt = Annotated[int, Field(ge=1)]
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", populate_by_name=True, allow_inf_nan=False
+    )
+
+
+# --------------------------------------------------------------------------- distributions
+
+_FAMILIES = ("constant", "exponential", "lognormal", "uniform", "gamma", "empirical")
+_FAMILIES_HELP = (
+    "constant (a number), exponential {mean}, lognormal {median, sigma}, uniform {low, high}, "
+    "gamma {mean, cv}, empirical {file}"
+)
+
+
+class ConstantDist(_Spec):
+    """Always ``value`` seconds."""
+
+    family: Literal["constant"] = "constant"
+    value: NonNegFloat
+
+
+class ExponentialDist(_Spec):
+    """Exponential with mean ``mean`` seconds."""
+
+    family: Literal["exponential"] = "exponential"
+    mean: PosFloat
+
+
+class LognormalDist(_Spec):
+    """Lognormal with median ``median`` seconds and log-scale standard deviation ``sigma``."""
+
+    family: Literal["lognormal"] = "lognormal"
+    median: PosFloat
+    sigma: NonNegFloat
+
+
+class UniformDist(_Spec):
+    """Uniform on [``low``, ``high``] seconds."""
+
+    family: Literal["uniform"] = "uniform"
+    low: NonNegFloat
+    high: NonNegFloat
+
+    @model_validator(mode="after")
+    def _check(self) -> UniformDist:
+        if self.high < self.low:
+            raise _invalid(f"must be ≥ low ({_show(self.low)})", ("high",), self.high)
+        return self
+
+
+class GammaDist(_Spec):
+    """Gamma with mean ``mean`` seconds and coefficient of variation ``cv`` (sd / mean)."""
+
+    family: Literal["gamma"] = "gamma"
+    mean: PosFloat
+    cv: PosFloat
+
+
+def _resolve(file: str, info: ValidationInfo) -> Path:
+    base = (info.context or {}).get("base_dir")
+    return Path(file) if base is None else Path(base) / file
+
+
+def _read_column(file: Any, column: str | None, info: ValidationInfo) -> tuple[float, ...]:
+    """Numbers from one column of a text/CSV file (a header row is allowed), each ≥ 0."""
+    if not isinstance(file, str) or not file:
+        raise _invalid("must be a file path (a non-empty string)", ("file",), file)
+    path = _resolve(file, info)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise _invalid(
+            f"file not found: {path} (relative paths are resolved against the scenario file's "
+            "directory)",
+            ("file",),
+            file,
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _invalid(f"cannot read {path}: {exc}", ("file",), file) from None
+    reader = csv.reader(io.StringIO(text))
+    rows = [
+        (reader.line_num, [c.strip() for c in row])
+        for row in reader
+        if any(c.strip() for c in row) and not row[0].lstrip().startswith("#")
+    ]
+    if not rows:
+        raise _invalid(f"{path} holds no numbers", ("file",), file)
+    col, first = 0, rows[0][1]
+    if not _is_number(first[0]) or (column is not None and column in first):  # a header row
+        rows = rows[1:]
+        if column is not None and column in first:
+            col = first.index(column)
+        elif column is not None and len(first) > 1:
+            raise _invalid(f"{path} has no column {column!r} (columns: {', '.join(first)})",
+                           ("file",), file)  # fmt: skip
+    elif column is not None and len(first) > 1:
+        raise _invalid(f"{path} needs a header row naming the column {column!r}", ("file",), file)
+    out: list[float] = []
+    for line, row in rows:
+        cell = row[col] if col < len(row) else ""
+        if not _is_number(cell) or not math.isfinite(x := float(cell)) or x < 0:
+            raise _invalid(f"{path} line {line}: {cell!r} is not a number ≥ 0", ("file",), file)
+        out.append(x)
+    if not out:
+        raise _invalid(f"{path} holds no numbers", ("file",), file)
+    return tuple(out)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+class EmpiricalDist(_Spec):
+    """Resampled from the numbers in ``file`` (one per line, or the first column of a CSV).
+
+    ``values`` is filled from the file at validation (``file`` relative to the scenario file).
+    """
+
+    family: Literal["empirical"] = "empirical"
+    file: str
+    values: Annotated[tuple[NonNegFloat, ...], Field(min_length=1)]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _load(cls, data: Any, info: ValidationInfo) -> Any:
+        if isinstance(data, Mapping) and "values" not in data:
+            return {**data, "values": _read_column(data.get("file"), None, info)}
+        return data
+
+
+#: A concrete distribution (what :data:`DistSpec` validates to).
+Distribution = Union[  # noqa: UP007 (pydantic needs the Union object for the discriminator)
+    ConstantDist, ExponentialDist, LognormalDist, UniformDist, GammaDist, EmpiricalDist
+]
+
+
+def _normalise_dist(value: Any) -> Any:
+    """``3`` -> constant; ``{"exponential": {"mean": 1}}`` -> ``{"family": "exponential", ...}``."""
+    if isinstance(value, BaseModel):
+        return value
+    if isinstance(value, str) and _is_number(value):
+        value = float(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if not value >= 0:
+            raise _invalid("must be ≥ 0 (a duration in seconds)")
+        return {"family": "constant", "value": value}
+    if isinstance(value, Mapping) and ("family" in value or len(value) == 1):
+        tagged = "family" in value
+        family, params = (value["family"], value) if tagged else next(iter(value.items()))
+        if family not in _FAMILIES:
+            raise _invalid(f"unknown distribution family {family!r}; allowed: {_FAMILIES_HELP}")
+        if tagged:
+            return dict(value)
+        if family == "constant" and not isinstance(params, Mapping):
+            return _normalise_dist(params)
+        if not isinstance(params, Mapping):
+            raise _invalid(f"the parameters of {family} must be a mapping; "
+                           f"allowed: {_FAMILIES_HELP}")  # fmt: skip
+        return {**params, "family": family}
+    raise _invalid(f"must be a number of seconds or a one-key mapping naming the family; "
+                   f"allowed: {_FAMILIES_HELP}")  # fmt: skip
+
+
+#: A duration: a number (constant seconds) or a one-key mapping naming the family.
+DistSpec = Annotated[
+    Distribution, Field(discriminator="family"), BeforeValidator(_normalise_dist)
+]
+Duration = DistSpec
+
+
+def _const(seconds: float) -> ConstantDist:
+    return ConstantDist(value=seconds)

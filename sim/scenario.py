@@ -1,0 +1,230 @@
+"""The :class:`Scenario` model: the whole validated scenario, its cross-component rules, variants.
+
+A scenario is frozen; :meth:`Scenario.with_updates` makes a variant by dumping it, setting
+dotted paths (:func:`_set_path`, shared with ``--set`` overrides in :mod:`sim.config`) and
+validating the result again with :func:`_validate`, which reports every problem as one
+:class:`~sim.config_errors.ScenarioError`. :func:`_cross_checks` holds the rules that span
+components: references, one consumer per queue and the FIFO/standard combinations AWS forbids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+from pydantic import BaseModel, Field, PrivateAttr, ValidationError, model_validator
+
+from sim.config_errors import _NO_VALUE, ScenarioError, _invalid_all, _problems, _Rel, _show
+from sim.cost import DEFAULT_PRICES
+from sim.dist_specs import NonNegFloat, PosFloat, PosInt, _Spec
+from sim.specs import (
+    _AVAILABLE_TYPES,
+    _FUTURE_TYPES,
+    ComponentSpec,
+    LambdaFunctionSpec,
+    OutageSpec,
+    ProducerSpec,
+    SqsQueueSpec,
+)
+
+__all__ = ["Scenario"]
+
+_C = TypeVar("_C", bound=BaseModel)
+
+
+class Scenario(_Spec):
+    """A validated, frozen scenario. Make variants with :meth:`with_updates`."""
+
+    name: Annotated[str, Field(min_length=1)] = "scenario"
+    seed: Annotated[int, Field(ge=0)] = 0
+    duration_s: PosFloat
+    drain_s: NonNegFloat = 600.0
+    warmup_s: NonNegFloat = 0.0
+    replications: PosInt = 10
+    account_concurrency: PosInt = 1000
+    components: Annotated[dict[str, ComponentSpec], Field(min_length=1)]
+    outages: tuple[OutageSpec, ...] = ()
+    prices: dict[str, NonNegFloat] = Field(default_factory=dict)
+
+    _source: str = PrivateAttr("<scenario>")
+    _base_dir: Path | None = PrivateAttr(None)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal when the fields are equal (where the scenario was loaded from does not count)."""
+        if not isinstance(other, Scenario):
+            return NotImplemented
+        return all(getattr(self, k) == getattr(other, k) for k in type(self).model_fields)
+
+    def of_type(self, cls: type[_C]) -> dict[str, _C]:
+        """The components of one spec class, by name, in file order."""
+        return {k: v for k, v in self.components.items() if isinstance(v, cls)}
+
+    def with_updates(self, updates: Mapping[str, Any]) -> Scenario:
+        """A new validated scenario with ``updates`` (dotted path -> value) applied.
+
+        Raises:
+            ScenarioError: if a path cannot be set or the result is invalid.
+        """
+        data = self.model_dump(by_alias=True)
+        for path, value in updates.items():
+            parent, key = _set_path(data, path, value, self._source, "update")
+            if key == "file" and isinstance(parent, dict):  # reload from the new file
+                parent.pop("values", None)
+                parent.pop("times", None)
+        return _validate(data, self._source, self._base_dir)
+
+    @model_validator(mode="after")
+    def _check_references(self) -> Scenario:
+        problems = _cross_checks(self)
+        if problems:
+            raise _invalid_all(problems)
+        return self
+
+
+def _cross_checks(s: Scenario) -> list[_Rel]:
+    """The rules that span components (references, FIFO/standard combinations)."""
+    out: list[_Rel] = []
+    comps = s.components
+    unknown = f"no component of that name (components: {', '.join(comps)})"
+
+    def ref(path: tuple[str | int, ...], target: str) -> SqsQueueSpec | None:
+        spec = comps.get(target)
+        if spec is None:
+            out.append((path, target, unknown))
+        elif not isinstance(spec, SqsQueueSpec):
+            out.append((path, target, f"must name an sqs_queue; {target!r} is a {spec.type}"))
+        else:
+            return spec
+        return None
+
+    if "" in comps:
+        out.append((("components",), "", "component names must not be empty"))
+    if s.warmup_s >= s.duration_s:
+        out.append((("warmup_s",), s.warmup_s, f"must be < duration_s ({_show(s.duration_s)})"))
+    for price in s.prices:
+        if price not in DEFAULT_PRICES:
+            out.append((("prices", price), price,
+                        f"unknown price name; allowed: {', '.join(DEFAULT_PRICES)}"))  # fmt: skip
+    dlq_targets = set()
+    consumer: dict[str, str] = {}
+    for name, c in comps.items():
+        here = ("components", name)
+        if isinstance(c, ProducerSpec):
+            for i, target in enumerate(c.send_to):
+                q = ref((*here, "send_to", i), target)
+                content = c.dedup_ids == "content"
+                if q is not None and q.fifo and content and not q.content_based_dedup:
+                    out.append(((*here, "dedup_ids"), c.dedup_ids,
+                                f"FIFO queue {target!r} has no content_based_dedup; AWS rejects a "
+                                "FIFO send with neither a deduplication id nor content-based "
+                                "deduplication"))  # fmt: skip
+        elif isinstance(c, SqsQueueSpec) and c.dead_letter is not None:
+            path, target = (*here, "dead_letter", "target"), c.dead_letter.target
+            dlq_targets.add(target)
+            if target == name:
+                out.append((path, target, "a queue cannot be its own dead-letter queue"))
+            elif (dlq := ref(path, target)) is not None and dlq.fifo != c.fifo:
+                kind = "FIFO" if c.fifo else "standard"
+                out.append((path, target, f"must be a {kind} queue like {name!r}; AWS requires "
+                            "the DLQ to be the same type as the source queue"))  # fmt: skip
+        elif isinstance(c, LambdaFunctionSpec):
+            if c.async_.on_failure is not None:
+                ref((*here, "async", "on_failure"), c.async_.on_failure)
+            if c.trigger is None:
+                continue
+            t, tp = c.trigger, (*here, "trigger")
+            q = ref((*tp, "source"), t.source)
+            if q is not None and t.source in consumer:
+                out.append(((*tp, "source"), t.source,
+                            f"evsim models one consumer function per queue; "
+                            f"{consumer[t.source]} already consumes {t.source}"))  # fmt: skip
+            consumer.setdefault(t.source, name)
+            if q is not None and q.fifo:
+                if t.batch_size > 10:
+                    out.append(((*tp, "batch_size"), t.batch_size,
+                                "a FIFO source allows batch_size 1–10"))  # fmt: skip
+                if t.batching_window_s != 0:
+                    out.append(((*tp, "batching_window_s"), t.batching_window_s,
+                                "must be 0: a batching window is not supported for FIFO "
+                                "sources"))  # fmt: skip
+            elif t.batch_size > 10 and t.batching_window_s < 1:
+                out.append(((*tp, "batch_size"), t.batch_size,
+                            f"above 10 requires batching_window_s ≥ 1 (it is "
+                            f"{_show(t.batching_window_s)}); AWS rule for SQS event "
+                            "sources"))  # fmt: skip
+            if q is not None and c.timeout_s > q.visibility_timeout_s:
+                out.append(((*here, "timeout_s"), c.timeout_s,
+                            f"must be ≤ the source queue's visibility_timeout_s "
+                            f"({_show(q.visibility_timeout_s)}); AWS rejects a function timeout "
+                            "above the queue's visibility timeout"))  # fmt: skip
+    for name, q in s.of_type(SqsQueueSpec).items():
+        if q.redrives and name not in dlq_targets:
+            out.append((("components", name, "redrives"), _NO_VALUE,
+                        f"only allowed on a dead-letter queue; no queue names {name!r} as "
+                        "dead_letter.target"))  # fmt: skip
+    for i, outage in enumerate(s.outages):
+        if outage.component not in comps:
+            out.append((("outages", i, "component"), outage.component, unknown))
+    return out
+
+
+def _validate(data: Mapping[str, Any], source: str, base_dir: Path | None) -> Scenario:
+    """Validate ``data`` into a :class:`Scenario` that remembers ``source`` and ``base_dir``.
+
+    Raises:
+        ScenarioError: listing every problem found.
+    """
+    try:
+        scenario = Scenario.model_validate(data, context={"base_dir": base_dir})
+    except ValidationError as exc:
+        problems = _problems(exc, Scenario, _AVAILABLE_TYPES, _FUTURE_TYPES)
+        raise ScenarioError(source, problems) from None
+    scenario._source = source
+    scenario._base_dir = base_dir
+    return scenario
+
+
+def _set_path(
+    data: dict[str, Any], dotted: str, value: Any, source: str, label: str
+) -> tuple[Any, Any]:
+    """Set ``value`` at ``dotted`` inside ``data`` (in place); return (container, key).
+
+    A component name may contain dots: at a mapping the longest key made of the next segments
+    is used when the single segment is not a key.
+    """
+
+    def fail(why: str) -> ScenarioError:
+        return ScenarioError(source, [(f"{label} {dotted}", value, why)])
+
+    segs = dotted.split(".")
+    if not all(segs):
+        raise fail("malformed path: empty segment")
+    node: Any = data
+    i = 0
+    while True:
+        if isinstance(node, dict):
+            key: Any = segs[i]
+            j = i + 1
+            if key not in node:
+                for k in range(len(segs), i + 1, -1):
+                    if ".".join(segs[i:k]) in node:
+                        key, j = ".".join(segs[i:k]), k
+                        break
+        elif isinstance(node, list):
+            if not segs[i].isdigit() or int(segs[i]) >= len(node):
+                raise fail(f"{segs[i]!r} is not an index of the list at "
+                           f"{'.'.join(segs[:i])} ({len(node)} entries)")  # fmt: skip
+            key, j = int(segs[i]), i + 1
+        else:
+            raise fail(f"{'.'.join(segs[:i])} is {_show(node)}, not a mapping")
+        if j == len(segs):
+            node[key] = value
+            return node, key
+        child = node.get(key) if isinstance(node, dict) else node[key]
+        if child is None:
+            child = {}
+        elif isinstance(child, tuple):
+            child = list(child)
+        node[key] = child
+        node, i = child, j
