@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
+from heapq import heappush
 from typing import Any
 
 import simpy
@@ -21,7 +22,7 @@ from sim.faults import Faults
 from sim.ledger import Ledger
 from sim.streams import RandomStreams
 
-__all__ = ["Component", "Context", "ProcessGen", "call_at"]
+__all__ = ["Component", "Context", "ProcessGen", "Timer", "call_at"]
 
 ProcessGen = Generator[Event, Any, None]
 
@@ -54,19 +55,23 @@ class Component:
         """Settle what the end of the run decides (called once, after the run)."""
 
 
-class _Call(Event):
-    """A timer event whose only callback is known when it is created (no process needed)."""
+class Timer(Event):
+    """A timer event that calls ``fn(event)`` after ``delay_s`` seconds (≥ 0, unchecked).
+
+    The hot-path way to schedule work without a process: one heap entry, one callback. It
+    pushes onto the environment's event queue exactly as ``Environment.schedule`` does.
+    """
 
     def __init__(self, env: simpy.Environment, delay_s: float, fn: Callable[[Event], None]):
         self.env = env
         self.callbacks = [fn]
         self._value = None
         self._ok = True
-        env.schedule(self, NORMAL, delay_s)
+        heappush(env._queue, (env._now + delay_s, NORMAL, next(env._eid), self))
 
 
 def call_at(env: simpy.Environment, delay_s: float, fn: Callable[[Event], None]) -> Event:
     """Schedule ``fn(event)`` after ``delay_s`` seconds (≥ 0) with a single SimPy event."""
     if delay_s < 0.0:
         raise ValueError(f"negative delay {delay_s!r}")
-    return _Call(env, delay_s, fn)
+    return Timer(env, delay_s, fn)

@@ -25,7 +25,7 @@ from sim.config import (
     LognormalDist,
     UniformDist,
 )
-from sim.streams import Buffered
+from sim.streams import buffered
 
 __all__ = ["Sampler", "dist_mean", "is_zero", "make_sampler"]
 
@@ -45,19 +45,19 @@ def make_sampler(spec: DistSpec, rng: np.random.Generator) -> Sampler:
         return _constant(float(spec.value))
     if isinstance(spec, ExponentialDist):
         mean = spec.mean
-        return Buffered(rng, lambda g, n: g.exponential(mean, n))
+        return buffered(rng, lambda g, n: g.exponential(mean, n))
     if isinstance(spec, LognormalDist):
         mu, sigma = math.log(spec.median), spec.sigma
-        return Buffered(rng, lambda g, n: g.lognormal(mu, sigma, n))
+        return buffered(rng, lambda g, n: g.lognormal(mu, sigma, n))
     if isinstance(spec, UniformDist):
         low, high = spec.low, spec.high
-        return Buffered(rng, lambda g, n: g.uniform(low, high, n))
+        return buffered(rng, lambda g, n: g.uniform(low, high, n))
     if isinstance(spec, GammaDist):
         shape, scale = 1.0 / spec.cv**2, spec.mean * spec.cv**2
-        return Buffered(rng, lambda g, n: g.gamma(shape, scale, n))
+        return buffered(rng, lambda g, n: g.gamma(shape, scale, n))
     if isinstance(spec, EmpiricalDist):
         values = np.asarray(spec.values, dtype=float)
-        return Buffered(rng, lambda g, n: g.choice(values, n))
+        return buffered(rng, lambda g, n: g.choice(values, n))
     raise TypeError(f"unknown distribution spec {spec!r}")
 
 

@@ -19,7 +19,7 @@ import bisect
 from collections.abc import Sequence
 
 from sim.config import OutageSpec
-from sim.streams import Buffered, RandomStreams
+from sim.streams import RandomStreams, Stream
 
 __all__ = ["SLOW", "THROTTLED", "UNAVAILABLE", "Faults", "Window"]
 
@@ -43,7 +43,7 @@ class Faults:
 
     def __init__(self, outages: Sequence[OutageSpec], streams: RandomStreams) -> None:
         self._streams = streams
-        self._errors: dict[str, Buffered] = {}
+        self._errors: dict[str, Stream] = {}
         self._windows: dict[str, list[Window]] = {}
         for o in sorted(outages, key=lambda o: o.start_s):
             self._windows.setdefault(o.component, []).append(

@@ -29,6 +29,8 @@ import math
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+import numpy as np
+
 from sim.message import DEAD_LETTERED, DELIVERED, FATES, IN_FLIGHT, Message, Pair
 
 __all__ = ["FunctionStats", "LatencyHistogram", "Ledger", "SinkStats", "TraceRow"]
@@ -41,61 +43,94 @@ _MIN_S = 1e-6
 _MAX_S = 1e9
 _OFFSET = -math.floor(math.log(_MIN_S) / _LOG_GAMMA)
 _NBUCKETS = _OFFSET + math.ceil(math.log(_MAX_S) / _LOG_GAMMA) + 2
+_FLUSH = 4096
 
 
 class LatencyHistogram:
-    """Log-bucket histogram of latencies (seconds) with exact count, sum, min and max."""
+    """Log-bucket histogram of latencies (seconds) with exact count, sum, min and max.
 
-    __slots__ = ("buckets", "count", "max", "min", "total")
+    Buckets have ratio 1.01 from 1 µs to 10⁹ s (values below 1 µs share bucket 0), so a
+    quantile reported at its bucket's geometric midpoint is within 0.5% relative error.
+    Observations are binned in blocks of 4,096 with numpy (fixed memory, cheap per value).
+    """
+
+    __slots__ = ("_buf", "_count", "_max", "_min", "_total", "buckets")
 
     def __init__(self) -> None:
-        self.buckets = [0] * _NBUCKETS
-        self.count = 0
-        self.total = 0.0
-        self.min = math.inf
-        self.max = -math.inf
+        self.buckets = np.zeros(_NBUCKETS, dtype=np.int64)
+        self._buf: list[float] = []
+        self._count = 0
+        self._total = 0.0
+        self._min = math.inf
+        self._max = -math.inf
 
     def add(self, x: float) -> None:
         """Record one latency ``x`` (seconds, ≥ 0)."""
-        self.count += 1
-        self.total += x
-        if x < self.min:
-            self.min = x
-        if x > self.max:
-            self.max = x
-        if x < _MIN_S:
-            self.buckets[0] += 1
-        else:
-            i = int(math.log(x) / _LOG_GAMMA) + _OFFSET
-            self.buckets[i if i < _NBUCKETS else _NBUCKETS - 1] += 1
+        buf = self._buf
+        buf.append(x)
+        if len(buf) >= _FLUSH:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._buf:
+            return
+        xs = np.asarray(self._buf, dtype=float)
+        self._buf = []
+        self._count += len(xs)
+        self._total += math.fsum(xs)
+        self._min = min(self._min, float(xs.min()))
+        self._max = max(self._max, float(xs.max()))
+        with np.errstate(divide="ignore"):
+            idx = np.floor(np.log(np.maximum(xs, _MIN_S)) / _LOG_GAMMA).astype(np.int64)
+        idx += _OFFSET
+        idx[xs < _MIN_S] = 0
+        np.clip(idx, 0, _NBUCKETS - 1, out=idx)
+        self.buckets += np.bincount(idx, minlength=_NBUCKETS)
 
     def merge(self, other: LatencyHistogram) -> None:
         """Add ``other``'s observations to this histogram."""
-        self.buckets = [a + b for a, b in zip(self.buckets, other.buckets, strict=True)]
-        self.count += other.count
-        self.total += other.total
-        self.min = min(self.min, other.min)
-        self.max = max(self.max, other.max)
+        self._flush()
+        other._flush()
+        self.buckets += other.buckets
+        self._count += other._count
+        self._total += other._total
+        self._min = min(self._min, other._min)
+        self._max = max(self._max, other._max)
+
+    @property
+    def count(self) -> int:
+        """Number of observations."""
+        return self._count + len(self._buf)
+
+    @property
+    def min(self) -> float:
+        """Smallest observation (inf when empty)."""
+        self._flush()
+        return self._min
+
+    @property
+    def max(self) -> float:
+        """Largest observation (-inf when empty)."""
+        self._flush()
+        return self._max
 
     @property
     def mean(self) -> float | None:
         """Exact mean, or None with no observations."""
-        return self.total / self.count if self.count else None
+        self._flush()
+        return self._total / self._count if self._count else None
 
     def quantile(self, q: float) -> float | None:
         """The ``q`` quantile (0 < q ≤ 1) within 0.5% relative error, or None if empty."""
-        if not self.count:
+        self._flush()
+        if not self._count:
             return None
-        rank = max(1, math.ceil(q * self.count))
-        cum = 0
-        for i, n in enumerate(self.buckets):
-            cum += n
-            if cum >= rank:
-                if i == 0:
-                    return self.min
-                mid = math.exp((i - _OFFSET + 0.5) * _LOG_GAMMA)
-                return min(max(mid, self.min), self.max)
-        return self.max  # pragma: no cover - unreachable: cum reaches count
+        rank = max(1, math.ceil(q * self._count))
+        i = int(np.searchsorted(np.cumsum(self.buckets), rank))
+        if i == 0:
+            return self._min
+        mid = math.exp((i - _OFFSET + 0.5) * _LOG_GAMMA)
+        return min(max(mid, self._min), self._max)
 
 
 class Clock(Protocol):

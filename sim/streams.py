@@ -8,18 +8,21 @@ built-in ``hash()``, which changes between processes). Streams are keyed by name
 position, so adding a component does not reshuffle the streams of the others, and a variant
 that keeps a producer unchanged sees exactly the same workload (common random numbers).
 
-Draws on the hot path go through :class:`Buffered`, which pulls blocks of values from its
+Draws on the hot path go through :func:`buffered`, which pulls blocks of values from its
 generator; the sequence of values is a pure function of (seed, rep, component, purpose).
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
 import zlib
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
-__all__ = ["Buffered", "RandomStreams", "stable_id"]
+__all__ = ["RandomStreams", "Stream", "buffered", "stable_id"]
 
 _BLOCK = 1024
 
@@ -49,37 +52,23 @@ class RandomStreams:
         )
         return np.random.Generator(np.random.PCG64(seq))
 
-    def uniform(self, component: str, purpose: str) -> Buffered:
+    def uniform(self, component: str, purpose: str) -> Stream:
         """A buffered stream of U(0, 1) floats for ``(component, purpose)``."""
-        return Buffered(self.get(component, purpose), lambda g, n: g.random(n))
+        return buffered(self.get(component, purpose), lambda g, n: g.random(n))
 
 
-class Buffered:
-    """Draws values one at a time from blocks generated in bulk (fast on the hot path).
+Stream = Callable[[], Any]
 
-    Args:
-        rng: The generator to draw from (owned by this buffer alone).
-        draw: ``draw(rng, n)`` returns an array of ``n`` values.
+
+def buffered(
+    rng: np.random.Generator,
+    draw: Callable[[np.random.Generator, int], np.ndarray],
+) -> Stream:
+    """A zero-argument callable returning the next value of a stream drawn in blocks.
+
+    ``draw(rng, n)`` returns an array of ``n`` values; blocks of ``_BLOCK`` values are drawn
+    as needed, so the sequence depends only on the generator, never on how it is consumed.
+    The callable is a C-level ``next`` over a chain of blocks: about 70 ns per value.
     """
-
-    __slots__ = ("_buf", "_draw", "_i", "_rng")
-
-    def __init__(
-        self,
-        rng: np.random.Generator,
-        draw: Callable[[np.random.Generator, int], np.ndarray],
-    ) -> None:
-        self._rng = rng
-        self._draw = draw
-        self._buf: list[float] = []
-        self._i = 0
-
-    def __call__(self) -> float:
-        """The next value of the stream."""
-        i = self._i
-        buf = self._buf
-        if i >= len(buf):
-            buf = self._buf = self._draw(self._rng, _BLOCK).tolist()
-            i = 0
-        self._i = i + 1
-        return buf[i]
+    blocks = (draw(rng, _BLOCK).tolist() for _ in itertools.repeat(None))
+    return functools.partial(next, itertools.chain.from_iterable(blocks))

@@ -44,10 +44,10 @@ from __future__ import annotations
 from simpy.events import Event
 
 from sim.config import LambdaFunctionSpec, TriggerSpec
-from sim.context import Component, Context, call_at
+from sim.context import Component, Context, Timer, call_at
 from sim.dists import is_zero, make_sampler
 from sim.faults import THROTTLED, UNAVAILABLE
-from sim.services.sqs import Queue, QueueCopy
+from sim.services.sqs import GONE, INFLIGHT, Queue, QueueCopy
 
 __all__ = ["ConcurrencyPool", "EventSourceMapping", "LambdaFunction"]
 
@@ -85,7 +85,10 @@ class LambdaFunction(Component):
         self.timeout_s = spec.timeout_s
         self.error_rate = spec.errors.rate
         self.poison_rate = spec.errors.poison_rate
-        self._error_draw = streams.uniform(name, "errors")
+        self.error_draw = streams.uniform(name, "errors")
+        #: an invocation's run time is one draw of duration_s (no per-message part, no outages)
+        self.plain_run = is_zero(spec.duration_per_message_s) and not ctx.faults.has_outages(name)
+        self.draw_duration = self._duration
         self._warm: list[float] = []  # release times of idle environments, latest last
         self.pool = ConcurrencyPool(0)  # replaced by the builder
         self.stats = ctx.ledger.function(name)
@@ -104,7 +107,7 @@ class LambdaFunction(Component):
         """Draw whether processing one message fails (poison messages always fail)."""
         if poison_u < self.poison_rate:
             return True
-        return self.error_rate > 0.0 and self._error_draw() < self.error_rate
+        return self.error_rate > 0.0 and self.error_draw() < self.error_rate
 
     def acquire(self, now: float) -> str | bool:
         """Start an execution: ``THROTTLED``/``UNAVAILABLE``, else whether it is a cold start."""
@@ -230,7 +233,10 @@ class EventSourceMapping:
                     self._window_timer = call_at(env, self.window_s, self._on_window)
                 return
             entries = queue.receive(self.batch_size)
-            self._window_open = False
+            if self._window_timer is not None or self._window_open:
+                # a batch was taken: a pending window is over, the next batch waits anew
+                self._window_timer = None
+                self._window_open = False
             if not entries:
                 continue
             self.in_use += 1
@@ -246,7 +252,9 @@ class EventSourceMapping:
         self._retry_pending = False
         self._dispatch()
 
-    def _on_window(self, _: Event) -> None:
+    def _on_window(self, ev: Event) -> None:
+        if ev is not self._window_timer:
+            return  # the window it timed ended early, when a batch was taken
         self._window_timer = None
         self._window_open = True
         self._dispatch()
@@ -266,13 +274,14 @@ class EventSourceMapping:
 
     def _invoke(self, batch: _Batch) -> None:
         fn = self.fn
-        now = self.env.now
+        env = self.env
+        now = env.now
         got = fn.acquire(now)
         if got in (THROTTLED, UNAVAILABLE):
             self._blocked(batch, got == THROTTLED)
             return
         cold_s = fn.cold_start_s() if got is True else 0.0
-        run = fn.run_time(len(batch.entries), now)
+        run = fn.draw_duration() if fn.plain_run else fn.run_time(len(batch.entries), now)
         if run > fn.timeout_s:
             run = fn.timeout_s
             batch.timed_out = True
@@ -280,7 +289,7 @@ class EventSourceMapping:
         if now + cold_s + run > batch.received_s + self.queue.visibility_timeout_s:
             # the function outlives the visibility timeout: the batch becomes visible again
             self.queue.return_after_timeout(list(batch.entries), batch.received_s)
-        call_at(self.env, cold_s + run, batch.done)
+        Timer(env, cold_s + run, batch.done)
 
     def _complete(self, batch: _Batch) -> None:
         fn = self.fn
@@ -294,15 +303,28 @@ class EventSourceMapping:
             # fast path: one message
             copy = entries[0][0]
             if copy.parked:
-                self._finish(batch, entries, None)
+                fails = fn.message_fails(copy.pair.msg.poison_u)
+                self._finish(batch, None if fails else entries, entries if fails else None)
                 return
             pair = copy.pair
             pair.stats.attempts += 1
-            if fn.message_fails(pair.msg.poison_u):
+            if pair.msg.poison_u < fn.poison_rate or (
+                fn.error_rate > 0.0 and fn.error_draw() < fn.error_rate
+            ):
                 self._finish(batch, None, entries)
-            else:
-                ledger.success(pair)
-                self._finish(batch, entries, None)
+                return
+            ledger.success(pair)
+            # the usual delete, inlined (see Queue.delete for the general case)
+            queue = self.queue
+            if queue.plain_delete and copy.receipt == entries[0][1] and copy.state == INFLIGHT:
+                queue.bill_delete()
+                copy.state = GONE
+                pair.live -= 1
+                self.in_use -= 1
+                if self.in_use < self.level and queue.has_available():
+                    self._dispatch()
+                return
+            self._finish(batch, entries, None)
             return
         ok: list[tuple[QueueCopy, int]] = []
         failed: list[tuple[QueueCopy, int]] = []
@@ -310,10 +332,7 @@ class EventSourceMapping:
             copy = entry[0]
             pair = copy.pair
             intended = not copy.parked
-            if timed_out:
-                fails = True
-            else:
-                fails = fn.message_fails(pair.msg.poison_u) if intended else False
+            fails = timed_out or fn.message_fails(pair.msg.poison_u)
             if intended:
                 pair.stats.attempts += 1
             if fails:

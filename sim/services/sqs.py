@@ -138,6 +138,7 @@ class Queue(Component):
         self.dlq: Queue | None = None
         self.max_receive_count = 0
         self.consumer: EventSourceMapping | None = None
+        self._plain_receive = False
         limit = spec.calls_per_s_limit
         self._send_bucket = _TokenBucket(limit) if limit else None
         self._receive_bucket = _TokenBucket(limit) if limit else None
@@ -149,6 +150,8 @@ class Queue(Component):
         self._trace = ctx.ledger.trace
         #: True when a delete needs the slow path (FIFO groups, duplicates, tracing)
         self._has_delete_hooks = spec.fifo or spec.duplicate_rate > 0 or self._trace is not None
+        #: a delete after success is just that (no outage, duplicates, FIFO groups, trace)
+        self.plain_delete = not (self._has_delete_hooks or self._has_faults)
 
     # -- wiring ---------------------------------------------------------------------------------
 
@@ -156,6 +159,7 @@ class Queue(Component):
         """Redrive messages received ``max_receive_count`` times to ``dlq``."""
         self.dlq = dlq
         self.max_receive_count = max_receive_count
+        self._plain_receive = False
 
     def attach_consumer(self, consumer: EventSourceMapping) -> None:
         """Notify ``consumer`` whenever messages become available."""
@@ -346,6 +350,10 @@ class Queue(Component):
     def _survives_delete(self) -> bool:
         return False
 
+    def bill_delete(self) -> None:
+        """Bill one DeleteMessage(Batch) request."""
+        self._bill[0] += 1
+
     def _after_delete(self, copy: QueueCopy) -> None:
         """Hook: a FIFO queue unblocks the copy's group."""
 
@@ -411,11 +419,15 @@ class Queue(Component):
         for copy in self._snapshot_redrivable():
             if copy.state != VISIBLE:
                 continue
+            now = self.env.now
+            if now >= copy.enqueue_s + self.retention_s:
+                self._forget_visible(copy)
+                self._expire(copy)  # its DLQ retention ended before the move reached it
+                continue
             copy.state = GONE
             self._forget_visible(copy)
             source = copy.source
             assert source is not None
-            now = self.env.now
             if self._trace is not None:
                 self.ledger.log(now, self.name, "redrive", copy.pair.msg.id)
             self.ledger.unpark(copy.pair)
@@ -461,15 +473,46 @@ class Queue(Component):
 class StandardQueue(Queue):
     """A standard queue: at-least-once, best-effort order."""
 
+    def send_now(self, pair: Pair) -> str | None:
+        """SendMessage answered at once (see :meth:`Queue.send_now`)."""
+        if self._gated_send or self._trace is not None or self._slow_store:
+            return super().send_now(pair)
+        size = pair.msg.size_bytes
+        self._bill[0] += (size + _CHUNK - 1) // _CHUNK
+        self._visible.append(QueueCopy(pair, self.env._now))
+        self._n_visible += 1
+        if self.consumer is not None:
+            self.consumer.on_available()
+        return None
+
+    def receive(self, max_n: int) -> list[tuple[QueueCopy, int]]:
+        """ReceiveMessage (see :meth:`Queue.receive`), with a fast path for one plain message."""
+        if max_n == 1 and self._plain_receive:
+            q = self._visible
+            while q:
+                copy = q.popleft()
+                if copy.state != VISIBLE:
+                    continue
+                self._n_visible -= 1
+                now = self.env._now
+                if now - copy.enqueue_s < self.retention_s:
+                    copy.receive_count += 1
+                    receipt = copy.receipt = copy.receipt + 1
+                    copy.state = INFLIGHT
+                    self._bill[0] += (copy.pair.msg.size_bytes + _CHUNK - 1) // _CHUNK
+                    return [(copy, receipt)]
+                self._expire(copy)
+            return []
+        return super().receive(max_n)
+
     def _store_new(self, pair: Pair, now: float) -> None:
-        if self._trace is not None or self.delay_s > 0.0 or self._reorder_draw is not None:
+        if self._trace is not None or self._slow_store:
             super()._store_new(pair, now)
             return
         self._visible.append(QueueCopy(pair, now))
         self._n_visible += 1
-        consumer = self.consumer
-        if consumer is not None and consumer.in_use < consumer.level:
-            consumer._dispatch()
+        if self.consumer is not None:
+            self.consumer.on_available()
 
     def __init__(self, ctx: Context, name: str, spec: SqsQueueSpec) -> None:
         super().__init__(ctx, name, spec)
@@ -480,6 +523,12 @@ class StandardQueue(Queue):
         self._dup_draw = ctx.streams.uniform(name, "duplicates") if self._dup_rate > 0 else None
         self._reorder_draw = (
             ctx.streams.uniform(name, "reorder") if self._reorder_rate > 0 else None
+        )
+        #: storing needs more than an append (delay, reordering)
+        self._slow_store = self.delay_s > 0.0 or self._reorder_draw is not None
+        #: a receive needs no redrive, throughput or trace handling
+        self._plain_receive = (
+            self.dlq is None and self._receive_bucket is None and self._trace is None
         )
 
     def _push(self, copy: QueueCopy) -> None:

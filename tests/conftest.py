@@ -1,0 +1,165 @@
+"""Shared helpers for the simulator tests: build and run small scenarios, read traces."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+import pytest
+import simpy
+
+from sim.build import Model, build, run_once
+from sim.config import scenario_from_dict
+from sim.ledger import Ledger
+from sim.metrics import RunResult
+from sim.streams import RandomStreams
+
+#: Zero AWS overheads: a function with no cold start (exact timelines).
+NO_COLD = {"duration_s": 0}
+
+Row = tuple[float, str, str]
+
+
+def scenario(data: Mapping[str, Any]):
+    """Validate a scenario dict (deep-copied, so callers may reuse their dicts)."""
+    return scenario_from_dict(copy.deepcopy(dict(data)))
+
+
+def run(data: Mapping[str, Any], **kw: Any) -> RunResult:
+    """Run one replication of ``data`` with the trace on (``run_once`` keyword overrides)."""
+    kw.setdefault("trace", True)
+    return run_once(scenario(data), **kw)
+
+
+def model(data: Mapping[str, Any], **kw: Any) -> Model:
+    """Build (not run) ``data`` with the trace on."""
+    kw.setdefault("trace", True)
+    return build(scenario(data), **kw)
+
+
+def rows(result: RunResult | pd.DataFrame, msg_id: int | None = None) -> list[Row]:
+    """The trace rows ``(t_s, component, event)`` in order, for one message or all."""
+    trace = result if isinstance(result, pd.DataFrame) else result.trace
+    assert trace is not None
+    if msg_id is not None:
+        trace = trace[trace["msg_id"] == msg_id]
+    return [
+        (round(float(t), 9), str(c), str(e))
+        for t, c, e in zip(trace["t_s"], trace["component"], trace["event"], strict=True)
+    ]
+
+
+def events(result: RunResult, component: str, event: str, msg_id: int | None = None) -> list[float]:
+    """Times of ``event`` logged by ``component`` (optionally for one message)."""
+    return [t for t, c, e in rows(result, msg_id) if c == component and e == event]
+
+
+def msg_ids(result: RunResult) -> list[int]:
+    """Message ids seen in the trace, ascending."""
+    assert result.trace is not None
+    return sorted(int(m) for m in result.trace["msg_id"].unique())
+
+
+def pipeline(
+    *,
+    arrivals: Mapping[str, Any] | None = None,
+    queue: Mapping[str, Any] | None = None,
+    function: Mapping[str, Any] | None = None,
+    trigger: Mapping[str, Any] | None = None,
+    producer: Mapping[str, Any] | None = None,
+    dlq: Mapping[str, Any] | bool | None = None,
+    max_receive_count: int = 3,
+    duration_s: float = 1.0,
+    drain_s: float = 600.0,
+    outages: list[Mapping[str, Any]] | None = None,
+    **top: Any,
+) -> dict[str, Any]:
+    """A producer → queue ``q`` (→ DLQ ``dlq``) → function ``fn`` scenario with zero overheads.
+
+    Defaults: one message at t=0, visibility timeout 30 s, batch size 1, max concurrency 1000,
+    function duration 1 s and timeout 10 s, no cold start.
+    """
+    queue_spec: dict[str, Any] = {"type": "sqs_queue", "visibility_timeout_s": 30, **(queue or {})}
+    fifo = bool(queue_spec.get("fifo", False))
+    comps: dict[str, Any] = {
+        "prod": {
+            "type": "producer",
+            "arrivals": dict(arrivals or {"bursts": [{"at_s": 0, "count": 1}]}),
+            "send_to": ["q"],
+            **(producer or {}),
+        },
+        "q": queue_spec,
+        "fn": {
+            "type": "lambda_function",
+            "trigger": {"source": "q", "batch_size": 1, **(trigger or {})},
+            "duration_s": 1,
+            "timeout_s": 10,
+            "cold_start": dict(NO_COLD),
+            **(function or {}),
+        },
+    }
+    if dlq is not None and dlq is not False:
+        extra = dlq if isinstance(dlq, Mapping) else {}
+        comps["dlq"] = {"type": "sqs_queue", "fifo": fifo, **extra}
+        queue_spec["dead_letter"] = {"target": "dlq", "max_receive_count": max_receive_count}
+    data: dict[str, Any] = {
+        "name": "t",
+        "duration_s": duration_s,
+        "drain_s": drain_s,
+        "components": comps,
+        **top,
+    }
+    if outages:
+        data["outages"] = [dict(o) for o in outages]
+    return data
+
+
+class Clock:
+    """A settable clock for unit tests of the ledger (``.now``, and callable for ``now()``)."""
+
+    def __init__(self, now: float = 0.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def new_pairs(ledger: Ledger, msg: Any, sinks: list[str | None]) -> list[Any]:
+    """``ledger.new_pairs`` for ``sinks``, registering the sinks first (as the builder does)."""
+    route = getattr(ledger, "route", None)
+    if route is not None:
+        return ledger.new_pairs(msg, route(sinks))
+    for s in sinks:
+        if s is not None:
+            ledger.sink(s)
+    return ledger.new_pairs(msg, sinks)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def env() -> simpy.Environment:
+    return simpy.Environment()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def ledger(clock: Clock) -> Ledger:
+    return Ledger(clock)  # type: ignore[arg-type]
+
+
+def poison_seed(pattern: list[bool], rate: float = 0.5, producer: str = "prod") -> int:
+    """The smallest root seed whose first messages of ``producer`` are poison as in ``pattern``.
+
+    Message ``i`` is poison for a function with ``poison_rate`` ``rate`` when the i-th draw of
+    the producer's ``poison`` stream is below ``rate`` (drawn with the workload).
+    """
+    for seed in range(10_000):
+        draw = RandomStreams(seed, 0).uniform(producer, "poison")
+        if [draw() < rate for _ in pattern] == pattern:
+            return seed
+    raise AssertionError(f"no seed gives the poison pattern {pattern}")  # pragma: no cover
