@@ -60,6 +60,8 @@ class Timer(Event):
 
     The hot-path way to schedule work without a process: one heap entry, one callback. It
     pushes onto the environment's event queue exactly as ``Environment.schedule`` does.
+    Hot paths also read ``env._now`` rather than the ``env.now`` property; both are SimPy 4
+    internals that have been stable since 2016 (``pyproject.toml`` pins simpy below 5).
     """
 
     def __init__(self, env: simpy.Environment, delay_s: float, fn: Callable[[Event], None]):

@@ -220,7 +220,7 @@ class EventSourceMapping:
         env = self.env
         gated = queue.gated_receive
         while self.in_use < self.level and queue.has_available():
-            now = env.now
+            now = env._now
             if gated:
                 ready = queue.receive_ready_at(now)
                 if ready > now:
@@ -275,7 +275,7 @@ class EventSourceMapping:
     def _invoke(self, batch: _Batch) -> None:
         fn = self.fn
         env = self.env
-        now = env.now
+        now = env._now
         got = fn.acquire(now)
         if got in (THROTTLED, UNAVAILABLE):
             self._blocked(batch, got == THROTTLED)
@@ -293,7 +293,7 @@ class EventSourceMapping:
 
     def _complete(self, batch: _Batch) -> None:
         fn = self.fn
-        now = self.env.now
+        now = self.env._now
         fn.release(now, batch.ran_s)
         ledger = self.ledger
         trace = self._trace
@@ -374,14 +374,14 @@ class EventSourceMapping:
             fn.stats.throttles += 1
         if self._trace is not None:
             event = "throttled" if throttled else "invoke_failed"
-            self.ledger.log(self.env.now, fn.name, event, batch.entries[0][0].pair.msg.id)
+            self.ledger.log(self.env._now, fn.name, event, batch.entries[0][0].pair.msg.id)
         wait = min(2.0**batch.retries, _THROTTLE_BACKOFF_CAP_S)
         batch.retries += 1
         expiry = batch.received_s + self.queue.visibility_timeout_s
-        if self.env.now + wait >= expiry:
+        if self.env._now + wait >= expiry:
             # give up: the messages return to the queue when their visibility timeout ends
             self.queue.return_after_timeout(list(batch.entries), batch.received_s)
-            call_at(self.env, max(0.0, expiry - self.env.now), lambda _: self._release_slot())
+            call_at(self.env, max(0.0, expiry - self.env._now), lambda _: self._release_slot())
             return
         call_at(self.env, wait, batch.invoke)
 

@@ -73,7 +73,7 @@ class _PoissonChain:
             t = self.t + draw() * mean
             if t < end:
                 self.t = t
-                call_at(self.env, t - self.env.now, self.arrive)
+                call_at(self.env, t - self.env._now, self.arrive)
                 return
             self.k += 1
 
@@ -109,7 +109,7 @@ class _Send:
             if self.i < len(self.pairs):
                 self.step()
             elif self.first:
-                p.ledger.producer_done(self.msg, p.env.now - self.t0)
+                p.ledger.producer_done(self.msg, p.env._now - self.t0)
             return
         if self.attempt < p.max_attempts:
             delay = p.retry_draw() * min(p.base_s * 2.0 ** (self.attempt - 1), p.cap_s)
@@ -118,11 +118,11 @@ class _Send:
             return
         ledger = p.ledger
         if p.trace is not None:
-            ledger.log(p.env.now, p.name, "gave_up", self.msg.id)
+            ledger.log(p.env._now, p.name, "gave_up", self.msg.id)
         for pair in self.pairs[self.i :]:
             ledger.drop(pair, LOST)
         if self.first:
-            ledger.producer_done(self.msg, p.env.now - self.t0)
+            ledger.producer_done(self.msg, p.env._now - self.t0)
 
 
 def _attribute_sampler(
@@ -220,15 +220,15 @@ class Producer(Component):
         for t in times:
             if t >= self._horizon_s:
                 return
-            if t > env.now:
-                yield env.timeout(t - env.now)
+            if t > env._now:
+                yield env.timeout(t - env._now)
             self.emit()
 
     # -- messages -------------------------------------------------------------------------------
 
     def emit(self) -> Message:
         """Create one message now and start sending it."""
-        now = self.env.now
+        now = self.env._now
         g = int(self._group_draw()) if self._group_draw is not None else 0
         seq = self._seq[g]
         self._seq[g] = seq + 1
@@ -268,4 +268,4 @@ class Producer(Component):
     def _resend(self, msg: Message, pairs: list[Pair]) -> None:
         for pair in pairs:
             self.ledger.copy(pair)
-        _Send(self, msg, pairs, self.env.now, first=False).step()
+        _Send(self, msg, pairs, self.env._now, first=False).step()

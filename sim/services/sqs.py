@@ -181,7 +181,7 @@ class Queue(Component):
         if self._latency is None:
             reply(self.send_now(pair))
             return
-        now = self.env.now
+        now = self.env._now
         error = self._send_error(pair, now)
         latency = self._latency()
         if latency > 0.0 and self._has_faults:
@@ -194,7 +194,7 @@ class Queue(Component):
 
         def answer(_: Event) -> None:
             if error is None:
-                self._store_new(pair, self.env.now)
+                self._store_new(pair, self.env._now)
             reply(error)
 
         call_at(self.env, latency, answer)
@@ -204,7 +204,7 @@ class Queue(Component):
 
         Returns None on success (the queue now owns the pair's live unit), else the error.
         """
-        now = self.env.now
+        now = self.env._now
         error = self._send_error(pair, now) if self._gated_send else None
         if error is None:
             size = pair.msg.size_bytes
@@ -264,7 +264,7 @@ class Queue(Component):
 
         Callers check :meth:`receive_ready_at` first; this call consumes a throughput token.
         """
-        now = self.env.now
+        now = self.env._now
         if self._receive_bucket is not None:
             self._receive_bucket.take(now)
         batch = self._take(max_n, now)
@@ -295,7 +295,7 @@ class Queue(Component):
     def _expire(self, copy: QueueCopy) -> None:
         copy.state = GONE
         if self._trace is not None:
-            self.ledger.log(self.env.now, self.name, "expired", copy.pair.msg.id)
+            self.ledger.log(self.env._now, self.name, "expired", copy.pair.msg.id)
         if copy.parked:
             self.ledger.unpark_drop(copy.pair, EXPIRED)
         else:
@@ -309,7 +309,7 @@ class Queue(Component):
         A stale receipt is ignored. During an outage the delete fails and the messages
         reappear after their visibility timeout.
         """
-        now = self.env.now
+        now = self.env._now
         self._bill[0] += 1
         if self._has_faults and self.ctx.faults.request_fails(self.name, now, 0.0) is not None:
             self.return_after_timeout(list(entries), received_s)
@@ -364,14 +364,14 @@ class Queue(Component):
         self, entries: list[tuple[QueueCopy, int]], received_s: float
     ) -> None:
         """Make ``entries`` visible again when their visibility timeout ends."""
-        delay = received_s + self.visibility_timeout_s - self.env.now
+        delay = received_s + self.visibility_timeout_s - self.env._now
         if delay <= 0.0:
             self._return(entries)
         else:
             call_at(self.env, delay, lambda _: self._return(entries))
 
     def _return(self, entries: list[tuple[QueueCopy, int]]) -> None:
-        now = self.env.now
+        now = self.env._now
         back = []
         for copy, receipt in entries:
             if copy.receipt != receipt or copy.state != INFLIGHT:
@@ -413,13 +413,13 @@ class Queue(Component):
 
     def _run_redrive(self, at_s: float, rate_per_s: float) -> ProcessGen:
         """A DLQ move task: send stored messages back to their sources, oldest first."""
-        if at_s > self.env.now:
-            yield self.env.timeout(at_s - self.env.now)
+        if at_s > self.env._now:
+            yield self.env.timeout(at_s - self.env._now)
         gap = 1.0 / rate_per_s
         for copy in self._snapshot_redrivable():
             if copy.state != VISIBLE:
                 continue
-            now = self.env.now
+            now = self.env._now
             if now >= copy.enqueue_s + self.retention_s:
                 self._forget_visible(copy)
                 self._expire(copy)  # its DLQ retention ended before the move reached it
@@ -464,7 +464,7 @@ class Queue(Component):
 
     def finalize(self) -> None:
         """Expire stored messages whose retention ended before the end of the run."""
-        now = self.env.now
+        now = self.env._now
         for copy in list(self.stored()):
             if copy.state == VISIBLE and now >= copy.enqueue_s + self.retention_s:
                 self._expire(copy)
