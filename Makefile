@@ -1,5 +1,5 @@
 # Two commands on a fresh machine: `make results` and `make test`.
-# Both create .venv and install the project (with its dev extra) when needed.
+# Both create .venv and install the project (with its dev and dask extras) when needed.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,dask]"
 	touch $(STAMP)
 
 test: $(STAMP)

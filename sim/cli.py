@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import warnings
 from collections.abc import Sequence
@@ -22,7 +21,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from sim.config import EvsimWarning, ScenarioError, load_scenario
-from sim.metrics import METRICS, summary_json
+from sim.metrics import summary_json
+from sim.report import summary_table
 
 __all__ = ["main"]
 
@@ -38,47 +38,8 @@ def _warn_to_stderr(
     print(f"evsim: warning: {message}", file=sys.stderr)
 
 
-def _fmt(v: float | None) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "null"
-    if v == 0:
-        return "0"
-    a = abs(v)
-    if a >= 1e6 or a < 1e-3:
-        return f"{v:.4g}"
-    if float(v).is_integer() and a < 1e6:
-        return f"{v:,.0f}"
-    return f"{v:.4g}" if a < 1 else f"{v:,.4g}" if a < 1000 else f"{v:,.1f}"
-
-
-def _summary_table(js: dict[str, Any]) -> str:
-    lines = [
-        f"scenario: {js['scenario']}   replications: {js['replications']}   seed: {js['seed']}",
-        "",
-        f"{'metric':<26} {'mean':>12} {'95% CI':>27} {'std':>11}",
-        "-" * 79,
-    ]
-    for name in METRICS:
-        s = js["metrics"][name]
-        ci = (
-            f"[{_fmt(s['ci_low'])}, {_fmt(s['ci_high'])}]"
-            if s["ci_low"] is not None
-            else "—"
-        )
-        lines.append(f"{name:<26} {_fmt(s['mean']):>12} {ci:>27} {_fmt(s['std']):>11}")
-    sinks = js["sinks"]
-    if sinks:
-        cols = [
-            "delivered", "dead_lettered", "expired", "lost", "in_flight", "duplicates",
-            "latency_p50_s", "latency_p99_s",
-        ]  # fmt: skip
-        lines += ["", "per sink (means over replications):"]
-        header = f"{'sink':<16}" + "".join(f"{c:>14}" for c in cols)
-        lines += [header, "-" * len(header)]
-        for sink, block in sinks.items():
-            m = block["metrics"]
-            lines.append(f"{sink:<16}" + "".join(f"{_fmt(m[c]['mean']):>14}" for c in cols))
-    return "\n".join(lines)
+def _progress(args: argparse.Namespace) -> bool:
+    return not args.json and not args.quiet and sys.stderr.isatty()
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -89,7 +50,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
     seed = scenario.seed if args.seed is None else args.seed
     n = scenario.replications if args.replications is None else args.replications
     results = run_replications(
-        scenario, n, seed, workers=args.workers, progress=not args.json and sys.stderr.isatty()
+        scenario,
+        n,
+        seed,
+        workers=args.workers,
+        progress=_progress(args),
+        dask=args.dask,
+        precision=args.precision,
+        max_replications=args.max_replications,
     )
     js = summary_json(results, scenario.name, seed)
     if args.out:
@@ -97,9 +65,85 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(js, allow_nan=False))
     else:
-        print(_summary_table(js))
+        print(summary_table(js))
         if args.out:
             print(f"\nwrote {args.out}/ (rows.parquet, rows.csv, summary.csv, manifest.json)")
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from sim.experiment import compare
+    from sim.output import write_study
+    from sim.report import compare_table
+
+    scenarios = [load_scenario(path, args.set or ()) for path in args.scenarios]
+    res = compare(
+        scenarios,
+        args.replications,
+        args.seed,
+        workers=args.workers,
+        progress=_progress(args),
+        dask=args.dask,
+        precision=args.precision,
+        max_replications=args.max_replications,
+    )
+    js = res.to_json()
+    if args.out:
+        write_study(Path(args.out), "compare", res.runs, scenarios, res.seed)
+    if args.json:
+        print(json.dumps(js, allow_nan=False))
+    else:
+        print(compare_table(js, res.seed, len(res.runs[res.baseline])))
+    return 0
+
+
+def _parse_grid(items: Sequence[str]) -> dict[str, list[Any]]:
+    import yaml
+
+    grid: dict[str, list[Any]] = {}
+    for item in items:
+        path, sep, values = item.partition("=")
+        if not sep or not path.strip() or not values.strip():
+            raise ScenarioError(
+                "--grid", [(item, None, "expected PATH=V1,V2,... (for example "
+                            "components.worker.errors.rate=0.01,0.1)")]
+            )
+        try:
+            grid[path.strip()] = [yaml.safe_load(v) for v in values.split(",")]
+        except yaml.YAMLError as exc:
+            raise ScenarioError("--grid", [(item, None, f"invalid value: {exc}")]) from None
+    return grid
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from sim.experiment import sweep
+    from sim.output import write_study
+    from sim.report import sweep_table
+
+    scenario = load_scenario(args.scenario, args.set or ())
+    grid = _parse_grid(args.grid)
+    res = sweep(
+        scenario,
+        grid,
+        args.replications,
+        args.seed,
+        workers=args.workers,
+        progress=_progress(args),
+        dask=args.dask,
+        precision=args.precision,
+        max_replications=args.max_replications,
+    )
+    js = res.to_json()
+    if args.out:
+        names = [", ".join(f"{k}={v}" for k, v in p.items()) for p in res.points]
+        write_study(
+            Path(args.out), "sweep", dict(zip(names, res.runs, strict=True)), res.scenarios,
+            res.seed, res.points, {"grid": grid},
+        )
+    if args.json:
+        print(json.dumps(js, allow_nan=False))
+    else:
+        print(sweep_table(js, res.seed, len(res.runs[0]) if res.runs else 0))
     return 0
 
 
@@ -144,6 +188,34 @@ def _cmd_experiments(args: argparse.Namespace) -> int:
     return status
 
 
+def _study_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--replications", type=int, help="number of replications")
+    p.add_argument("--seed", type=int, help="root seed (default: the scenario's)")
+    p.add_argument(
+        "--set", action="append", metavar="PATH=VALUE", help="override a field by dotted path"
+    )
+    p.add_argument("--out", help="write per-replication rows, summary and manifest here")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument(
+        "--workers", type=int, default=None, help="worker processes (default: all cores)"
+    )
+    p.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        help="run on Dask: 'local' starts a LocalCluster, or a scheduler address tcp://HOST:PORT",
+    )
+    p.add_argument(
+        "--precision",
+        type=float,
+        help="add replications until every headline metric's 95%% CI half-width is within "
+        "this fraction of its mean (e.g. 0.05)",
+    )
+    p.add_argument(
+        "--max-replications", type=int, default=200, help="cap for --precision (default 200)"
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="evsim",
@@ -153,17 +225,26 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run the replications of a scenario and summarise them")
     run.add_argument("scenario", help="scenario YAML file")
-    run.add_argument("--replications", type=int, help="number of replications")
-    run.add_argument("--seed", type=int, help="root seed (default: the scenario's)")
-    run.add_argument(
-        "--set", action="append", metavar="PATH=VALUE", help="override a field by dotted path"
-    )
-    run.add_argument("--out", help="write per-replication rows, summary and manifest here")
-    run.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    run.add_argument(
-        "--workers", type=int, default=None, help="worker processes (default: all cores)"
-    )
+    _study_options(run)
     run.set_defaults(func=_cmd_run)
+
+    cmp_ = sub.add_parser(
+        "compare", help="run variants with common random numbers; differences vs the first"
+    )
+    cmp_.add_argument(
+        "scenarios", nargs="+", help="scenario YAML files (the first is the baseline)"
+    )
+    _study_options(cmp_)
+    cmp_.set_defaults(func=_cmd_compare)
+
+    swp = sub.add_parser("sweep", help="run a scenario over a parameter grid")
+    swp.add_argument("scenario", help="scenario YAML file")
+    swp.add_argument(
+        "--grid", action="append", required=True, metavar="PATH=V1,V2,...",
+        help="a dotted path and its values (repeat for a cartesian product)",
+    )
+    _study_options(swp)
+    swp.set_defaults(func=_cmd_sweep)
 
     val = sub.add_parser("validate", help="check the simulator against queueing theory")
     val.add_argument("--quick", action="store_true", help="fewer, shorter replications")
@@ -183,6 +264,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.simplefilter("always", EvsimWarning)
     if getattr(args, "replications", None) is not None and args.replications < 1:
         print("evsim: error: --replications must be ≥ 1", file=sys.stderr)
+        return 2
+    if getattr(args, "workers", None) is not None and args.workers < 1:
+        print("evsim: error: --workers must be ≥ 1", file=sys.stderr)
+        return 2
+    precision = getattr(args, "precision", None)
+    if precision is not None and not 0 < precision < 1:
+        print("evsim: error: --precision must be in (0, 1), e.g. 0.05", file=sys.stderr)
         return 2
     try:
         status: int = args.func(args)

@@ -1,24 +1,59 @@
-"""Replications of a scenario, serially or in worker processes.
+"""Replications, comparisons with common random numbers, sweeps, and the executors that run them.
 
-Replication ``r`` of root seed ``s`` draws from ``RandomStreams(s, r)``, so its results do
-not depend on which process runs it or on how many workers there are; results come back
-ordered by replication.
+A *task* is one replication: ``(scenario, rep, root_seed)``. Replication ``r`` of root seed
+``s`` draws from ``RandomStreams(s, r)``, so a task's result does not depend on which process
+or machine runs it: serial, worker-process and Dask executors give identical results, always
+returned in task order, i.e. ordered by (scenario, replication).
+
+Common random numbers. Workload randomness (arrival times, groups, attributes, poison draws) is
+drawn on each producer's own named streams, so every variant run with the same root seed and
+replication index sees the same messages, message by message, as long as its producers are
+unchanged. :func:`compare` and :func:`sweep` pair replications across variants and report
+differences against the first with t-based CIs; a scenario compared with itself differs by
+exactly zero.
+
+Sequential stopping (``precision``): replications are added in rounds until every headline
+metric's CI half-width is within ``precision × |mean|`` in every variant, or a cap is reached.
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
 
 from tqdm import tqdm
 
 from sim.build import run_once
-from sim.config import Scenario
-from sim.metrics import RunResult
+from sim.config import Scenario, ScenarioError
+from sim.metrics import METRICS, SINK_METRICS, RunResult, ci_stats
 
-__all__ = ["default_workers", "run_replications"]
+__all__ = [
+    "HEADLINE_METRICS",
+    "CompareResult",
+    "SweepResult",
+    "compare",
+    "default_workers",
+    "run_replications",
+    "run_tasks",
+    "sweep",
+]
+
+Task = tuple[Scenario, int, int]
+
+#: Metrics whose precision ``precision`` asks for (when they have a value).
+HEADLINE_METRICS: tuple[str, ...] = (
+    "delivered_fraction",
+    "latency_mean_s",
+    "latency_p99_s",
+    "cost_per_million_usd",
+)
 
 
 def default_workers() -> int:
@@ -26,9 +61,80 @@ def default_workers() -> int:
     return os.cpu_count() or 1
 
 
-def _task(args: tuple[Scenario, int, int]) -> RunResult:
-    scenario, rep, seed = args
+def _run_task(task: Task) -> RunResult:
+    scenario, rep, seed = task
     return run_once(scenario, rep, seed)
+
+
+@contextmanager
+def _mapper(
+    workers: int | None, dask: str | None, n_tasks: int
+) -> Iterator[Callable[[Sequence[Task]], Iterator[RunResult]]]:
+    """A function mapping tasks to results, in order, on the chosen executor."""
+    if dask is not None:
+        try:
+            from dask.distributed import Client, LocalCluster
+        except ImportError as exc:  # pragma: no cover - depends on the installed extras
+            raise ScenarioError(
+                "--dask", [("--dask", dask, "needs the dask extra: pip install 'evsim[dask]'")]
+            ) from exc
+        if dask == "local":
+            n = default_workers() if workers is None else max(1, workers)
+            cluster = LocalCluster(
+                n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
+            )
+            client = Client(cluster)
+        else:
+            cluster = None
+            client = Client(dask)
+        try:
+
+            def dask_map(tasks: Sequence[Task]) -> Iterator[RunResult]:
+                futures = client.map(_run_task, list(tasks), pure=False)
+                for fut in futures:
+                    yield fut.result()
+
+            yield dask_map
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+        return
+    n = default_workers() if workers is None else max(1, workers)
+    if n == 1 or n_tasks <= 1:
+        yield lambda tasks: (_run_task(t) for t in tasks)
+        return
+    with ProcessPoolExecutor(max_workers=min(n, n_tasks)) as pool:
+        yield lambda tasks: pool.map(_run_task, tasks)
+
+
+def run_tasks(
+    tasks: Sequence[Task],
+    workers: int | None = 1,
+    dask: str | None = None,
+    progress: bool = False,
+    desc: str = "replications",
+) -> list[RunResult]:
+    """Run ``tasks`` on the chosen executor; results in task order.
+
+    Args:
+        tasks: ``(scenario, rep, root_seed)`` triples.
+        workers: Worker processes (1 = serially in this process; None = all cores); with
+            ``dask="local"``, the number of Dask workers.
+        dask: None, ``"local"`` (start a LocalCluster) or a scheduler address
+            (``"tcp://HOST:PORT"``).
+        progress: Show a tqdm progress bar on stderr.
+        desc: Label of the progress bar.
+    """
+    out: list[RunResult] = []
+    with (
+        tqdm(total=len(tasks), desc=desc, unit="rep", file=sys.stderr, disable=not progress) as bar,
+        _mapper(workers, dask, len(tasks)) as run_all,
+    ):
+        for r in run_all(tasks):
+            out.append(r)
+            bar.update()
+    return out
 
 
 def run_replications(
@@ -37,37 +143,208 @@ def run_replications(
     seed: int | None = None,
     workers: int | None = 1,
     progress: bool = False,
+    dask: str | None = None,
+    precision: float | None = None,
+    max_replications: int = 200,
 ) -> list[RunResult]:
-    """Run ``replications`` (default: the scenario's) replications of ``scenario``.
+    """Run replications ``0 .. n-1`` of ``scenario`` (default n: the scenario's).
+
+    With ``precision``, more replications follow until the headline metrics are that precise
+    (see the module docstring), at most ``max_replications`` in all.
+    """
+    return compare(
+        [scenario], replications, seed, workers, progress, dask, precision, max_replications
+    ).runs[_names([scenario])[0]]
+
+
+def _names(scenarios: Sequence[Scenario]) -> list[str]:
+    """Variant names: the scenario names, a repeated name getting ``#2``, ``#3``, ..."""
+    seen: dict[str, int] = {}
+    out = []
+    for s in scenarios:
+        k = seen.get(s.name, 0) + 1
+        seen[s.name] = k
+        out.append(s.name if k == 1 else f"{s.name}#{k}")
+    return out
+
+
+def _precise(results: Sequence[RunResult], precision: float) -> bool:
+    for name in HEADLINE_METRICS:
+        s = ci_stats([r.metrics.get(name) for r in results])
+        mean, lo, hi = s["mean"], s["ci_low"], s["ci_high"]
+        if mean is None:
+            continue
+        if lo is None or hi is None:
+            return False
+        if (hi - lo) / 2 > precision * abs(mean):
+            return False
+    return True
+
+
+def _metric_block(
+    results: Sequence[RunResult], names: Sequence[str], get: Callable[[RunResult, str], Any]
+) -> dict[str, dict[str, float | None]]:
+    out = {}
+    for name in names:
+        s = ci_stats([get(r, name) for r in results])
+        out[name] = {k: s[k] for k in ("mean", "ci_low", "ci_high", "std")}
+    return out
+
+
+def _sink_metric(r: RunResult, name: str, sink: str) -> Any:
+    return r.sinks.get(sink, {}).get(name)
+
+
+def summary_block(results: Sequence[RunResult]) -> dict[str, Any]:
+    """``{"metrics": {...}, "sinks": {SINK: {"metrics": {...}}}}`` over replications."""
+    sinks = sorted({s for r in results for s in r.sinks})
+    return {
+        "metrics": _metric_block(results, METRICS, lambda r, n: r.metrics.get(n)),
+        "sinks": {
+            sink: {
+                "metrics": _metric_block(
+                    results, SINK_METRICS, functools.partial(_sink_metric, sink=sink)
+                )
+            }
+            for sink in sinks
+        },
+    }
+
+
+def paired_differences(
+    base: Sequence[RunResult], other: Sequence[RunResult]
+) -> dict[str, dict[str, float | None]]:
+    """Per metric: mean and t-based 95% CI of ``other − base``, paired by replication."""
+    by_rep = {r.rep: r for r in base}
+    out: dict[str, dict[str, float | None]] = {}
+    for name in METRICS:
+        diffs: list[float | None] = []
+        for r in other:
+            b = by_rep.get(r.rep)
+            if b is None:
+                continue
+            x, y = r.metrics.get(name), b.metrics.get(name)
+            diffs.append(None if x is None or y is None else float(x) - float(y))
+        s = ci_stats(diffs)
+        out[name] = {"mean": s["mean"], "ci_low": s["ci_low"], "ci_high": s["ci_high"]}
+    return out
+
+
+@dataclass
+class CompareResult:
+    """Replications of several variants under common random numbers."""
+
+    names: list[str]
+    scenarios: list[Scenario]
+    seed: int
+    runs: dict[str, list[RunResult]] = field(default_factory=dict)
+
+    @property
+    def baseline(self) -> str:
+        """Name of the first variant (the one differences are taken against)."""
+        return self.names[0]
+
+    def differences(self) -> dict[str, dict[str, dict[str, float | None]]]:
+        """Paired differences (variant minus baseline) for every variant but the baseline."""
+        base = self.runs[self.baseline]
+        return {n: paired_differences(base, self.runs[n]) for n in self.names[1:]}
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``evsim compare --json`` object of DESIGN §5."""
+        return {
+            "baseline": self.baseline,
+            "variants": {n: summary_block(self.runs[n]) for n in self.names},
+            "differences": self.differences(),
+        }
+
+
+def compare(
+    scenarios: Sequence[Scenario],
+    replications: int | None = None,
+    seed: int | None = None,
+    workers: int | None = 1,
+    progress: bool = False,
+    dask: str | None = None,
+    precision: float | None = None,
+    max_replications: int = 200,
+) -> CompareResult:
+    """Run every variant with the same root seed and replication indices (common random numbers).
 
     Args:
-        scenario: The validated scenario.
-        replications: Number of replications (default ``scenario.replications``).
-        seed: Root seed (default ``scenario.seed``).
-        workers: Worker processes (1 = serial in this process; None = all cores).
+        scenarios: The variants; the first is the baseline.
+        replications: Replications per variant (default: the baseline scenario's).
+        seed: Root seed (default: the baseline scenario's).
+        workers: Worker processes (1 = serial; None = all cores).
         progress: Show a progress bar on stderr.
-
-    Returns:
-        One :class:`RunResult` per replication, ordered by replication.
+        dask: Dask executor (None, ``"local"`` or a scheduler address).
+        precision: Relative CI half-width to reach on the headline metrics (sequential
+            stopping); None runs exactly ``replications``.
+        max_replications: Cap on replications per variant when ``precision`` is set.
     """
-    n = scenario.replications if replications is None else replications
-    root = scenario.seed if seed is None else seed
-    workers = default_workers() if workers is None else max(1, workers)
-    tasks = [(scenario, rep, root) for rep in range(n)]
-    bar = tqdm(total=n, desc=scenario.name, unit="rep", file=sys.stderr, disable=not progress)
-    try:
-        if workers == 1 or n == 1:
-            out = []
-            for t in tasks:
-                out.append(_task(t))
-                bar.update()
-            return out
-        with ProcessPoolExecutor(max_workers=min(workers, n)) as pool:
-            results: list[RunResult] = []
-            it: Iterator[RunResult] = pool.map(_task, tasks)
-            for r in it:
-                results.append(r)
-                bar.update()
-            return results
-    finally:
-        bar.close()
+    if not scenarios:
+        raise ValueError("compare needs at least one scenario")
+    base = scenarios[0]
+    n = base.replications if replications is None else replications
+    root = base.seed if seed is None else seed
+    names = _names(scenarios)
+    result = CompareResult(names, list(scenarios), root, {name: [] for name in names})
+    done = 0
+    target = n
+    while True:
+        tasks = [(s, rep, root) for s in scenarios for rep in range(done, target)]
+        runs = run_tasks(tasks, workers, dask, progress, desc=base.name)
+        per = target - done
+        for i, name in enumerate(names):
+            result.runs[name].extend(runs[i * per : (i + 1) * per])
+        done = target
+        if precision is None or done >= max_replications:
+            break
+        if all(_precise(result.runs[name], precision) for name in names):
+            break
+        target = min(max_replications, done + max(2, done // 2))
+    return result
+
+
+@dataclass
+class SweepResult:
+    """Replications at each point of a parameter grid, under common random numbers."""
+
+    points: list[dict[str, Any]]
+    scenarios: list[Scenario]
+    seed: int
+    runs: list[list[RunResult]]
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``evsim sweep --json`` object of DESIGN §5 (rows in grid order)."""
+        return {
+            "rows": [
+                {"params": dict(p), **summary_block(r)}
+                for p, r in zip(self.points, self.runs, strict=True)
+            ]
+        }
+
+
+def grid_points(grid: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
+    """The cartesian product of ``grid`` in grid order (the first path varies slowest)."""
+    paths = list(grid)
+    return [dict(zip(paths, values, strict=True)) for values in itertools.product(*grid.values())]
+
+
+def sweep(
+    scenario: Scenario,
+    grid: Mapping[str, Sequence[Any]],
+    replications: int | None = None,
+    seed: int | None = None,
+    workers: int | None = 1,
+    progress: bool = False,
+    dask: str | None = None,
+    precision: float | None = None,
+    max_replications: int = 200,
+) -> SweepResult:
+    """Run ``scenario`` at each point of ``grid`` (dotted path → values), common random numbers."""
+    points = grid_points(grid)
+    variants = [scenario.with_updates(p) for p in points]
+    res = compare(
+        variants, replications, seed, workers, progress, dask, precision, max_replications
+    )
+    return SweepResult(points, variants, res.seed, [res.runs[n] for n in res.names])

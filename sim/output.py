@@ -11,15 +11,17 @@ from __future__ import annotations
 import json
 import platform
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from sim.config import Scenario
 from sim.metrics import RunResult, summarize, tidy
 
-__all__ = ["git_commit", "manifest", "write_run"]
+__all__ = ["git_commit", "manifest", "write_run", "write_study"]
 
 _PACKAGES = ("evsim", "simpy", "numpy", "pandas", "pydantic", "scipy", "pyarrow", "matplotlib")
 
@@ -75,3 +77,53 @@ def write_run(out: Path, scenario: Scenario, seed: int, results: Sequence[RunRes
     (out / "manifest.json").write_text(
         json.dumps(manifest(scenario, seed, results), indent=2) + "\n"
     )
+
+
+def write_study(
+    out: Path,
+    kind: str,
+    variants: Mapping[str, Sequence[RunResult]],
+    scenarios: Sequence[Scenario],
+    seed: int,
+    params: Sequence[Mapping[str, Any]] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> None:
+    """Write a comparison or sweep: rows, summary and manifest, one ``variant`` per entry.
+
+    ``rows`` carry a ``variant`` column (the variant's name, or the sweep point's index) and,
+    for a sweep, one column per swept path.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    frames = []
+    for i, (name, results) in enumerate(variants.items()):
+        df = tidy(results)
+        df.insert(0, "variant", name)
+        if params is not None:
+            for path, value in params[i].items():
+                df[path] = value if isinstance(value, int | float | str | bool) else str(value)
+        frames.append(df)
+    rows = pd.concat(frames, ignore_index=True)
+    rows.to_parquet(out / "rows.parquet", index=False)
+    rows.to_csv(out / "rows.csv", index=False)
+    summaries = []
+    for name, results in variants.items():
+        s = summarize(tidy(results))
+        s.insert(0, "variant", name)
+        summaries.append(s)
+    pd.concat(summaries, ignore_index=True).to_csv(out / "summary.csv", index=False)
+    all_results = [r for rs in variants.values() for r in rs]
+    first = next(iter(variants.values()))
+    doc = {
+        "kind": kind,
+        "variants": list(variants),
+        "scenarios": [s.model_dump(mode="json", by_alias=True) for s in scenarios],
+        "params": [dict(p) for p in params] if params is not None else None,
+        "root_seed": seed,
+        "replications": len(first),
+        "replication_seeds": [{"rep": r.rep, "seed": r.seed} for r in first],
+        "tasks": len(all_results),
+        "versions": _versions(),
+        "git_commit": git_commit(),
+        **(dict(extra) if extra else {}),
+    }
+    (out / "manifest.json").write_text(json.dumps(doc, indent=2, default=str) + "\n")
