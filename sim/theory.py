@@ -263,6 +263,9 @@ def mean_attempts(p_fail: float, max_receive_count: int) -> float:
         return 1.0
     if p == 1.0:
         return float(k)
+    if k <= 64:
+        # the finite sum 1 + p + ... + p^(k-1): exact at k = 1, accurate for small k
+        return math.fsum(p**i for i in range(k))
     # 1 - p is exact for p in [0.5, 1), and -expm1(k*log p) avoids cancellation in 1 - p^k.
     return -math.expm1(k * math.log(p)) / (1.0 - p)
 
