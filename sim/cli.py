@@ -182,6 +182,7 @@ def _cmd_experiments(args: argparse.Namespace) -> int:
         spec = importlib.util.spec_from_file_location(f"evsim_experiment_{name}", path)
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # dataclasses and pickling look the module up by name
         spec.loader.exec_module(module)
         print(f"== experiment {name}", file=sys.stderr, flush=True)
         rc = int(module.main(["--quick"] if args.quick else []))

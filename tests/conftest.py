@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import copy
+import importlib.util
+import sys
 from collections.abc import Mapping
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pandas as pd
@@ -163,3 +167,18 @@ def poison_seed(pattern: list[bool], rate: float = 0.5, producer: str = "prod") 
         if [draw() < rate for _ in pattern] == pattern:
             return seed
     raise AssertionError(f"no seed gives the poison pattern {pattern}")  # pragma: no cover
+
+
+EXPERIMENTS_DIR = Path(__file__).resolve().parent.parent / "experiments"
+
+
+def load_experiment(name: str) -> ModuleType:
+    """Import ``experiments/NAME.py`` as a module (registered, so dataclasses work)."""
+    spec = importlib.util.spec_from_file_location(
+        f"experiment_{name}", EXPERIMENTS_DIR / f"{name}.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from types import ModuleType
 
 import pandas as pd
 import pytest
+from conftest import load_experiment
 
 from sim.cli import main as evsim
 
@@ -22,11 +22,7 @@ SMALL = ["--case", "M/M/1 mean sojourn, rho=0.3", "--case", "p=0.2, k=2", "--wor
 
 
 def load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"experiment_{name}", EXPERIMENTS / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_experiment(name)
 
 
 @pytest.fixture(scope="module")
