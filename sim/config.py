@@ -76,7 +76,6 @@ from sim.specs import (
     ChoiceAttr,
     ChoiceSpec,
     ColdStartSpec,
-    ComponentSpec,
     DeadLetterSpec,
     ErrorsSpec,
     FunctionErrorsSpec,
@@ -92,11 +91,21 @@ from sim.specs import (
     TriggerSpec,
 )
 from sim.specs import Scalar as Scalar
+from sim.specs_sns import (
+    ComponentSpec,
+    DeliveryPolicySpec,
+    EndpointSpec,
+    SnsTopicSpec,
+    SubscriptionDeadLetterSpec,
+    SubscriptionSpec,
+)
 
 __all__ = [
     "ArrivalsSpec", "AsyncSpec", "AttributeSpec", "BurstSpec", "ChoiceAttr", "ChoiceSpec",
-    "ColdStartSpec", "ComponentSpec", "ConstantDist", "DeadLetterSpec", "DistSpec", "Distribution",
-    "Duration", "EmpiricalDist", "ErrorsSpec", "EvsimWarning", "ExponentialDist",
+    "ColdStartSpec", "ComponentSpec", "ConstantDist", "DeadLetterSpec", "DeliveryPolicySpec",
+    "DistSpec", "Distribution", "Duration", "EmpiricalDist", "EndpointSpec", "ErrorsSpec",
+    "EvsimWarning", "ExponentialDist", "SnsTopicSpec", "SubscriptionDeadLetterSpec",
+    "SubscriptionSpec",
     "FunctionErrorsSpec", "GammaDist", "LambdaFunctionSpec", "LognormalDist", "OutageSpec",
     "ProducerSpec", "ProfileStep", "RedriveSpec", "ResendSpec", "RetrySpec", "Scenario",
     "ScenarioError", "SqsQueueSpec", "TraceSpec", "TriggerSpec", "UniformDist",

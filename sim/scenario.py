@@ -18,14 +18,13 @@ from pydantic import BaseModel, Field, PrivateAttr, ValidationError, model_valid
 from sim.config_errors import _NO_VALUE, ScenarioError, _invalid_all, _problems, _Rel, _show
 from sim.cost import DEFAULT_PRICES
 from sim.dist_specs import NonNegFloat, PosFloat, PosInt, _Spec
-from sim.specs import (
+from sim.specs import LambdaFunctionSpec, OutageSpec, ProducerSpec, SqsQueueSpec
+from sim.specs_sns import (
     _AVAILABLE_TYPES,
     _FUTURE_TYPES,
     ComponentSpec,
-    LambdaFunctionSpec,
-    OutageSpec,
-    ProducerSpec,
-    SqsQueueSpec,
+    EndpointSpec,
+    SnsTopicSpec,
 )
 
 __all__ = ["Scenario"]
@@ -112,6 +111,8 @@ def _cross_checks(s: Scenario) -> list[_Rel]:
         here = ("components", name)
         if isinstance(c, ProducerSpec):
             for i, target in enumerate(c.send_to):
+                if isinstance(comps.get(target), SnsTopicSpec | LambdaFunctionSpec):
+                    continue  # a publish, or an asynchronous invocation
                 q = ref((*here, "send_to", i), target)
                 content = c.dedup_ids == "content"
                 if q is not None and q.fifo and content and not q.content_based_dedup:
@@ -128,9 +129,22 @@ def _cross_checks(s: Scenario) -> list[_Rel]:
                 kind = "FIFO" if c.fifo else "standard"
                 out.append((path, target, f"must be a {kind} queue like {name!r}; AWS requires "
                             "the DLQ to be the same type as the source queue"))  # fmt: skip
+        elif isinstance(c, SnsTopicSpec):
+            out.extend(_topic_checks(name, c, comps, unknown))
         elif isinstance(c, LambdaFunctionSpec):
             if c.async_.on_failure is not None:
-                ref((*here, "async", "on_failure"), c.async_.on_failure)
+                dest_path = (*here, "async", "on_failure")
+                dest = comps.get(c.async_.on_failure)
+                if dest is None:
+                    out.append((dest_path, c.async_.on_failure, unknown))
+                elif not isinstance(dest, SqsQueueSpec | SnsTopicSpec | LambdaFunctionSpec):
+                    out.append((dest_path, c.async_.on_failure,
+                                f"must name a standard sqs_queue, a standard sns_topic or a "
+                                f"lambda_function; it is a {dest.type}"))  # fmt: skip
+                elif isinstance(dest, SqsQueueSpec | SnsTopicSpec) and dest.fifo:
+                    out.append((dest_path, c.async_.on_failure,
+                                "must not be FIFO: AWS on-failure destinations are standard "
+                                "queues and topics"))  # fmt: skip
             if c.trigger is None:
                 continue
             t, tp = c.trigger, (*here, "trigger")
@@ -166,6 +180,58 @@ def _cross_checks(s: Scenario) -> list[_Rel]:
     for i, outage in enumerate(s.outages):
         if outage.component not in comps:
             out.append((("outages", i, "component"), outage.component, unknown))
+    return out
+
+
+def _topic_checks(
+    name: str, topic: SnsTopicSpec, comps: Mapping[str, Any], unknown: str
+) -> list[_Rel]:
+    """Subscription rules of one topic: targets, protocols, FIFO wirings, DLQs, policies."""
+    from sim.patterns import validate_filter_policy
+
+    out: list[_Rel] = []
+    for i, sub in enumerate(topic.subscriptions):
+        here = ("components", name, "subscriptions", i)
+        target = comps.get(sub.target)
+        if target is None:
+            out.append(((*here, "target"), sub.target, unknown))
+            continue
+        expected = {SqsQueueSpec: "sqs", LambdaFunctionSpec: "lambda"}.get(type(target))
+        if isinstance(target, EndpointSpec):
+            expected = target.protocol
+        if expected is None:
+            out.append(((*here, "target"), sub.target,
+                        f"must name an sqs_queue, a lambda_function or an endpoint; it is a "
+                        f"{target.type}"))  # fmt: skip
+            continue
+        if sub.protocol is not None and sub.protocol != expected:
+            out.append(((*here, "protocol"), sub.protocol,
+                        f"{sub.target!r} is reached with protocol {expected!r}"))  # fmt: skip
+        if topic.fifo and not isinstance(target, SqsQueueSpec):
+            out.append(((*here, "target"), sub.target,
+                        "only SQS queues can subscribe to a FIFO topic (AWS)"))  # fmt: skip
+        if not topic.fifo and isinstance(target, SqsQueueSpec) and target.fifo:
+            out.append(((*here, "target"), sub.target,
+                        "a standard topic cannot deliver to a FIFO queue (AWS)"))  # fmt: skip
+        if sub.retry is not None and expected not in ("http", "https"):
+            out.append(((*here, "retry"), _NO_VALUE,
+                        "AWS lets you customise the delivery policy of HTTP/S subscriptions "
+                        f"only; this one is {expected}"))  # fmt: skip
+        if sub.dead_letter is not None:
+            dlq = comps.get(sub.dead_letter.target)
+            path = (*here, "dead_letter", "target")
+            if dlq is None:
+                out.append((path, sub.dead_letter.target, unknown))
+            elif not isinstance(dlq, SqsQueueSpec):
+                out.append((path, sub.dead_letter.target, f"must name an sqs_queue; it is a "
+                            f"{dlq.type}"))  # fmt: skip
+            elif dlq.fifo != topic.fifo:
+                kind = "FIFO" if topic.fifo else "standard"
+                out.append((path, sub.dead_letter.target,
+                            f"must be a {kind} queue, like the topic (AWS)"))  # fmt: skip
+        if sub.filter_policy is not None:
+            for problem in validate_filter_policy(sub.filter_policy):
+                out.append(((*here, "filter_policy"), _NO_VALUE, problem))
     return out
 
 

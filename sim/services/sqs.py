@@ -397,6 +397,42 @@ class Queue(Component):
         if self.consumer is not None:
             self.consumer.on_available()
 
+    # -- as a delivery target of SNS and of Lambda destinations ---------------------------------
+
+    def attempt_fails(self, t_s: float) -> bool:
+        """One SendMessage at ``t_s`` (by SNS) fails: error rate or outage."""
+        if not self._has_faults:
+            return False
+        return self.ctx.faults.request_fails(self.name, t_s, self._error_rate) is not None
+
+    def failing_until(self, t_s: float) -> float | None:
+        """End of the outage that makes every SendMessage at ``t_s`` fail, if any."""
+        if not self._has_faults:
+            return None
+        w = self.ctx.faults.window_at(self.name, t_s)
+        if w is None or w.mode == "slow":
+            return None
+        return self.ctx.faults.clear_at(self.name, t_s, ("unavailable", "throttled"))
+
+    def always_fails(self) -> bool:
+        """True when every SendMessage fails (error rate 1)."""
+        return self._error_rate >= 1.0
+
+    def take_delivery(self, pair: Pair) -> None:
+        """Store ``pair`` sent now by SNS (the successful attempt); the queue owns it."""
+        now = self.env._now
+        self._bill[0] += sqs_chunks(pair.msg.size_bytes)
+        self._store_new(pair, now)
+
+    def store_parked(self, pair: Pair, now: float) -> None:
+        """Store ``pair`` as a dead letter of a non-SQS source (SNS DLQ, Lambda on-failure)."""
+        if self._trace is not None:
+            self.ledger.log(now, self.name, "dead_letter", pair.msg.id)
+        self._bill[0] += sqs_chunks(pair.msg.size_bytes)
+        self.ledger.park(pair)
+        self._push(QueueCopy(pair, now, parked=True))
+        self._notify()
+
     # -- dead-letter queues ---------------------------------------------------------------------
 
     def store_moved(self, copy: QueueCopy, source: Queue, now: float) -> None:
