@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from sim.config import EvsimWarning, ScenarioError, load_scenario
+from sim.config import EvsimWarning, ScenarioError, load_scenario, parse_value
 from sim.metrics import summary_json
 from sim.report import summary_table
 
@@ -105,13 +105,14 @@ def _parse_grid(items: Sequence[str]) -> dict[str, list[Any]]:
         path, sep, values = item.partition("=")
         if not sep or not path.strip() or not values.strip():
             raise ScenarioError(
-                "--grid", [(item, None, "expected PATH=V1,V2,... (for example "
+                "--grid", [("", item, "expected PATH=V1,V2,... (for example "
                             "components.worker.errors.rate=0.01,0.1)")]
             )
         try:
-            grid[path.strip()] = [yaml.safe_load(v) for v in values.split(",")]
+            grid[path.strip()] = [parse_value(v) for v in values.split(",")]
         except yaml.YAMLError as exc:
-            raise ScenarioError("--grid", [(item, None, f"invalid value: {exc}")]) from None
+            why = f"invalid value: {exc}"
+            raise ScenarioError("--grid", [(path.strip(), values, why)]) from None
     return grid
 
 

@@ -109,7 +109,7 @@ __all__ = [
     "FunctionErrorsSpec", "GammaDist", "LambdaFunctionSpec", "LognormalDist", "OutageSpec",
     "ProducerSpec", "ProfileStep", "RedriveSpec", "ResendSpec", "RetrySpec", "Scenario",
     "ScenarioError", "SqsQueueSpec", "TraceSpec", "TriggerSpec", "UniformDist",
-    "apply_overrides", "load_scenario", "scenario_from_dict", "scenario_warnings",
+    "apply_overrides", "load_scenario", "parse_value", "scenario_from_dict", "scenario_warnings",
 ]  # fmt: skip
 
 
@@ -235,9 +235,27 @@ def apply_overrides(
             why = "malformed override; expected PATH=VALUE, e.g. components.worker.errors.rate=0.1"
             raise ScenarioError(source, [("--set", item, why)])
         try:
-            value = yaml.safe_load(text)
+            value = parse_value(text)
         except yaml.YAMLError as exc:
             why = f"invalid YAML value: {exc}"
             raise ScenarioError(source, [(f"--set {path}", text, why)]) from None
         _set_path(out, path.strip(), value, source, "--set")
     return out
+
+
+def parse_value(text: str) -> Any:
+    """A command-line value parsed as YAML, with exponent notation read as a number.
+
+    YAML 1.1 (PyYAML) reads ``1e-3`` as a string; users mean 0.001.
+
+    Raises:
+        yaml.YAMLError: for text that is not valid YAML.
+    """
+    value = yaml.safe_load(text)
+    if isinstance(value, str):
+        try:
+            return float(value) if value.strip().lower() not in ("nan", "inf", "-inf", "+inf",
+                                                                 "infinity", "-infinity") else value
+        except ValueError:
+            return value
+    return value

@@ -285,6 +285,8 @@ def compare(
         raise ValueError("compare needs at least one scenario")
     base = scenarios[0]
     n = base.replications if replications is None else replications
+    if precision is not None:
+        n = min(n, max_replications)
     root = base.seed if seed is None else seed
     names = _names(scenarios)
     result = CompareResult(names, list(scenarios), root, {name: [] for name in names})

@@ -41,6 +41,8 @@ Not modelled:
 
 from __future__ import annotations
 
+import math
+
 from simpy.events import Event
 
 from sim.config import LambdaFunctionSpec, TriggerSpec
@@ -140,7 +142,7 @@ class LambdaFunction(Component):
         """End an execution that ran ``ran_s`` seconds; its environment stays warm."""
         self.pool.busy -= 1
         self._warm.append(now)
-        self._bill_gb_s[0] += self._gb * ran_s
+        self._bill_gb_s[0] += self._gb * math.ceil(ran_s * 1000.0 - 1e-9) / 1000.0  # 1 ms
 
     def run_time(self, n_messages: int, now: float) -> float:
         """Draw the run time of one invocation with ``n_messages`` messages (seconds)."""

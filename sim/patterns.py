@@ -1,0 +1,629 @@
+r"""EventBridge event patterns and SNS subscription filter policies, as pure functions.
+
+Both languages describe a JSON object that lists only the fields used for matching; every other
+field of the event (or message) is ignored. Fields listed together must all match (AND); each
+leaf is a JSON array of alternatives, at least one of which must match (OR); `$or` lists
+alternative sub-patterns at any object level. An alternative is either a literal (string, number,
+`true`, `false`, `null`) compared exactly, or an object holding one operator.
+
+Semantics (aws-semantics.md §6.3 and §7.1):
+
+- Exact matching is type-aware: `"5"` does not match `5`, `true` does not match `1`, and
+  numbers compare by value (`300` matches `300.0`). `null` and `""` are distinct values.
+- An array in the event matches when any of its elements matches (pattern ∩ event non-empty).
+  A nested sub-pattern applied to an array of objects matches when one element matches it as a
+  whole (array consistency).
+- `prefix`, `suffix` (both also with `{"equals-ignore-case": ...}`), `equals-ignore-case` and
+  `wildcard` (`*` is zero or more characters, `\*` a literal star) apply to strings only and
+  never match numbers. `numeric` applies to numbers only (`=`, `<`, `<=`, `>`, `>=`, conditions
+  ANDed). `cidr` matches IPv4 and IPv6 address strings.
+- `anything-but` (a value, a list, or `prefix`/`suffix`/`equals-ignore-case`/`wildcard`) matches
+  any value that is not excluded, including `null`, but never a missing field.
+- `exists` is a leaf test: a field exists when it holds at least one leaf value (`null`
+  counts; an empty array, an empty object or an object-valued field do not). `exists: false`
+  therefore matches when a parent object is absent.
+- Dotted keys: a nested path `{"a": {"b": ...}}` also matches an event key literally named
+  `"a.b"`, and a pattern key `"a.b"` matches the nested path.
+- SNS filter policies use the same engine with SNS's operator set. Their scope is the message
+  attributes when given (flat, no nesting; a String.Array is a Python list and matches when any
+  element matches; numbers are Number attributes; `exists` means the attribute is present),
+  else the parsed JSON body (nested keys and dotted keys as for EventBridge).
+
+Modelled:
+    All EventBridge event-bus comparison operators, SNS attribute- and payload-scope filtering,
+    and the documented pattern and policy limits (validation only): 2,048 characters per event
+    pattern; 5 keys, 150 value combinations, 256 KB and numbers within ±1e9 with at most 5
+    decimals per SNS policy.
+
+Not modelled:
+    The 15-minute propagation delay of SNS policy changes; SNS's double escaping of special
+    characters in attribute values; Binary and numeric-in-String.Array SNS attributes; EventBridge
+    Pipes' smaller operator set; the exact text of AWS validation errors; EventBridge's numeric
+    precision limits (numbers compare as Python ints/floats); Java's exact case-folding rules
+    (Python's `str.casefold` is used); the event size limit; AWS's key-count rules for `$or`
+    (here: distinct leaf paths over all branches).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import operator
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any, Literal
+
+__all__ = [
+    "EVENTBRIDGE_OPERATORS",
+    "MAX_PATTERN_CHARS",
+    "MAX_POLICY_BYTES",
+    "MAX_POLICY_COMBINATIONS",
+    "MAX_POLICY_KEYS",
+    "SNS_OPERATORS",
+    "filter_policy_matches",
+    "matches",
+    "validate_filter_policy",
+    "validate_pattern",
+]
+
+EVENTBRIDGE_OPERATORS = frozenset(
+    {
+        "prefix",
+        "suffix",
+        "equals-ignore-case",
+        "anything-but",
+        "numeric",
+        "exists",
+        "cidr",
+        "wildcard",
+    }
+)
+SNS_OPERATORS = frozenset(
+    {"prefix", "suffix", "equals-ignore-case", "anything-but", "numeric", "exists", "cidr"}
+)
+#: Maximum length of an EventBridge event pattern (characters, compact JSON).
+MAX_PATTERN_CHARS = 2048
+#: Maximum number of keys (leaf paths) in an SNS filter policy.
+MAX_POLICY_KEYS = 5
+#: Maximum product of the number of values per key in an SNS filter policy.
+MAX_POLICY_COMBINATIONS = 150
+#: Maximum size of an SNS filter policy (bytes of UTF-8 JSON).
+MAX_POLICY_BYTES = 256 * 1024
+_SNS_NUMBER_LIMIT = 1e9
+_SNS_DECIMALS = 5
+
+_NUMERIC_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    "=": operator.eq,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+_STRING_OPS = frozenset({"prefix", "suffix", "equals-ignore-case", "wildcard"})
+
+Predicate = Callable[[Any], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class _Dialect:
+    """What one matching language accepts (for validation and match-time checks)."""
+
+    what: str
+    operators: frozenset[str]
+    anything_but_forms: frozenset[str]
+    ignore_case_affix: bool
+    sns_numbers: bool
+
+
+_EVENTBRIDGE = _Dialect(
+    "event pattern",
+    EVENTBRIDGE_OPERATORS,
+    frozenset({"prefix", "suffix", "equals-ignore-case", "wildcard"}),
+    ignore_case_affix=True,
+    sns_numbers=False,
+)
+_SNS = _Dialect(
+    "filter policy",
+    SNS_OPERATORS,
+    frozenset({"prefix", "suffix"}),
+    ignore_case_affix=False,
+    sns_numbers=True,
+)
+
+
+# --------------------------------------------------------------------------- matching
+
+
+def matches(pattern: Mapping[str, Any], event: Mapping[str, Any]) -> bool:
+    """Tell whether an EventBridge event pattern matches an event.
+
+    Args:
+        pattern: The event pattern as parsed JSON (a non-empty object).
+        event: The event as parsed JSON.
+
+    Returns:
+        True when every field of the pattern matches the event.
+
+    Raises:
+        ValueError: If the part of the pattern that had to be evaluated is malformed (an unknown
+            operator, a leaf that is not an array, ...); `validate_pattern` lists all problems.
+    """
+    return _match_object(pattern, event, _EVENTBRIDGE)
+
+
+def filter_policy_matches(
+    policy: Mapping[str, Any],
+    attributes: Mapping[str, str | float | int | list[str]] | None = None,
+    body: Any = None,
+) -> bool:
+    """Tell whether an SNS subscription filter policy accepts a message.
+
+    Args:
+        policy: The filter policy as parsed JSON; an empty policy accepts every message.
+        attributes: Message attributes (name -> String value, Number value, or String.Array as a
+            list of strings). When given, the policy's scope is the attributes.
+        body: The parsed JSON message body, the scope when `attributes` is None. A None body has
+            no properties (only absence-tolerant policies match); any other non-object body
+            matches only the empty policy.
+
+    Returns:
+        True when every key of the policy matches.
+
+    Raises:
+        ValueError: If the evaluated part of the policy is malformed (an unknown operator, a
+            nested key in attribute scope, ...); `validate_filter_policy` lists all problems.
+    """
+    if attributes is not None:
+        return _match_attributes(policy, attributes)
+    if body is None:
+        body = {}
+    if not isinstance(body, Mapping):
+        return not policy
+    return _match_object(policy, body, _SNS)
+
+
+def _match_object(pattern: Mapping[str, Any], obj: Mapping[str, Any], dialect: _Dialect) -> bool:
+    for key, sub in pattern.items():
+        if key == "$or":
+            if not any(_match_object(alt, obj, dialect) for alt in _or_branches(sub)):
+                return False
+            continue
+        head, dot, rest = key.partition(".")
+        if dot:  # "a.b" is the nested path {"a": {"b": ...}}
+            key, sub = head, {rest: sub}
+        if isinstance(sub, Mapping):
+            if not any(_match_object(sub, ctx, dialect) for ctx in _contexts(obj, key)):
+                return False
+        else:
+            values: list[Any] = []
+            if key in obj:
+                _leaves(obj[key], values)
+            if not _match_leaf(sub, key, values, bool(values), dialect):
+                return False
+    return True
+
+
+def _match_attributes(policy: Mapping[str, Any], attributes: Mapping[str, Any]) -> bool:
+    for key, sub in policy.items():
+        if key == "$or":
+            if not any(_match_attributes(alt, attributes) for alt in _or_branches(sub)):
+                return False
+            continue
+        if isinstance(sub, Mapping):
+            raise ValueError(f"filter policy key {key!r}: attribute scope allows no nesting")
+        values: list[Any] = []
+        if key in attributes:
+            _leaves(attributes[key], values)
+        if not _match_leaf(sub, key, values, key in attributes, _SNS):
+            return False
+    return True
+
+
+def _or_branches(sub: Any) -> list[Mapping[str, Any]]:
+    if not isinstance(sub, list) or not all(isinstance(b, Mapping) for b in sub):
+        raise ValueError("$or must be an array of objects")
+    return sub
+
+
+def _contexts(obj: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+    """Return the objects a nested sub-pattern under `key` is matched against."""
+    prefix = key + "."
+    dotted = {k[len(prefix) :]: v for k, v in obj.items() if k.startswith(prefix)}
+    value = obj.get(key)
+    direct: list[Mapping[str, Any]] = []
+    if isinstance(value, Mapping):
+        direct.append(value)
+    elif isinstance(value, list):
+        direct.extend(v for v in value if isinstance(v, Mapping))
+    if not direct:
+        return [dotted]  # possibly empty: absent fields (exists: false) can still match
+    return [{**d, **dotted} for d in direct] if dotted else direct
+
+
+def _leaves(value: Any, out: list[Any]) -> None:
+    """Append the leaf values of `value` to `out` (arrays flattened, objects skipped)."""
+    if isinstance(value, list | tuple):
+        for item in value:
+            _leaves(item, out)
+    elif not isinstance(value, Mapping):
+        out.append(value)
+
+
+def _match_leaf(alts: Any, key: str, values: list[Any], present: bool, dialect: _Dialect) -> bool:
+    if not isinstance(alts, list):
+        raise ValueError(f"{dialect.what} field {key!r} must be an array or an object")
+    for alt in alts:
+        if isinstance(alt, Mapping):
+            if len(alt) != 1:
+                raise ValueError(f"{key!r}: an operator object must have exactly one key")
+            ((name, operand),) = alt.items()
+            if name not in dialect.operators:
+                raise ValueError(f"{key!r}: unknown {dialect.what} operator {name!r}")
+            if name == "exists":
+                if operand is present:
+                    return True
+            elif values:
+                test = _value_test(name, operand)
+                if any(test(v) for v in values):
+                    return True
+        elif any(_equal(alt, v) for v in values):
+            return True
+    return False
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool)
+
+
+def _equal(expected: Any, actual: Any) -> bool:
+    """Type-aware JSON equality (numbers by value, booleans and strings by identity of type)."""
+    if expected is None or isinstance(expected, bool):
+        return actual is expected
+    if _is_number(expected):
+        return _is_number(actual) and bool(actual == expected)
+    return isinstance(expected, str) and isinstance(actual, str) and actual == expected
+
+
+def _value_test(name: str, operand: Any) -> Predicate:
+    """Build the per-value predicate of one operator (every operator except `exists`)."""
+    if name in _STRING_OPS:
+        return _string_test(name, operand)
+    if name == "numeric":
+        conditions = _numeric_conditions(operand)
+        return lambda v: _is_number(v) and all(op(v, bound) for op, bound in conditions)
+    if name == "cidr":
+        network = _network(_text(operand))
+        return lambda v: _in_network(v, network)
+    if name == "anything-but":
+        excluded = _exclusion(operand)
+        return lambda v: not excluded(v)
+    raise ValueError(f"unknown operator {name!r}")
+
+
+def _string_test(name: str, operand: Any) -> Predicate:
+    if name in ("prefix", "suffix") and isinstance(operand, Mapping):
+        if set(operand) != {"equals-ignore-case"}:
+            raise ValueError(f"{name} takes a string or {{'equals-ignore-case': string}}")
+        folded = _text(operand["equals-ignore-case"]).casefold()
+        if name == "prefix":
+            return lambda v: isinstance(v, str) and v.casefold().startswith(folded)
+        return lambda v: isinstance(v, str) and v.casefold().endswith(folded)
+    if name == "prefix":
+        text = _text(operand)
+        return lambda v: isinstance(v, str) and v.startswith(text)
+    if name == "suffix":
+        text = _text(operand)
+        return lambda v: isinstance(v, str) and v.endswith(text)
+    texts = [_text(t) for t in (operand if isinstance(operand, list) else [operand])]
+    if name == "equals-ignore-case":
+        folded_set = {t.casefold() for t in texts}
+        return lambda v: isinstance(v, str) and v.casefold() in folded_set
+    regexes = [_wildcard_regex(t) for t in texts]
+    return lambda v: isinstance(v, str) and any(r.fullmatch(v) for r in regexes)
+
+
+def _text(operand: Any) -> str:
+    if not isinstance(operand, str):
+        raise ValueError(f"expected a string operand, got {operand!r}")
+    return operand
+
+
+@lru_cache(maxsize=1024)
+def _wildcard_regex(pattern: str) -> re.Pattern[str]:
+    """Compile a wildcard (`*` any run of characters, backslash escapes the next one)."""
+    parts: list[str] = []
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\" and i + 1 < len(pattern):
+            parts.append(re.escape(pattern[i + 1]))
+            i += 2
+            continue
+        parts.append(".*" if char == "*" else re.escape(char))
+        i += 1
+    return re.compile("".join(parts), re.DOTALL)
+
+
+def _numeric_conditions(operand: Any) -> list[tuple[Callable[[Any, Any], bool], Any]]:
+    if not isinstance(operand, list) or not operand or len(operand) % 2:
+        raise ValueError(f"numeric takes [operator, number, ...], got {operand!r}")
+    conditions = []
+    for op, bound in zip(operand[::2], operand[1::2], strict=True):
+        if op not in _NUMERIC_OPS or not _is_number(bound):
+            raise ValueError(f"numeric: bad condition {op!r} {bound!r}")
+        conditions.append((_NUMERIC_OPS[op], bound))
+    return conditions
+
+
+@lru_cache(maxsize=256)
+def _network(cidr: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    return ipaddress.ip_network(cidr, strict=False)
+
+
+def _in_network(value: Any, network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return address.version == network.version and address in network
+
+
+def _exclusion(operand: Any) -> Predicate:
+    """Return the predicate of the values an `anything-but` operand excludes."""
+    if isinstance(operand, Mapping):
+        if len(operand) != 1:
+            raise ValueError("anything-but takes one nested operator")
+        ((name, inner),) = operand.items()
+        if name not in _STRING_OPS or (name in ("prefix", "suffix") and not isinstance(inner, str)):
+            raise ValueError(f"anything-but: unsupported form {name!r}")
+        return _string_test(name, inner)
+    if isinstance(operand, list):
+        return lambda v: any(_equal(x, v) for x in operand)
+    return lambda v: _equal(operand, v)
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def validate_pattern(pattern: Any) -> list[str]:
+    """List the problems of an EventBridge event pattern.
+
+    Args:
+        pattern: The event pattern as parsed JSON.
+
+    Returns:
+        Human-readable problems naming the field path; empty when the pattern is valid.
+    """
+    if not isinstance(pattern, Mapping):
+        return [f"event pattern must be a JSON object, got {type(pattern).__name__}"]
+    problems: list[str] = []
+    if not pattern:
+        problems.append("event pattern must not be empty")
+    _check_object(pattern, "", _EVENTBRIDGE, True, problems)
+    size = _json_size(pattern, problems, "event pattern")
+    if size is not None and size > MAX_PATTERN_CHARS:
+        problems.append(f"event pattern is {size} characters long (max {MAX_PATTERN_CHARS})")
+    return problems
+
+
+def validate_filter_policy(
+    policy: Any, *, scope: Literal["MessageAttributes", "MessageBody"] = "MessageAttributes"
+) -> list[str]:
+    """List the problems of an SNS subscription filter policy.
+
+    Args:
+        policy: The filter policy as parsed JSON.
+        scope: The subscription's FilterPolicyScope; attribute scope forbids nesting.
+
+    Returns:
+        Human-readable problems naming the key path; empty when the policy is valid.
+    """
+    if not isinstance(policy, Mapping):
+        return [f"filter policy must be a JSON object, got {type(policy).__name__}"]
+    problems: list[str] = []
+    _check_object(policy, "", _SNS, scope == "MessageBody", problems)
+    keys: set[str] = set()
+    _leaf_paths(policy, "", keys)
+    if len(keys) > MAX_POLICY_KEYS:
+        problems.append(f"filter policy has {len(keys)} keys (max {MAX_POLICY_KEYS})")
+    combinations = _combinations(policy)
+    if combinations > MAX_POLICY_COMBINATIONS:
+        problems.append(
+            f"filter policy has {combinations} value combinations (max {MAX_POLICY_COMBINATIONS})"
+        )
+    size = _json_size(policy, problems, "filter policy", ascii_only=False)
+    if size is not None and size > MAX_POLICY_BYTES:
+        problems.append(f"filter policy is {size} bytes (max {MAX_POLICY_BYTES})")
+    return problems
+
+
+def _json_size(
+    doc: Mapping[str, Any], problems: list[str], what: str, ascii_only: bool = True
+) -> int | None:
+    try:
+        text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+    except (TypeError, ValueError) as exc:
+        problems.append(f"{what} is not valid JSON: {exc}")
+        return None
+    return len(text) if ascii_only else len(text.encode("utf-8"))
+
+
+def _check_object(
+    obj: Mapping[str, Any], path: str, dialect: _Dialect, nesting: bool, problems: list[str]
+) -> None:
+    for key, sub in obj.items():
+        where = f"{path}.{key}" if path else str(key)
+        if not isinstance(key, str):
+            problems.append(f"{where}: keys must be strings")
+        elif key == "$or":
+            if not isinstance(sub, list) or len(sub) < 1:
+                problems.append(f"{where}: must be a non-empty array of objects")
+                continue
+            for i, branch in enumerate(sub):
+                if not isinstance(branch, Mapping) or not branch:
+                    problems.append(f"{where}[{i}]: must be a non-empty object")
+                else:
+                    _check_object(branch, path, dialect, nesting, problems)
+        elif isinstance(sub, Mapping):
+            if not nesting:
+                problems.append(f"{where}: nested keys are not allowed in attribute scope")
+            elif not sub:
+                problems.append(f"{where}: nested object must not be empty")
+            else:
+                _check_object(sub, where, dialect, nesting, problems)
+        elif isinstance(sub, list):
+            _check_leaf(sub, where, dialect, problems)
+        else:
+            problems.append(
+                f"{where}: value must be an array of alternatives, got {type(sub).__name__} {sub!r}"
+            )
+
+
+def _check_leaf(alts: Sequence[Any], where: str, dialect: _Dialect, problems: list[str]) -> None:
+    if not alts:
+        problems.append(f"{where}: array of alternatives must not be empty")
+    for alt in alts:
+        if isinstance(alt, Mapping):
+            _check_operator(alt, where, dialect, problems)
+        elif isinstance(alt, list | tuple):
+            problems.append(f"{where}: nested arrays are not allowed ({alt!r})")
+        elif not (alt is None or isinstance(alt, str | bool) or _is_number(alt)):
+            problems.append(f"{where}: {alt!r} is not a JSON scalar")
+        elif dialect.sns_numbers and _is_number(alt):
+            _check_sns_number(alt, where, problems)
+
+
+def _check_operator(
+    alt: Mapping[str, Any], where: str, dialect: _Dialect, problems: list[str]
+) -> None:
+    if len(alt) != 1:
+        problems.append(f"{where}: an operator object must have exactly one key, got {list(alt)}")
+        return
+    ((name, operand),) = alt.items()
+    if name not in dialect.operators:
+        allowed = ", ".join(sorted(dialect.operators))
+        problems.append(f"{where}: unknown operator {name!r} (allowed: {allowed})")
+        return
+    at = f"{where}: {name}"
+    if name == "exists":
+        if not isinstance(operand, bool):
+            problems.append(f"{at} takes true or false, got {operand!r}")
+    elif name in ("prefix", "suffix"):
+        if isinstance(operand, Mapping) and dialect.ignore_case_affix:
+            if set(operand) != {"equals-ignore-case"} or not isinstance(
+                operand["equals-ignore-case"], str
+            ):
+                problems.append(f'{at} takes a string or {{"equals-ignore-case": string}}')
+        elif not isinstance(operand, str):
+            problems.append(f"{at} takes a string, got {operand!r}")
+    elif name in ("equals-ignore-case", "wildcard"):
+        _check_strings(operand, at, name == "wildcard", False, problems)
+    elif name == "cidr":
+        try:
+            _network(_text(operand))
+        except ValueError:
+            problems.append(f"{at}: {operand!r} is not an IPv4 or IPv6 CIDR block")
+    elif name == "numeric":
+        _check_numeric(operand, at, dialect, problems)
+    else:
+        _check_anything_but(operand, at, dialect, problems)
+
+
+def _check_strings(
+    operand: Any, at: str, wildcard: bool, list_ok: bool, problems: list[str]
+) -> None:
+    texts = operand if list_ok and isinstance(operand, list) and operand else [operand]
+    for text in texts:
+        if not isinstance(text, str):
+            problems.append(
+                f"{at} takes a string{' or a list of strings' if list_ok else ''}, got {operand!r}"
+            )
+            return
+        if wildcard and "**" in text.replace("\\*", ""):
+            problems.append(f"{at}: consecutive wildcard characters in {text!r}")
+
+
+def _check_numeric(operand: Any, at: str, dialect: _Dialect, problems: list[str]) -> None:
+    if not isinstance(operand, list) or len(operand) not in (2, 4):
+        problems.append(f"{at} takes [op, number] or [op, number, op, number], got {operand!r}")
+        return
+    pairs = list(zip(operand[::2], operand[1::2], strict=True))
+    for op, bound in pairs:
+        if op not in _NUMERIC_OPS:
+            problems.append(f"{at}: unknown comparison {op!r} (allowed: {', '.join(_NUMERIC_OPS)})")
+            return
+        if not _is_number(bound):
+            problems.append(f"{at}: {bound!r} after {op!r} is not a number")
+            return
+        if dialect.sns_numbers:
+            _check_sns_number(bound, at, problems)
+    if len(pairs) == 2:
+        (low_op, low), (high_op, high) = pairs
+        if low_op not in (">", ">=") or high_op not in ("<", "<=") or not low < high:
+            problems.append(
+                f"{at}: a range is a lower bound (> or >=) followed by a higher "
+                f"upper bound (< or <=), got {operand!r}"
+            )
+
+
+def _check_sns_number(value: Any, at: str, problems: list[str]) -> None:
+    if abs(value) > _SNS_NUMBER_LIMIT:
+        problems.append(f"{at}: {value!r} is outside -1e9..1e9")
+    exponent = Decimal(repr(value)).as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -_SNS_DECIMALS:
+        problems.append(f"{at}: {value!r} has more than {_SNS_DECIMALS} decimal places")
+
+
+def _check_anything_but(operand: Any, at: str, dialect: _Dialect, problems: list[str]) -> None:
+    if isinstance(operand, Mapping):
+        if len(operand) != 1 or next(iter(operand)) not in dialect.anything_but_forms:
+            forms = ", ".join(sorted(dialect.anything_but_forms))
+            problems.append(f"{at} takes a value, a list, or one of {{{forms}}}, got {operand!r}")
+            return
+        ((name, inner),) = operand.items()
+        _check_strings(
+            inner, f"{at}/{name}", name == "wildcard", name not in ("prefix", "suffix"), problems
+        )
+        return
+    values = operand if isinstance(operand, list) else [operand]
+    if not values:
+        problems.append(f"{at}: the list of excluded values must not be empty")
+    elif not (all(isinstance(v, str) for v in values) or all(_is_number(v) for v in values)):
+        problems.append(
+            f"{at}: excluded values must be all strings or all numbers, got {operand!r}"
+        )
+    elif dialect.sns_numbers:
+        for v in values:
+            if _is_number(v):
+                _check_sns_number(v, at, problems)
+
+
+def _leaf_paths(obj: Mapping[str, Any], path: str, out: set[str]) -> None:
+    for key, sub in obj.items():
+        if key == "$or" and isinstance(sub, list):
+            for branch in sub:
+                if isinstance(branch, Mapping):
+                    _leaf_paths(branch, path, out)
+            continue
+        where = f"{path}.{key}" if path else str(key)
+        if isinstance(sub, Mapping):
+            _leaf_paths(sub, where, out)
+        else:
+            out.add(where)
+
+
+def _combinations(obj: Mapping[str, Any]) -> int:
+    total = 1
+    for key, sub in obj.items():
+        if key == "$or" and isinstance(sub, list):
+            total *= max(1, sum(_combinations(b) for b in sub if isinstance(b, Mapping)))
+        elif isinstance(sub, Mapping):
+            total *= _combinations(sub)
+        elif isinstance(sub, list):
+            total *= max(1, len(sub))
+    return total
