@@ -26,8 +26,8 @@ from sim.cost import CostMeter
 from sim.faults import Faults
 from sim.ledger import Ledger
 from sim.metrics import RunResult
-from sim.services.lambda_ import ConcurrencyPool, EventSourceMapping, LambdaFunction
 from sim.services.endpoint import Endpoint
+from sim.services.lambda_ import ConcurrencyPool, EventSourceMapping, LambdaFunction
 from sim.services.producer import Producer
 from sim.services.sns import DeliveryTarget, Subscription, Topic
 from sim.services.sqs import Queue, make_queue

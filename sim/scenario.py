@@ -111,8 +111,14 @@ def _cross_checks(s: Scenario) -> list[_Rel]:
         here = ("components", name)
         if isinstance(c, ProducerSpec):
             for i, target in enumerate(c.send_to):
-                if isinstance(comps.get(target), SnsTopicSpec | LambdaFunctionSpec):
+                spec = comps.get(target)
+                if isinstance(spec, SnsTopicSpec | LambdaFunctionSpec):
                     continue  # a publish, or an asynchronous invocation
+                if spec is not None and not isinstance(spec, SqsQueueSpec):
+                    out.append(((*here, "send_to", i), target,
+                                f"must name an sqs_queue, an sns_topic or a lambda_function "
+                                f"(asynchronous invoke); {target!r} is a {spec.type}"))  # fmt: skip
+                    continue
                 q = ref((*here, "send_to", i), target)
                 content = c.dedup_ids == "content"
                 if q is not None and q.fifo and content and not q.content_based_dedup:
@@ -196,8 +202,12 @@ def _topic_checks(
         if target is None:
             out.append(((*here, "target"), sub.target, unknown))
             continue
-        expected = {SqsQueueSpec: "sqs", LambdaFunctionSpec: "lambda"}.get(type(target))
-        if isinstance(target, EndpointSpec):
+        expected: str | None = None
+        if isinstance(target, SqsQueueSpec):
+            expected = "sqs"
+        elif isinstance(target, LambdaFunctionSpec):
+            expected = "lambda"
+        elif isinstance(target, EndpointSpec):
             expected = target.protocol
         if expected is None:
             out.append(((*here, "target"), sub.target,

@@ -1,9 +1,9 @@
 """Component specs: the producer, SQS queue and Lambda function models, their parts and outages.
 
 One frozen model per component ``type`` (:data:`sim.specs_sns.ComponentSpec` is the union,
-discriminated on ``type``), with AWS's defaults and ranges (see :mod:`sim.config` for the file format). Each
-model checks the rules that concern it alone (e.g. FIFO queues allow no duplicates); rules that
-span components live in :mod:`sim.scenario`.
+discriminated on ``type``), with AWS's defaults and ranges (see :mod:`sim.config` for the file
+format). Each model checks the rules that concern it alone (e.g. FIFO queues allow no
+duplicates); rules that span components live in :mod:`sim.scenario`.
 """
 
 from __future__ import annotations

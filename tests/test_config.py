@@ -101,9 +101,9 @@ BAD_CASES = [
      "missing", "required; allowed: endpoint, lambda_function, producer, sns_topic, sqs_queue"),
     ("missing-send-to-target", {"components.orders.send_to": ["jobs", "nope"]},
      "components.orders.send_to.1", "'nope'", "no component of that name (components: orders"),
-    ("send-to-non-queue", {"components.orders.send_to": ["worker"]},
-     "components.orders.send_to.0", "'worker'", "must name an sqs_queue; 'worker' is a "
-     "lambda_function"),
+    ("send-to-non-target", {"components.orders.send_to": ["orders"]},
+     "components.orders.send_to.0", "'orders'", "must name an sqs_queue, an sns_topic or a "
+     "lambda_function (asynchronous invoke); 'orders' is a producer"),
     ("missing-dlq-target", {"components.jobs.dead_letter.target": "nope"},
      "components.jobs.dead_letter.target", "'nope'", "no component of that name"),
     ("dlq-is-itself", {"components.jobs.dead_letter.target": "jobs"},

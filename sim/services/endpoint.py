@@ -16,7 +16,6 @@ from __future__ import annotations
 from sim.context import Component, Context, call_at
 from sim.dists import is_zero, make_sampler
 from sim.message import Pair
-from sim.services.sns import DeliveryTarget
 from sim.specs_sns import EndpointSpec
 
 __all__ = ["Endpoint"]
@@ -24,7 +23,7 @@ __all__ = ["Endpoint"]
 _DOWN = ("unavailable", "throttled")
 
 
-class Endpoint(Component, DeliveryTarget):
+class Endpoint(Component):
     """A terminal receiver: every message delivered to it is processed here."""
 
     def __init__(self, ctx: Context, name: str, spec: EndpointSpec) -> None:

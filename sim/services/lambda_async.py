@@ -127,7 +127,7 @@ class AsyncInvoker:
             self._expire(ev)
             return
         got = fn.acquire(now)
-        if got == THROTTLED or got == UNAVAILABLE:
+        if got in (THROTTLED, UNAVAILABLE):
             if got == THROTTLED and self.ledger.counting:
                 fn.stats.throttles += 1
             until = self.failing_until(now)

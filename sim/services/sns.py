@@ -36,7 +36,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from simpy.events import Event
 
@@ -44,7 +44,12 @@ from sim.context import Component, Context, call_at
 from sim.cost import sqs_chunks
 from sim.dists import is_zero, make_sampler
 from sim.message import LOST, Message, Pair
-from sim.specs_sns import DeliveryPolicySpec, SnsTopicSpec, SubscriptionSpec, default_delivery_policy
+from sim.specs_sns import (
+    DeliveryPolicySpec,
+    SnsTopicSpec,
+    SubscriptionSpec,
+    default_delivery_policy,
+)
 
 if TYPE_CHECKING:
     from sim.services.sqs import Queue
@@ -58,7 +63,7 @@ Reply = Callable[[str | None], None]
 DEDUP_WINDOW_S = 300.0
 
 
-class DeliveryTarget:
+class DeliveryTarget(Protocol):
     """What SNS needs from a subscriber: attempt outcomes, outage ends, and the hand-over.
 
     Implemented by :class:`sim.services.sqs.Queue`, :class:`sim.services.endpoint.Endpoint` and
@@ -67,19 +72,19 @@ class DeliveryTarget:
 
     def attempt_fails(self, t_s: float) -> bool:
         """Whether one delivery attempt at ``t_s`` fails (draws the target's error stream)."""
-        raise NotImplementedError
+        ...
 
     def failing_until(self, t_s: float) -> float | None:
         """End of the outage window that makes every attempt at ``t_s`` fail, if any."""
-        raise NotImplementedError
+        ...
 
     def always_fails(self) -> bool:
         """True if every attempt fails whatever the time (an error rate of 1)."""
-        raise NotImplementedError
+        ...
 
     def take_delivery(self, pair: Pair) -> None:
         """Receive ``pair`` now (the successful attempt); owns its live unit from now on."""
-        raise NotImplementedError
+        ...
 
 
 class Schedule:
@@ -146,7 +151,7 @@ class _Cursor:
         while self.t < until_s:
             if self.i >= len(self.gaps):
                 return False
-            n, gap = self.gaps[self.i]
+            gap = self.gaps[self.i][1]
             if self.left > 1 and gap > 0:
                 k = min(self.left - 1, max(0, math.ceil((until_s - self.t) / gap) - 1))
                 if k > 0:
@@ -160,7 +165,7 @@ class _Cursor:
     def exhaust(self) -> None:
         """Move to the last attempt of the schedule (every attempt fails)."""
         while self.i < len(self.gaps):
-            n, gap = self.gaps[self.i]
+            gap = self.gaps[self.i][1]
             self.t += self.left * gap
             self.attempts += self.left
             self.left = 0
@@ -255,7 +260,8 @@ class Topic(Component):
         if error is None:
             self._bill_publish[0] += sqs_chunks(msg.size_bytes)
         if self._trace is not None:
-            self.ledger.log(now, self.name, "publish" if error is None else "publish_failed", msg.id)
+            event = "publish" if error is None else "publish_failed"
+            self.ledger.log(now, self.name, event, msg.id)
         if latency <= 0.0:
             if error is None:
                 self._fan_out(msg, plan)
