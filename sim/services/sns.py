@@ -21,8 +21,9 @@ Modelled:
       without simulating the hopeless ones: an attempt inside a known outage window of the
       target is skipped arithmetically, and a target that always fails skips to the end of the
       schedule. A delivery costs one simulated event whatever its number of attempts (100,015
-      for SQS and Lambda over 23 days); the attempts are counted for cost (and for ``attempts``
-      at endpoint sinks).
+      for SQS and Lambda over 23 days); its attempts are counted for cost (and for ``attempts``
+      at endpoint sinks) when it ends, so a delivery still retrying at the end of the run is
+      neither billed nor counted.
 
 Not modelled:
     * Jitter of retries (AWS applies some, undocumented), the HTTP/S throttle policy, the
@@ -331,16 +332,20 @@ class Topic(Component):
         if self.fifo:
             self._last[(index, pair.msg.group)] = at
         attempts = cursor.attempts
+        if ok:
+            self._at(at, lambda: self._hand_over(sub, pair, attempts))
+        else:
+            self._at(at, lambda: self._give_up(sub, pair, client_error, attempts))
+
+    def _count(self, sub: Subscription, pair: Pair, attempts: int, ok: bool) -> None:
+        """Bill a finished delivery's attempts (and count them at an endpoint sink)."""
         if sub.protocol in ("http", "https"):
             self._bill_http[0] += attempts
         elif sub.protocol in ("email", "email-json"):
             self._bill_email[0] += attempts
         if sub.sink is not None and sub.protocol not in ("sqs", "lambda"):
-            self.ledger.attempt(pair, attempts - 1 if ok else attempts)  # the last is counted
-        if ok:
-            self._at(at, lambda: self._hand_over(sub, pair))
-        else:
-            self._at(at, lambda: self._give_up(sub, pair, client_error))
+            # the endpoint counts the successful attempt itself
+            self.ledger.attempt(pair, attempts - 1 if ok else attempts)
 
     def _at(self, t: float, fn: Callable[[], None]) -> None:
         delay = t - self.env._now
@@ -349,12 +354,14 @@ class Topic(Component):
         else:
             call_at(self.env, delay, lambda _: fn())
 
-    def _hand_over(self, sub: Subscription, pair: Pair) -> None:
+    def _hand_over(self, sub: Subscription, pair: Pair, attempts: int) -> None:
+        self._count(sub, pair, attempts, True)
         if self._trace is not None:
             self.ledger.log(self.env._now, self.name, "delivered", pair.msg.id)
         sub.target.take_delivery(pair)
 
-    def _give_up(self, sub: Subscription, pair: Pair, client_error: bool) -> None:
+    def _give_up(self, sub: Subscription, pair: Pair, client_error: bool, attempts: int) -> None:
+        self._count(sub, pair, attempts, False)
         now = self.env._now
         if sub.dead_letter is not None:
             if self._trace is not None:
