@@ -63,6 +63,21 @@ class DeliveryPolicySpec(_Spec):
         """Retries after the first attempt."""
         return self.immediate + self.pre_backoff + self.backoff + self.post_backoff
 
+    def runs(self) -> list[tuple[int, float]]:
+        """The delays between attempts as ``(count, gap_s)`` runs, in order (empty runs dropped)."""
+        lo, hi, n = self.min_delay_s, self.max_delay_s, self.backoff
+        if self.backoff_function in ("exponential", "geometric") and lo > 0 and n > 0:
+            backoff = [lo * (hi / lo) ** ((i + 1) / n) for i in range(n)]
+        else:
+            backoff = [lo + (hi - lo) * (i + 1) / n for i in range(n)]
+        runs = [(self.immediate, 0.0), (self.pre_backoff, lo), *((1, g) for g in backoff),
+                (self.post_backoff, hi)]  # fmt: skip
+        return [(k, g) for k, g in runs if k > 0]
+
+    def total_s(self) -> float:
+        """Time from the first attempt to the last one (seconds)."""
+        return sum(k * g for k, g in self.runs())
+
 
 _AWS_MANAGED = DeliveryPolicySpec(
     immediate=3, pre_backoff=2, backoff=10, post_backoff=100_000,

@@ -96,22 +96,10 @@ class Schedule:
     ``post_backoff`` at +max_delay each.
     """
 
-    __slots__ = ("_gaps", "_phases")
+    __slots__ = ("_gaps",)
 
     def __init__(self, policy: DeliveryPolicySpec) -> None:
-        lo, hi, n = policy.min_delay_s, policy.max_delay_s, policy.backoff
-        if policy.backoff_function in ("exponential", "geometric") and lo > 0 and n > 0:
-            backoff = [lo * (hi / lo) ** ((i + 1) / n) for i in range(n)]
-        else:
-            backoff = [lo + (hi - lo) * (i + 1) / n for i in range(n)]
-        # (count, gap) runs; the backoff phase is a run of length 1 per retry
-        self._phases: list[tuple[int, float]] = [
-            (policy.immediate, 0.0),
-            (policy.pre_backoff, lo),
-            *((1, g) for g in backoff),
-            (policy.post_backoff, hi),
-        ]
-        self._gaps = [(n_, g) for n_, g in self._phases if n_ > 0]
+        self._gaps = policy.runs()
 
     def cursor(self, t0: float) -> _Cursor:
         """A cursor at the first attempt, made at ``t0``."""

@@ -231,10 +231,10 @@ class Queue(Component):
         """True when a send is answered at once (no latency)."""
         return self._latency is None
 
-    def _store_new(self, pair: Pair, now: float) -> None:
+    def _store_new(self, pair: Pair, now: float, logged: bool = False) -> None:
         if self.fifo and not self._dedup_admit(pair, now):
             return
-        if self._trace is not None and self._latency is None:
+        if self._trace is not None and self._latency is None and not logged:
             self.ledger.log(now, self.name, "send", pair.msg.id)
         copy = QueueCopy(pair, now)
         if self.delay_s > 0.0:
@@ -419,10 +419,18 @@ class Queue(Component):
         return self._error_rate >= 1.0
 
     def take_delivery(self, pair: Pair) -> None:
-        """Store ``pair`` sent now by SNS (the successful attempt); the queue owns it."""
+        """Store ``pair`` sent now by SNS (the successful attempt) after ``latency_s``."""
         now = self.env._now
         self._bill[0] += sqs_chunks(pair.msg.size_bytes)
-        self._store_new(pair, now)
+        if self._trace is not None:
+            self.ledger.log(now, self.name, "send", pair.msg.id)
+        latency = self._latency() if self._latency is not None else 0.0
+        if latency > 0.0 and self._has_faults:
+            latency *= self.ctx.faults.slow_factor(self.name, now)
+        if latency <= 0.0:
+            self._store_new(pair, now, logged=True)
+        else:
+            call_at(self.env, latency, lambda _: self._store_new(pair, self.env._now, True))
 
     def store_parked(self, pair: Pair, now: float) -> None:
         """Store ``pair`` as a dead letter of a non-SQS source (SNS DLQ, Lambda on-failure)."""
@@ -541,9 +549,9 @@ class StandardQueue(Queue):
             return []
         return super().receive(max_n)
 
-    def _store_new(self, pair: Pair, now: float) -> None:
+    def _store_new(self, pair: Pair, now: float, logged: bool = False) -> None:
         if self._trace is not None or self._slow_store:
-            super()._store_new(pair, now)
+            super()._store_new(pair, now, logged)
             return
         self._visible.append(QueueCopy(pair, now))
         self._n_visible += 1
