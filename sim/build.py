@@ -13,14 +13,23 @@ from typing import Any
 import pandas as pd
 import simpy
 
-from sim.config import LambdaFunctionSpec, ProducerSpec, Scenario, SqsQueueSpec
+from sim.config import (
+    EndpointSpec,
+    LambdaFunctionSpec,
+    ProducerSpec,
+    Scenario,
+    SnsTopicSpec,
+    SqsQueueSpec,
+)
 from sim.context import Component, Context
 from sim.cost import CostMeter
 from sim.faults import Faults
 from sim.ledger import Ledger
 from sim.metrics import RunResult
+from sim.services.endpoint import Endpoint
 from sim.services.lambda_ import ConcurrencyPool, EventSourceMapping, LambdaFunction
 from sim.services.producer import Producer
+from sim.services.sns import DeliveryTarget, Subscription, Topic
 from sim.services.sqs import Queue, make_queue
 from sim.streams import RandomStreams
 
@@ -51,13 +60,17 @@ class Model:
         self.queues: dict[str, Queue] = {}
         self.functions: dict[str, LambdaFunction] = {}
         self.producers: dict[str, Producer] = {}
+        self.topics: dict[str, Topic] = {}
+        self.endpoints: dict[str, Endpoint] = {}
         self._construct()
         self._connect()
 
     @property
     def components(self) -> dict[str, Component]:
         """Every component by name."""
-        return {**self.queues, **self.functions, **self.producers}
+        return {
+            **self.queues, **self.functions, **self.topics, **self.endpoints, **self.producers
+        }
 
     def _construct(self) -> None:
         ctx = self.ctx
@@ -66,6 +79,10 @@ class Model:
                 self.queues[name] = make_queue(ctx, name, spec)
             elif isinstance(spec, LambdaFunctionSpec):
                 self.functions[name] = LambdaFunction(ctx, name, spec)
+            elif isinstance(spec, SnsTopicSpec):
+                self.topics[name] = Topic(ctx, name, spec)
+            elif isinstance(spec, EndpointSpec):
+                self.endpoints[name] = Endpoint(ctx, name, spec)
         index = 0
         for name, spec in self.scenario.components.items():
             if isinstance(spec, ProducerSpec):
@@ -90,10 +107,58 @@ class Model:
             if trigger is not None:
                 fn.esm = EventSourceMapping(fn, self.queues[trigger.source], trigger)
                 consumer_of[trigger.source] = name
+        for fn in self.functions.values():
+            dest = fn.spec.async_.on_failure
+            if dest is not None and dest in self.queues:
+                fn.async_invoker.destination_queue = self.queues[dest]
+        for name, topic in self.topics.items():
+            self._subscribe(name, topic, consumer_of)
         for producer in self.producers.values():
-            targets = [self.queues[t] for t in producer.spec.send_to]
-            sinks = [consumer_of.get(t) for t in producer.spec.send_to]
-            producer.connect(targets, self.ledger.route(sinks))
+            send_to = producer.spec.send_to
+            if all(t in self.queues for t in send_to):
+                targets = [self.queues[t] for t in send_to]
+                sinks = [consumer_of.get(t) for t in send_to]
+                producer.connect(targets, self.ledger.route(sinks))
+                continue
+            dyn_targets: list[Any] = []
+            dyn_sinks: list[str | None] = []
+            for t in send_to:
+                if t in self.topics:
+                    dyn_targets.append(self.topics[t])
+                    dyn_sinks.append(None)
+                elif t in self.functions:
+                    dyn_targets.append(self.functions[t])
+                    dyn_sinks.append(self.ledger.sink(t).name)
+                else:
+                    dyn_targets.append(self.queues[t])
+                    dyn_sinks.append(consumer_of.get(t))
+                    if consumer_of.get(t) is not None:
+                        self.ledger.sink(consumer_of[t])
+            producer.connect_dynamic(dyn_targets, dyn_sinks)
+
+    def _subscribe(self, name: str, topic: Topic, consumer_of: dict[str, str]) -> None:
+        """Wire ``topic``'s subscriptions to their targets and register their sinks."""
+        for i, spec in enumerate(topic.spec.subscriptions):
+            target: DeliveryTarget
+            sink: str | None
+            if spec.target in self.queues:
+                target, protocol = self.queues[spec.target], "sqs"
+                sink = consumer_of.get(spec.target)
+            elif spec.target in self.functions:
+                target, protocol = self.functions[spec.target].async_invoker, "lambda"
+                sink = spec.target
+            else:
+                endpoint = self.endpoints[spec.target]
+                target, protocol, sink = endpoint, endpoint.protocol, spec.target
+            if sink is not None:
+                self.ledger.sink(sink)
+            dlq = self.queues[spec.dead_letter.target] if spec.dead_letter else None
+            draw = (
+                self.ctx.streams.uniform(name, f"client_errors:{i}")
+                if spec.client_error_rate > 0
+                else None
+            )
+            topic.subscribe(Subscription(spec, protocol, target, dlq, sink, draw))
 
     def run(self) -> RunResult:
         """Start, run to ``duration_s + drain_s``, finalize and collect the metrics."""
@@ -118,8 +183,8 @@ class Model:
             metrics["cost_usd"] / produced * 1e6 if produced else None
         )
         for sink, m in out["sinks"].items():
-            fn = self.functions[sink]
-            source = fn.spec.trigger.source if fn.spec.trigger else None
+            fn = self.functions.get(sink)
+            source = fn.spec.trigger.source if fn is not None and fn.spec.trigger else None
             m["cost_usd"] = by_component.get(sink, 0.0) + (
                 by_component.get(source, 0.0) if source else 0.0
             )

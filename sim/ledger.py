@@ -224,6 +224,7 @@ class Ledger:
         self._shadows: dict[str, SinkStats] = {}
         self.functions: dict[str, FunctionStats] = {}
         self._void = SinkStats(_VOID, {}, False)
+        self._routes: dict[tuple[str | None, ...], Route] = {}
         self._next_id = 0
         self.produced = 0
         self.unrouted = 0
@@ -276,6 +277,13 @@ class Ledger:
             [self._void if n is None else self.sink(n) for n in sinks],
             [self._void if n is None else self._shadows[n] for n in sinks],
         )
+
+    def route_for(self, sinks: tuple[str | None, ...]) -> Route:
+        """:meth:`route`, cached by the tuple of sinks (for per-message routing)."""
+        r = self._routes.get(sinks)
+        if r is None:
+            r = self._routes[sinks] = self.route(sinks)
+        return r
 
     def new_pairs(self, msg: Message, route: Route) -> list[Pair]:
         """Fix the intended sinks of ``msg`` (at creation) and return its pairs, in_flight.

@@ -18,14 +18,14 @@ from pydantic import BaseModel, Field, PrivateAttr, ValidationError, model_valid
 from sim.config_errors import _NO_VALUE, ScenarioError, _invalid_all, _problems, _Rel, _show
 from sim.cost import DEFAULT_PRICES
 from sim.dist_specs import NonNegFloat, PosFloat, PosInt, _Spec
-from sim.specs import (
+from sim.specs import LambdaFunctionSpec, OutageSpec, ProducerSpec, SqsQueueSpec
+from sim.specs_sns import (
     _AVAILABLE_TYPES,
     _FUTURE_TYPES,
     ComponentSpec,
-    LambdaFunctionSpec,
-    OutageSpec,
-    ProducerSpec,
-    SqsQueueSpec,
+    DeliveryPolicySpec,
+    EndpointSpec,
+    SnsTopicSpec,
 )
 
 __all__ = ["Scenario"]
@@ -82,6 +82,11 @@ class Scenario(_Spec):
         return self
 
 
+def _a(component_type: str) -> str:
+    """A component type with its indefinite article (``an sns_topic``, ``a producer``)."""
+    return f"{'an' if component_type[0] in 'aeios' else 'a'} {component_type}"
+
+
 def _cross_checks(s: Scenario) -> list[_Rel]:
     """The rules that span components (references, FIFO/standard combinations)."""
     out: list[_Rel] = []
@@ -93,7 +98,7 @@ def _cross_checks(s: Scenario) -> list[_Rel]:
         if spec is None:
             out.append((path, target, unknown))
         elif not isinstance(spec, SqsQueueSpec):
-            out.append((path, target, f"must name an sqs_queue; {target!r} is a {spec.type}"))
+            out.append((path, target, f"must name an sqs_queue; {target!r} is {_a(spec.type)}"))
         else:
             return spec
         return None
@@ -112,6 +117,21 @@ def _cross_checks(s: Scenario) -> list[_Rel]:
         here = ("components", name)
         if isinstance(c, ProducerSpec):
             for i, target in enumerate(c.send_to):
+                spec = comps.get(target)
+                if isinstance(spec, SnsTopicSpec):
+                    if spec.fifo and c.dedup_ids == "content" and not spec.content_based_dedup:
+                        out.append(((*here, "dedup_ids"), c.dedup_ids,
+                                    f"FIFO topic {target!r} has no content_based_dedup; AWS "
+                                    "rejects a FIFO publish with neither a deduplication id nor "
+                                    "content-based deduplication"))  # fmt: skip
+                    continue  # a publish
+                if isinstance(spec, LambdaFunctionSpec):
+                    continue  # an asynchronous invocation
+                if spec is not None and not isinstance(spec, SqsQueueSpec):
+                    why = (f"must name an sqs_queue, an sns_topic or a lambda_function "
+                           f"(asynchronous invoke); {target!r} is {_a(spec.type)}")
+                    out.append(((*here, "send_to", i), target, why))
+                    continue
                 q = ref((*here, "send_to", i), target)
                 content = c.dedup_ids == "content"
                 if q is not None and q.fifo and content and not q.content_based_dedup:
@@ -128,9 +148,22 @@ def _cross_checks(s: Scenario) -> list[_Rel]:
                 kind = "FIFO" if c.fifo else "standard"
                 out.append((path, target, f"must be a {kind} queue like {name!r}; AWS requires "
                             "the DLQ to be the same type as the source queue"))  # fmt: skip
+        elif isinstance(c, SnsTopicSpec):
+            out.extend(_topic_checks(name, c, comps, unknown))
         elif isinstance(c, LambdaFunctionSpec):
             if c.async_.on_failure is not None:
-                ref((*here, "async", "on_failure"), c.async_.on_failure)
+                dest_path = (*here, "async", "on_failure")
+                dest = comps.get(c.async_.on_failure)
+                if dest is None:
+                    out.append((dest_path, c.async_.on_failure, unknown))
+                elif not isinstance(dest, SqsQueueSpec | SnsTopicSpec | LambdaFunctionSpec):
+                    out.append((dest_path, c.async_.on_failure,
+                                f"must name a standard sqs_queue, a standard sns_topic or a "
+                                f"lambda_function; it is {_a(dest.type)}"))  # fmt: skip
+                elif isinstance(dest, SqsQueueSpec | SnsTopicSpec) and dest.fifo:
+                    out.append((dest_path, c.async_.on_failure,
+                                "must not be FIFO: AWS on-failure destinations are standard "
+                                "queues and topics"))  # fmt: skip
             if c.trigger is None:
                 continue
             t, tp = c.trigger, (*here, "trigger")
@@ -166,6 +199,81 @@ def _cross_checks(s: Scenario) -> list[_Rel]:
     for i, outage in enumerate(s.outages):
         if outage.component not in comps:
             out.append((("outages", i, "component"), outage.component, unknown))
+    return out
+
+
+def _topic_checks(
+    name: str, topic: SnsTopicSpec, comps: Mapping[str, Any], unknown: str
+) -> list[_Rel]:
+    """Subscription rules of one topic: targets, protocols, FIFO wirings, DLQs, policies."""
+    from sim.patterns import validate_filter_policy
+
+    out: list[_Rel] = []
+    for i, sub in enumerate(topic.subscriptions):
+        here = ("components", name, "subscriptions", i)
+        target = comps.get(sub.target)
+        if target is None:
+            out.append(((*here, "target"), sub.target, unknown))
+            continue
+        expected: str | None = None
+        if isinstance(target, SqsQueueSpec):
+            expected = "sqs"
+        elif isinstance(target, LambdaFunctionSpec):
+            expected = "lambda"
+        elif isinstance(target, EndpointSpec):
+            expected = target.protocol
+        if expected is None:
+            out.append(((*here, "target"), sub.target,
+                        f"must name an sqs_queue, a lambda_function or an endpoint; it is "
+                        f"{_a(target.type)}"))  # fmt: skip
+            continue
+        if sub.protocol is not None and sub.protocol != expected:
+            out.append(((*here, "protocol"), sub.protocol,
+                        f"{sub.target!r} is reached with protocol {expected!r}"))  # fmt: skip
+        if topic.fifo and not isinstance(target, SqsQueueSpec):
+            out.append(((*here, "target"), sub.target,
+                        "only SQS queues can subscribe to a FIFO topic (AWS)"))  # fmt: skip
+        if not topic.fifo and isinstance(target, SqsQueueSpec) and target.fifo:
+            out.append(((*here, "target"), sub.target,
+                        "a standard topic cannot deliver to a FIFO queue (AWS)"))  # fmt: skip
+        if sub.retry is not None and expected not in ("http", "https"):
+            out.append(((*here, "retry"), _NO_VALUE,
+                        "AWS lets you customise the delivery policy of HTTP/S subscriptions "
+                        f"only; this one is {expected}"))  # fmt: skip
+        elif sub.retry is not None:
+            out.extend(_http_policy_checks((*here, "retry"), sub.retry))
+        if sub.dead_letter is not None:
+            dlq = comps.get(sub.dead_letter.target)
+            path = (*here, "dead_letter", "target")
+            if dlq is None:
+                out.append((path, sub.dead_letter.target, unknown))
+            elif not isinstance(dlq, SqsQueueSpec):
+                out.append((path, sub.dead_letter.target, f"must name an sqs_queue; it is "
+                            f"{_a(dlq.type)}"))  # fmt: skip
+            elif dlq.fifo != topic.fifo:
+                kind = "FIFO" if topic.fifo else "standard"
+                out.append((path, sub.dead_letter.target,
+                            f"must be a {kind} queue, like the topic (AWS)"))  # fmt: skip
+        if sub.filter_policy is not None:
+            for problem in validate_filter_policy(sub.filter_policy, scope=sub.filter_policy_scope):
+                out.append(((*here, "filter_policy"), _NO_VALUE, problem))
+    return out
+
+
+def _http_policy_checks(path: tuple[str | int, ...], p: DeliveryPolicySpec) -> list[_Rel]:
+    """AWS's limits on a custom HTTP/S delivery policy."""
+    out: list[_Rel] = []
+    if p.min_delay_s < 1:
+        out.append(((*path, "min_delay_s"), p.min_delay_s, "must be ≥ 1 s (AWS HTTP/S limit)"))
+    if p.max_delay_s >= 3600:
+        out.append(((*path, "max_delay_s"), p.max_delay_s, "must be < 3600 s (AWS HTTP/S limit)"))
+    if p.retries > 100:
+        out.append(((*path,), p.retries, "at most 100 retries in all (AWS HTTP/S limit)"))
+    total = p.total_s()
+    if total > 3600:
+        out.append(((*path,), _NO_VALUE,
+                    f"the retries span {total:g} s; AWS limits an HTTP/S delivery policy to "
+                    "3600 s in all"))  # fmt: skip
     return out
 
 

@@ -1,16 +1,16 @@
 """Component specs: the producer, SQS queue and Lambda function models, their parts and outages.
 
-One frozen model per component ``type`` (:data:`ComponentSpec` is the union, discriminated on
-``type``), with AWS's defaults and ranges (see :mod:`sim.config` for the file format). Each
-model checks the rules that concern it alone (e.g. FIFO queues allow no duplicates); rules that
-span components live in :mod:`sim.scenario`.
+One frozen model per component ``type`` (:data:`sim.specs_sns.ComponentSpec` is the union,
+discriminated on ``type``), with AWS's defaults and ranges (see :mod:`sim.config` for the file
+format). Each model checks the rules that concern it alone (e.g. FIFO queues allow no
+duplicates); rules that span components live in :mod:`sim.scenario`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from itertools import pairwise
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -37,7 +37,7 @@ from sim.dist_specs import (
 
 __all__ = [
     "ArrivalsSpec", "AsyncSpec", "AttributeSpec", "BurstSpec", "ChoiceAttr", "ChoiceSpec",
-    "ColdStartSpec", "ComponentSpec", "DeadLetterSpec", "ErrorsSpec", "FunctionErrorsSpec",
+    "ColdStartSpec", "DeadLetterSpec", "ErrorsSpec", "FunctionErrorsSpec",
     "LambdaFunctionSpec", "OutageSpec", "ProducerSpec", "ProfileStep", "RedriveSpec",
     "ResendSpec", "RetrySpec", "Scalar", "SqsQueueSpec", "TraceSpec", "TriggerSpec",
 ]  # fmt: skip
@@ -326,11 +326,16 @@ class ColdStartSpec(_Spec):
 
 
 class AsyncSpec(_Spec):
-    """Asynchronous invocation: retries, maximum event age and the on-failure destination."""
+    """Asynchronous invocation: retries, maximum event age and the on-failure destination.
+
+    ``duplicate_rate`` is the probability that an event is invoked once more after a success
+    (AWS documents duplicates but no rate: 0 by default).
+    """
 
     max_retries: Annotated[int, Field(ge=0, le=2), _AWS] = 2
     max_event_age_s: Annotated[float, Field(ge=60, le=21_600), _AWS] = 21_600.0
     on_failure: str | None = None
+    duplicate_rate: Prob = 0.0
 
 
 class LambdaFunctionSpec(_Spec):
@@ -350,15 +355,6 @@ class LambdaFunctionSpec(_Spec):
     cold_start: ColdStartSpec = Field(default_factory=ColdStartSpec)
     errors: FunctionErrorsSpec = Field(default_factory=FunctionErrorsSpec)
     async_: AsyncSpec = Field(default_factory=AsyncSpec, alias="async")
-
-
-#: Any component, chosen by its ``type``.
-ComponentSpec = Annotated[
-    Union[ProducerSpec, SqsQueueSpec, LambdaFunctionSpec],  # noqa: UP007
-    Field(discriminator="type"),
-]
-_AVAILABLE_TYPES = ("lambda_function", "producer", "sqs_queue")
-_FUTURE_TYPES = ("sns_topic", "event_bus", "s3_bucket", "api_gateway", "cloudtrail", "endpoint")
 
 
 class OutageSpec(_Spec):

@@ -35,8 +35,8 @@ Not modelled:
     * Scale-down of the event source mapping at low traffic (its level only grows in a run).
     * Provisioned pollers, the 1,000-new-environments-per-10-s function scaling rate, the
       6 MB batch payload cap, init-phase billing.
-    * Asynchronous and synchronous invocation (they arrive with SNS, S3, EventBridge and API
-      Gateway).
+    * Synchronous invocation (it arrives with API Gateway). Asynchronous invocation is in
+      :mod:`sim.services.lambda_async`.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ from sim.config import LambdaFunctionSpec, TriggerSpec
 from sim.context import Component, Context, Timer, call_at
 from sim.dists import is_zero, make_sampler
 from sim.faults import THROTTLED, UNAVAILABLE
+from sim.services.lambda_async import AsyncInvoker
 from sim.services.sqs import GONE, INFLIGHT, Queue, QueueCopy
 
 __all__ = ["ConcurrencyPool", "EventSourceMapping", "LambdaFunction"]
@@ -99,6 +100,7 @@ class LambdaFunction(Component):
         self._bill_requests = ctx.cost.counter(name, "lambda_requests")
         self._bill_gb_s = ctx.cost.counter(name, "lambda_gb_s")
         self.esm: EventSourceMapping | None = None
+        self.async_invoker = AsyncInvoker(self, spec.async_)
 
     @property
     def concurrency_in_use(self) -> int:

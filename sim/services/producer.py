@@ -85,28 +85,42 @@ class _PoissonChain:
 class _Send:
     """One pass of a message over the producer's targets (sequential fan-out)."""
 
-    __slots__ = ("attempt", "first", "i", "msg", "pairs", "producer", "t0")
+    __slots__ = ("attempt", "first", "i", "msg", "pairs", "plans", "producer", "spans", "t0")
 
     def __init__(
-        self, producer: Producer, msg: Message, pairs: list[Pair], t0: float, first: bool = True
+        self,
+        producer: Producer,
+        msg: Message,
+        pairs: list[Pair],
+        t0: float,
+        first: bool = True,
+        spans: list[tuple[int, int]] | None = None,
+        plans: list[list[int] | None] | None = None,
     ) -> None:
         self.producer = producer
         self.first = first
         self.msg = msg
         self.pairs = pairs
+        self.spans = spans  # target i carries pairs[a:b]; None: one pair per target
+        self.plans = plans  # per target: the topic subscriptions its pairs go to
         self.i = 0
         self.attempt = 1
         self.t0 = t0
 
     def step(self, _: Event | None = None) -> None:
-        self.producer.targets[self.i].accept(self.pairs[self.i], self.reply)
+        if self.spans is None:
+            self.producer.targets[self.i].accept(self.pairs[self.i], self.reply)
+            return
+        assert self.plans is not None
+        a, b = self.spans[self.i]
+        self.producer.send_to(self.i, self.msg, self.pairs[a:b], self.plans[self.i], self.reply)
 
     def reply(self, error: str | None) -> None:
         p = self.producer
         if error is None:
             self.i += 1
             self.attempt = 1
-            if self.i < len(self.pairs):
+            if self.i < len(p.targets):
                 self.step()
             elif self.first:
                 p.ledger.producer_done(self.msg, p.env._now - self.t0)
@@ -119,7 +133,8 @@ class _Send:
         ledger = p.ledger
         if p.trace is not None:
             ledger.log(p.env._now, p.name, "gave_up", self.msg.id)
-        for pair in self.pairs[self.i :]:
+        first_lost = self.i if self.spans is None else self.spans[self.i][0]
+        for pair in self.pairs[first_lost:]:
             ledger.drop(pair, LOST)
         if self.first:
             ledger.producer_done(self.msg, p.env._now - self.t0)
@@ -148,7 +163,9 @@ class Producer(Component):
         super().__init__(ctx, name)
         self.spec = spec
         streams = ctx.streams
-        self.targets: list[Queue] = []
+        self.targets: list[Any] = []
+        self._static_sinks: list[str | None] = []
+        self._last_spans: tuple[list[tuple[int, int]], list[list[int] | None]] = ([], [])
         self._route: Route | None = None
         self._instant = False
         self._single_instant = False
@@ -178,11 +195,58 @@ class Producer(Component):
         self._horizon_s = ctx.scenario.duration_s
 
     def connect(self, targets: Sequence[Queue], route: Route) -> None:
-        """Send to ``targets`` in turn; ``route`` holds the intended sink behind each."""
+        """Send to queues ``targets`` in turn; ``route`` holds the intended sink behind each."""
         self.targets = list(targets)
         self._route = route
         self._instant = all(t.instant for t in targets)
         self._single_instant = self._instant and len(self.targets) == 1
+
+    def connect_dynamic(self, targets: Sequence[Any], sinks: Sequence[str | None]) -> None:
+        """Send to ``targets`` in turn, some of them topics whose sinks depend on the message.
+
+        ``sinks[i]`` is the intended sink behind a queue or function target ``i`` (ignored
+        for a topic, which plans per message with its filter policies).
+        """
+        self.targets = list(targets)
+        self._static_sinks = list(sinks)
+        self._route = None
+
+    def send_to(
+        self, i: int, msg: Message, pairs: list[Pair], plan: list[int] | None, reply: Any
+    ) -> None:
+        """Send ``msg`` (its ``pairs`` for target ``i``) to target ``i``."""
+        from sim.services.lambda_ import LambdaFunction
+        from sim.services.sns import Topic
+
+        target = self.targets[i]
+        if isinstance(target, Topic):
+            assert plan is not None
+            target.publish(msg, list(zip(plan, pairs, strict=True)), reply)
+        elif isinstance(target, LambdaFunction):
+            target.async_invoker.accept(pairs[0], reply)
+        else:
+            target.accept(pairs[0], reply)
+
+    def _emit_dynamic(self, msg: Message, now: float) -> list[Pair]:
+        from sim.services.sns import Topic
+
+        names: list[str | None] = []
+        spans: list[tuple[int, int]] = []
+        plans: list[list[int] | None] = []
+        for i, target in enumerate(self.targets):
+            a = len(names)
+            if isinstance(target, Topic):
+                plan = target.plan(msg)
+                plans.append([k for k, _ in plan])
+                names.extend(sink for _, sink in plan)
+            else:
+                plans.append(None)
+                names.append(self._static_sinks[i])
+            spans.append((a, len(names)))
+        pairs = self.ledger.new_pairs(msg, self.ledger.route_for(tuple(names)))
+        _Send(self, msg, pairs, now, spans=spans, plans=plans).step()
+        self._last_spans = (spans, plans)
+        return pairs
 
     def start(self) -> None:
         """Start the arrival processes."""
@@ -239,7 +303,16 @@ class Producer(Component):
         )
         if self._unique_dedup:
             msg.dedup_id = msg.id
-        assert self._route is not None
+        if self._route is None:
+            pairs = self._emit_dynamic(msg, now)
+            if self._resend_draw is not None and self._resend_draw() < self._resend_rate:
+                spans, plans = self._last_spans
+                call_at(
+                    self.env,
+                    self._resend_delay_s,
+                    lambda _: self._resend(msg, pairs, spans, plans),
+                )
+            return msg
         pairs = ledger.new_pairs(msg, self._route)
         if self._single_instant:
             error = self.targets[0].send_now(pairs[0])
@@ -265,7 +338,13 @@ class Producer(Component):
             call_at(self.env, self._resend_delay_s, lambda _: self._resend(msg, pairs))
         return msg
 
-    def _resend(self, msg: Message, pairs: list[Pair]) -> None:
+    def _resend(
+        self,
+        msg: Message,
+        pairs: list[Pair],
+        spans: list[tuple[int, int]] | None = None,
+        plans: list[list[int] | None] | None = None,
+    ) -> None:
         for pair in pairs:
             self.ledger.copy(pair)
-        _Send(self, msg, pairs, self.env._now, first=False).step()
+        _Send(self, msg, pairs, self.env._now, False, spans, plans).step()

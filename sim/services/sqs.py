@@ -231,10 +231,10 @@ class Queue(Component):
         """True when a send is answered at once (no latency)."""
         return self._latency is None
 
-    def _store_new(self, pair: Pair, now: float) -> None:
+    def _store_new(self, pair: Pair, now: float, logged: bool = False) -> None:
         if self.fifo and not self._dedup_admit(pair, now):
             return
-        if self._trace is not None and self._latency is None:
+        if self._trace is not None and self._latency is None and not logged:
             self.ledger.log(now, self.name, "send", pair.msg.id)
         copy = QueueCopy(pair, now)
         if self.delay_s > 0.0:
@@ -397,6 +397,50 @@ class Queue(Component):
         if self.consumer is not None:
             self.consumer.on_available()
 
+    # -- as a delivery target of SNS and of Lambda destinations ---------------------------------
+
+    def attempt_fails(self, t_s: float) -> bool:
+        """One SendMessage at ``t_s`` (by SNS) fails: error rate or outage."""
+        if not self._has_faults:
+            return False
+        return self.ctx.faults.request_fails(self.name, t_s, self._error_rate) is not None
+
+    def failing_until(self, t_s: float) -> float | None:
+        """End of the outage that makes every SendMessage at ``t_s`` fail, if any."""
+        if not self._has_faults:
+            return None
+        w = self.ctx.faults.window_at(self.name, t_s)
+        if w is None or w.mode == "slow":
+            return None
+        return self.ctx.faults.clear_at(self.name, t_s, ("unavailable", "throttled"))
+
+    def always_fails(self) -> bool:
+        """True when every SendMessage fails (error rate 1)."""
+        return self._error_rate >= 1.0
+
+    def take_delivery(self, pair: Pair) -> None:
+        """Store ``pair`` sent now by SNS (the successful attempt) after ``latency_s``."""
+        now = self.env._now
+        self._bill[0] += sqs_chunks(pair.msg.size_bytes)
+        if self._trace is not None:
+            self.ledger.log(now, self.name, "send", pair.msg.id)
+        latency = self._latency() if self._latency is not None else 0.0
+        if latency > 0.0 and self._has_faults:
+            latency *= self.ctx.faults.slow_factor(self.name, now)
+        if latency <= 0.0:
+            self._store_new(pair, now, logged=True)
+        else:
+            call_at(self.env, latency, lambda _: self._store_new(pair, self.env._now, True))
+
+    def store_parked(self, pair: Pair, now: float) -> None:
+        """Store ``pair`` as a dead letter of a non-SQS source (SNS DLQ, Lambda on-failure)."""
+        if self._trace is not None:
+            self.ledger.log(now, self.name, "dead_letter", pair.msg.id)
+        self._bill[0] += sqs_chunks(pair.msg.size_bytes)
+        self.ledger.park(pair)
+        self._push(QueueCopy(pair, now, parked=True))
+        self._notify()
+
     # -- dead-letter queues ---------------------------------------------------------------------
 
     def store_moved(self, copy: QueueCopy, source: Queue, now: float) -> None:
@@ -505,9 +549,9 @@ class StandardQueue(Queue):
             return []
         return super().receive(max_n)
 
-    def _store_new(self, pair: Pair, now: float) -> None:
+    def _store_new(self, pair: Pair, now: float, logged: bool = False) -> None:
         if self._trace is not None or self._slow_store:
-            super()._store_new(pair, now)
+            super()._store_new(pair, now, logged)
             return
         self._visible.append(QueueCopy(pair, now))
         self._n_visible += 1

@@ -1,0 +1,76 @@
+"""Endpoints: terminal receivers (an email inbox, an HTTP service, a phone) — sinks.
+
+Modelled:
+    * Each delivery attempt fails with probability ``errors.rate`` (a server-side error the
+      sender retries) or during an ``unavailable``/``throttled`` outage; a delivered message is
+      processed ``latency_s`` later (× the factor of a ``slow`` outage), which ends its
+      successful processing at this sink.
+
+Not modelled:
+    * Client-side errors (they belong to the subscription: ``client_error_rate``), email
+      bounces and SMS carrier delivery reports.
+"""
+
+from __future__ import annotations
+
+from sim.context import Component, Context, call_at
+from sim.dists import is_zero, make_sampler
+from sim.message import Pair
+from sim.specs_sns import EndpointSpec
+
+__all__ = ["Endpoint"]
+
+_DOWN = ("unavailable", "throttled")
+
+
+class Endpoint(Component):
+    """A terminal receiver: every message delivered to it is processed here."""
+
+    def __init__(self, ctx: Context, name: str, spec: EndpointSpec) -> None:
+        super().__init__(ctx, name)
+        self.spec = spec
+        self.protocol = spec.protocol
+        self._rate = spec.errors.rate
+        self._has_outages = ctx.faults.has_outages(name)
+        self._latency = (
+            None
+            if is_zero(spec.latency_s)
+            else make_sampler(spec.latency_s, ctx.streams.get(name, "latency"))
+        )
+        self._trace = ctx.ledger.trace
+
+    def attempt_fails(self, t_s: float) -> bool:
+        """One delivery attempt at ``t_s`` fails (error rate or outage)."""
+        return self.ctx.faults.request_fails(self.name, t_s, self._rate) is not None
+
+    def failing_until(self, t_s: float) -> float | None:
+        """End of the outage that makes every attempt at ``t_s`` fail, if any."""
+        if not self._has_outages:
+            return None
+        w = self.ctx.faults.window_at(self.name, t_s)
+        if w is None or w.mode not in _DOWN:
+            return None
+        return self.ctx.faults.clear_at(self.name, t_s, _DOWN)
+
+    def always_fails(self) -> bool:
+        """True when the error rate is 1."""
+        return self._rate >= 1.0
+
+    def take_delivery(self, pair: Pair) -> None:
+        """A message arrives now; it is processed after the endpoint's latency."""
+        now = self.env._now
+        latency = self._latency() if self._latency is not None else 0.0
+        if self._has_outages:
+            latency *= self.ctx.faults.slow_factor(self.name, now)
+        if latency <= 0.0:
+            self._processed(pair)
+        else:
+            call_at(self.env, latency, lambda _: self._processed(pair))
+
+    def _processed(self, pair: Pair) -> None:
+        ledger = self.ledger
+        if self._trace is not None:
+            ledger.log(self.env._now, self.name, "success", pair.msg.id)
+        ledger.attempt(pair)
+        ledger.success(pair)
+        ledger.release(pair)

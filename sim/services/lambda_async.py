@@ -1,0 +1,198 @@
+"""Asynchronous Lambda invocation (SNS, and later S3 and EventBridge, invoke this way).
+
+Modelled:
+    * Invoke with ``InvocationType=Event``: Lambda puts the event on the function's internal
+      queue and answers at once. The invoke fails (and the caller retries) only during an
+      ``unavailable`` or ``throttled`` outage of the function.
+    * Each event is then invoked as soon as the function has concurrency. A throttled
+      invocation (no concurrency left) goes back to the queue and is retried with a backoff
+      doubling from 1 s to 5 minutes; the same during an outage of the function, skipping to
+      the end of the outage window at once when it ends before the event's maximum age.
+    * A function error (``errors.rate`` per attempt, poison messages, a timeout) is retried
+      ``max_retries`` times (0–2), 1 minute and then 2 minutes later.
+    * An event older than ``max_event_age_s`` is discarded: ``expired``. An event that used
+      all its retries, or expired, goes to the ``on_failure`` destination when there is one
+      (an SQS queue stores it; a topic or function destination counts as reached): the pair is
+      then ``dead_lettered``; otherwise an exhausted event is ``lost``.
+    * ``duplicate_rate``: after a success, the event is invoked once more (AWS documents
+      occasional duplicates without a rate).
+
+Not modelled:
+    * Lambda slowing the reading of a long internal queue, the 1 MB payload limit, on-success
+      destinations, and what a topic or function destination does with the failure record.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from simpy.events import Event
+
+from sim.context import call_at
+from sim.faults import THROTTLED, UNAVAILABLE
+from sim.message import EXPIRED, LOST, Pair
+from sim.specs import AsyncSpec
+
+if TYPE_CHECKING:
+    from sim.services.lambda_ import LambdaFunction
+    from sim.services.sqs import Queue
+
+__all__ = ["AsyncInvoker"]
+
+#: Delays before the first and second retry of a function error (seconds).
+_ERROR_RETRY_S = (60.0, 120.0)
+#: Backoff of throttled invocations: from 1 s, doubling, at most 5 minutes.
+_THROTTLE_FIRST_S = 1.0
+_THROTTLE_CAP_S = 300.0
+_DOWN = (UNAVAILABLE, THROTTLED)
+
+
+class _Event:
+    """One event in the function's internal queue."""
+
+    __slots__ = ("backoff_s", "enqueued_s", "errors", "invoker", "pair", "ran_s", "timed_out")
+
+    def __init__(self, invoker: AsyncInvoker, pair: Pair, enqueued_s: float) -> None:
+        self.invoker = invoker
+        self.pair = pair
+        self.enqueued_s = enqueued_s
+        self.errors = 0
+        self.backoff_s = 0.0
+        self.ran_s = 0.0
+        self.timed_out = False
+
+    def attempt(self, _: Event | None = None) -> None:
+        self.invoker._attempt(self)
+
+    def done(self, _: Event) -> None:
+        self.invoker._complete(self)
+
+
+class AsyncInvoker:
+    """The asynchronous-invocation side of a Lambda function (its internal event queue)."""
+
+    def __init__(self, fn: LambdaFunction, spec: AsyncSpec) -> None:
+        self.fn = fn
+        self.env = fn.env
+        self.ledger = fn.ledger
+        self.faults = fn.ctx.faults
+        self.max_retries = spec.max_retries
+        self.max_age_s = spec.max_event_age_s
+        self._dup_rate = spec.duplicate_rate
+        self._dup_draw = (
+            fn.ctx.streams.uniform(fn.name, "async_duplicates") if spec.duplicate_rate else None
+        )
+        self.destination_queue: Queue | None = None
+        self.has_destination = spec.on_failure is not None
+        self._trace = fn.ledger.trace
+
+    # -- as a delivery target (SNS, direct invokes) -----------------------------------------------
+
+    def attempt_fails(self, t_s: float) -> bool:
+        """An Invoke at ``t_s`` fails only during an outage of the function."""
+        return self.failing_until(t_s) is not None
+
+    def failing_until(self, t_s: float) -> float | None:
+        """End of the function outage that rejects invokes at ``t_s``, if any."""
+        w = self.faults.window_at(self.fn.name, t_s)
+        if w is None or w.mode not in _DOWN:
+            return None
+        return self.faults.clear_at(self.fn.name, t_s, _DOWN)
+
+    def always_fails(self) -> bool:
+        """An asynchronous invoke is always accepted outside outages."""
+        return False
+
+    def take_delivery(self, pair: Pair) -> None:
+        """The event enters the internal queue now (the invoke was accepted)."""
+        ev = _Event(self, pair, self.env._now)
+        if self._trace is not None:
+            self.ledger.log(ev.enqueued_s, self.fn.name, "queued", pair.msg.id)
+        ev.attempt()
+
+    def accept(self, pair: Pair, reply: object) -> None:
+        """An Invoke from a producer: answered at once (``reply(None)`` or ``reply(error)``)."""
+        now = self.env._now
+        error = UNAVAILABLE if self.failing_until(now) is not None else None
+        if error is None:
+            self.take_delivery(pair)
+        reply(error)  # type: ignore[operator]
+
+    # -- the internal queue -------------------------------------------------------------------
+
+    def _attempt(self, ev: _Event) -> None:
+        fn = self.fn
+        now = self.env._now
+        if now - ev.enqueued_s >= self.max_age_s:
+            self._expire(ev)
+            return
+        got = fn.acquire(now)
+        if got in (THROTTLED, UNAVAILABLE):
+            if got == THROTTLED and self.ledger.counting:
+                fn.stats.throttles += 1
+            until = self.failing_until(now)
+            if until is not None:
+                wait = until - now  # skip the known outage window
+            else:
+                ev.backoff_s = min(_THROTTLE_CAP_S, max(_THROTTLE_FIRST_S, 2 * ev.backoff_s))
+                wait = ev.backoff_s
+            self._later(ev, wait)
+            return
+        cold_s = fn.cold_start_s() if got is True else 0.0
+        run = fn.run_time(1, now)
+        if run > fn.timeout_s:
+            run = fn.timeout_s
+            ev.timed_out = True
+        else:
+            ev.timed_out = False
+        ev.ran_s = run
+        call_at(self.env, cold_s + run, ev.done)
+
+    def _later(self, ev: _Event, wait_s: float) -> None:
+        """Retry ``ev`` after ``wait_s``, or expire it at its maximum age if that comes first."""
+        age_end = ev.enqueued_s + self.max_age_s
+        now = self.env._now
+        if now + wait_s >= age_end:
+            call_at(self.env, max(0.0, age_end - now), lambda _: self._expire(ev))
+        else:
+            call_at(self.env, wait_s, ev.attempt)
+
+    def _complete(self, ev: _Event) -> None:
+        fn = self.fn
+        now = self.env._now
+        fn.release(now, ev.ran_s)
+        pair = ev.pair
+        ledger = self.ledger
+        ledger.attempt(pair)
+        if ev.timed_out or fn.message_fails(pair.msg.poison_u):
+            if self._trace is not None:
+                ledger.log(now, fn.name, "failure", pair.msg.id)
+            if ev.errors < self.max_retries:
+                delay = _ERROR_RETRY_S[min(ev.errors, len(_ERROR_RETRY_S) - 1)]
+                ev.errors += 1
+                self._later(ev, delay)
+            else:
+                self._fail(ev, LOST)
+            return
+        if self._trace is not None:
+            ledger.log(now, fn.name, "success", pair.msg.id)
+        ledger.success(pair)
+        if self._dup_draw is not None and self._dup_draw() < self._dup_rate:
+            ledger.copy(pair)
+            self.take_delivery(pair)
+        ledger.release(pair)
+
+    def _expire(self, ev: _Event) -> None:
+        if self._trace is not None:
+            self.ledger.log(self.env._now, self.fn.name, "expired", ev.pair.msg.id)
+        self._fail(ev, EXPIRED)
+
+    def _fail(self, ev: _Event, fate: int) -> None:
+        """The event is given up: to the on-failure destination, else dropped with ``fate``."""
+        pair = ev.pair
+        if self.destination_queue is not None:
+            self.destination_queue.store_parked(pair, self.env._now)
+        elif self.has_destination:
+            self.ledger.park(pair)  # a topic or function destination: the record reached it
+        else:
+            self.ledger.drop(pair, fate)

@@ -1,0 +1,362 @@
+"""Amazon SNS topics: publish, filter, and deliver to every subscription with its retry policy.
+
+Modelled:
+    * Publish (:meth:`Topic.publish`): per-request error rate and outages (a retriable error for
+      the publisher), ``latency_s``, billing per 64 KB chunk.
+    * Subscriptions to SQS queues, Lambda functions (asynchronous invocation) and endpoints
+      (http, https, email, email-json, sms), each with its protocol's delivery retry policy
+      (:mod:`sim.specs_sns`) or, for HTTP/S, a custom one. A delivery attempt fails on the
+      target's error rate or outage (an SQS SendMessage, a Lambda Invoke during an outage of
+      the function, an endpoint's own errors); SNS then retries on schedule. When the policy is
+      exhausted the message goes to the subscription's DLQ (``dead_lettered``) or is dropped
+      (``lost``). Client-side errors (``client_error_rate``: a deleted or forbidden endpoint)
+      are not retried.
+    * Filter policies on message attributes or on the body (:mod:`sim.patterns`): a message a
+      subscription's policy rejects is not sent to it, and that sink is not an intended sink of
+      the message.
+    * FIFO topics: only SQS subscribers; per (subscription, message group) a message is not
+      delivered before the previous one of its group; publishes with the same deduplication id
+      within 5 minutes are accepted and dropped.
+    * The whole retry schedule of a delivery is decided when it starts, attempt by attempt, but
+      without simulating the hopeless ones: an attempt inside a known outage window of the
+      target is skipped arithmetically, and a target that always fails skips to the end of the
+      schedule. A delivery costs one simulated event whatever its number of attempts (100,015
+      for SQS and Lambda over 23 days); its attempts are counted for cost (and for ``attempts``
+      at endpoint sinks) when it ends, so a delivery still retrying at the end of the run is
+      neither billed nor counted.
+
+Not modelled:
+    * Jitter of retries (AWS applies some, undocumented), the HTTP/S throttle policy, the
+      15-minute propagation delay of filter policy changes, raw message delivery, the 30,000
+      messages/s publish quota and the 10 messages/s email rate.
+    * The SQS FIFO throughput limit on deliveries from a FIFO topic.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from simpy.events import Event
+
+from sim.context import Component, Context, call_at
+from sim.cost import sqs_chunks
+from sim.dists import is_zero, make_sampler
+from sim.message import LOST, Message, Pair
+from sim.specs_sns import (
+    DeliveryPolicySpec,
+    SnsTopicSpec,
+    SubscriptionSpec,
+    default_delivery_policy,
+)
+
+if TYPE_CHECKING:
+    from sim.services.sqs import Queue
+
+__all__ = ["DeliveryTarget", "Schedule", "Subscription", "Topic"]
+
+#: A reply to a publish: None on success, else the error kind.
+Reply = Callable[[str | None], None]
+
+#: FIFO topic deduplication interval (seconds; the same as SQS FIFO, unconfirmed for SNS).
+DEDUP_WINDOW_S = 300.0
+
+
+class DeliveryTarget(Protocol):
+    """What SNS needs from a subscriber: attempt outcomes, outage ends, and the hand-over.
+
+    Implemented by :class:`sim.services.sqs.Queue`, :class:`sim.services.endpoint.Endpoint` and
+    :class:`sim.services.lambda_async.AsyncInvoker`.
+    """
+
+    def attempt_fails(self, t_s: float) -> bool:
+        """Whether one delivery attempt at ``t_s`` fails (draws the target's error stream)."""
+        ...
+
+    def failing_until(self, t_s: float) -> float | None:
+        """End of the outage window that makes every attempt at ``t_s`` fail, if any."""
+        ...
+
+    def always_fails(self) -> bool:
+        """True if every attempt fails whatever the time (an error rate of 1)."""
+        ...
+
+    def take_delivery(self, pair: Pair) -> None:
+        """Receive ``pair`` now (the successful attempt); owns its live unit from now on."""
+        ...
+
+
+class Schedule:
+    """The attempt times of a delivery policy, with arithmetic skipping of long phases.
+
+    Offsets are relative to the first attempt (offset 0). Phases: ``immediate`` retries at +0,
+    ``pre_backoff`` at +min_delay, ``backoff`` growing from min_delay to max_delay, and
+    ``post_backoff`` at +max_delay each.
+    """
+
+    __slots__ = ("_gaps",)
+
+    def __init__(self, policy: DeliveryPolicySpec) -> None:
+        self._gaps = policy.runs()
+
+    def cursor(self, t0: float) -> _Cursor:
+        """A cursor at the first attempt, made at ``t0``."""
+        return _Cursor(self._gaps, t0)
+
+
+class _Cursor:
+    """Position in a schedule: the current attempt's time and how many attempts were made."""
+
+    __slots__ = ("attempts", "gaps", "i", "left", "t")
+
+    def __init__(self, gaps: list[tuple[int, float]], t0: float) -> None:
+        self.gaps = gaps
+        self.i = 0
+        self.left = gaps[0][0] if gaps else 0
+        self.t = t0
+        self.attempts = 1
+
+    def advance(self) -> bool:
+        """Move to the next attempt; False when the schedule is exhausted."""
+        while self.i < len(self.gaps):
+            if self.left > 0:
+                self.left -= 1
+                self.t += self.gaps[self.i][1]
+                self.attempts += 1
+                return True
+            self.i += 1
+            if self.i < len(self.gaps):
+                self.left = self.gaps[self.i][0]
+        return False
+
+    def advance_to(self, until_s: float) -> bool:
+        """Move to the first attempt at or after ``until_s``; False if the schedule ends first.
+
+        Attempts passed over are counted in :attr:`attempts` (they fail: the caller knows the
+        target is down until ``until_s``).
+        """
+        while self.t < until_s:
+            if self.i >= len(self.gaps):
+                return False
+            gap = self.gaps[self.i][1]
+            if self.left > 1 and gap > 0:
+                k = min(self.left - 1, max(0, math.ceil((until_s - self.t) / gap) - 1))
+                if k > 0:
+                    self.left -= k
+                    self.t += k * gap
+                    self.attempts += k
+            if not self.advance():
+                return False
+        return True
+
+    def exhaust(self) -> None:
+        """Move to the last attempt of the schedule (every attempt fails)."""
+        while self.i < len(self.gaps):
+            gap = self.gaps[self.i][1]
+            self.t += self.left * gap
+            self.attempts += self.left
+            self.left = 0
+            self.i += 1
+            if self.i < len(self.gaps):
+                self.left = self.gaps[self.i][0]
+
+
+class Subscription:
+    """One subscription: its target, protocol, filter, policy and dead-letter queue."""
+
+    def __init__(
+        self,
+        spec: SubscriptionSpec,
+        protocol: str,
+        target: DeliveryTarget,
+        dead_letter: Queue | None,
+        sink: str | None,
+        client_error_draw: Callable[[], float] | None,
+    ) -> None:
+        self.spec = spec
+        self.protocol = protocol
+        self.target = target
+        self.dead_letter = dead_letter
+        self.sink = sink
+        self.schedule = Schedule(spec.retry or default_delivery_policy(protocol))
+        self.filter_policy = spec.filter_policy
+        self.body_scope = spec.filter_policy_scope == "MessageBody"
+        self.client_error_rate = spec.client_error_rate
+        self.client_error_draw = client_error_draw
+
+    def accepts(self, msg: Message) -> bool:
+        """Whether the subscription's filter policy lets ``msg`` through."""
+        if self.filter_policy is None:
+            return True
+        from sim.patterns import filter_policy_matches
+
+        attrs: dict[str, Any] = msg.attrs or {}
+        if self.body_scope:
+            return filter_policy_matches(self.filter_policy, body=attrs)
+        return filter_policy_matches(self.filter_policy, attributes=attrs)
+
+
+class Topic(Component):
+    """An SNS topic (standard or FIFO)."""
+
+    def __init__(self, ctx: Context, name: str, spec: SnsTopicSpec) -> None:
+        super().__init__(ctx, name)
+        self.spec = spec
+        self.fifo = spec.fifo
+        self.subscriptions: list[Subscription] = []
+        self._error_rate = spec.errors.rate
+        self._has_faults = spec.errors.rate > 0 or ctx.faults.has_outages(name)
+        self._latency = (
+            None
+            if is_zero(spec.latency_s)
+            else make_sampler(spec.latency_s, ctx.streams.get(name, "latency"))
+        )
+        self._bill_publish = ctx.cost.counter(name, "sns_publishes")
+        self._bill_http = ctx.cost.counter(name, "sns_http_deliveries")
+        self._bill_email = ctx.cost.counter(name, "sns_email_deliveries")
+        self._trace = ctx.ledger.trace
+        self._last: dict[tuple[int, int], float] = {}  # FIFO: last delivery per (sub, group)
+        self._dedup: dict[int, float] = {}
+        self._dedup_order: deque[tuple[float, int]] = deque()
+
+    def subscribe(self, sub: Subscription) -> None:
+        """Add a subscription (only the builder calls this)."""
+        self.subscriptions.append(sub)
+
+    # -- routing ---------------------------------------------------------------------------------
+
+    def plan(self, msg: Message) -> list[tuple[int, str | None]]:
+        """``(subscription index, intended sink)`` for every subscription ``msg`` passes."""
+        return [(i, s.sink) for i, s in enumerate(self.subscriptions) if s.accepts(msg)]
+
+    # -- Publish ---------------------------------------------------------------------------------
+
+    def publish(self, msg: Message, plan: list[tuple[int, Pair]], reply: Reply) -> None:
+        """Publish ``msg``; on success deliver ``plan``'s pairs to their subscriptions.
+
+        ``reply(None)`` or ``reply(error)`` is called when the publish is answered; on failure
+        the publisher keeps the pairs' live units.
+        """
+        now = self.env._now
+        error = None
+        if self._has_faults:
+            error = self.ctx.faults.request_fails(self.name, now, self._error_rate)
+        latency = self._latency() if self._latency is not None else 0.0
+        if latency > 0.0 and self._has_faults:
+            latency *= self.ctx.faults.slow_factor(self.name, now)
+        if error is None:
+            self._bill_publish[0] += sqs_chunks(msg.size_bytes)
+        if self._trace is not None:
+            event = "publish" if error is None else "publish_failed"
+            self.ledger.log(now, self.name, event, msg.id)
+        if latency <= 0.0:
+            if error is None:
+                self._fan_out(msg, plan)
+            reply(error)
+            return
+
+        def answer(_: Event) -> None:
+            if error is None:
+                self._fan_out(msg, plan)
+            reply(error)
+
+        call_at(self.env, latency, answer)
+
+    def _fan_out(self, msg: Message, plan: list[tuple[int, Pair]]) -> None:
+        now = self.env._now
+        if self.fifo and not self._dedup_admit(msg, now):
+            if self._trace is not None:
+                self.ledger.log(now, self.name, "deduplicated", msg.id)
+            for _, pair in plan:
+                self.ledger.release(pair)
+            return
+        for i, pair in plan:
+            self._deliver(i, self.subscriptions[i], pair, now)
+
+    def _dedup_admit(self, msg: Message, now: float) -> bool:
+        order = self._dedup_order
+        while order and order[0][0] <= now:
+            _, key = order.popleft()
+            if self._dedup.get(key, math.inf) <= now:
+                del self._dedup[key]
+        key = msg.dedup_id if msg.dedup_id is not None else msg.id
+        if key in self._dedup:
+            return False
+        self._dedup[key] = now + DEDUP_WINDOW_S
+        order.append((now + DEDUP_WINDOW_S, key))
+        return True
+
+    # -- delivery --------------------------------------------------------------------------------
+
+    def _deliver(self, index: int, sub: Subscription, pair: Pair, now: float) -> None:
+        """Decide the whole attempt sequence now; schedule one event at its outcome."""
+        start = now
+        if self.fifo:
+            start = max(now, self._last.get((index, pair.msg.group), now))
+        cursor = sub.schedule.cursor(start)
+        target = sub.target
+        client_error = (
+            sub.client_error_draw is not None and sub.client_error_draw() < sub.client_error_rate
+        )
+        ok = False
+        if not client_error:
+            if target.always_fails():
+                cursor.exhaust()
+            else:
+                while True:
+                    until = target.failing_until(cursor.t)
+                    if until is not None:
+                        if not cursor.advance_to(until):
+                            break
+                        continue
+                    if not target.attempt_fails(cursor.t):
+                        ok = True
+                        break
+                    if not cursor.advance():
+                        break
+        at = cursor.t
+        if self.fifo:
+            self._last[(index, pair.msg.group)] = at
+        attempts = cursor.attempts
+        if ok:
+            self._at(at, lambda: self._hand_over(sub, pair, attempts))
+        else:
+            self._at(at, lambda: self._give_up(sub, pair, client_error, attempts))
+
+    def _count(self, sub: Subscription, pair: Pair, attempts: int, ok: bool) -> None:
+        """Bill a finished delivery's attempts (and count them at an endpoint sink)."""
+        if sub.protocol in ("http", "https"):
+            self._bill_http[0] += attempts
+        elif sub.protocol in ("email", "email-json"):
+            self._bill_email[0] += attempts
+        if sub.sink is not None and sub.protocol not in ("sqs", "lambda"):
+            # the endpoint counts the successful attempt itself
+            self.ledger.attempt(pair, attempts - 1 if ok else attempts)
+
+    def _at(self, t: float, fn: Callable[[], None]) -> None:
+        delay = t - self.env._now
+        if delay <= 0.0:
+            fn()
+        else:
+            call_at(self.env, delay, lambda _: fn())
+
+    def _hand_over(self, sub: Subscription, pair: Pair, attempts: int) -> None:
+        self._count(sub, pair, attempts, True)
+        if self._trace is not None:
+            self.ledger.log(self.env._now, self.name, "delivered", pair.msg.id)
+        sub.target.take_delivery(pair)
+
+    def _give_up(self, sub: Subscription, pair: Pair, client_error: bool, attempts: int) -> None:
+        self._count(sub, pair, attempts, False)
+        now = self.env._now
+        if sub.dead_letter is not None:
+            if self._trace is not None:
+                self.ledger.log(now, self.name, "dead_letter", pair.msg.id)
+            sub.dead_letter.store_parked(pair, now)
+        else:
+            if self._trace is not None:
+                event = "client_error" if client_error else "gave_up"
+                self.ledger.log(now, self.name, event, pair.msg.id)
+            self.ledger.drop(pair, LOST)

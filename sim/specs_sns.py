@@ -1,0 +1,171 @@
+"""Specs of SNS topics and endpoints, and :data:`ComponentSpec`, the union of every component.
+
+SNS delivery retry policies have four phases (AWS, "Amazon SNS message delivery retries"):
+``immediate`` retries with no delay, ``pre_backoff`` retries ``min_delay_s`` apart, ``backoff``
+retries whose delays grow from ``min_delay_s`` to ``max_delay_s`` along ``backoff_function``, and
+``post_backoff`` retries ``max_delay_s`` apart. The defaults per protocol are AWS's:
+
+* sqs, lambda (AWS-managed): 3 / 2 × 1 s / 10 from 1 s to 20 s / 100,000 × 20 s (≈ 23 days);
+* email, email-json, sms (customer-managed): 0 / 2 × 10 s / 10 from 10 s to 600 s / 38 × 600 s
+  (≈ 6 h);
+* http, https: 3 retries 20 s apart (AWS's default HTTP/S delivery policy), customisable.
+
+AWS counts the phases' retries as "total attempts" (100,015 and 50); evsim makes the first
+delivery attempt at publish time and then follows the phases. AWS applies jitter to retries
+without documenting it (not modelled), and documents neither the exact shape of the backoff
+phase (evsim: geometric interpolation for ``exponential``/``geometric``, evenly spaced for
+``linear``/``arithmetic``) — both unconfirmed.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import Field, model_validator
+
+from sim.config_errors import _invalid_all, _Rel
+from sim.dist_specs import DistSpec, Prob, _const, _Spec
+from sim.specs import ErrorsSpec, LambdaFunctionSpec, ProducerSpec, SqsQueueSpec
+
+__all__ = [
+    "ComponentSpec",
+    "DeliveryPolicySpec",
+    "EndpointSpec",
+    "SnsTopicSpec",
+    "SubscriptionDeadLetterSpec",
+    "SubscriptionSpec",
+    "default_delivery_policy",
+]
+
+Protocol = Literal["sqs", "lambda", "http", "https", "email", "email-json", "sms"]
+
+
+class DeliveryPolicySpec(_Spec):
+    """An SNS delivery retry policy (four phases; see the module docstring)."""
+
+    immediate: Annotated[int, Field(ge=0)] = 0
+    pre_backoff: Annotated[int, Field(ge=0)] = 0
+    backoff: Annotated[int, Field(ge=0)] = 3
+    post_backoff: Annotated[int, Field(ge=0)] = 0
+    min_delay_s: Annotated[float, Field(ge=0)] = 20.0
+    max_delay_s: Annotated[float, Field(ge=0)] = 20.0
+    backoff_function: Literal["linear", "arithmetic", "geometric", "exponential"] = "linear"
+
+    @model_validator(mode="after")
+    def _check(self) -> DeliveryPolicySpec:
+        if self.max_delay_s < self.min_delay_s:
+            raise _invalid_all([(("max_delay_s",), self.max_delay_s,
+                                 f"must be ≥ min_delay_s ({self.min_delay_s:g})")])  # fmt: skip
+        return self
+
+    @property
+    def retries(self) -> int:
+        """Retries after the first attempt."""
+        return self.immediate + self.pre_backoff + self.backoff + self.post_backoff
+
+    def runs(self) -> list[tuple[int, float]]:
+        """The delays between attempts as ``(count, gap_s)`` runs, in order (empty runs dropped)."""
+        lo, hi, n = self.min_delay_s, self.max_delay_s, self.backoff
+        if self.backoff_function in ("exponential", "geometric") and lo > 0 and n > 0:
+            backoff = [lo * (hi / lo) ** ((i + 1) / n) for i in range(n)]
+        else:
+            backoff = [lo + (hi - lo) * (i + 1) / n for i in range(n)]
+        runs = [(self.immediate, 0.0), (self.pre_backoff, lo), *((1, g) for g in backoff),
+                (self.post_backoff, hi)]  # fmt: skip
+        return [(k, g) for k, g in runs if k > 0]
+
+    def total_s(self) -> float:
+        """Time from the first attempt to the last one (seconds)."""
+        return sum(k * g for k, g in self.runs())
+
+
+_AWS_MANAGED = DeliveryPolicySpec(
+    immediate=3, pre_backoff=2, backoff=10, post_backoff=100_000,
+    min_delay_s=1.0, max_delay_s=20.0, backoff_function="exponential",
+)  # fmt: skip
+_CUSTOMER_MANAGED = DeliveryPolicySpec(
+    immediate=0, pre_backoff=2, backoff=10, post_backoff=38,
+    min_delay_s=10.0, max_delay_s=600.0, backoff_function="exponential",
+)  # fmt: skip
+_HTTP_DEFAULT = DeliveryPolicySpec()
+
+
+def default_delivery_policy(protocol: str) -> DeliveryPolicySpec:
+    """AWS's delivery retry policy for a subscription protocol."""
+    if protocol in ("sqs", "lambda"):
+        return _AWS_MANAGED
+    if protocol in ("http", "https"):
+        return _HTTP_DEFAULT
+    return _CUSTOMER_MANAGED
+
+
+class SubscriptionDeadLetterSpec(_Spec):
+    """A subscription's dead-letter queue (an SQS queue of the topic's type)."""
+
+    target: str
+
+
+class SubscriptionSpec(_Spec):
+    """One subscription of a topic.
+
+    ``protocol`` defaults to what the target is (sqs_queue → sqs, lambda_function → lambda,
+    endpoint → its protocol). ``filter_policy`` is matched against the message attributes
+    (``filter_policy_scope: MessageAttributes``) or its body. ``retry`` overrides the
+    protocol's delivery policy (AWS allows this for HTTP/S only). ``client_error_rate`` is the
+    probability that a delivery meets a client-side error (a deleted or forbidden endpoint),
+    which SNS does not retry.
+    """
+
+    target: str
+    protocol: Protocol | None = None
+    filter_policy: dict[str, Any] | None = None
+    filter_policy_scope: Literal["MessageAttributes", "MessageBody"] = "MessageAttributes"
+    dead_letter: SubscriptionDeadLetterSpec | None = None
+    retry: DeliveryPolicySpec | None = None
+    client_error_rate: Prob = 0.0
+
+
+class SnsTopicSpec(_Spec):
+    """An SNS topic (standard, or FIFO with ``fifo: true``).
+
+    ``errors.rate`` and ``latency_s`` apply to each Publish.
+    """
+
+    type: Literal["sns_topic"]
+    fifo: bool = False
+    content_based_dedup: bool = False
+    errors: ErrorsSpec = Field(default_factory=ErrorsSpec)
+    latency_s: DistSpec = _const(0.0)
+    subscriptions: tuple[SubscriptionSpec, ...] = ()
+
+    @model_validator(mode="after")
+    def _check(self) -> SnsTopicSpec:
+        problems: list[_Rel] = []
+        if self.content_based_dedup and not self.fifo:
+            problems.append((("content_based_dedup",), True,
+                             "only allowed on a FIFO topic (fifo: true)"))  # fmt: skip
+        if problems:
+            raise _invalid_all(problems)
+        return self
+
+
+class EndpointSpec(_Spec):
+    """A terminal receiver (an email inbox, an HTTP service, a phone): a sink.
+
+    ``errors.rate`` is the probability that one delivery attempt fails (a server-side error,
+    retried by the sender); ``latency_s`` is the time from delivery to processed.
+    """
+
+    type: Literal["endpoint"]
+    protocol: Literal["email", "email-json", "http", "https", "sms"] = "http"
+    errors: ErrorsSpec = Field(default_factory=ErrorsSpec)
+    latency_s: DistSpec = _const(0.0)
+
+
+#: Any component, chosen by its ``type``.
+ComponentSpec = Annotated[
+    Union[ProducerSpec, SqsQueueSpec, LambdaFunctionSpec, SnsTopicSpec, EndpointSpec],  # noqa: UP007
+    Field(discriminator="type"),
+]
+_AVAILABLE_TYPES = ("endpoint", "lambda_function", "producer", "sns_topic", "sqs_queue")
+_FUTURE_TYPES = ("event_bus", "s3_bucket", "api_gateway", "cloudtrail")

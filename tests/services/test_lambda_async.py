@@ -1,0 +1,432 @@
+"""Asynchronous Lambda invocation: function-error retries (1 and 2 minutes), maximum event age,
+throttling with backoff, outages, on-failure destinations, duplicates, and producers invoking
+a function directly. Exact timelines with zero overheads (no cold start, constant durations).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from conftest import NO_COLD, events, model, rows, run
+
+DAY = 86_400.0
+
+
+def fn(**kw: Any) -> dict[str, Any]:
+    """An asynchronously invoked function: 1 s constant duration, 10 s timeout, no cold start."""
+    spec: dict[str, Any] = {
+        "type": "lambda_function",
+        "duration_s": 1,
+        "timeout_s": 10,
+        "cold_start": dict(NO_COLD),
+    }
+    spec.update(kw)
+    return spec
+
+
+def via_topic(
+    function: dict[str, Any],
+    *,
+    count: int = 1,
+    extra: dict[str, Any] | None = None,
+    outages: list[dict[str, Any]] | None = None,
+    drain_s: float = 600.0,
+    producer: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Producer → topic ``t`` → function ``f`` (asynchronous); ``count`` messages at t = 0."""
+    data: dict[str, Any] = {
+        "name": "async",
+        "duration_s": 1,
+        "drain_s": drain_s,
+        "components": {
+            "prod": {
+                "type": "producer",
+                "arrivals": {"bursts": [{"at_s": 0, "count": count}]},
+                "send_to": ["t"],
+                **(producer or {}),
+            },
+            "t": {"type": "sns_topic", "subscriptions": [{"target": "f"}]},
+            "f": function,
+            **(extra or {}),
+        },
+    }
+    if outages:
+        data["outages"] = outages
+    return data
+
+
+def direct(
+    function: dict[str, Any],
+    *,
+    send_to: list[str] | None = None,
+    extra: dict[str, Any] | None = None,
+    producer: dict[str, Any] | None = None,
+    outages: list[dict[str, Any]] | None = None,
+    drain_s: float = 600.0,
+) -> dict[str, Any]:
+    """Producer → function ``f`` (an asynchronous Invoke), one message at t = 0."""
+    data: dict[str, Any] = {
+        "name": "direct",
+        "duration_s": 1,
+        "drain_s": drain_s,
+        "components": {
+            "prod": {
+                "type": "producer",
+                "arrivals": {"bursts": [{"at_s": 0, "count": 1}]},
+                "send_to": send_to or ["f"],
+                **(producer or {}),
+            },
+            "f": function,
+            **(extra or {}),
+        },
+    }
+    if outages:
+        data["outages"] = outages
+    return data
+
+
+def outage(component: str, start_s: float, duration_s: float, **kw: Any) -> dict[str, Any]:
+    return {"component": component, "start_s": start_s, "duration_s": duration_s, **kw}
+
+
+def fn_rows(r: Any) -> list[tuple[float, str, str]]:
+    """Trace rows of everything but the topic."""
+    return [row for row in rows(r) if row[1] != "t"]
+
+
+# == function errors: retries 1 and 2 minutes later ================================================
+
+
+def test_a_success_is_queued_then_invoked_at_once():
+    r = run(via_topic(fn()))
+    assert rows(r) == [
+        (0.0, "t", "publish"),
+        (0.0, "t", "delivered"),
+        (0.0, "f", "queued"),
+        (1.0, "f", "success"),
+    ]
+    m = r.metrics
+    assert (m["delivered"], m["attempts"], m["invocations"]) == (1, 1, 1)
+    assert m["latency_max_s"] == 1.0
+
+
+def test_function_errors_are_retried_60_s_and_120_s_after_each_failure():
+    r = run(via_topic(fn(errors={"rate": 1.0})))
+    assert fn_rows(r) == [
+        (0.0, "f", "queued"),
+        (1.0, "f", "failure"),
+        (62.0, "f", "failure"),  # retried at 1 + 60
+        (183.0, "f", "failure"),  # retried at 62 + 120
+    ]
+    m = r.metrics
+    assert (m["lost"], m["attempts"], m["invocations"]) == (1, 3, 3)
+
+
+@pytest.mark.parametrize(
+    ("retries", "failures"),
+    [(0, [1.0]), (1, [1.0, 62.0]), (2, [1.0, 62.0, 183.0])],
+)
+def test_max_retries(retries, failures):
+    r = run(via_topic(fn(errors={"rate": 1.0}, **{"async": {"max_retries": retries}})))
+    assert events(r, "f", "failure") == failures
+    assert r.metrics["lost"] == 1
+    assert r.metrics["attempts"] == retries + 1
+
+
+def test_a_retry_after_a_timeout_in_a_slow_window_succeeds():
+    # a slow outage makes the 1 s run take 20 s > timeout 10 s: a function error (timeout)
+    r = run(via_topic(fn(), outages=[outage("f", 0, 30, mode="slow", factor=20)]))
+    assert fn_rows(r) == [(0.0, "f", "queued"), (10.0, "f", "failure"), (71.0, "f", "success")]
+    assert r.metrics["delivered"] == 1
+    assert r.metrics["latency_max_s"] == 71.0
+
+
+def test_a_cold_start_delays_the_first_invocation_only_within_keep_alive():
+    data = via_topic(fn(cold_start={"duration_s": 0.5, "keep_alive_s": 100}))
+    data["duration_s"] = 400
+    data["components"]["prod"]["arrivals"] = {
+        "bursts": [{"at_s": 0, "count": 1}, {"at_s": 50, "count": 1}, {"at_s": 300, "count": 1}]
+    }
+    r = run(data)
+    assert events(r, "f", "success") == [1.5, 51.0, 301.5]
+    assert r.metrics["cold_starts"] == 2
+
+
+# == maximum event age ===========================================================================
+
+
+def test_an_event_expires_at_its_maximum_age_between_retries():
+    r = run(via_topic(fn(errors={"rate": 1.0}, **{"async": {"max_event_age_s": 100}})))
+    assert fn_rows(r) == [
+        (0.0, "f", "queued"),
+        (1.0, "f", "failure"),
+        (62.0, "f", "failure"),
+        (100.0, "f", "expired"),  # the retry at 182 s would be too old
+    ]
+    assert (r.metrics["expired"], r.metrics["lost"]) == (1, 0)
+
+
+def test_the_minimum_age_expires_before_the_first_retry():
+    r = run(via_topic(fn(errors={"rate": 1.0}, **{"async": {"max_event_age_s": 60}})))
+    assert fn_rows(r) == [(0.0, "f", "queued"), (1.0, "f", "failure"), (60.0, "f", "expired")]
+    assert r.metrics["expired"] == 1
+    assert r.metrics["attempts"] == 1
+
+
+def test_event_age_starts_when_lambda_queues_the_event_not_at_publish():
+    # SNS retries the invoke for 5.17 s during the outage; the age counts from the queueing
+    r = run(via_topic(fn(errors={"rate": 1.0}, **{"async": {"max_event_age_s": 100}}),
+                      outages=[outage("f", 0, 3.5)]))  # fmt: skip
+    queued = events(r, "f", "queued")[0]
+    assert queued == pytest.approx(5.169847, abs=1e-6)
+    assert events(r, "f", "expired") == [pytest.approx(queued + 100)]
+
+
+def test_an_expired_event_goes_to_the_on_failure_queue():
+    data = via_topic(
+        fn(errors={"rate": 1.0}, **{"async": {"max_event_age_s": 60, "on_failure": "dq"}}),
+        extra={"dq": {"type": "sqs_queue"}},
+    )
+    m = model(data)
+    r = m.run()
+    assert fn_rows(r) == [
+        (0.0, "f", "queued"),
+        (1.0, "f", "failure"),
+        (60.0, "f", "expired"),
+        (60.0, "dq", "dead_letter"),
+    ]
+    assert (r.metrics["dead_lettered"], r.metrics["expired"]) == (1, 0)
+    assert m.queues["dq"].depth == 1
+
+
+# == throttling ===============================================================================
+
+
+def test_throttled_events_back_off_1_2_4_s():
+    # reserved concurrency 1: the second event is throttled at 0, 1, 3, 7 and runs at 15
+    r = run(via_topic(fn(reserved_concurrency=1, duration_s=10), count=2))
+    assert events(r, "f", "success") == [10.0, 25.0]
+    m = r.metrics
+    assert (m["throttles"], m["invocations"], m["delivered"]) == (4, 2, 2)
+    assert r.sinks["f"]["throttles"] == 4
+
+
+def test_throttle_backoff_is_capped_at_5_minutes():
+    # busy until 900 s: throttled at 0, 1, 3, 7, ..., 255, 511 (+256), then +300: 811, 1111
+    r = run(via_topic(fn(reserved_concurrency=1, duration_s=900, timeout_s=900), count=2,
+                      drain_s=2500))  # fmt: skip
+    assert events(r, "f", "success") == [900.0, 2011.0]
+    assert r.metrics["throttles"] == 11
+
+
+def test_zero_reserved_concurrency_throttles_until_the_event_expires():
+    r = run(via_topic(fn(reserved_concurrency=0), drain_s=30_000))
+    assert fn_rows(r) == [(0.0, "f", "queued"), (21_600.0, "f", "expired")]
+    # throttled at 0, 1, 3, ..., 511 (10), then every 300 s up to 21,511 (70 more)
+    assert r.metrics["throttles"] == 80
+    assert (r.metrics["expired"], r.metrics["invocations"]) == (1, 0)
+
+
+def test_a_burst_above_reserved_concurrency_is_throttled_and_eventually_processed():
+    r = run(via_topic(fn(reserved_concurrency=2, duration_s=1), count=10), trace=False)
+    m = r.metrics
+    assert m["delivered"] == 10
+    assert m["throttles"] > 0
+    assert m["invocations"] == 10
+
+
+def test_a_queued_event_waits_for_the_end_of_a_function_outage():
+    # event 2 is throttled at 0, 1, 3; at 7 the function is unavailable until 1000
+    f = fn(reserved_concurrency=1, duration_s=20, timeout_s=30)
+    r = run(via_topic(f, count=2, outages=[outage("f", 5, 995)], drain_s=2000))
+    assert events(r, "f", "success") == [20.0, 1020.0]
+    assert r.metrics["throttles"] == 3
+
+
+def test_a_queued_event_expires_during_a_function_outage():
+    f = fn(
+        reserved_concurrency=1, duration_s=20, timeout_s=30, **{"async": {"max_event_age_s": 300}}
+    )
+    r = run(via_topic(f, count=2, outages=[outage("f", 5, 995)], drain_s=2000))
+    assert events(r, "f", "success") == [20.0]
+    assert events(r, "f", "expired") == [300.0]
+    assert (r.metrics["delivered"], r.metrics["expired"]) == (1, 1)
+
+
+# == outages of the function: SNS retries the invoke ============================================
+
+
+def test_an_unavailable_function_makes_sns_retry_the_invoke():
+    r = run(via_topic(fn(), outages=[outage("f", 0, 3.5)]))
+    t = 2 + 20**0.1 + 20**0.2  # AWS-managed: 0 ×4, 1, 2, 3.349, 5.170
+    assert rows(r) == [
+        (0.0, "t", "publish"),
+        (round(t, 9), "t", "delivered"),
+        (round(t, 9), "f", "queued"),
+        (round(t + 1, 9), "f", "success"),
+    ]
+    assert r.metrics["throttles"] == 0
+
+
+def test_an_hour_long_function_outage_delays_delivery_to_the_20_s_grid():
+    last_backoff = 2 + sum(20 ** ((i + 1) / 10) for i in range(10))
+    k = -(-(3600 - last_backoff) // 20)
+    t = last_backoff + 20 * k
+    r = run(via_topic(fn(), outages=[outage("f", 0, 3600)], drain_s=4000))
+    assert events(r, "f", "queued") == [pytest.approx(t)]
+    assert events(r, "f", "success") == [pytest.approx(t + 1)]
+
+
+def test_a_throttled_outage_rejects_invokes_like_an_unavailable_one():
+    r = run(via_topic(fn(), outages=[outage("f", 0, 3.5, mode="throttled")]))
+    assert events(r, "f", "queued") == [pytest.approx(5.169847, abs=1e-6)]
+
+
+def test_a_slow_function_outage_multiplies_the_run_time():
+    r = run(via_topic(fn(), outages=[outage("f", 0, 1, mode="slow", factor=3)]))
+    assert events(r, "f", "success") == [3.0]
+
+
+# == on-failure destinations ====================================================================
+
+
+def test_on_failure_queue_stores_the_exhausted_event():
+    data = via_topic(fn(errors={"rate": 1.0}, **{"async": {"max_retries": 1, "on_failure": "dq"}}),
+                     extra={"dq": {"type": "sqs_queue"}})  # fmt: skip
+    m = model(data)
+    r = m.run()
+    assert fn_rows(r) == [
+        (0.0, "f", "queued"),
+        (1.0, "f", "failure"),
+        (62.0, "f", "failure"),
+        (62.0, "dq", "dead_letter"),
+    ]
+    assert (r.metrics["dead_lettered"], r.metrics["lost"]) == (1, 0)
+    assert m.queues["dq"].depth == 1
+    assert m.ctx.cost.counts[("dq", "sqs_standard_requests")] == 1
+
+
+def test_an_on_failure_queue_consumer_is_not_an_intended_sink():
+    data = via_topic(fn(errors={"rate": 1.0}, **{"async": {"max_retries": 0, "on_failure": "dq"}}),
+                     extra={"dq": {"type": "sqs_queue"},
+                            "g": fn(trigger={"source": "dq", "batch_size": 1})})  # fmt: skip
+    r = run(data)
+    assert events(r, "g", "success") == [2.0]
+    assert set(r.sinks) == {"f"}
+    assert r.metrics["dead_lettered"] == 1
+
+
+@pytest.mark.parametrize("dest", ["topic", "function"])
+def test_on_failure_topic_or_function_counts_as_dead_lettered(dest):
+    extra = {"dest": {"type": "sns_topic"} if dest == "topic" else fn()}
+    f = fn(errors={"rate": 1.0}, **{"async": {"max_retries": 0, "on_failure": "dest"}})
+    data = via_topic(f, extra=extra)
+    r = run(data)
+    assert r.metrics["dead_lettered"] == 1
+    assert r.metrics["lost"] == 0
+
+
+def test_without_destination_an_exhausted_event_is_lost():
+    r = run(via_topic(fn(errors={"rate": 1.0}, **{"async": {"max_retries": 0}})))
+    assert (r.metrics["lost"], r.metrics["dead_lettered"]) == (1, 0)
+
+
+# == duplicates ===================================================================================
+
+
+def test_duplicate_rate_one_invokes_the_event_again_after_each_success():
+    # each duplicate is itself an event that may be duplicated: with rate 1 a chain until
+    # the end of the run (like a standard queue's duplicate_rate of 1)
+    r = run(via_topic(fn(**{"async": {"duplicate_rate": 1.0}}), drain_s=4.5))
+    assert events(r, "f", "success") == [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert events(r, "f", "queued") == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+    m = r.metrics
+    assert (m["delivered"], m["duplicates"], m["attempts"]) == (1, 4, 5)
+    assert m["latency_max_s"] == 1.0  # to the first success
+
+
+def test_duplicate_rate_zero_gives_no_duplicates():
+    r = run(via_topic(fn(), count=50), trace=False)
+    assert r.metrics["duplicates"] == 0
+
+
+def test_a_duplicate_rate_gives_a_plausible_number_of_duplicates():
+    # geometric chain: r / (1 - r) duplicates per message on average (1 for r = 0.5)
+    r = run(via_topic(fn(duration_s=0.01, **{"async": {"duplicate_rate": 0.5}}), count=2000),
+            trace=False)  # fmt: skip
+    assert r.metrics["delivered"] == 2000
+    assert 1700 < r.metrics["duplicates"] < 2300
+
+
+# == a producer invoking a function directly =======================================================
+
+
+def test_a_producer_invokes_a_function_asynchronously():
+    r = run(direct(fn()))
+    assert rows(r) == [(0.0, "f", "queued"), (1.0, "f", "success")]
+    assert r.metrics["producer_latency_mean_s"] == 0.0
+    assert set(r.sinks) == {"f"}
+
+
+def test_a_direct_invoke_during_an_outage_fails_and_the_producer_gives_up_without_retries():
+    r = run(direct(fn(), producer={"retry": {"max_attempts": 1}}, outages=[outage("f", 0, 5)]))
+    assert rows(r) == [(0.0, "prod", "gave_up")]
+    assert r.metrics["lost"] == 1
+
+
+def test_a_direct_invoke_is_retried_by_the_sdk_after_an_outage():
+    r = run(direct(fn(), producer={"retry": {"max_attempts": 3, "base_s": 1, "cap_s": 20}},
+                   outages=[outage("f", 0, 0.001)]))  # fmt: skip
+    queued = events(r, "f", "queued")
+    assert len(queued) == 1 and 0.001 <= queued[0] <= 1.0  # full jitter on the first retry
+    assert events(r, "f", "success") == [pytest.approx(queued[0] + 1)]
+    assert r.metrics["producer_latency_mean_s"] == pytest.approx(queued[0])
+
+
+def test_direct_function_errors_use_the_async_retries():
+    r = run(direct(fn(errors={"rate": 1.0}, **{"async": {"max_retries": 1}})))
+    assert events(r, "f", "failure") == [1.0, 62.0]
+    assert r.metrics["lost"] == 1
+
+
+def test_sequential_fan_out_to_a_function_and_a_queue():
+    extra = {"q": {"type": "sqs_queue"}, "g": fn(trigger={"source": "q", "batch_size": 1})}
+    data = direct(fn(), send_to=["f", "q"], extra=extra)
+    r = run(data)
+    assert events(r, "f", "success") == [1.0]
+    assert events(r, "g", "success") == [1.0]
+    assert r.metrics["all_delivered_fraction"] == 1.0
+
+
+def test_sequential_fan_out_stops_at_a_function_outage():
+    extra = {"q": {"type": "sqs_queue"}, "g": fn(trigger={"source": "q", "batch_size": 1})}
+    data = direct(fn(), send_to=["f", "q"], producer={"retry": {"max_attempts": 1}},
+                  extra=extra, outages=[outage("f", 0, 5)])  # fmt: skip
+    r = run(data)
+    assert r.sinks["f"]["lost"] == 1 and r.sinks["g"]["lost"] == 1  # q was never sent to
+    assert "q" not in {c for _, c, _ in rows(r)}
+
+
+def test_an_async_function_also_invoked_by_a_topic_gets_one_pair_per_path():
+    extra = {"t": {"type": "sns_topic", "subscriptions": [{"target": "f"}]}}
+    data = direct(fn(), send_to=["t", "f"], extra=extra)
+    r = run(data)
+    assert r.sinks["f"]["deliveries_expected"] == 2
+    assert r.metrics["delivered"] == 2
+
+
+def test_long_function_outage_with_sns_costs_few_events():
+    m = model(via_topic(fn(), outages=[outage("f", 0, 30 * DAY)], drain_s=24 * DAY))
+    n = [0]
+    step = m.env.step
+
+    def counting_step() -> None:
+        n[0] += 1
+        step()
+
+    m.env.step = counting_step  # type: ignore[method-assign]
+    r = m.run()
+    assert r.metrics["lost"] == 1
+    assert [e for _, _, e in rows(r)] == ["publish", "gave_up"]
+    assert n[0] < 20
