@@ -42,6 +42,17 @@ def _progress(args: argparse.Namespace) -> bool:
     return not args.json and not args.quiet and sys.stderr.isatty()
 
 
+def _engine_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Executor and stopping options shared by run, compare and sweep."""
+    return {
+        "workers": args.workers,
+        "progress": _progress(args),
+        "dask": args.dask,
+        "precision": args.precision,
+        "max_replications": args.max_replications,
+    }
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from sim.experiment import run_replications
     from sim.output import write_run
@@ -53,11 +64,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         scenario,
         n,
         seed,
-        workers=args.workers,
-        progress=_progress(args),
-        dask=args.dask,
-        precision=args.precision,
-        max_replications=args.max_replications,
+        **_engine_options(args),
     )
     js = summary_json(results, scenario.name, seed)
     if args.out:
@@ -81,11 +88,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         scenarios,
         args.replications,
         args.seed,
-        workers=args.workers,
-        progress=_progress(args),
-        dask=args.dask,
-        precision=args.precision,
-        max_replications=args.max_replications,
+        **_engine_options(args),
     )
     js = res.to_json()
     if args.out:
@@ -128,11 +131,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         grid,
         args.replications,
         args.seed,
-        workers=args.workers,
-        progress=_progress(args),
-        dask=args.dask,
-        precision=args.precision,
-        max_replications=args.max_replications,
+        **_engine_options(args),
     )
     js = res.to_json()
     if args.out:

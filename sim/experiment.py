@@ -18,7 +18,6 @@ metric's CI half-width is within ``precision × |mean|`` in every variant, or a 
 
 from __future__ import annotations
 
-import functools
 import itertools
 import os
 import sys
@@ -32,7 +31,7 @@ from tqdm import tqdm
 
 from sim.build import run_once
 from sim.config import Scenario, ScenarioError
-from sim.metrics import METRICS, SINK_METRICS, RunResult, ci_stats
+from sim.metrics import METRICS, RunResult, ci_stats, summary_block
 
 __all__ = [
     "HEADLINE_METRICS",
@@ -179,36 +178,6 @@ def _precise(results: Sequence[RunResult], precision: float) -> bool:
         if (hi - lo) / 2 > precision * abs(mean):
             return False
     return True
-
-
-def _metric_block(
-    results: Sequence[RunResult], names: Sequence[str], get: Callable[[RunResult, str], Any]
-) -> dict[str, dict[str, float | None]]:
-    out = {}
-    for name in names:
-        s = ci_stats([get(r, name) for r in results])
-        out[name] = {k: s[k] for k in ("mean", "ci_low", "ci_high", "std")}
-    return out
-
-
-def _sink_metric(r: RunResult, name: str, sink: str) -> Any:
-    return r.sinks.get(sink, {}).get(name)
-
-
-def summary_block(results: Sequence[RunResult]) -> dict[str, Any]:
-    """``{"metrics": {...}, "sinks": {SINK: {"metrics": {...}}}}`` over replications."""
-    sinks = sorted({s for r in results for s in r.sinks})
-    return {
-        "metrics": _metric_block(results, METRICS, lambda r, n: r.metrics.get(n)),
-        "sinks": {
-            sink: {
-                "metrics": _metric_block(
-                    results, SINK_METRICS, functools.partial(_sink_metric, sink=sink)
-                )
-            }
-            for sink in sinks
-        },
-    }
 
 
 def paired_differences(

@@ -13,8 +13,9 @@ the mean, the sample standard deviation and a t-based confidence interval:
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,7 @@ __all__ = [
     "RunResult",
     "ci_stats",
     "summarize",
+    "summary_block",
     "summary_json",
     "tidy",
 ]
@@ -151,28 +153,44 @@ def summarize(df: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
     return res.sort_values(["scenario", "sink", "_o"], kind="stable").drop(columns="_o")
 
 
-def summary_json(results: Sequence[RunResult], scenario: str, seed: int) -> dict[str, Any]:
-    """The ``evsim run --json`` object of DESIGN §5."""
+def _block(
+    results: Sequence[RunResult], names: Sequence[str], get: Callable[[RunResult, str], Any]
+) -> dict[str, dict[str, float | None]]:
+    out = {}
+    for name in names:
+        s = ci_stats([get(r, name) for r in results])
+        out[name] = {k: s[k] for k in ("mean", "ci_low", "ci_high", "std")}
+    return out
 
-    def block(get: Any, names: Sequence[str]) -> dict[str, dict[str, float | None]]:
-        out = {}
-        for name in names:
-            s = ci_stats([get(r, name) for r in results])
-            out[name] = {k: s[k] for k in ("mean", "ci_low", "ci_high", "std")}
-        return out
 
+def _sink_metric(r: RunResult, name: str, sink: str) -> Any:
+    return r.sinks.get(sink, {}).get(name)
+
+
+def summary_block(results: Sequence[RunResult]) -> dict[str, Any]:
+    """``{"metrics": {...}, "sinks": {SINK: {"metrics": {...}}}}`` over replications.
+
+    Each metric is ``{"mean", "ci_low", "ci_high", "std"}`` (95% t-based CI).
+    """
     sinks = sorted({s for r in results for s in r.sinks})
     return {
-        "scenario": scenario,
-        "replications": len(results),
-        "seed": seed,
-        "metrics": block(lambda r, n: r.metrics.get(n), METRICS),
+        "metrics": _block(results, METRICS, lambda r, n: r.metrics.get(n)),
         "sinks": {
             sink: {
-                "metrics": block(
-                    lambda r, n, sink=sink: r.sinks.get(sink, {}).get(n), SINK_METRICS
+                "metrics": _block(
+                    results, SINK_METRICS, functools.partial(_sink_metric, sink=sink)
                 )
             }
             for sink in sinks
         },
+    }
+
+
+def summary_json(results: Sequence[RunResult], scenario: str, seed: int) -> dict[str, Any]:
+    """The ``evsim run --json`` object of DESIGN §5."""
+    return {
+        "scenario": scenario,
+        "replications": len(results),
+        "seed": seed,
+        **summary_block(results),
     }
