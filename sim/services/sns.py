@@ -45,6 +45,7 @@ from sim.context import Component, Context, call_at
 from sim.cost import sqs_chunks
 from sim.dists import is_zero, make_sampler
 from sim.message import LOST, Message, Pair
+from sim.patterns import filter_policy_matches
 from sim.specs_sns import (
     DeliveryPolicySpec,
     SnsTopicSpec,
@@ -190,8 +191,6 @@ class Subscription:
         """Whether the subscription's filter policy lets ``msg`` through."""
         if self.filter_policy is None:
             return True
-        from sim.patterns import filter_policy_matches
-
         attrs: dict[str, Any] = msg.attrs or {}
         if self.body_scope:
             return filter_policy_matches(self.filter_policy, body=attrs)
