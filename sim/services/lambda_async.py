@@ -3,7 +3,8 @@
 Modelled:
     * Invoke with ``InvocationType=Event``: Lambda puts the event on the function's internal
       queue and answers at once. The invoke fails (and the caller retries) only during an
-      ``unavailable`` or ``throttled`` outage of the function.
+      ``unavailable`` outage of the function; a ``throttled`` function accepts the event and
+      throttles it when it is invoked from the internal queue.
     * Each event is then invoked as soon as the function has concurrency. A throttled
       invocation (no concurrency left) goes back to the queue and is retried with a backoff
       doubling from 1 s to 5 minutes; the same during an outage of the function, skipping to
@@ -18,6 +19,8 @@ Modelled:
       occasional duplicates without a rate).
 
 Not modelled:
+    * Jitter of the throttle backoff (AWS documents none): events throttled together retry
+      together, which makes long bursts pessimistic.
     * Lambda slowing the reading of a long internal queue, the 1 MB payload limit, on-success
       destinations, and what a topic or function destination does with the failure record.
 """
@@ -93,11 +96,22 @@ class AsyncInvoker:
         return self.failing_until(t_s) is not None
 
     def failing_until(self, t_s: float) -> float | None:
-        """End of the function outage that rejects invokes at ``t_s``, if any."""
+        """End of the ``unavailable`` outage that rejects invokes at ``t_s``, if any.
+
+        A ``throttled`` function still accepts asynchronous invokes: throttling happens when
+        the internal queue invokes the function (see :meth:`_down_until`).
+        """
+        return self._window_end(t_s, (UNAVAILABLE,))
+
+    def _down_until(self, t_s: float) -> float | None:
+        """End of the outage (unavailable or throttled) that blocks invocations at ``t_s``."""
+        return self._window_end(t_s, _DOWN)
+
+    def _window_end(self, t_s: float, modes: tuple[str, ...]) -> float | None:
         w = self.faults.window_at(self.fn.name, t_s)
-        if w is None or w.mode not in _DOWN:
+        if w is None or w.mode not in modes:
             return None
-        return self.faults.clear_at(self.fn.name, t_s, _DOWN)
+        return self.faults.clear_at(self.fn.name, t_s, modes)
 
     def always_fails(self) -> bool:
         """An asynchronous invoke is always accepted outside outages."""
@@ -130,7 +144,7 @@ class AsyncInvoker:
         if got in (THROTTLED, UNAVAILABLE):
             if got == THROTTLED and self.ledger.counting:
                 fn.stats.throttles += 1
-            until = self.failing_until(now)
+            until = self._down_until(now)
             if until is not None:
                 wait = until - now  # skip the known outage window
             else:
