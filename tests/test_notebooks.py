@@ -22,7 +22,10 @@ from nbclient import NotebookClient
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
-EXPECTED = {"00_tutorial.ipynb", "01_dlq_policies.ipynb", "02_fifo_ordering.ipynb"}
+EXPECTED = {
+    "00_tutorial.ipynb", "01_dlq_policies.ipynb", "02_fifo_ordering.ipynb",
+    "03_sns_lambda.ipynb", "04_fanout.ipynb",
+}  # fmt: skip
 #: Modules of ``sim`` a notebook may import: building scenarios, running them, tables, charts.
 PUBLIC = {
     "sim.build", "sim.config", "sim.experiment", "sim.metrics", "sim.plots", "sim.report",
