@@ -85,6 +85,15 @@ class Faults:
                     moved = True
         return t
 
+    def down_until(
+        self, component: str, t_s: float, modes: tuple[str, ...] = (UNAVAILABLE, THROTTLED)
+    ) -> float | None:
+        """End of the outage (of ``modes``) that makes every request at ``t_s`` fail, if any."""
+        if component not in self._starts:
+            return None
+        end = self.clear_at(component, t_s, modes)
+        return end if end > t_s else None
+
     def slow_factor(self, component: str, t_s: float) -> float:
         """The latency multiplier of ``component`` at ``t_s`` (1 outside slow windows)."""
         w = self.window_at(component, t_s)

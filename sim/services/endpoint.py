@@ -20,9 +20,6 @@ from sim.specs_sns import EndpointSpec
 
 __all__ = ["Endpoint"]
 
-_DOWN = ("unavailable", "throttled")
-
-
 class Endpoint(Component):
     """A terminal receiver: every message delivered to it is processed here."""
 
@@ -45,12 +42,7 @@ class Endpoint(Component):
 
     def failing_until(self, t_s: float) -> float | None:
         """End of the outage that makes every attempt at ``t_s`` fail, if any."""
-        if not self._has_outages:
-            return None
-        w = self.ctx.faults.window_at(self.name, t_s)
-        if w is None or w.mode not in _DOWN:
-            return None
-        return self.ctx.faults.clear_at(self.name, t_s, _DOWN)
+        return self.ctx.faults.down_until(self.name, t_s) if self._has_outages else None
 
     def always_fails(self) -> bool:
         """True when the error rate is 1."""

@@ -50,7 +50,7 @@ from sim.context import Component, Context, Timer, call_at
 from sim.dists import is_zero, make_sampler
 from sim.faults import THROTTLED, UNAVAILABLE
 from sim.services.lambda_async import AsyncInvoker
-from sim.services.sqs import GONE, INFLIGHT, Queue, QueueCopy
+from sim.services.sqs import Queue, QueueCopy
 
 __all__ = ["ConcurrencyPool", "EventSourceMapping", "LambdaFunction"]
 
@@ -88,10 +88,9 @@ class LambdaFunction(Component):
         self.timeout_s = spec.timeout_s
         self.error_rate = spec.errors.rate
         self.poison_rate = spec.errors.poison_rate
-        self.error_draw = streams.uniform(name, "errors")
+        self._error_draw = streams.uniform(name, "errors")
         #: an invocation's run time is one draw of duration_s (no per-message part, no outages)
         self.plain_run = is_zero(spec.duration_per_message_s) and not ctx.faults.has_outages(name)
-        self.draw_duration = self._duration
         self._warm: list[float] = []  # release times of idle environments, latest last
         self.pool = ConcurrencyPool(0)  # replaced by the builder
         self.stats = ctx.ledger.function(name)
@@ -111,7 +110,7 @@ class LambdaFunction(Component):
         """Draw whether processing one message fails (poison messages always fail)."""
         if poison_u < self.poison_rate:
             return True
-        return self.error_rate > 0.0 and self.error_draw() < self.error_rate
+        return self.error_rate > 0.0 and self._error_draw() < self.error_rate
 
     def acquire(self, now: float) -> str | bool:
         """Start an execution: ``THROTTLED``/``UNAVAILABLE``, else whether it is a cold start."""
@@ -157,6 +156,14 @@ class LambdaFunction(Component):
     def cold_start_s(self) -> float:
         """Draw one cold start's duration (seconds)."""
         return self._cold_duration()
+
+    def plan_run(self, cold: bool, n_messages: int, now: float) -> tuple[float, float, bool]:
+        """Draw one invocation: ``(cold start s, run s capped at the timeout, timed out)``."""
+        cold_s = self._cold_duration() if cold else 0.0
+        run = self._duration() if self.plain_run else self.run_time(n_messages, now)
+        if run > self.timeout_s:
+            return cold_s, self.timeout_s, True
+        return cold_s, run, False
 
 
 class _Batch:
@@ -284,11 +291,7 @@ class EventSourceMapping:
         if got in (THROTTLED, UNAVAILABLE):
             self._blocked(batch, got == THROTTLED)
             return
-        cold_s = fn.cold_start_s() if got is True else 0.0
-        run = fn.draw_duration() if fn.plain_run else fn.run_time(len(batch.entries), now)
-        if run > fn.timeout_s:
-            run = fn.timeout_s
-            batch.timed_out = True
+        cold_s, run, batch.timed_out = fn.plan_run(got is True, len(batch.entries), now)
         batch.ran_s = run
         if now + cold_s + run > batch.received_s + self.queue.visibility_timeout_s:
             # the function outlives the visibility timeout: the batch becomes visible again
@@ -312,18 +315,12 @@ class EventSourceMapping:
                 return
             pair = copy.pair
             pair.stats.attempts += 1
-            if pair.msg.poison_u < fn.poison_rate or (
-                fn.error_rate > 0.0 and fn.error_draw() < fn.error_rate
-            ):
+            if fn.message_fails(pair.msg.poison_u):
                 self._finish(batch, None, entries)
                 return
             ledger.success(pair)
-            # the usual delete, inlined (see Queue.delete for the general case)
             queue = self.queue
-            if queue.plain_delete and copy.receipt == entries[0][1] and copy.state == INFLIGHT:
-                queue.bill_delete()
-                copy.state = GONE
-                pair.live -= 1
+            if queue.delete_processed(copy, entries[0][1]):
                 self.in_use -= 1
                 if self.in_use < self.level and queue.has_available():
                     self._dispatch()

@@ -47,7 +47,6 @@ _ERROR_RETRY_S = (60.0, 120.0)
 #: Backoff of throttled invocations: from 1 s, doubling, at most 5 minutes.
 _THROTTLE_FIRST_S = 1.0
 _THROTTLE_CAP_S = 300.0
-_DOWN = (UNAVAILABLE, THROTTLED)
 
 
 class _Event:
@@ -99,19 +98,9 @@ class AsyncInvoker:
         """End of the ``unavailable`` outage that rejects invokes at ``t_s``, if any.
 
         A ``throttled`` function still accepts asynchronous invokes: throttling happens when
-        the internal queue invokes the function (see :meth:`_down_until`).
+        the internal queue invokes the function (see :meth:`_attempt`).
         """
-        return self._window_end(t_s, (UNAVAILABLE,))
-
-    def _down_until(self, t_s: float) -> float | None:
-        """End of the outage (unavailable or throttled) that blocks invocations at ``t_s``."""
-        return self._window_end(t_s, _DOWN)
-
-    def _window_end(self, t_s: float, modes: tuple[str, ...]) -> float | None:
-        w = self.faults.window_at(self.fn.name, t_s)
-        if w is None or w.mode not in modes:
-            return None
-        return self.faults.clear_at(self.fn.name, t_s, modes)
+        return self.faults.down_until(self.fn.name, t_s, (UNAVAILABLE,))
 
     def always_fails(self) -> bool:
         """An asynchronous invoke is always accepted outside outages."""
@@ -144,7 +133,7 @@ class AsyncInvoker:
         if got in (THROTTLED, UNAVAILABLE):
             if got == THROTTLED and self.ledger.counting:
                 fn.stats.throttles += 1
-            until = self._down_until(now)
+            until = self.faults.down_until(fn.name, now)
             if until is not None:
                 wait = until - now  # skip the known outage window
             else:
@@ -152,15 +141,8 @@ class AsyncInvoker:
                 wait = ev.backoff_s
             self._later(ev, wait)
             return
-        cold_s = fn.cold_start_s() if got is True else 0.0
-        run = fn.run_time(1, now)
-        if run > fn.timeout_s:
-            run = fn.timeout_s
-            ev.timed_out = True
-        else:
-            ev.timed_out = False
-        ev.ran_s = run
-        call_at(self.env, cold_s + run, ev.done)
+        cold_s, ev.ran_s, ev.timed_out = fn.plan_run(got is True, 1, now)
+        call_at(self.env, cold_s + ev.ran_s, ev.done)
 
     def _later(self, ev: _Event, wait_s: float) -> None:
         """Retry ``ev`` after ``wait_s``, or expire it at its maximum age if that comes first."""

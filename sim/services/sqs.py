@@ -138,7 +138,6 @@ class Queue(Component):
         self.dlq: Queue | None = None
         self.max_receive_count = 0
         self.consumer: EventSourceMapping | None = None
-        self._plain_receive = False
         limit = spec.calls_per_s_limit
         self._send_bucket = _TokenBucket(limit) if limit else None
         self._receive_bucket = _TokenBucket(limit) if limit else None
@@ -159,7 +158,6 @@ class Queue(Component):
         """Redrive messages received ``max_receive_count`` times to ``dlq``."""
         self.dlq = dlq
         self.max_receive_count = max_receive_count
-        self._plain_receive = False
 
     def attach_consumer(self, consumer: EventSourceMapping) -> None:
         """Notify ``consumer`` whenever messages become available."""
@@ -350,9 +348,23 @@ class Queue(Component):
     def _survives_delete(self) -> bool:
         return False
 
-    def bill_delete(self) -> None:
-        """Bill one DeleteMessage(Batch) request."""
-        self._bill[0] += 1
+    def delete_processed(self, copy: QueueCopy, receipt: int) -> bool:
+        """DeleteMessage of one copy its consumer processed, when that is all it takes.
+
+        Returns False (doing nothing) when the delete needs :meth:`delete`: a stale receipt,
+        an outage, duplicates, FIFO groups, a trace or a parked copy.
+        """
+        if (
+            self.plain_delete
+            and copy.receipt == receipt
+            and copy.state == INFLIGHT
+            and not copy.parked
+        ):
+            self._bill[0] += 1
+            copy.state = GONE
+            copy.pair.live -= 1
+            return True
+        return False
 
     def _after_delete(self, copy: QueueCopy) -> None:
         """Hook: a FIFO queue unblocks the copy's group."""
@@ -407,12 +419,7 @@ class Queue(Component):
 
     def failing_until(self, t_s: float) -> float | None:
         """End of the outage that makes every SendMessage at ``t_s`` fail, if any."""
-        if not self._has_faults:
-            return None
-        w = self.ctx.faults.window_at(self.name, t_s)
-        if w is None or w.mode == "slow":
-            return None
-        return self.ctx.faults.clear_at(self.name, t_s, ("unavailable", "throttled"))
+        return self.ctx.faults.down_until(self.name, t_s) if self._has_faults else None
 
     def always_fails(self) -> bool:
         """True when every SendMessage fails (error rate 1)."""
@@ -523,31 +530,8 @@ class StandardQueue(Queue):
             return super().send_now(pair)
         size = pair.msg.size_bytes
         self._bill[0] += (size + _CHUNK - 1) // _CHUNK
-        self._visible.append(QueueCopy(pair, self.env._now))
-        self._n_visible += 1
-        if self.consumer is not None:
-            self.consumer.on_available()
+        self._store_new(pair, self.env._now)
         return None
-
-    def receive(self, max_n: int) -> list[tuple[QueueCopy, int]]:
-        """ReceiveMessage (see :meth:`Queue.receive`), with a fast path for one plain message."""
-        if max_n == 1 and self._plain_receive:
-            q = self._visible
-            while q:
-                copy = q.popleft()
-                if copy.state != VISIBLE:
-                    continue
-                self._n_visible -= 1
-                now = self.env._now
-                if now - copy.enqueue_s < self.retention_s:
-                    copy.receive_count += 1
-                    receipt = copy.receipt = copy.receipt + 1
-                    copy.state = INFLIGHT
-                    self._bill[0] += (copy.pair.msg.size_bytes + _CHUNK - 1) // _CHUNK
-                    return [(copy, receipt)]
-                self._expire(copy)
-            return []
-        return super().receive(max_n)
 
     def _store_new(self, pair: Pair, now: float, logged: bool = False) -> None:
         if self._trace is not None or self._slow_store:
@@ -570,10 +554,6 @@ class StandardQueue(Queue):
         )
         #: storing needs more than an append (delay, reordering)
         self._slow_store = self.delay_s > 0.0 or self._reorder_draw is not None
-        #: a receive needs no redrive, throughput or trace handling
-        self._plain_receive = (
-            self.dlq is None and self._receive_bucket is None and self._trace is None
-        )
 
     def _push(self, copy: QueueCopy) -> None:
         copy.state = VISIBLE
