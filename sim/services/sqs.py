@@ -575,13 +575,14 @@ class StandardQueue(Queue):
         q = self._visible
         batch: list[tuple[QueueCopy, int]] = []
         simple = self.dlq is None and self._trace is None
-        expires = now - self.retention_s
+        retention = self.retention_s
         while q and len(batch) < max_n:
             copy = q.popleft()
             if copy.state != VISIBLE:
                 continue  # deleted or moved while visible (lazy removal)
             self._n_visible -= 1
-            if simple and copy.enqueue_s > expires:
+            # the same test as _admit_receive's, so tracing never changes which copy expires
+            if simple and now < copy.enqueue_s + retention:
                 copy.receive_count += 1
                 copy.receipt += 1
                 copy.state = INFLIGHT
