@@ -2,8 +2,9 @@
 
 :func:`validate_pattern` and :func:`validate_filter_policy` return one human-readable line
 per problem (unknown operator, wrong operand type, a leaf that is not an array, malformed
-numeric ranges, AWS's size limits), so the scenario loader can reject a policy before anything
-runs. The matching itself is :mod:`sim.patterns`.
+numeric ranges, CIDR blocks and wildcards, `$or` with fewer than two branches, AWS's size
+limits), so the scenario loader can reject a policy before anything runs. The rules follow
+AWS's rule compiler (aws/event-ruler); the matching itself is :mod:`sim.patterns`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sim.patterns import (
     _SNS,
     _SNS_DECIMALS,
     _SNS_NUMBER_LIMIT,
+    EVENTBRIDGE_OPERATORS,
     MAX_PATTERN_CHARS,
     MAX_POLICY_BYTES,
     MAX_POLICY_COMBINATIONS,
@@ -30,6 +32,9 @@ from sim.patterns import (
 )
 
 __all__ = ["validate_filter_policy", "validate_pattern"]
+
+#: Keys AWS refuses inside a `$or` branch (operator names and numeric comparisons).
+_RESERVED_IN_OR = EVENTBRIDGE_OPERATORS | {"equals", *_NUMERIC_OPS}
 
 
 def validate_pattern(pattern: Any) -> list[str]:
@@ -96,28 +101,36 @@ def _json_size(
 
 
 def _check_object(
-    obj: Mapping[str, Any], path: str, dialect: _Dialect, nesting: bool, problems: list[str]
+    obj: Mapping[str, Any],
+    path: str,
+    dialect: _Dialect,
+    nesting: bool,
+    problems: list[str],
+    in_or: bool = False,
 ) -> None:
     for key, sub in obj.items():
         where = f"{path}.{key}" if path else str(key)
         if not isinstance(key, str):
             problems.append(f"{where}: keys must be strings")
         elif key == "$or":
-            if not isinstance(sub, list) or len(sub) < 1:
-                problems.append(f"{where}: must be a non-empty array of objects")
-                continue
+            if not isinstance(sub, list) or len(sub) < 2:
+                problems.append(f"{where}: must be an array of at least two objects, got {sub!r}")
+                if not isinstance(sub, list):
+                    continue
             for i, branch in enumerate(sub):
                 if not isinstance(branch, Mapping) or not branch:
-                    problems.append(f"{where}[{i}]: must be a non-empty object")
+                    problems.append(f"{where}[{i}]: must be a non-empty object, got {branch!r}")
                 else:
-                    _check_object(branch, path, dialect, nesting, problems)
+                    _check_object(branch, path, dialect, nesting, problems, in_or=True)
+        elif in_or and key in _RESERVED_IN_OR:
+            problems.append(f"{where}: {key!r} is an operator name and cannot be a key inside $or")
         elif isinstance(sub, Mapping):
             if not nesting:
                 problems.append(f"{where}: nested keys are not allowed in attribute scope")
             elif not sub:
                 problems.append(f"{where}: nested object must not be empty")
             else:
-                _check_object(sub, where, dialect, nesting, problems)
+                _check_object(sub, where, dialect, nesting, problems, in_or)
         elif isinstance(sub, list):
             _check_leaf(sub, where, dialect, problems)
         else:
@@ -169,7 +182,7 @@ def _check_operator(
         try:
             _network(_text(operand))
         except ValueError:
-            problems.append(f"{at}: {operand!r} is not an IPv4 or IPv6 CIDR block")
+            problems.append(f"{at}: {operand!r} is not an IPv4 or IPv6 CIDR block (address/bits)")
     elif name == "numeric":
         _check_numeric(operand, at, dialect, problems)
     else:
@@ -177,7 +190,12 @@ def _check_operator(
 
 
 def _check_strings(
-    operand: Any, at: str, wildcard: bool, list_ok: bool, problems: list[str]
+    operand: Any,
+    at: str,
+    wildcard: bool,
+    list_ok: bool,
+    problems: list[str],
+    non_empty: bool = False,
 ) -> None:
     texts = operand if list_ok and isinstance(operand, list) and operand else [operand]
     for text in texts:
@@ -186,8 +204,27 @@ def _check_strings(
                 f"{at} takes a string{' or a list of strings' if list_ok else ''}, got {operand!r}"
             )
             return
-        if wildcard and "**" in text.replace("\\*", ""):
-            problems.append(f"{at}: consecutive wildcard characters in {text!r}")
+        if non_empty and not text:
+            problems.append(f"{at}: the string must not be empty")
+        if wildcard:
+            problem = _wildcard_problem(text)
+            if problem:
+                problems.append(f"{at}: {problem} in {text!r}")
+
+
+def _wildcard_problem(text: str) -> str | None:
+    """Say what is wrong with a wildcard (AWS: no `**`; a backslash escapes only `*` or itself)."""
+    i = 0
+    while i < len(text):
+        char = text[i]
+        if char == "*" and text[i + 1 : i + 2] == "*":
+            return f"consecutive wildcard characters at position {i}"
+        if char == "\\":
+            if text[i + 1 : i + 2] not in ("*", "\\"):
+                return f"invalid escape at position {i} (a backslash escapes only * and \\)"
+            i += 1
+        i += 1
+    return None
 
 
 def _check_numeric(operand: Any, at: str, dialect: _Dialect, problems: list[str]) -> None:
@@ -228,9 +265,9 @@ def _check_anything_but(operand: Any, at: str, dialect: _Dialect, problems: list
             problems.append(f"{at} takes a value, a list, or one of {{{forms}}}, got {operand!r}")
             return
         ((name, inner),) = operand.items()
-        _check_strings(
-            inner, f"{at}/{name}", name == "wildcard", name not in ("prefix", "suffix"), problems
-        )
+        affix = name in ("prefix", "suffix")
+        list_ok = not affix or dialect.anything_but_affix_lists
+        _check_strings(inner, f"{at}/{name}", name == "wildcard", list_ok, problems, affix)
         return
     values = operand if isinstance(operand, list) else [operand]
     if not values:

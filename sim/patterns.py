@@ -16,12 +16,14 @@ Semantics (aws-semantics.md §6.3 and §7.1):
 - `prefix`, `suffix` (both also with `{"equals-ignore-case": ...}`), `equals-ignore-case` and
   `wildcard` (`*` is zero or more characters, `\*` a literal star) apply to strings only and
   never match numbers. `numeric` applies to numbers only (`=`, `<`, `<=`, `>`, `>=`, conditions
-  ANDed). `cidr` matches IPv4 and IPv6 address strings.
-- `anything-but` (a value, a list, or `prefix`/`suffix`/`equals-ignore-case`/`wildcard`) matches
-  any value that is not excluded, including `null`, but never a missing field.
+  ANDed). `cidr` (`address/bits`) matches IPv4 and IPv6 address strings.
+- `anything-but` (a value, a list, or `prefix`/`suffix`/`equals-ignore-case`/`wildcard`, each of
+  these with one string or, on event buses, a list of strings) matches any value that is not
+  excluded, including `null`, but never a missing field.
 - `exists` is a leaf test: a field exists when it holds at least one leaf value (`null`
   counts; an empty array, an empty object or an object-valued field do not). `exists: false`
   therefore matches when a parent object is absent.
+- `$or` takes at least two branches, and no key inside a branch may be an operator name.
 - Dotted keys: a nested path `{"a": {"b": ...}}` also matches an event key literally named
   `"a.b"`, and a pattern key `"a.b"` matches the nested path.
 - SNS filter policies use the same engine with SNS's operator set. Their scope is the message
@@ -67,7 +69,7 @@ __all__ = [
     "validate_pattern",
 ]
 
-EVENTBRIDGE_OPERATORS = frozenset(
+EVENTBRIDGE_OPERATORS: frozenset[str] = frozenset(
     {
         "prefix",
         "suffix",
@@ -79,7 +81,7 @@ EVENTBRIDGE_OPERATORS = frozenset(
         "wildcard",
     }
 )
-SNS_OPERATORS = frozenset(
+SNS_OPERATORS: frozenset[str] = frozenset(
     {"prefix", "suffix", "equals-ignore-case", "anything-but", "numeric", "exists", "cidr"}
 )
 #: Maximum length of an EventBridge event pattern (characters, compact JSON).
@@ -114,6 +116,7 @@ class _Dialect:
     anything_but_forms: frozenset[str]
     ignore_case_affix: bool
     sns_numbers: bool
+    anything_but_affix_lists: bool
 
 
 _EVENTBRIDGE = _Dialect(
@@ -122,6 +125,7 @@ _EVENTBRIDGE = _Dialect(
     frozenset({"prefix", "suffix", "equals-ignore-case", "wildcard"}),
     ignore_case_affix=True,
     sns_numbers=False,
+    anything_but_affix_lists=True,
 )
 _SNS = _Dialect(
     "filter policy",
@@ -129,6 +133,7 @@ _SNS = _Dialect(
     frozenset({"prefix", "suffix"}),
     ignore_case_affix=False,
     sns_numbers=True,
+    anything_but_affix_lists=False,
 )
 
 
@@ -358,6 +363,10 @@ def _numeric_conditions(operand: Any) -> list[tuple[Callable[[Any, Any], bool], 
 
 @lru_cache(maxsize=256)
 def _network(cidr: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """Parse `address/bits` (AWS requires the prefix length; host bits may be set)."""
+    _, slash, bits = cidr.partition("/")
+    if not slash or not bits.isdigit():
+        raise ValueError(f"{cidr!r} is not in address/bits form")
     return ipaddress.ip_network(cidr, strict=False)
 
 
@@ -377,8 +386,14 @@ def _exclusion(operand: Any) -> Predicate:
         if len(operand) != 1:
             raise ValueError("anything-but takes one nested operator")
         ((name, inner),) = operand.items()
-        if name not in _STRING_OPS or (name in ("prefix", "suffix") and not isinstance(inner, str)):
+        if name not in _STRING_OPS:
             raise ValueError(f"anything-but: unsupported form {name!r}")
+        if name in ("prefix", "suffix"):
+            affixes = inner if isinstance(inner, list) else [inner]
+            if not affixes or not all(isinstance(a, str) for a in affixes):
+                raise ValueError(f"anything-but/{name} takes a string or a list of strings")
+            tests = [_string_test(name, a) for a in affixes]
+            return lambda v: any(test(v) for test in tests)
         return _string_test(name, inner)
     if isinstance(operand, list):
         return lambda v: any(_equal(x, v) for x in operand)

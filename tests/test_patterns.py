@@ -404,7 +404,7 @@ def test_validate_pattern_accepts_valid(pattern: dict[str, Any]) -> None:
         ({"a": [{"wildcard": "a**b"}]}, "consecutive wildcard"),
         ({"a": [{"prefix": "x", "suffix": "y"}]}, "exactly one key"),
         ({"a": {}}, "nested object must not be empty"),
-        ({"$or": {"a": ["x"]}}, "$or: must be a non-empty array"),
+        ({"$or": {"a": ["x"]}}, "$or: must be an array of at least two objects"),
         ({}, "must not be empty"),
         ({"a": ["x" * 2100]}, "characters long (max 2048)"),
     ],
