@@ -14,9 +14,13 @@ import pandas as pd
 import simpy
 
 from sim.config import (
+    ApiGatewaySpec,
+    CloudTrailSpec,
     EndpointSpec,
+    EventBusSpec,
     LambdaFunctionSpec,
     ProducerSpec,
+    S3BucketSpec,
     Scenario,
     SnsTopicSpec,
     SqsQueueSpec,
@@ -26,9 +30,14 @@ from sim.cost import CostMeter
 from sim.faults import Faults
 from sim.ledger import Ledger
 from sim.metrics import RunResult
+from sim.routing import EndpointPort, FunctionPort, QueuePort, SyncFunctionPort, TopicPort
+from sim.services.apigateway import ApiGateway
+from sim.services.cloudtrail import Trail
 from sim.services.endpoint import Endpoint
+from sim.services.eventbridge import EventBus
 from sim.services.lambda_ import ConcurrencyPool, EventSourceMapping, LambdaFunction
 from sim.services.producer import Producer
+from sim.services.s3 import Bucket
 from sim.services.sns import DeliveryTarget, Subscription, Topic
 from sim.services.sqs import Queue, make_queue
 from sim.streams import RandomStreams
@@ -62,6 +71,11 @@ class Model:
         self.producers: dict[str, Producer] = {}
         self.topics: dict[str, Topic] = {}
         self.endpoints: dict[str, Endpoint] = {}
+        self.buses: dict[str, EventBus] = {}
+        self.buckets: dict[str, Bucket] = {}
+        self.apis: dict[str, ApiGateway] = {}
+        self.trails: dict[str, Trail] = {}
+        self.ports: dict[str, Any] = {}  # name -> Port (and RetryTarget where it is one)
         self._construct()
         self._connect()
 
@@ -69,8 +83,9 @@ class Model:
     def components(self) -> dict[str, Component]:
         """Every component by name."""
         return {
-            **self.queues, **self.functions, **self.topics, **self.endpoints, **self.producers
-        }
+            **self.queues, **self.functions, **self.topics, **self.endpoints, **self.buses,
+            **self.buckets, **self.apis, **self.trails, **self.producers,
+        }  # fmt: skip
 
     def _construct(self) -> None:
         ctx = self.ctx
@@ -83,6 +98,14 @@ class Model:
                 self.topics[name] = Topic(ctx, name, spec)
             elif isinstance(spec, EndpointSpec):
                 self.endpoints[name] = Endpoint(ctx, name, spec)
+            elif isinstance(spec, EventBusSpec):
+                self.buses[name] = EventBus(ctx, name, spec)
+            elif isinstance(spec, S3BucketSpec):
+                self.buckets[name] = Bucket(ctx, name, spec)
+            elif isinstance(spec, ApiGatewaySpec):
+                self.apis[name] = ApiGateway(ctx, name, spec)
+            elif isinstance(spec, CloudTrailSpec):
+                self.trails[name] = Trail(ctx, name, spec)
         index = 0
         for name, spec in self.scenario.components.items():
             if isinstance(spec, ProducerSpec):
@@ -113,28 +136,46 @@ class Model:
                 fn.async_invoker.destination_queue = self.queues[dest]
         for name, topic in self.topics.items():
             self._subscribe(name, topic, consumer_of)
+        self._connect_ports(consumer_of)
         for producer in self.producers.values():
             send_to = producer.spec.send_to
-            if all(t in self.queues for t in send_to):
+            if all(t in self.queues for t in send_to) and producer.limiter is None:
                 targets = [self.queues[t] for t in send_to]
                 sinks = [consumer_of.get(t) for t in send_to]
                 producer.connect(targets, self.ledger.route(sinks))
                 continue
-            dyn_targets: list[Any] = []
-            dyn_sinks: list[str | None] = []
-            for t in send_to:
-                if t in self.topics:
-                    dyn_targets.append(self.topics[t])
-                    dyn_sinks.append(None)
-                elif t in self.functions:
-                    dyn_targets.append(self.functions[t])
-                    dyn_sinks.append(self.ledger.sink(t).name)
-                else:
-                    dyn_targets.append(self.queues[t])
-                    dyn_sinks.append(consumer_of.get(t))
-                    if consumer_of.get(t) is not None:
-                        self.ledger.sink(consumer_of[t])
-            producer.connect_dynamic(dyn_targets, dyn_sinks)
+            ports = [self.ports[t] for t in send_to]
+            for port in ports:
+                for sink in port.reachable():
+                    self.ledger.sink(sink)
+            producer.connect_ports(ports)
+
+    def _connect_ports(self, consumer_of: dict[str, str]) -> None:
+        """A port for every addressable component; wire buses, buckets, APIs and trails."""
+        ports = self.ports
+        for name, queue in self.queues.items():
+            ports[name] = QueuePort(queue, consumer_of.get(name))
+        for name, fn in self.functions.items():
+            ports[name] = FunctionPort(fn)
+        for name, topic in self.topics.items():
+            ports[name] = TopicPort(topic)
+        for name, endpoint in self.endpoints.items():
+            ports[name] = EndpointPort(endpoint)
+        ports.update(self.buses)
+        ports.update(self.buckets)
+        ports.update(self.apis)
+        ports.update(self.trails)
+        for bus in self.buses.values():
+            bus.connect(ports, self.queues)
+        for bucket in self.buckets.values():
+            eb = bucket.spec.eventbridge
+            bucket.connect(ports, self.buses[eb] if eb is not None else None)
+        for trail in self.trails.values():
+            trail.connect(self.buses[trail.spec.bus])
+        for api in self.apis.values():
+            target = api.spec.integration
+            sync = self.functions.get(target)
+            api.connect(SyncFunctionPort(sync) if sync is not None else ports[target])
 
     def _subscribe(self, name: str, topic: Topic, consumer_of: dict[str, str]) -> None:
         """Wire ``topic``'s subscriptions to their targets and register their sinks."""
@@ -178,6 +219,9 @@ class Model:
         metrics = out["metrics"]
         by_component = self.ctx.cost.cost_by_component(scenario.prices)
         metrics["cost_usd"] = sum(by_component.values())
+        metrics["api_requests"] = sum(a.requests for a in self.apis.values())
+        metrics["api_throttled"] = sum(a.throttled for a in self.apis.values())
+        metrics["events_replayed"] = sum(b.replayed for b in self.buses.values())
         produced = metrics["messages_produced"]
         metrics["cost_per_million_usd"] = (
             metrics["cost_usd"] / produced * 1e6 if produced else None

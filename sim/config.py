@@ -22,7 +22,8 @@ Semantics:
       a scenario is never mutated.
 
 Checked beyond the field ranges:
-    * References, one consumer function per queue, DLQ type = source type, FIFO trigger limits
+    * References (and what each may name), event patterns, overlapping S3 notification filters,
+      one consumer function per queue, DLQ type = source type, FIFO trigger limits
       (batch_size ≤ 10, no batching window), batch_size > 10 needs a batching window ≥ 1,
       timeout_s ≤ the source queue's visibility timeout, FIFO sends need a deduplication id.
     * Duplicate keys in the YAML file (a repeated component would otherwise vanish silently).
@@ -30,8 +31,8 @@ Checked beyond the field ranges:
 Not checked:
     * AWS recommendations (e.g. a visibility timeout of six times the function timeout); only
       hard AWS rules are errors. Numbers are coerced as pydantic's lax mode does (``"3"`` -> 3).
-    * Component types of DESIGN.md not built yet (sns_topic, event_bus, s3_bucket, api_gateway,
-      cloudtrail, endpoint): they are rejected as "not available yet".
+    * Event patterns and filter policies beyond AWS's documented syntax and limits
+      (:mod:`sim.pattern_checks`).
 
 Layout:
     This module loads scenarios; the models live in :mod:`sim.dist_specs` (base model, field
@@ -91,6 +92,19 @@ from sim.specs import (
     TriggerSpec,
 )
 from sim.specs import Scalar as Scalar
+from sim.specs_eb import (
+    ApiGatewaySpec,
+    ArchiveSpec,
+    CloudTrailSpec,
+    DeliveryRetrySpec,
+    EventBusSpec,
+    NotificationSpec,
+    ReplaySpec,
+    RuleSpec,
+    S3BucketSpec,
+    TargetDeadLetterSpec,
+    TargetSpec,
+)
 from sim.specs_sns import (
     ComponentSpec,
     DeliveryPolicySpec,
@@ -101,41 +115,52 @@ from sim.specs_sns import (
 )
 
 __all__ = [
+    "ApiGatewaySpec",
+    "ArchiveSpec",
     "ArrivalsSpec",
     "AsyncSpec",
     "AttributeSpec",
     "BurstSpec",
     "ChoiceAttr",
     "ChoiceSpec",
+    "CloudTrailSpec",
     "ColdStartSpec",
     "ComponentSpec",
     "ConstantDist",
     "DeadLetterSpec",
     "DeliveryPolicySpec",
+    "DeliveryRetrySpec",
     "DistSpec",
     "Distribution",
     "Duration",
     "EmpiricalDist",
     "EndpointSpec",
     "ErrorsSpec",
+    "EventBusSpec",
     "EvsimWarning",
     "ExponentialDist",
     "FunctionErrorsSpec",
     "GammaDist",
     "LambdaFunctionSpec",
     "LognormalDist",
+    "NotificationSpec",
     "OutageSpec",
     "ProducerSpec",
     "ProfileStep",
     "RedriveSpec",
+    "ReplaySpec",
     "ResendSpec",
     "RetrySpec",
+    "RuleSpec",
+    "S3BucketSpec",
     "Scenario",
     "ScenarioError",
     "SnsTopicSpec",
     "SqsQueueSpec",
     "SubscriptionDeadLetterSpec",
     "SubscriptionSpec",
+    "TargetDeadLetterSpec",
+    "TargetSpec",
     "TraceSpec",
     "TriggerSpec",
     "UniformDist",

@@ -7,12 +7,13 @@ behavioural reference (§13); a scenario's ``prices`` mapping overrides any of t
 Modelled:
     * SQS requests (standard and FIFO priced separately), one request per 64 KB chunk of payload.
     * Lambda requests and duration (GB-seconds at 1 ms granularity).
-    * SNS publishes and deliveries, EventBridge events, API Gateway calls, S3 PUTs (price table
-      only; the services that bill them arrive with those services).
+    * SNS publishes and deliveries (HTTP/S, email); EventBridge custom and replayed events (per
+      64 KB chunk; AWS-service events on the bus are free) and archived GB; API Gateway REST
+      requests (not the throttled ones); S3 PUTs.
 
 Not modelled:
     * Free tiers and volume tiers (a run is priced at the first-tier list price).
-    * Data transfer and storage charges.
+    * Data transfer and storage charges (S3 storage, EventBridge archive storage).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ DEFAULT_PRICES: dict[str, float] = {
     "sns_http_deliveries_per_million": 0.60,
     "sns_email_per_100k": 2.00,
     "eventbridge_events_per_million": 1.00,
+    "eventbridge_archive_per_gb": 0.10,
     "apigateway_rest_per_million": 3.50,
     "s3_put_per_thousand": 0.005,
 }
@@ -43,6 +45,7 @@ _ITEM_PRICE: dict[str, tuple[str, float]] = {
     "sns_http_deliveries": ("sns_http_deliveries_per_million", 1e6),
     "sns_email_deliveries": ("sns_email_per_100k", 1e5),
     "eventbridge_events": ("eventbridge_events_per_million", 1e6),
+    "eventbridge_archive_gb": ("eventbridge_archive_per_gb", 1.0),
     "apigateway_requests": ("apigateway_rest_per_million", 1e6),
     "s3_puts": ("s3_put_per_thousand", 1e3),
 }

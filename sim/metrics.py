@@ -61,6 +61,9 @@ METRICS: tuple[str, ...] = (
     "producer_latency_mean_s",
     "cost_usd",
     "cost_per_million_usd",
+    "api_requests",
+    "api_throttled",
+    "events_replayed",
 )
 
 #: Metrics reported per sink.

@@ -19,6 +19,7 @@ from sim.config_errors import _NO_VALUE, ScenarioError, _invalid_all, _problems,
 from sim.cost import DEFAULT_PRICES
 from sim.dist_specs import NonNegFloat, PosFloat, PosInt, _Spec
 from sim.specs import LambdaFunctionSpec, OutageSpec, ProducerSpec, SqsQueueSpec
+from sim.specs_eb import ApiGatewaySpec, CloudTrailSpec, EventBusSpec, S3BucketSpec
 from sim.specs_sns import (
     _AVAILABLE_TYPES,
     _FUTURE_TYPES,
@@ -127,9 +128,12 @@ def _cross_checks(s: Scenario) -> list[_Rel]:
                     continue  # a publish
                 if isinstance(spec, LambdaFunctionSpec):
                     continue  # an asynchronous invocation
+                if isinstance(spec, EventBusSpec | S3BucketSpec | ApiGatewaySpec | CloudTrailSpec):
+                    continue  # PutEvents, PutObject, an HTTP request, a recorded API call
                 if spec is not None and not isinstance(spec, SqsQueueSpec):
-                    why = (f"must name an sqs_queue, an sns_topic or a lambda_function "
-                           f"(asynchronous invoke); {target!r} is {_a(spec.type)}")
+                    why = (f"must name an sqs_queue, an sns_topic, a lambda_function "
+                           f"(asynchronous invoke), an event_bus, an s3_bucket, an api_gateway "
+                           f"or a cloudtrail; {target!r} is {_a(spec.type)}")
                     out.append(((*here, "send_to", i), target, why))
                     continue
                 q = ref((*here, "send_to", i), target)
@@ -150,6 +154,24 @@ def _cross_checks(s: Scenario) -> list[_Rel]:
                             "the DLQ to be the same type as the source queue"))  # fmt: skip
         elif isinstance(c, SnsTopicSpec):
             out.extend(_topic_checks(name, c, comps, unknown))
+        elif isinstance(c, EventBusSpec):
+            out.extend(_bus_checks(name, c, comps, unknown))
+        elif isinstance(c, S3BucketSpec):
+            out.extend(_bucket_checks(name, c, comps, unknown))
+        elif isinstance(c, ApiGatewaySpec):
+            integ = comps.get(c.integration)
+            if integ is None:
+                out.append(((*here, "integration"), c.integration, unknown))
+            elif not isinstance(integ, S3BucketSpec | LambdaFunctionSpec):
+                out.append(((*here, "integration"), c.integration,
+                            f"must name an s3_bucket (PutObject) or a lambda_function "
+                            f"(synchronous invoke); it is {_a(integ.type)}"))  # fmt: skip
+        elif isinstance(c, CloudTrailSpec):
+            bus = comps.get(c.bus)
+            if bus is None:
+                out.append(((*here, "bus"), c.bus, unknown))
+            elif not isinstance(bus, EventBusSpec):
+                out.append(((*here, "bus"), c.bus, f"must name an event_bus; it is {_a(bus.type)}"))
         elif isinstance(c, LambdaFunctionSpec):
             if c.async_.on_failure is not None:
                 dest_path = (*here, "async", "on_failure")
@@ -257,6 +279,100 @@ def _topic_checks(
         if sub.filter_policy is not None:
             for problem in validate_filter_policy(sub.filter_policy, scope=sub.filter_policy_scope):
                 out.append(((*here, "filter_policy"), _NO_VALUE, problem))
+    return out
+
+
+def _standard_queue(
+    path: tuple[str | int, ...], target: str, comps: Mapping[str, Any], unknown: str, who: str
+) -> list[_Rel]:
+    """``target`` must be a standard SQS queue (a dead-letter queue of ``who``)."""
+    spec = comps.get(target)
+    if spec is None:
+        return [(path, target, unknown)]
+    if not isinstance(spec, SqsQueueSpec):
+        return [(path, target, f"must name an sqs_queue; it is {_a(spec.type)}")]
+    if spec.fifo:
+        return [(path, target, f"must be a standard queue: {who} (AWS)")]
+    return []
+
+
+_BUS_TARGETS = (SqsQueueSpec, LambdaFunctionSpec, SnsTopicSpec, EndpointSpec)
+
+
+def _bus_checks(
+    name: str, bus: EventBusSpec, comps: Mapping[str, Any], unknown: str
+) -> list[_Rel]:
+    """Rules of one bus: patterns, targets and their dead-letter queues; the archive pattern."""
+    from sim.pattern_checks import validate_pattern
+
+    out: list[_Rel] = []
+    for i, rule in enumerate(bus.rules):
+        here = ("components", name, "rules", i)
+        for problem in validate_pattern(rule.pattern):
+            out.append(((*here, "pattern"), _NO_VALUE, problem))
+        for j, t in enumerate(rule.targets):
+            tp = (*here, "targets", j)
+            spec = comps.get(t.target)
+            if spec is None:
+                out.append(((*tp, "target"), t.target, unknown))
+            elif isinstance(spec, EndpointSpec) and spec.protocol not in ("http", "https"):
+                out.append(((*tp, "target"), t.target,
+                            f"an endpoint target is an API destination and must be http or "
+                            f"https; {t.target!r} is {spec.protocol}"))  # fmt: skip
+            elif not isinstance(spec, _BUS_TARGETS):
+                out.append(((*tp, "target"), t.target,
+                            f"must name an sqs_queue, a lambda_function, an sns_topic or an http "
+                            f"endpoint (API destination); it is {_a(spec.type)}"))  # fmt: skip
+            if t.dead_letter is not None:
+                out.extend(_standard_queue((*tp, "dead_letter", "target"), t.dead_letter.target,
+                                           comps, unknown, "EventBridge target DLQs are standard "
+                                           "queues"))  # fmt: skip
+    if bus.archive is not None and bus.archive.pattern is not None:
+        for problem in validate_pattern(bus.archive.pattern):
+            out.append((("components", name, "archive", "pattern"), _NO_VALUE, problem))
+    return out
+
+
+def _s3_types_overlap(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    def one(x: str, y: str) -> bool:
+        return x == y or (x.endswith(":*") and y.startswith(x[:-1])) or (
+            y.endswith(":*") and x.startswith(y[:-1]))  # fmt: skip
+
+    return any(one(x, y) for x in a for y in b)
+
+
+def _bucket_checks(
+    name: str, bucket: S3BucketSpec, comps: Mapping[str, Any], unknown: str
+) -> list[_Rel]:
+    """Notification targets (standard queue or topic, or a function) and overlapping filters."""
+    out: list[_Rel] = []
+    here = ("components", name)
+    for i, n in enumerate(bucket.notifications):
+        tp = (*here, "notifications", i, "target")
+        spec = comps.get(n.target)
+        if spec is None:
+            out.append((tp, n.target, unknown))
+        elif not isinstance(spec, SqsQueueSpec | SnsTopicSpec | LambdaFunctionSpec):
+            out.append((tp, n.target, f"must name an sqs_queue, an sns_topic or a "
+                        f"lambda_function; it is {_a(spec.type)}"))  # fmt: skip
+        elif isinstance(spec, SqsQueueSpec | SnsTopicSpec) and spec.fifo:
+            out.append((tp, n.target, "must be standard: S3 cannot notify a FIFO queue or "
+                        "topic (AWS)"))  # fmt: skip
+        for j, m in enumerate(bucket.notifications[:i]):
+            prefixes = n.prefix.startswith(m.prefix) or m.prefix.startswith(n.prefix)
+            suffixes = n.suffix.endswith(m.suffix) or m.suffix.endswith(n.suffix)
+            if prefixes and suffixes and _s3_types_overlap(n.events, m.events):
+                out.append(((*here, "notifications", i), _NO_VALUE,
+                            f"overlaps notification {j} (prefix {m.prefix!r}, suffix "
+                            f"{m.suffix!r}) for the same event types; AWS rejects overlapping "
+                            "prefixes and suffixes for one event type"))  # fmt: skip
+    if bucket.eventbridge is not None:
+        spec = comps.get(bucket.eventbridge)
+        if spec is None:
+            out.append(((*here, "eventbridge"), bucket.eventbridge, unknown))
+        elif not isinstance(spec, EventBusSpec):
+            out.append(((*here, "eventbridge"), bucket.eventbridge,
+                        f"must name an event_bus; it is {_a(spec.type)}"))  # fmt: skip
     return out
 
 

@@ -59,11 +59,17 @@ class FunctionErrorsSpec(_Spec):
 
 
 class RetrySpec(_Spec):
-    """AWS SDK standard retry mode: ``max_attempts`` in all, full-jitter backoff base..cap."""
+    """AWS SDK client retry: ``max_attempts`` in all, full-jitter backoff base..cap.
+
+    ``mode: standard`` retries throttling (429) and server errors (5xx); ``adaptive`` also
+    rate-limits the client after a throttling answer (a CUBIC-style client-side token bucket,
+    see :mod:`sim.services.producer`).
+    """
 
     max_attempts: PosInt = 3
     base_s: PosFloat = 1.0
     cap_s: PosFloat = 20.0
+    mode: Literal["standard", "adaptive"] = "standard"
 
     @model_validator(mode="after")
     def _check(self) -> RetrySpec:

@@ -26,6 +26,7 @@ from pydantic import Field, model_validator
 from sim.config_errors import _invalid_all, _Rel
 from sim.dist_specs import DistSpec, Prob, _const, _Spec
 from sim.specs import ErrorsSpec, LambdaFunctionSpec, ProducerSpec, SqsQueueSpec
+from sim.specs_eb import ApiGatewaySpec, CloudTrailSpec, EventBusSpec, S3BucketSpec
 
 __all__ = [
     "ComponentSpec",
@@ -164,8 +165,14 @@ class EndpointSpec(_Spec):
 
 #: Any component, chosen by its ``type``.
 ComponentSpec = Annotated[
-    Union[ProducerSpec, SqsQueueSpec, LambdaFunctionSpec, SnsTopicSpec, EndpointSpec],  # noqa: UP007
+    Union[  # noqa: UP007
+        ProducerSpec, SqsQueueSpec, LambdaFunctionSpec, SnsTopicSpec, EndpointSpec,
+        EventBusSpec, S3BucketSpec, ApiGatewaySpec, CloudTrailSpec,
+    ],
     Field(discriminator="type"),
 ]
-_AVAILABLE_TYPES = ("endpoint", "lambda_function", "producer", "sns_topic", "sqs_queue")
-_FUTURE_TYPES = ("event_bus", "s3_bucket", "api_gateway", "cloudtrail")
+_AVAILABLE_TYPES = (
+    "api_gateway", "cloudtrail", "endpoint", "event_bus", "lambda_function", "producer",
+    "s3_bucket", "sns_topic", "sqs_queue",
+)
+_FUTURE_TYPES: tuple[str, ...] = ()

@@ -93,17 +93,17 @@ def problem_line(exc: pytest.ExceptionInfo[ScenarioError], prefix: str) -> str:
 BAD_CASES = [
     # (id, updates, dotted path, offending value as shown, what is allowed)
     ("unknown-type", {"components.jobs.type": "sqs"}, "components.jobs.type", "'sqs'",
-     "unknown component type; allowed: endpoint, lambda_function, producer, sns_topic, sqs_queue"),
-    ("not-yet-available-type", {"components.jobs.type": "event_bus"}, "components.jobs.type",
-     "'event_bus'", "component type 'event_bus' is not available yet in this version of evsim; "
-     "available: endpoint, lambda_function, producer, sns_topic, sqs_queue"),
+     "unknown component type; allowed: api_gateway, cloudtrail, endpoint, event_bus, "
+     "lambda_function, producer, s3_bucket, sns_topic, sqs_queue"),
     ("missing-type", {"components.jobs-dlq.type": DELETE}, "components.jobs-dlq.type",
-     "missing", "required; allowed: endpoint, lambda_function, producer, sns_topic, sqs_queue"),
+     "missing", "required; allowed: api_gateway, cloudtrail, endpoint, event_bus, "
+     "lambda_function, producer, s3_bucket, sns_topic, sqs_queue"),
     ("missing-send-to-target", {"components.orders.send_to": ["jobs", "nope"]},
      "components.orders.send_to.1", "'nope'", "no component of that name (components: orders"),
     ("send-to-non-target", {"components.orders.send_to": ["orders"]},
-     "components.orders.send_to.0", "'orders'", "must name an sqs_queue, an sns_topic or a "
-     "lambda_function (asynchronous invoke); 'orders' is a producer"),
+     "components.orders.send_to.0", "'orders'", "must name an sqs_queue, an sns_topic, a "
+     "lambda_function (asynchronous invoke), an event_bus, an s3_bucket, an api_gateway or a "
+     "cloudtrail; 'orders' is a producer"),
     ("missing-dlq-target", {"components.jobs.dead_letter.target": "nope"},
      "components.jobs.dead_letter.target", "'nope'", "no component of that name"),
     ("dlq-is-itself", {"components.jobs.dead_letter.target": "jobs"},

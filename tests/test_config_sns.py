@@ -185,11 +185,13 @@ BAD = [
     ("async-duplicate-rate", {"components.f.async": {"duplicate_rate": -0.1}},
      "s.yaml: components.f.async.duplicate_rate: -0.1 — must be ≥ 0 and ≤ 1 (a probability)"),
     ("send-to-a-producer", {"components.prod.send_to": ["prod"]},
-     "s.yaml: components.prod.send_to.0: 'prod' — must name an sqs_queue, an sns_topic or a "
-     "lambda_function (asynchronous invoke); 'prod' is a producer"),
+     "s.yaml: components.prod.send_to.0: 'prod' — must name an sqs_queue, an sns_topic, a "
+     "lambda_function (asynchronous invoke), an event_bus, an s3_bucket, an api_gateway or a "
+     "cloudtrail; 'prod' is a producer"),
     ("send-to-an-endpoint", {"components.prod.send_to": ["t", "ep"]},
-     "s.yaml: components.prod.send_to.1: 'ep' — must name an sqs_queue, an sns_topic or a "
-     "lambda_function (asynchronous invoke); 'ep' is an endpoint"),
+     "s.yaml: components.prod.send_to.1: 'ep' — must name an sqs_queue, an sns_topic, a "
+     "lambda_function (asynchronous invoke), an event_bus, an s3_bucket, an api_gateway or a "
+     "cloudtrail; 'ep' is an endpoint"),
     ("endpoint-protocol", {"components.ep.protocol": "sqs"},
      "s.yaml: components.ep.protocol: 'sqs' — must be one of 'email', 'email-json', 'http', "
      "'https' or 'sms'"),

@@ -30,18 +30,23 @@ Modelled:
       returns to the queue (AWS: "keeps retrying until the timestamp passes the visibility
       timeout"; the backoff schedule is an assumption). An invoke that fails because the
       function is unavailable (an outage) is handled the same way; it is not an attempt.
+    * Synchronous invocation (:meth:`LambdaFunction.invoke_sync`, behind API Gateway): the
+      caller gets the answer when the run ends: success, a function error (the whole
+      invocation fails on the message's error draw or the timeout), throttling when no
+      concurrency is free, unavailable during an outage. No retry on the function's side.
 
 Not modelled:
     * Scale-down of the event source mapping at low traffic (its level only grows in a run).
     * Provisioned pollers, the 1,000-new-environments-per-10-s function scaling rate, the
       6 MB batch payload cap, init-phase billing.
-    * Synchronous invocation (it arrives with API Gateway). Asynchronous invocation is in
-      :mod:`sim.services.lambda_async`.
+    * Asynchronous invocation is in :mod:`sim.services.lambda_async`.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from simpy.events import Event
 
@@ -51,6 +56,9 @@ from sim.dists import is_zero, make_sampler
 from sim.faults import THROTTLED, UNAVAILABLE
 from sim.services.lambda_async import AsyncInvoker
 from sim.services.sqs import Queue, QueueCopy
+
+if TYPE_CHECKING:
+    from sim.message import Pair
 
 __all__ = ["ConcurrencyPool", "EventSourceMapping", "LambdaFunction"]
 
@@ -156,6 +164,42 @@ class LambdaFunction(Component):
     def cold_start_s(self) -> float:
         """Draw one cold start's duration (seconds)."""
         return self._cold_duration()
+
+    def invoke_sync(self, pair: Pair, reply: Callable[[str | None], None]) -> None:
+        """A synchronous (RequestResponse) invoke with one message; see the module docstring.
+
+        On success the function has processed ``pair`` (and consumed the caller's unit); on
+        an error answer the caller keeps its unit.
+        """
+        now = self.env._now
+        got = self.acquire(now)
+        if got == THROTTLED:
+            if self.ledger.counting:
+                self.stats.throttles += 1
+            reply(THROTTLED)
+            return
+        if got == UNAVAILABLE:
+            reply(UNAVAILABLE)
+            return
+        cold_s, ran_s, timed_out = self.plan_run(got is True, 1, now)
+        trace = self.ledger.trace
+
+        def done(_: Event) -> None:
+            ledger = self.ledger
+            self.release(self.env._now, ran_s)
+            ledger.attempt(pair)
+            if timed_out or self.message_fails(pair.msg.poison_u):
+                if trace is not None:
+                    ledger.log(self.env._now, self.name, "failure", pair.msg.id)
+                reply("server_error")
+                return
+            if trace is not None:
+                ledger.log(self.env._now, self.name, "success", pair.msg.id)
+            ledger.success(pair)
+            ledger.release(pair)
+            reply(None)
+
+        call_at(self.env, cold_s + ran_s, done)
 
     def plan_run(self, cold: bool, n_messages: int, now: float) -> tuple[float, float, bool]:
         """Draw one invocation: ``(cold start s, run s capped at the timeout, timed out)``."""

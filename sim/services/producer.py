@@ -14,6 +14,13 @@ Modelled:
       content-based deduplication (``dedup_ids: content``).
     * SDK client retry, standard mode: up to ``max_attempts`` attempts per send; before retry
       ``i`` (1, 2, ...) the client sleeps ``U(0, 1) × min(base_s × 2^(i-1), cap_s)`` (full jitter).
+      Throttling (429), server errors (5xx) and timeouts are retried; client errors (4xx such
+      as 413) are not.
+    * Adaptive mode (``retry.mode: adaptive``): the standard retries plus a client-side rate
+      limiter (:class:`AdaptiveLimiter`) that every attempt passes once the client has been
+      throttled: the rate drops to 0.7 × the measured send rate at each 429 and grows back
+      along a cubic curve (the CUBIC scheme AWS's SDKs document). One limiter per producer
+      (one SDK client); its constants are the SDKs' and unconfirmed here.
     * ``send_to`` with several targets: sequential fan-out (option 1). The client sends to each
       target in turn and stops at the first one whose send still fails after its retries; the
       pairs of that target and of every later one are lost.
@@ -21,12 +28,13 @@ Modelled:
       ``resend.delay_s`` later (same dedup id), as when a timeout hides a successful send.
 
 Not modelled:
-    * The SDK retry quota (token bucket) and adaptive mode.
+    * The SDK retry quota (token bucket).
     * Batched sends (SendMessageBatch).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -36,12 +44,14 @@ from simpy.events import Event
 from sim.config import ChoiceAttr, ProducerSpec
 from sim.context import Component, Context, ProcessGen, call_at
 from sim.dists import make_sampler
+from sim.faults import THROTTLED
 from sim.ledger import Route
 from sim.message import LOST, Message, Pair
+from sim.routing import CLIENT_ERROR, Plan, Port
 from sim.services.sqs import Queue
 from sim.streams import RandomStreams, buffered
 
-__all__ = ["Producer"]
+__all__ = ["AdaptiveLimiter", "Producer"]
 
 _MAX_GROUPS_KEY = 1 << 32
 
@@ -82,6 +92,78 @@ class _PoissonChain:
         self.schedule_next()
 
 
+class AdaptiveLimiter:
+    """Client-side rate limiting of the SDK's adaptive retry mode (CUBIC-style).
+
+    Inactive until the first throttling answer. Then every attempt takes a token from a bucket
+    filled at ``fill_rate``; at each throttling answer the rate becomes ``BETA`` × the measured
+    send rate, and after ``t`` seconds without one it is ``SCALE × (t − K)^3 + W`` (``W`` the
+    rate at the last throttle, ``K = ∛(W (1 − BETA) / SCALE)``), never above twice the measured
+    rate nor below ``MIN_RATE``. The send rate is measured in half-second buckets, smoothed.
+    """
+
+    BETA = 0.7
+    SCALE = 0.4
+    SMOOTH = 0.8
+    MIN_RATE = 0.5
+    BUCKET_S = 0.5
+
+    __slots__ = (
+        "count", "enabled", "fill_rate", "k", "last_max", "last_throttle", "measured",
+        "start", "t", "tokens",
+    )  # fmt: skip
+
+    def __init__(self) -> None:
+        self.enabled = False
+        self.fill_rate = self.MIN_RATE
+        self.tokens = 0.0
+        self.t = 0.0
+        self.last_max = 0.0
+        self.last_throttle = 0.0
+        self.k = 0.0
+        self.measured = 0.0
+        self.start = 0.0
+        self.count = 0
+
+    def _refill(self, now: float) -> None:
+        if now > self.t:
+            cap = max(self.fill_rate, 1.0)
+            self.tokens = min(cap, self.tokens + (now - self.t) * self.fill_rate)
+            self.t = now
+
+    def acquire(self, now: float) -> float:
+        """Take a token for an attempt now: the wait before it may go (0 when inactive)."""
+        if not self.enabled:
+            return 0.0
+        self._refill(now)
+        self.tokens -= 1.0
+        return 0.0 if self.tokens >= 0.0 else -self.tokens / self.fill_rate
+
+    def update(self, now: float, throttled: bool) -> None:
+        """An answer arrived now (``throttled``: a 429)."""
+        bucket = math.floor(now / self.BUCKET_S) * self.BUCKET_S
+        self.count += 1
+        if bucket > self.start:
+            rate = self.count / (bucket - self.start)
+            self.measured = self.SMOOTH * rate + (1.0 - self.SMOOTH) * self.measured
+            self.count = 0
+            self.start = bucket
+        if throttled:
+            base = min(self.measured, self.fill_rate) if self.enabled else self.measured
+            self.last_max = base
+            self.last_throttle = now
+            self.k = (base * (1.0 - self.BETA) / self.SCALE) ** (1.0 / 3.0)
+            new = base * self.BETA
+            self._refill(now)
+            self.enabled = True
+        elif self.enabled:
+            new = self.SCALE * (now - self.last_throttle - self.k) ** 3 + self.last_max
+            self._refill(now)
+        else:
+            return
+        self.fill_rate = max(self.MIN_RATE, min(new, 2.0 * self.measured))
+
+
 class _Send:
     """One pass of a message over the producer's targets (sequential fan-out)."""
 
@@ -95,28 +177,40 @@ class _Send:
         t0: float,
         first: bool = True,
         spans: list[tuple[int, int]] | None = None,
-        plans: list[list[int] | None] | None = None,
+        plans: list[Plan] | None = None,
     ) -> None:
         self.producer = producer
         self.first = first
         self.msg = msg
         self.pairs = pairs
         self.spans = spans  # target i carries pairs[a:b]; None: one pair per target
-        self.plans = plans  # per target: the topic subscriptions its pairs go to
+        self.plans = plans  # per target: the plan its pairs follow
         self.i = 0
         self.attempt = 1
         self.t0 = t0
 
     def step(self, _: Event | None = None) -> None:
+        limiter = self.producer.limiter
+        if limiter is not None:
+            wait = limiter.acquire(self.producer.env._now)
+            if wait > 0.0:
+                call_at(self.producer.env, wait, self._go)
+                return
+        self._go()
+
+    def _go(self, _: Event | None = None) -> None:
         if self.spans is None:
             self.producer.targets[self.i].accept(self.pairs[self.i], self.reply)
             return
         assert self.plans is not None
         a, b = self.spans[self.i]
-        self.producer.send_to(self.i, self.msg, self.pairs[a:b], self.plans[self.i], self.reply)
+        target = self.producer.targets[self.i]
+        target.send(self.msg, self.plans[self.i], self.pairs[a:b], self.reply)
 
     def reply(self, error: str | None) -> None:
         p = self.producer
+        if p.limiter is not None:
+            p.limiter.update(p.env._now, error == THROTTLED)
         if error is None:
             self.i += 1
             self.attempt = 1
@@ -125,7 +219,7 @@ class _Send:
             elif self.first:
                 p.ledger.producer_done(self.msg, p.env._now - self.t0)
             return
-        if self.attempt < p.max_attempts:
+        if self.attempt < p.max_attempts and error != CLIENT_ERROR:
             delay = p.retry_draw() * min(p.base_s * 2.0 ** (self.attempt - 1), p.cap_s)
             self.attempt += 1
             call_at(p.env, delay, self.step)
@@ -164,8 +258,7 @@ class Producer(Component):
         self.spec = spec
         streams = ctx.streams
         self.targets: list[Any] = []
-        self._static_sinks: list[str | None] = []
-        self._last_spans: tuple[list[tuple[int, int]], list[list[int] | None]] = ([], [])
+        self._last_spans: tuple[list[tuple[int, int]], list[Plan]] = ([], [])
         self._route: Route | None = None
         self._instant = False
         self._single_instant = False
@@ -174,6 +267,7 @@ class Producer(Component):
         self.base_s = spec.retry.base_s
         self.cap_s = spec.retry.cap_s
         self.retry_draw = streams.uniform(name, "retry")
+        self.limiter = AdaptiveLimiter() if spec.retry.mode == "adaptive" else None
         self._unit_exp = buffered(streams.get(name, "arrivals"), lambda g, n: g.exponential(1.0, n))
         self._poison = streams.uniform(name, "poison")
         self._groups = spec.groups
@@ -201,47 +295,20 @@ class Producer(Component):
         self._instant = all(t.instant for t in targets)
         self._single_instant = self._instant and len(self.targets) == 1
 
-    def connect_dynamic(self, targets: Sequence[Any], sinks: Sequence[str | None]) -> None:
-        """Send to ``targets`` in turn, some of them topics whose sinks depend on the message.
-
-        ``sinks[i]`` is the intended sink behind a queue or function target ``i`` (ignored
-        for a topic, which plans per message with its filter policies).
-        """
-        self.targets = list(targets)
-        self._static_sinks = list(sinks)
+    def connect_ports(self, ports: Sequence[Port]) -> None:
+        """Send to ``ports`` in turn, planning each message's sinks behind them when created."""
+        self.targets = list(ports)
         self._route = None
 
-    def send_to(
-        self, i: int, msg: Message, pairs: list[Pair], plan: list[int] | None, reply: Any
-    ) -> None:
-        """Send ``msg`` (its ``pairs`` for target ``i``) to target ``i``."""
-        from sim.services.lambda_ import LambdaFunction
-        from sim.services.sns import Topic
-
-        target = self.targets[i]
-        if isinstance(target, Topic):
-            assert plan is not None
-            target.publish(msg, list(zip(plan, pairs, strict=True)), reply)
-        elif isinstance(target, LambdaFunction):
-            target.async_invoker.accept(pairs[0], reply)
-        else:
-            target.accept(pairs[0], reply)
-
     def _emit_dynamic(self, msg: Message, now: float) -> list[Pair]:
-        from sim.services.sns import Topic
-
         names: list[str | None] = []
         spans: list[tuple[int, int]] = []
-        plans: list[list[int] | None] = []
-        for i, target in enumerate(self.targets):
+        plans: list[Plan] = []
+        for port in self.targets:
             a = len(names)
-            if isinstance(target, Topic):
-                plan = target.plan(msg)
-                plans.append([k for k, _ in plan])
-                names.extend(sink for _, sink in plan)
-            else:
-                plans.append(None)
-                names.append(self._static_sinks[i])
+            plan = port.plan(msg)
+            plans.append(plan)
+            names.extend(plan.sinks)
             spans.append((a, len(names)))
         pairs = self.ledger.new_pairs(msg, self.ledger.route_for(tuple(names)))
         _Send(self, msg, pairs, now, spans=spans, plans=plans).step()
@@ -343,7 +410,7 @@ class Producer(Component):
         msg: Message,
         pairs: list[Pair],
         spans: list[tuple[int, int]] | None = None,
-        plans: list[list[int] | None] | None = None,
+        plans: list[Plan] | None = None,
     ) -> None:
         for pair in pairs:
             self.ledger.copy(pair)

@@ -287,6 +287,29 @@ class Topic(Component):
         order.append((now + DEDUP_WINDOW_S, key))
         return True
 
+    # -- as the target of a retried delivery (EventBridge, S3) -----------------------------------
+
+    def publish_fails(self, t_s: float) -> bool:
+        """Whether one Publish at ``t_s`` fails (error rate or outage)."""
+        if not self._has_faults:
+            return False
+        return self.ctx.faults.request_fails(self.name, t_s, self._error_rate) is not None
+
+    def failing_until(self, t_s: float) -> float | None:
+        """End of the outage that makes every Publish at ``t_s`` fail, if any."""
+        return self.ctx.faults.down_until(self.name, t_s) if self._has_faults else None
+
+    def always_fails(self) -> bool:
+        """True when every Publish fails (error rate 1)."""
+        return self._error_rate >= 1.0
+
+    def accept_published(self, msg: Message, plan: list[tuple[int, Pair]]) -> None:
+        """A Publish by a retrying sender succeeded now: bill it and deliver ``plan``."""
+        self._bill_publish[0] += sqs_chunks(msg.size_bytes)
+        if self._trace is not None:
+            self.ledger.log(self.env._now, self.name, "publish", msg.id)
+        self._fan_out(msg, plan)
+
     # -- delivery --------------------------------------------------------------------------------
 
     def _deliver(self, index: int, sub: Subscription, pair: Pair, now: float) -> None:

@@ -1,0 +1,141 @@
+"""Amazon API Gateway (REST): throttling, payload limit, integration timeout.
+
+Modelled:
+    * A token bucket of ``rate_per_s`` tokens per second and capacity ``burst`` (full at the
+      start): a request that finds it empty is answered 429 (``throttled``), which the SDK
+      client retries. A ``throttled`` outage answers 429 too, an ``unavailable`` one and
+      ``errors.rate`` a 5xx.
+    * A request whose object is larger than ``max_payload_bytes`` (the ``size_bytes``
+      attribute, else the producer's ``size_bytes``) is answered 413, never retried.
+    * The integration (an S3 PutObject, a synchronous Lambda invoke) is called after the
+      gateway's ``latency_s``; its answer is relayed (a function error is a 502, retriable).
+      When it has not answered within ``timeout_s`` the client gets 504 and the integration
+      goes on: an object stored or a function run after the timeout still counts, and the
+      client's retry may repeat it (a duplicate).
+    * Billing: every request that passes throttling is billed (AWS does not bill throttled
+      requests). :attr:`ApiGateway.requests` and :attr:`ApiGateway.throttled` count requests and
+      429 answers (the ``api_requests`` and ``api_throttled`` metrics).
+
+Not modelled:
+    * Per-method, per-stage and usage-plan throttles (one bucket per API), the Regional
+      throttle, caching, authorizers, HTTP APIs' pricing, response latency after the
+      integration.
+"""
+
+from __future__ import annotations
+
+from sim.context import Component, Context, call_at
+from sim.dists import is_zero, make_sampler
+from sim.faults import THROTTLED
+from sim.message import Message, Pair
+from sim.routing import CLIENT_ERROR, Plan, Port, Reply, TokenBucket
+from sim.services.s3 import object_of
+from sim.specs_eb import ApiGatewaySpec
+
+__all__ = ["ApiGateway"]
+
+
+class _Call:
+    """One integration call: relays the first of its answer and the timeout."""
+
+    __slots__ = ("api", "done", "pairs", "reply")
+
+    def __init__(self, api: ApiGateway, pairs: list[Pair], reply: Reply) -> None:
+        self.api = api
+        self.pairs = pairs
+        self.reply = reply
+        self.done = False
+
+    def answer(self, error: str | None) -> None:
+        if self.done:  # after the timeout: the integration had its own copies
+            if error is not None:
+                for pair in self.pairs:
+                    self.api.ledger.release(pair)
+            return
+        self.done = True
+        self.reply(error)
+
+    def timeout(self, _: object) -> None:
+        if self.done:
+            return
+        self.done = True
+        for pair in self.pairs:  # the integration goes on with copies of its own
+            self.api.ledger.copy(pair)
+        if self.api.ledger.trace is not None:
+            self.api.ledger.log(self.api.env._now, self.api.name, "timeout", self.pairs[0].msg.id)
+        self.reply("timeout")
+
+
+class ApiGateway(Component):
+    """An API Gateway REST API with one integration."""
+
+    def __init__(self, ctx: Context, name: str, spec: ApiGatewaySpec) -> None:
+        super().__init__(ctx, name)
+        self.spec = spec
+        self._bucket = TokenBucket(spec.rate_per_s, float(spec.burst))
+        self._error_rate = spec.errors.rate
+        self._has_faults = spec.errors.rate > 0 or ctx.faults.has_outages(name)
+        self._latency = (
+            None
+            if is_zero(spec.latency_s)
+            else make_sampler(spec.latency_s, ctx.streams.get(name, "latency"))
+        )
+        self._integration: Port | None = None
+        self._bill = ctx.cost.counter(name, "apigateway_requests")
+        self._trace = ctx.ledger.trace
+        #: requests received (from warm-up on)
+        self.requests = 0
+        #: requests answered 429 (from warm-up on)
+        self.throttled = 0
+
+    def connect(self, integration: Port) -> None:
+        """Wire the integration (only the builder calls this)."""
+        self._integration = integration
+
+    def plan(self, msg: Message) -> Plan:
+        """The integration's plan."""
+        assert self._integration is not None
+        return self._integration.plan(msg)
+
+    def reachable(self) -> list[str]:
+        """The sinks behind the integration."""
+        assert self._integration is not None
+        return self._integration.reachable()
+
+    def send(self, msg: Message, plan: Plan, pairs: list[Pair], reply: Reply) -> None:
+        """One HTTP request carrying ``msg``."""
+        now = self.env._now
+        counting = self.ledger.counting
+        if counting:
+            self.requests += 1
+        error = None
+        if self._has_faults:
+            error = self.ctx.faults.request_fails(self.name, now, self._error_rate)
+        if error is None and not self._bucket.take(now):
+            error = THROTTLED
+        if error is not None:
+            if error == THROTTLED and counting:
+                self.throttled += 1
+            if self._trace is not None:
+                self.ledger.log(now, self.name, error, msg.id)
+            reply(error)
+            return
+        self._bill[0] += 1
+        if object_of(msg)[1] > self.spec.max_payload_bytes:
+            if self._trace is not None:
+                self.ledger.log(now, self.name, "payload_too_large", msg.id)
+            reply(CLIENT_ERROR)
+            return
+        call = _Call(self, pairs, reply)
+        latency = self._latency() if self._latency is not None else 0.0
+        if latency > 0.0 and self._has_faults:
+            latency *= self.ctx.faults.slow_factor(self.name, now)
+        if latency <= 0.0:
+            self._integrate(call, msg, plan, pairs)
+        else:
+            call_at(self.env, latency, lambda _: self._integrate(call, msg, plan, pairs))
+
+    def _integrate(self, call: _Call, msg: Message, plan: Plan, pairs: list[Pair]) -> None:
+        assert self._integration is not None
+        call_at(self.env, self.spec.timeout_s, call.timeout)
+        self._integration.send(msg, plan, pairs, call.answer)

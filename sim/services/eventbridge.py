@@ -1,0 +1,338 @@
+"""Amazon EventBridge event buses: rules, targets with retries and DLQs, archive and replay.
+
+Modelled:
+    * Events have AWS's envelope (``version``, ``id``, ``detail-type``, ``source``, ``account``,
+      ``time``, ``region``, ``resources``, ``detail``); a producer's message becomes a custom
+      event (its ``source`` and ``detail-type`` attributes, default the producer's name and
+      ``"Event"``; its other attributes are ``detail``). S3 and CloudTrail build their own
+      events (:mod:`sim.services.s3`, :mod:`sim.services.cloudtrail`).
+    * PutEvents (:meth:`EventBus.send`): ``errors.rate`` and outages fail it (the sender
+      retries); custom events are billed per 64 KB chunk, AWS-service events are free.
+    * Rules match the event with the full pattern language (:func:`sim.patterns.matches`); every
+      target of every matching rule gets the event after ``latency_s``. Intended sinks are the
+      sinks behind those targets, fixed when the message is created.
+    * Target delivery: retriable failures (the target's error rate, its outages) are retried
+      with exponential backoff and jitter up to ``retry.max_attempts`` retries and
+      ``retry.max_age_s`` (:class:`sim.routing.Retrier`); a non-retriable error
+      (``client_error_rate``) is not retried. Given up, the event goes to the target's DLQ
+      (``dead_lettered``) or is dropped (``lost``).
+    * The invocations quota (``invocations_per_s``): over it, first attempts wait in line.
+    * At-least-once delivery: ``duplicate_rate`` gives a target a second, independent copy.
+    * Archive: events (all, or those matching its pattern) are kept for ``retention_s`` after
+      ``lag_s``. A replay (``replays``) puts the events of an archived time window back on the
+      bus at ``at_s``, 1-minute slices of arrival time in order, shuffled within a slice, at
+      ``rate_per_s``, each carrying ``replay-name``; a replayed event goes to the targets of the
+      rules that matched it first and still match it (a rule may exclude replays with
+      ``{"replay-name": [{"exists": false}]}``). Replayed events are billed as custom events;
+      archived bytes are billed per GB.
+
+Not modelled:
+    * Cross-bus targets, input transformers, the PutEvents quota (10,000/s), the 256 KB event
+      limit, archive storage charges, the "new" subscriber bus with 5-attempt defaults.
+    * Retries do not consume the invocations quota (only first attempts do).
+    * A replay reaches only sinks that were intended when the message was created: a rule that
+      matches only replayed events is not a target of the replay.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from sim.context import Component, Context, call_at
+from sim.cost import sqs_chunks
+from sim.dists import is_zero, make_sampler
+from sim.message import Message, Pair
+from sim.patterns import matches
+from sim.routing import (
+    EndpointPort,
+    Plan,
+    Reply,
+    Retrier,
+    RetryTarget,
+    TokenBucket,
+    at,
+    give_up,
+)
+from sim.specs_eb import EventBusSpec, ReplaySpec, TargetSpec
+
+if TYPE_CHECKING:
+    from sim.services.sqs import Queue
+
+__all__ = ["ACCOUNT", "REGION", "EventBus", "custom_event", "envelope", "iso_time"]
+
+#: The account and Region events are stamped with.
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+_EPOCH = _dt.datetime(2026, 1, 1, tzinfo=_dt.UTC)
+#: Width of a replay slice (seconds): AWS replays a window one minute at a time.
+REPLAY_SLICE_S = 60.0
+
+
+def iso_time(t_s: float) -> str:
+    """Simulated time ``t_s`` as an event timestamp (time 0 is 2026-01-01T00:00:00Z)."""
+    return (_EPOCH + _dt.timedelta(seconds=t_s)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def envelope(
+    msg: Message, source: str, detail_type: str, detail: dict[str, Any], resources: list[str]
+) -> dict[str, Any]:
+    """An event in EventBridge's shape for ``msg``."""
+    return {
+        "version": "0",
+        "id": f"{msg.id:08x}-0000-4000-8000-{msg.id:012x}",
+        "detail-type": detail_type,
+        "source": source,
+        "account": ACCOUNT,
+        "time": iso_time(msg.created_s),
+        "region": REGION,
+        "resources": resources,
+        "detail": detail,
+    }
+
+
+def custom_event(msg: Message) -> dict[str, Any]:
+    """A producer's message as a custom event (PutEvents)."""
+    attrs = dict(msg.attrs or {})
+    source = str(attrs.pop("source", msg.producer))
+    detail_type = str(attrs.pop("detail-type", "Event"))
+    return envelope(msg, source, detail_type, attrs, [])
+
+
+class _Target:
+    """One target of a rule: its port, retry policy, DLQ and non-retriable error draw."""
+
+    __slots__ = ("client_draw", "client_rate", "dead_letter", "is_endpoint", "port", "retrier")
+
+    def __init__(
+        self, bus: EventBus, ri: int, ti: int, spec: TargetSpec, port: RetryTarget,
+        dlq: Queue | None,
+    ) -> None:  # fmt: skip
+        streams = bus.ctx.streams
+        self.port = port
+        self.retrier = Retrier(bus.env, spec.retry, streams.uniform(bus.name, f"retry:{ri}:{ti}"))
+        self.dead_letter = dlq
+        self.client_rate = spec.client_error_rate
+        self.client_draw = (
+            streams.uniform(bus.name, f"client_errors:{ri}:{ti}") if self.client_rate else None
+        )
+        self.is_endpoint = isinstance(port, EndpointPort)
+
+
+class _Archived:
+    __slots__ = ("msg", "pairs", "plan", "t")
+
+    def __init__(self, t: float, msg: Message, plan: Plan, pairs: list[Pair]) -> None:
+        self.t = t
+        self.msg = msg
+        self.plan = plan
+        self.pairs = pairs
+
+
+class EventBus(Component):
+    """An EventBridge event bus with rules, targets, an archive and replays."""
+
+    def __init__(self, ctx: Context, name: str, spec: EventBusSpec) -> None:
+        super().__init__(ctx, name)
+        self.spec = spec
+        streams = ctx.streams
+        self._targets: list[list[_Target]] = []
+        self._patterns = [rule.pattern for rule in spec.rules]
+        self._error_rate = spec.errors.rate
+        self._has_faults = spec.errors.rate > 0 or ctx.faults.has_outages(name)
+        self._latency = (
+            None
+            if is_zero(spec.latency_s)
+            else make_sampler(spec.latency_s, streams.get(name, "latency"))
+        )
+        self._quota = TokenBucket(spec.invocations_per_s, spec.invocations_per_s)
+        self._dup_rate = spec.duplicate_rate
+        self._dup_draw = streams.uniform(name, "duplicates") if spec.duplicate_rate else None
+        self._archive: list[_Archived] | None = [] if spec.archive is not None else None
+        self._replay_stream = streams.get(name, "replay")
+        self._bill_events = ctx.cost.counter(name, "eventbridge_events")
+        self._bill_archive = ctx.cost.counter(name, "eventbridge_archive_gb")
+        self._trace = ctx.ledger.trace
+        #: events replayed so far (all replays of the run)
+        self.replayed = 0
+
+    def connect(self, ports: Mapping[str, Any], queues: dict[str, Queue]) -> None:
+        """Wire every rule target to its port and DLQ (only the builder calls this)."""
+        for ri, rule in enumerate(self.spec.rules):
+            row = []
+            for ti, t in enumerate(rule.targets):
+                dlq = queues[t.dead_letter.target] if t.dead_letter is not None else None
+                row.append(_Target(self, ri, ti, t, ports[t.target], dlq))
+            self._targets.append(row)
+
+    def start(self) -> None:
+        """Schedule the replays."""
+        for i, spec in enumerate(self.spec.replays):
+            name = spec.name or f"replay-{i + 1}"
+            self._schedule_replay(spec, name)
+
+    def _schedule_replay(self, spec: ReplaySpec, name: str) -> None:
+        call_at(self.env, spec.at_s, lambda _: self._replay(spec, name))
+
+    # -- routing --------------------------------------------------------------------------------
+
+    def plan(self, msg: Message) -> Plan:
+        """The plan of ``msg`` sent by a producer (a custom event)."""
+        return self.plan_event(msg, custom_event(msg))
+
+    def plan_event(self, msg: Message, event: dict[str, Any]) -> Plan:
+        """One branch per target of every rule whose pattern matches ``event``."""
+        branches: list[tuple[Any, Plan]] = []
+        for ri, pattern in enumerate(self._patterns):
+            if matches(pattern, event):
+                for ti, target in enumerate(self._targets[ri]):
+                    branches.append(((ri, ti), target.port.plan(msg)))
+        return Plan.join(branches, event)
+
+    def reachable(self) -> list[str]:
+        """The sinks behind every target."""
+        return [s for row in self._targets for t in row for s in t.port.reachable()]
+
+    # -- PutEvents ------------------------------------------------------------------------------
+
+    def send(self, msg: Message, plan: Plan, pairs: list[Pair], reply: Reply) -> None:
+        """PutEvents of a custom event (billed); answered at once."""
+        error = self._put_error(self.env._now)
+        if error is not None:
+            if self._trace is not None:
+                self.ledger.log(self.env._now, self.name, "put_failed", msg.id)
+            reply(error)
+            return
+        self._bill_events[0] += sqs_chunks(msg.size_bytes)
+        reply(None)
+        self.ingest(msg, plan, pairs)
+
+    def _put_error(self, t_s: float) -> str | None:
+        if not self._has_faults:
+            return None
+        return self.ctx.faults.request_fails(self.name, t_s, self._error_rate)
+
+    def attempt_fails(self, t_s: float) -> bool:
+        """A PutEvents at ``t_s`` fails (for senders that retry: S3)."""
+        return self._put_error(t_s) is not None
+
+    def failing_until(self, t_s: float) -> float | None:
+        """End of the bus's outage at ``t_s``, if any."""
+        return self.ctx.faults.down_until(self.name, t_s) if self._has_faults else None
+
+    def always_fails(self) -> bool:
+        """Every PutEvents fails (error rate 1)."""
+        return self._error_rate >= 1.0
+
+    def hand_over(self, msg: Message, plan: Plan, pairs: list[Pair]) -> None:
+        """An AWS-service event (S3, CloudTrail) reaches the bus now (free of charge)."""
+        self.ingest(msg, plan, pairs)
+
+    # -- rules and targets ----------------------------------------------------------------------
+
+    def ingest(self, msg: Message, plan: Plan, pairs: list[Pair]) -> None:
+        """The event is on the bus now: archive it and start every target's delivery."""
+        now = self.env._now
+        if self._trace is not None:
+            self.ledger.log(now, self.name, "put", msg.id)
+        archive = self.spec.archive
+        if (
+            self._archive is not None
+            and archive is not None
+            and (archive.pattern is None or matches(archive.pattern, plan.event or {}))
+        ):
+            self._archive.append(_Archived(now, msg, plan, pairs))
+            self._bill_archive[0] += msg.size_bytes / 1e9
+        if not plan.parts:
+            return
+        start = now + (self._latency() if self._latency is not None else 0.0)
+        for key, lo, hi, child in plan.parts:
+            self._dispatch(key, msg, child, pairs[lo:hi], start, True)
+
+    def _dispatch(
+        self, key: tuple[int, int], msg: Message, child: Plan | None, pairs: list[Pair],
+        t_s: float, may_duplicate: bool,
+    ) -> None:  # fmt: skip
+        target = self._targets[key[0]][key[1]]
+        start = self._quota.reserve(t_s)
+        assert child is not None
+        if target.client_draw is not None and target.client_draw() < target.client_rate:
+            at(self.env, start, lambda: self._give_up(target, msg, pairs, 1, "client_error"))
+        else:
+            ok, when, attempts = target.retrier.decide(target.port, start)
+            if ok:
+                at(self.env, when, lambda: self._delivered(target, msg, child, pairs, attempts))
+            else:
+                at(self.env, when, lambda: self._give_up(target, msg, pairs, attempts, "gave_up"))
+        if may_duplicate and self._dup_draw is not None and self._dup_draw() < self._dup_rate:
+            for pair in pairs:
+                self.ledger.copy(pair)
+            self._dispatch(key, msg, child, pairs, t_s, False)
+
+    def _delivered(
+        self, target: _Target, msg: Message, child: Plan, pairs: list[Pair], attempts: int
+    ) -> None:
+        if self._trace is not None:
+            self.ledger.log(self.env._now, self.name, "delivered", msg.id)
+        if target.is_endpoint:
+            self.ledger.attempt(pairs[0], attempts - 1)  # the endpoint counts the success
+        target.port.hand_over(msg, child, pairs)
+
+    def _give_up(
+        self, target: _Target, msg: Message, pairs: list[Pair], attempts: int, why: str
+    ) -> None:
+        now = self.env._now
+        if target.is_endpoint:
+            self.ledger.attempt(pairs[0], attempts)
+        if self._trace is not None:
+            event = "dead_letter" if target.dead_letter is not None else why
+            self.ledger.log(now, self.name, event, msg.id)
+        give_up(self.ledger, pairs, target.dead_letter, now)
+
+    # -- replay ---------------------------------------------------------------------------------
+
+    def _replay(self, spec: ReplaySpec, name: str) -> None:
+        """Start replaying the archived window of ``spec`` now."""
+        assert self._archive is not None and self.spec.archive is not None
+        now = self.env._now
+        archive = self.spec.archive
+        keep = archive.retention_s
+        if keep is not None:  # drop what retention has expired
+            self._archive = [e for e in self._archive if now - e.t <= keep]
+        chosen = [
+            e
+            for e in self._archive
+            if spec.from_s <= e.t < spec.to_s and e.t + archive.lag_s <= now
+        ]
+        slices: dict[int, list[_Archived]] = {}
+        for e in chosen:
+            slices.setdefault(math.floor((e.t - spec.from_s) / REPLAY_SLICE_S), []).append(e)
+        order: list[_Archived] = []
+        for k in sorted(slices):
+            part = slices[k]
+            order.extend(part[i] for i in self._replay_stream.permutation(len(part)))
+        gap = 1.0 / spec.rate_per_s
+        for k, entry in enumerate(order):
+            self._schedule_one(k * gap, entry, name)
+
+    def _schedule_one(self, delay_s: float, entry: _Archived, name: str) -> None:
+        call_at(self.env, delay_s, lambda _: self._replay_one(entry, name))
+
+    def _replay_one(self, entry: _Archived, name: str) -> None:
+        now = self.env._now
+        msg, plan = entry.msg, entry.plan
+        event = {**(plan.event or {}), "replay-name": name}
+        self._bill_events[0] += sqs_chunks(msg.size_bytes)
+        if self.ledger.counting:
+            self.replayed += 1
+        if self._trace is not None:
+            self.ledger.log(now, self.name, "replayed", msg.id)
+        start = now + (self._latency() if self._latency is not None else 0.0)
+        for key, lo, hi, child in plan.parts:
+            if matches(self._patterns[key[0]], event):
+                pairs = entry.pairs[lo:hi]
+                for pair in pairs:
+                    self.ledger.copy(pair)
+                self._dispatch(key, msg, child, pairs, start, True)

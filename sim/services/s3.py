@@ -1,0 +1,204 @@
+"""Amazon S3 buckets: object puts and the event notifications they produce.
+
+Modelled:
+    * PutObject (:meth:`Bucket.send`, from a producer or API Gateway): ``errors.rate`` and
+      outages fail it with a 5xx (the sender retries), ``latency_s`` delays the answer; each
+      stored object is billed as one PUT.
+    * The object: its key is the message's ``key`` attribute (``{id}`` in it is replaced by the
+      message id, so that keys can be unique), else ``obj-<id>``; its size the ``size_bytes``
+      attribute, else the producer's ``size_bytes``; its other attributes are metadata.
+    * Direct notifications (SQS standard queues, SNS standard topics, Lambda functions): each
+      notification whose event types include ``s3:ObjectCreated:Put`` and whose prefix and
+      suffix match the key gets the event after ``notification_delay_s``; with probability
+      ``duplicate_rate`` a second, independent copy (at-least-once); no ordering. A delivery
+      that fails (the target's error rate or outage) is retried with ``delivery_retry`` and
+      lost when given up (S3 has no DLQ for notifications).
+    * ``eventbridge``: every event also goes to that bus as an ``Object Created`` event in
+      AWS's shape (``detail.bucket.name``, ``detail.object.key/size/etag/sequencer``,
+      ``detail.reason: PutObject``; the metadata as ``detail.object.metadata``, which AWS does
+      not send: a modelling convenience for metadata rules), after ``notification_delay_s``,
+      retried for up to 24 h (AWS: "durable" delivery).
+    * A bucket with neither notifications nor ``eventbridge`` is the sink of its puts: a
+      stored object is delivered.
+
+Not modelled:
+    * Other event types (deletes, restores, tags), versioning and the lost notification of two
+      concurrent writes to one non-versioned key, the 64 KB notification size limit, the URL
+      encoding of keys in notifications, storage and data transfer charges.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from sim.context import Component, Context, call_at
+from sim.dists import is_zero, make_sampler
+from sim.message import LOST, Message, Pair
+from sim.routing import Plan, Reply, Retrier, RetryTarget, at
+from sim.services.eventbridge import envelope
+from sim.specs_eb import S3BucketSpec
+
+if TYPE_CHECKING:
+    from sim.services.eventbridge import EventBus
+
+__all__ = ["Bucket", "object_of", "s3_event"]
+
+_PUT_EVENTS = frozenset({"s3:ObjectCreated:*", "s3:ObjectCreated:Put"})
+#: Branch key of the EventBridge branch (notifications use their index).
+_EVENTBRIDGE = -1
+
+
+def object_of(msg: Message) -> tuple[str, int, dict[str, Any]]:
+    """The ``(key, size in bytes, metadata)`` of the object that ``msg`` puts."""
+    attrs = dict(msg.attrs or {})
+    key = attrs.pop("key", None)
+    key = f"obj-{msg.id}" if key is None else str(key).replace("{id}", str(msg.id))
+    size = attrs.pop("size_bytes", None)
+    size = msg.size_bytes if size is None else max(0, round(float(size)))
+    return key, int(size), attrs
+
+
+def s3_event(bucket: str, msg: Message) -> dict[str, Any]:
+    """The EventBridge ``Object Created`` event of the put of ``msg`` into ``bucket``."""
+    key, size, metadata = object_of(msg)
+    detail = {
+        "version": "0",
+        "bucket": {"name": bucket},
+        "object": {
+            "key": key,
+            "size": size,
+            "etag": f"{msg.id:032x}",
+            "sequencer": f"{msg.id:018X}",
+            "metadata": metadata,
+        },
+        "request-id": f"{msg.id:016X}",
+        "requester": "123456789012",
+        "reason": "PutObject",
+    }
+    return envelope(msg, "aws.s3", "Object Created", detail, [f"arn:aws:s3:::{bucket}"])
+
+
+class Bucket(Component):
+    """An S3 bucket: puts, direct notifications and EventBridge events."""
+
+    def __init__(self, ctx: Context, name: str, spec: S3BucketSpec) -> None:
+        super().__init__(ctx, name)
+        self.spec = spec
+        streams = ctx.streams
+        self._error_rate = spec.errors.rate
+        self._has_faults = spec.errors.rate > 0 or ctx.faults.has_outages(name)
+        self._latency = (
+            None
+            if is_zero(spec.latency_s)
+            else make_sampler(spec.latency_s, streams.get(name, "latency"))
+        )
+        self._delay = (
+            None
+            if is_zero(spec.notification_delay_s)
+            else make_sampler(spec.notification_delay_s, streams.get(name, "notification_delay"))
+        )
+        self._dup_rate = spec.duplicate_rate
+        self._dup_draw = streams.uniform(name, "duplicates") if spec.duplicate_rate else None
+        self._retrier = Retrier(ctx.env, spec.delivery_retry, streams.uniform(name, "retry"))
+        self._ports: list[RetryTarget] = []
+        self._bus: EventBus | None = None
+        self._self_sink = not spec.notifications and spec.eventbridge is None
+        self._self_plan = Plan((name,))
+        self._bill_puts = ctx.cost.counter(name, "s3_puts")
+        self._trace = ctx.ledger.trace
+
+    def connect(self, ports: Mapping[str, Any], bus: EventBus | None) -> None:
+        """Wire the notification targets and the bus (only the builder calls this)."""
+        self._ports = [ports[n.target] for n in self.spec.notifications]
+        self._bus = bus
+
+    # -- routing --------------------------------------------------------------------------------
+
+    def plan(self, msg: Message) -> Plan:
+        """The notifications whose filters match the put of ``msg``, and the bus's rules."""
+        if self._self_sink:
+            return self._self_plan
+        key = object_of(msg)[0]
+        branches: list[tuple[Any, Plan]] = []
+        for i, n in enumerate(self.spec.notifications):
+            if _PUT_EVENTS.intersection(n.events) and key.startswith(n.prefix) and key.endswith(
+                n.suffix
+            ):
+                branches.append((i, self._ports[i].plan(msg)))
+        if self._bus is not None:
+            branches.append((_EVENTBRIDGE, self._bus.plan_event(msg, s3_event(self.name, msg))))
+        return Plan.join(branches)
+
+    def reachable(self) -> list[str]:
+        """The sinks behind every notification and the bus (or the bucket itself)."""
+        if self._self_sink:
+            return [self.name]
+        out = [s for p in self._ports for s in p.reachable()]
+        return out + (self._bus.reachable() if self._bus is not None else [])
+
+    # -- PutObject ------------------------------------------------------------------------------
+
+    def send(self, msg: Message, plan: Plan, pairs: list[Pair], reply: Reply) -> None:
+        """PutObject: answered after ``latency_s``; the events follow a stored object."""
+        now = self.env._now
+        error = None
+        if self._has_faults:
+            error = self.ctx.faults.request_fails(self.name, now, self._error_rate)
+        latency = self._latency() if self._latency is not None else 0.0
+        if latency > 0.0 and self._has_faults:
+            latency *= self.ctx.faults.slow_factor(self.name, now)
+
+        def answer() -> None:
+            if error is not None:
+                if self._trace is not None:
+                    self.ledger.log(self.env._now, self.name, "put_failed", msg.id)
+                reply(error)
+                return
+            self._bill_puts[0] += 1
+            reply(None)
+            self._stored(msg, plan, pairs)
+
+        if latency <= 0.0:
+            answer()
+        else:
+            call_at(self.env, latency, lambda _: answer())
+
+    def _stored(self, msg: Message, plan: Plan, pairs: list[Pair]) -> None:
+        ledger = self.ledger
+        if self._trace is not None:
+            ledger.log(self.env._now, self.name, "stored", msg.id)
+        if self._self_sink:
+            for pair in pairs:
+                ledger.attempt(pair)
+                ledger.success(pair)
+                ledger.release(pair)
+            return
+        for key, lo, hi, child in plan.parts:
+            assert child is not None
+            self._notify(key, msg, child, pairs[lo:hi], True)
+
+    def _notify(self, key: int, msg: Message, child: Plan, pairs: list[Pair], dup: bool) -> None:
+        now = self.env._now
+        port: RetryTarget
+        if key == _EVENTBRIDGE:
+            assert self._bus is not None
+            port = self._bus
+        else:
+            port = self._ports[key]
+        start = now + (self._delay() if self._delay is not None else 0.0)
+        ok, when, _ = self._retrier.decide(port, start)
+        if ok:
+            at(self.env, when, lambda: port.hand_over(msg, child, pairs))
+        else:
+            at(self.env, when, lambda: self._lost(msg, pairs))
+        if dup and self._dup_draw is not None and self._dup_draw() < self._dup_rate:
+            for pair in pairs:
+                self.ledger.copy(pair)
+            self._notify(key, msg, child, pairs, False)
+
+    def _lost(self, msg: Message, pairs: list[Pair]) -> None:
+        if self._trace is not None:
+            self.ledger.log(self.env._now, self.name, "gave_up", msg.id)
+        for pair in pairs:
+            self.ledger.drop(pair, LOST)
