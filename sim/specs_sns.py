@@ -23,7 +23,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field, model_validator
 
-from sim.config_errors import _invalid_all, _Rel
+from sim.config_errors import _AWS, _invalid_all, _Rel
 from sim.dist_specs import DistSpec, Prob, _const, _Spec
 from sim.specs import ErrorsSpec, LambdaFunctionSpec, ProducerSpec, SqsQueueSpec
 from sim.specs_eb import ApiGatewaySpec, CloudTrailSpec, EventBusSpec, S3BucketSpec
@@ -129,11 +129,14 @@ class SubscriptionSpec(_Spec):
 class SnsTopicSpec(_Spec):
     """An SNS topic (standard, or FIFO with ``fifo: true``).
 
-    ``errors.rate`` and ``latency_s`` apply to each Publish.
+    ``errors.rate`` and ``latency_s`` apply to each Publish. ``email_rate_per_s`` is SNS's
+    email delivery quota (10 messages per second, hard; per account in AWS, per topic here):
+    email deliveries beyond it wait in line.
     """
 
     type: Literal["sns_topic"]
     fifo: bool = False
+    email_rate_per_s: Annotated[float, Field(gt=0, le=10), _AWS] = 10.0
     content_based_dedup: bool = False
     errors: ErrorsSpec = Field(default_factory=ErrorsSpec)
     latency_s: DistSpec = _const(0.0)

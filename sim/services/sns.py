@@ -27,8 +27,11 @@ Modelled:
 
 Not modelled:
     * Jitter of retries (AWS applies some, undocumented), the HTTP/S throttle policy, the
-      15-minute propagation delay of filter policy changes, raw message delivery, the 30,000
-      messages/s publish quota and the 10 messages/s email rate.
+      15-minute propagation delay of filter policy changes, raw message delivery and the 30,000
+      messages/s publish quota.
+    * The email quota beyond first attempts: ``email_rate_per_s`` (10/s) delays the first
+      attempt of each email delivery (in line, first come first served); retries are not
+      counted against it.
     * The SQS FIFO throughput limit on deliveries from a FIFO topic.
 """
 
@@ -46,6 +49,7 @@ from sim.cost import sqs_chunks
 from sim.dists import is_zero, make_sampler
 from sim.message import LOST, Message, Pair
 from sim.patterns import filter_policy_matches
+from sim.routing import TokenBucket
 from sim.specs_sns import (
     DeliveryPolicySpec,
     SnsTopicSpec,
@@ -216,6 +220,7 @@ class Topic(Component):
         self._bill_http = ctx.cost.counter(name, "sns_http_deliveries")
         self._bill_email = ctx.cost.counter(name, "sns_email_deliveries")
         self._trace = ctx.ledger.trace
+        self._email_quota = TokenBucket(spec.email_rate_per_s, spec.email_rate_per_s)
         self._last: dict[tuple[int, int], float] = {}  # FIFO: last delivery per (sub, group)
         self._dedup: dict[int, float] = {}
         self._dedup_order: deque[tuple[float, int]] = deque()
@@ -317,6 +322,8 @@ class Topic(Component):
         start = now
         if self.fifo:
             start = max(now, self._last.get((index, pair.msg.group), now))
+        elif sub.protocol in ("email", "email-json"):
+            start = self._email_quota.reserve(now)
         cursor = sub.schedule.cursor(start)
         target = sub.target
         client_error = (
