@@ -38,6 +38,9 @@ partial batches):
   with probability p^(retries + 1).
 - ``sdk_send_failure``: an SDK call made up to ``max_attempts`` times (first try included)
   fails for good with probability q^max_attempts.
+- ``eventbridge_target_loss``: an EventBridge target tried once and retried up to ``retries``
+  times (MaximumRetryAttempts, 0–185), each attempt failing with probability q, before the
+  maximum event age ends and without a DLQ: the event is lost with probability q^(retries + 1).
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ __all__ = [
     "dead_letter_probability",
     "erlang_b",
     "erlang_c",
+    "eventbridge_target_loss",
     "mean_attempts",
     "mm1_mean_sojourn_s",
     "mmc_mean_in_system",
@@ -307,6 +311,27 @@ def async_lambda_loss(p_fail: float, retries: int) -> float:
     p = _check_probability("p_fail", p_fail)
     r = _check_int("retries", retries, 0)
     return p ** (r + 1)
+
+
+def eventbridge_target_loss(q_fail: float, retries: int) -> float:
+    """Probability that an EventBridge target never gets an event, q^(retries + 1).
+
+    Assumes no target DLQ, retriable failures only, and that the retries end before the
+    maximum event age.
+
+    Args:
+        q_fail: Probability q that one delivery attempt fails, independently.
+        retries: ``MaximumRetryAttempts`` (≥ 0; AWS allows 0–185).
+
+    Returns:
+        Probability that the first attempt and every retry fail.
+
+    Raises:
+        ValueError: If q is outside [0, 1] or retries < 0.
+    """
+    q = _check_probability("q_fail", q_fail)
+    r = _check_int("retries", retries, 0)
+    return q ** (r + 1)
 
 
 def sdk_send_failure(q_fail: float, max_attempts: int) -> float:

@@ -9,7 +9,8 @@ replications.
 Cases: M/M/1 and M/M/c (Erlang C) mean sojourn; Little's law (time-average number in the
 system from the integral of the in-flight count, against λ·W of theory); P(dead-lettered) = p^k
 and mean attempts (1 − p^k)/(1 − p); SDK retries (loss = q^m); sequential fan-out without
-retries (all delivered = (1 − q)^N).
+retries (all delivered = (1 − q)^N); EventBridge target retries (loss = q^(r+1), mean
+attempts (1 − q^(r+1))/(1 − q) at an HTTP endpoint target).
 """
 
 from __future__ import annotations
@@ -139,6 +140,34 @@ def fanout_scenario(q_fail: float, targets: int, max_attempts: int, messages: in
     )
 
 
+def eventbridge_scenario(q_fail: float, retries: int, events: int) -> Scenario:
+    """Events on a bus whose one rule targets an HTTP endpoint failing with ``q_fail``.
+
+    The target is retried ``retries`` times (backoff from 0.1 s, cap 1 s), without a DLQ.
+    """
+    rate = 10.0
+    return _scenario(
+        {
+            "name": f"eventbridge-q{q_fail}-r{retries}",
+            "duration_s": events / rate,
+            "drain_s": 120,
+            "components": {
+                "producer": {"type": "producer", "rate_per_s": rate, "send_to": ["bus"]},
+                "bus": {
+                    "type": "event_bus",
+                    "rules": [{
+                        "name": "all",
+                        "pattern": {"source": ["producer"]},
+                        "targets": [{"target": "api", "retry": {
+                            "max_attempts": retries, "base_s": 0.1, "cap_s": 1.0}}],
+                    }],
+                },
+                "api": {"type": "endpoint", "protocol": "https", "errors": {"rate": q_fail}},
+            },
+        }
+    )  # fmt: skip
+
+
 def _metric(name: str) -> Callable[[RunResult], float | None]:
     def read(r: RunResult) -> float | None:
         v = r.metrics[name]
@@ -212,6 +241,18 @@ def cases(quick: bool = False) -> list[Case]:
         Case("SDK retries: send lost=q^m, q=0.3, m=3", s, theory.sdk_send_failure(0.3, 3),
              _ratio("lost", "deliveries_expected"), reps, "probability")
     )
+    for q, r in ((0.5, 0), (0.5, 2), (0.3, 3)):
+        s = eventbridge_scenario(q, r, int((4000 if q ** (r + 1) > 0.05 else 12000) * scale))
+        out.append(
+            Case(f"EventBridge target lost=q^(r+1), q={q}, r={r}", s,
+                 theory.eventbridge_target_loss(q, r), _ratio("lost", "deliveries_expected"),
+                 reps, "probability")
+        )
+        out.append(
+            Case(f"EventBridge mean attempts (1-q^(r+1))/(1-q), q={q}, r={r}", s,
+                 theory.mean_attempts(q, r + 1), _ratio("attempts", "deliveries_expected"),
+                 reps, "attempts per event")
+        )
     return out
 
 

@@ -9,7 +9,13 @@ from __future__ import annotations
 
 import pytest
 
-from sim.config import ConstantDist, LambdaFunctionSpec, SqsQueueSpec
+from sim.config import (
+    ConstantDist,
+    EndpointSpec,
+    EventBusSpec,
+    LambdaFunctionSpec,
+    SqsQueueSpec,
+)
 from sim.validation import Case, cases, check_case
 
 CASES = cases(quick=True)
@@ -36,7 +42,12 @@ def test_every_case_has_the_aws_overheads_zeroed(case: Case) -> None:
     s = case.scenario
     queues = s.of_type(SqsQueueSpec)
     functions = s.of_type(LambdaFunctionSpec)
-    assert queues and functions
+    buses = s.of_type(EventBusSpec)
+    assert (queues and functions) or buses
+    for name, bus in buses.items():
+        assert _zero(bus.latency_s), (name, bus.latency_s)
+        for ep_name, ep in s.of_type(EndpointSpec).items():
+            assert _zero(ep.latency_s), (ep_name, ep.latency_s)
     for name, q in queues.items():
         assert _zero(q.latency_s), (name, q.latency_s)
         assert q.delay_s == 0, (name, q.delay_s)
