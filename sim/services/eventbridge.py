@@ -19,7 +19,7 @@ Modelled:
     * The invocations quota (``invocations_per_s``): over it, first attempts wait in line.
     * At-least-once delivery: ``duplicate_rate`` gives a target a second, independent copy.
     * Archive: events (all, or those matching its pattern) are kept for ``retention_s`` after
-      ``lag_s``. A replay (``replays``) puts the events of an archived time window back on the
+      ``lag_s`` (in memory only those inside the window of a scheduled replay). A replay (``replays``) puts the events of an archived time window back on the
       bus at ``at_s``, 1-minute slices of arrival time in order, shuffled within a slice, at
       ``rate_per_s``, each carrying ``replay-name``; a replayed event goes to the targets of the
       rules that matched it first and still match it (a rule may exclude replays with
@@ -243,8 +243,10 @@ class EventBus(Component):
             and archive is not None
             and (archive.pattern is None or matches(archive.pattern, plan.event or {}))
         ):
-            self._archive.append(_Archived(now, msg, plan, pairs))
             self._bill_archive[0] += msg.size_bytes / 1e9
+            if any(r.from_s <= now < r.to_s for r in self.spec.replays):
+                # kept only while a scheduled replay may pick it (memory stays bounded)
+                self._archive.append(_Archived(now, msg, plan, pairs))
         if not plan.parts:
             return
         start = now + (self._latency() if self._latency is not None else 0.0)
