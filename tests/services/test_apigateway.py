@@ -12,7 +12,7 @@ import itertools
 from typing import Any
 
 import pytest
-from conftest import NO_COLD, events, rows, run
+from conftest import NO_COLD, events, model, rows, run
 
 from sim.routing import TokenBucket
 from sim.services.producer import AdaptiveLimiter
@@ -113,6 +113,15 @@ def test_throttled_requests_succeed_on_sdk_retries():
     stored = events(r, "integ", "stored")
     assert stored[0] == 0.0 and all(b - a >= 1.0 - 1e-9 for a, b in itertools.pairwise(stored))
     conserved(r)
+
+
+def test_throttled_requests_are_not_billed():
+    m = model(api_scenario(api={"rate_per_s": 1, "burst": 3},
+                           bursts=[{"at_s": 0, "count": 10, "spread_s": 5}]))  # fmt: skip
+    r = m.run()
+    assert (r.metrics["api_requests"], r.metrics["api_throttled"]) == (10, 3)
+    assert m.ctx.cost.counts[("api", "apigateway_requests")] == 7
+    assert m.ctx.cost.counts[("integ", "s3_puts")] == 7
 
 
 def test_a_throttled_outage_answers_429_and_an_unavailable_one_5xx():

@@ -13,12 +13,13 @@ import copy
 from typing import Any
 
 import pytest
-from conftest import NO_COLD, events, rows, run
+from conftest import NO_COLD, events, model, rows, run
 
 from sim.message import Message
 from sim.services.eventbridge import ACCOUNT, REGION, custom_event, envelope, iso_time
 
 FATES = ("delivered", "dead_lettered", "expired", "lost", "in_flight")
+NO_RETRY = {"max_attempts": 1}
 FN: dict[str, Any] = {
     "type": "lambda_function",
     "duration_s": 1,
@@ -326,6 +327,27 @@ def test_one_targets_failure_does_not_affect_another_target():
     conserved(r)
 
 
+def test_a_failed_put_events_stops_the_producers_sequential_fan_out():
+    data = bus_scenario(bus={"errors": {"rate": 1.0}}, producer={"retry": NO_RETRY})
+    data["components"]["prod"]["send_to"] = ["bus", "q"]
+    r = run(data)
+    assert rows(r) == [(0.0, "bus", "put_failed"), (0.0, "prod", "gave_up")]
+    assert r.sinks["ep"]["lost"] == 1 and r.sinks["c"]["lost"] == 1  # q was never sent to
+    conserved(r)
+
+
+def test_a_fifo_queue_target_deduplicates_a_duplicate_delivery():
+    data = bus_scenario([{"target": "fq"}], bus={"duplicate_rate": 1.0},
+                        bursts=[{"at_s": 0, "count": 2}])  # fmt: skip
+    data["components"]["fq"] = {"type": "sqs_queue", "fifo": True}
+    data["components"]["fc"] = {**FN, "trigger": {"source": "fq", "batch_size": 1}}
+    r = run(data)
+    assert events(r, "fq", "deduplicated") == [0.0, 0.0]
+    assert events(r, "fc", "success") == [1.0, 2.0]  # one message group, in order
+    assert (r.metrics["delivered"], r.metrics["duplicates"]) == (2, 0)
+    conserved(r)
+
+
 # -- invocations quota and duplicates -------------------------------------------------------------
 
 
@@ -490,6 +512,14 @@ def test_two_replays_of_the_same_window_each_deliver_a_copy():
     assert r.metrics["duplicates"] == 2
     assert r.metrics["events_replayed"] == 2
     conserved(r)
+
+
+def test_custom_events_replays_and_archived_bytes_are_billed():
+    m = model(replay_scenario())  # 2 events of 1,024 bytes, both archived and replayed
+    m.run()
+    counts = m.ctx.cost.counts
+    assert counts[("bus", "eventbridge_events")] == 4  # 2 PutEvents + 2 replayed
+    assert counts[("bus", "eventbridge_archive_gb")] == pytest.approx(2 * 1024 / 1e9)
 
 
 def test_the_same_scenario_twice_gives_identical_traces():

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import NO_COLD, events, rows, run
+from conftest import NO_COLD, events, model, rows, run
 
 from sim.message import Message
 from sim.services.s3 import object_of, s3_event
@@ -334,3 +334,14 @@ def test_duplicate_rate_one_doubles_eventbridge_events_too():
     assert events(r, "bus", "put") == [2.0, 2.0]
     assert r.metrics["duplicates"] == 1
     conserved(r)
+
+
+def test_puts_are_billed_and_eventbridge_events_from_s3_are_free():
+    m = model(s3_scenario({"eventbridge": "bus"}, count=3,
+                          rules=[{"name": "all", "pattern": {"source": ["aws.s3"]},
+                                  "targets": [{"target": "q"}]}]))  # fmt: skip
+    r = m.run()
+    counts = m.ctx.cost.counts
+    assert counts[("b", "s3_puts")] == 3
+    assert counts[("bus", "eventbridge_events")] == 0
+    assert r.metrics["delivered"] == 3
