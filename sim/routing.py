@@ -104,8 +104,12 @@ class Port(Protocol):
 
     name: str
 
-    def plan(self, msg: Message) -> Plan:
-        """The intended sinks behind this port for ``msg``."""
+    def plan(self, msg: Message, body: dict[str, Any] | None = None) -> Plan:
+        """The intended sinks behind this port for ``msg``.
+
+        ``body`` is the JSON an AWS service sends on (an EventBridge event, an S3
+        notification), for ports that filter on it (SNS body-scope filter policies).
+        """
         ...
 
     def reachable(self) -> list[str]:
@@ -145,7 +149,7 @@ class QueuePort:
         self.name = queue.name
         self._plan = Plan((sink,))
 
-    def plan(self, msg: Message) -> Plan:
+    def plan(self, msg: Message, body: dict[str, Any] | None = None) -> Plan:
         """One pair: the queue's consumer (None if nobody consumes the queue)."""
         return self._plan
 
@@ -183,7 +187,7 @@ class FunctionPort:
         self._invoker = fn.async_invoker
         self._plan = Plan((fn.name,))
 
-    def plan(self, msg: Message) -> Plan:
+    def plan(self, msg: Message, body: dict[str, Any] | None = None) -> Plan:
         """One pair: the function."""
         return self._plan
 
@@ -228,7 +232,7 @@ class EndpointPort:
         self.name = endpoint.name
         self._plan = Plan((endpoint.name,))
 
-    def plan(self, msg: Message) -> Plan:
+    def plan(self, msg: Message, body: dict[str, Any] | None = None) -> Plan:
         """One pair: the endpoint."""
         return self._plan
 
@@ -270,9 +274,9 @@ class TopicPort:
         self.topic = topic
         self.name = topic.name
 
-    def plan(self, msg: Message) -> Plan:
-        """One branch per subscription whose filter policy accepts ``msg``."""
-        entries = self.topic.plan(msg)
+    def plan(self, msg: Message, body: dict[str, Any] | None = None) -> Plan:
+        """One branch per subscription whose filter policy accepts ``msg`` (or ``body``)."""
+        entries = self.topic.plan(msg, body)
         return Plan(
             tuple(sink for _, sink in entries),
             [(i, k, k + 1, None) for k, (i, _) in enumerate(entries)],

@@ -24,6 +24,8 @@ Not modelled:
 
 from __future__ import annotations
 
+from typing import Any
+
 from sim.context import Component, Context, call_at
 from sim.dists import is_zero, make_sampler
 from sim.faults import THROTTLED
@@ -92,7 +94,7 @@ class ApiGateway(Component):
         """Wire the integration (only the builder calls this)."""
         self._integration = integration
 
-    def plan(self, msg: Message) -> Plan:
+    def plan(self, msg: Message, body: dict[str, Any] | None = None) -> Plan:
         """The integration's plan."""
         assert self._integration is not None
         return self._integration.plan(msg)

@@ -70,7 +70,7 @@ class Trail(Component):
         """Wire the bus (only the builder calls this)."""
         self._bus = bus
 
-    def plan(self, msg: Message) -> Plan:
+    def plan(self, msg: Message, body: dict[str, Any] | None = None) -> Plan:
         """The bus's rules matched by the CloudTrail event of ``msg``."""
         assert self._bus is not None
         return self._bus.plan_event(msg, cloudtrail_event(msg))

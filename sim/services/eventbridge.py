@@ -9,7 +9,9 @@ Modelled:
     * PutEvents (:meth:`EventBus.send`): ``errors.rate`` and outages fail it (the sender
       retries); custom events are billed per 64 KB chunk, AWS-service events are free.
     * Rules match the event with the full pattern language (:func:`sim.patterns.matches`); every
-      target of every matching rule gets the event after ``latency_s``. Intended sinks are the
+      target of every matching rule gets the event after ``latency_s``. An SNS topic target
+      receives the event as its message body (no message attributes), which its
+      subscriptions' filter policies see. Intended sinks are the
       sinks behind those targets, fixed when the message is created.
     * Target delivery: retriable failures (the target's error rate, its outages) are retried
       with exponential backoff and jitter up to ``retry.max_attempts`` retries and
@@ -19,10 +21,11 @@ Modelled:
     * The invocations quota (``invocations_per_s``): over it, first attempts wait in line.
     * At-least-once delivery: ``duplicate_rate`` gives a target a second, independent copy.
     * Archive: events (all, or those matching its pattern) are kept for ``retention_s`` after
-      ``lag_s`` (in memory only those inside the window of a scheduled replay). A replay (``replays``) puts the events of an archived time window back on the
-      bus at ``at_s``, 1-minute slices of arrival time in order, shuffled within a slice, at
-      ``rate_per_s``, each carrying ``replay-name``; a replayed event goes to the targets of the
-      rules that matched it first and still match it (a rule may exclude replays with
+      ``lag_s`` (in memory only those inside the window of a scheduled replay). A replay
+      (``replays``) puts the events of an archived time window back on the bus at ``at_s``:
+      1-minute slices of arrival time in order, shuffled within a slice, at ``rate_per_s``,
+      each carrying ``replay-name``. A replayed event goes to the targets of the rules that
+      matched it first and still match it (a rule may exclude replays with
       ``{"replay-name": [{"exists": false}]}``). Replayed events are billed as custom events;
       archived bytes are billed per GB.
 
@@ -178,7 +181,7 @@ class EventBus(Component):
 
     # -- routing --------------------------------------------------------------------------------
 
-    def plan(self, msg: Message) -> Plan:
+    def plan(self, msg: Message, body: dict[str, Any] | None = None) -> Plan:
         """The plan of ``msg`` sent by a producer (a custom event)."""
         return self.plan_event(msg, custom_event(msg))
 
@@ -188,7 +191,7 @@ class EventBus(Component):
         for ri, pattern in enumerate(self._patterns):
             if matches(pattern, event):
                 for ti, target in enumerate(self._targets[ri]):
-                    branches.append(((ri, ti), target.port.plan(msg)))
+                    branches.append(((ri, ti), target.port.plan(msg, event)))
         return Plan.join(branches, event)
 
     def reachable(self) -> list[str]:

@@ -9,7 +9,8 @@ Modelled:
       attribute, else the producer's ``size_bytes``; its other attributes are metadata.
     * Direct notifications (SQS standard queues, SNS standard topics, Lambda functions): each
       notification whose event types include ``s3:ObjectCreated:Put`` and whose prefix and
-      suffix match the key gets the event after ``notification_delay_s``; with probability
+      suffix match the key gets the event (the ``Records`` JSON, which an SNS body-scope filter
+      policy sees) after ``notification_delay_s``; with probability
       ``duplicate_rate`` a second, independent copy (at-least-once); no ordering. A delivery
       that fails (the target's error rate or outage) is retried with ``delivery_retry`` and
       lost when given up (S3 has no DLQ for notifications).
@@ -36,13 +37,13 @@ from sim.context import Component, Context, call_at
 from sim.dists import is_zero, make_sampler
 from sim.message import LOST, Message, Pair
 from sim.routing import Plan, Reply, Retrier, RetryTarget, at
-from sim.services.eventbridge import envelope
+from sim.services.eventbridge import REGION, envelope, iso_time
 from sim.specs_eb import S3BucketSpec
 
 if TYPE_CHECKING:
     from sim.services.eventbridge import EventBus
 
-__all__ = ["Bucket", "object_of", "s3_event"]
+__all__ = ["Bucket", "object_of", "s3_event", "s3_notification"]
 
 _PUT_EVENTS = frozenset({"s3:ObjectCreated:*", "s3:ObjectCreated:Put"})
 #: Branch key of the EventBridge branch (notifications use their index).
@@ -57,6 +58,31 @@ def object_of(msg: Message) -> tuple[str, int, dict[str, Any]]:
     size = attrs.pop("size_bytes", None)
     size = msg.size_bytes if size is None else max(0, round(float(size)))
     return key, int(size), attrs
+
+
+def s3_notification(bucket: str, msg: Message) -> dict[str, Any]:
+    """The direct notification (``Records`` JSON) of the put of ``msg`` into ``bucket``."""
+    key, size, _ = object_of(msg)
+    return {
+        "Records": [
+            {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": REGION,
+                "eventTime": iso_time(msg.created_s),
+                "eventName": "ObjectCreated:Put",
+                "s3": {
+                    "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
+                    "object": {
+                        "key": key,
+                        "size": size,
+                        "eTag": f"{msg.id:032x}",
+                        "sequencer": f"{msg.id:018X}",
+                    },
+                },
+            }
+        ]
+    }
 
 
 def s3_event(bucket: str, msg: Message) -> dict[str, Any]:
@@ -115,17 +141,20 @@ class Bucket(Component):
 
     # -- routing --------------------------------------------------------------------------------
 
-    def plan(self, msg: Message) -> Plan:
+    def plan(self, msg: Message, body: dict[str, Any] | None = None) -> Plan:
         """The notifications whose filters match the put of ``msg``, and the bus's rules."""
         if self._self_sink:
             return self._self_plan
         key = object_of(msg)[0]
         branches: list[tuple[Any, Plan]] = []
+        record: dict[str, Any] | None = None
         for i, n in enumerate(self.spec.notifications):
             if _PUT_EVENTS.intersection(n.events) and key.startswith(n.prefix) and key.endswith(
                 n.suffix
             ):
-                branches.append((i, self._ports[i].plan(msg)))
+                if record is None:
+                    record = s3_notification(self.name, msg)
+                branches.append((i, self._ports[i].plan(msg, record)))
         if self._bus is not None:
             branches.append((_EVENTBRIDGE, self._bus.plan_event(msg, s3_event(self.name, msg))))
         return Plan.join(branches)

@@ -29,9 +29,9 @@ Not modelled:
     * Jitter of retries (AWS applies some, undocumented), the HTTP/S throttle policy, the
       15-minute propagation delay of filter policy changes, raw message delivery and the 30,000
       messages/s publish quota.
-    * The email quota beyond first attempts: ``email_rate_per_s`` (10/s) delays the first
-      attempt of each email delivery (in line, first come first served); retries are not
-      counted against it.
+    * The email quota beyond first attempts: ``email_rate_per_s`` (10/s) paces the first
+      attempts of email deliveries (one every 0.1 s, first come first served, no burst: AWS
+      documents the rate, not a burst); retries are not counted against it.
     * The SQS FIFO throughput limit on deliveries from a FIFO topic.
 """
 
@@ -191,10 +191,19 @@ class Subscription:
         self.client_error_rate = spec.client_error_rate
         self.client_error_draw = client_error_draw
 
-    def accepts(self, msg: Message) -> bool:
-        """Whether the subscription's filter policy lets ``msg`` through."""
+    def accepts(self, msg: Message, body: dict[str, Any] | None = None) -> bool:
+        """Whether the subscription's filter policy lets ``msg`` through.
+
+        ``body`` is the JSON body published by an AWS service (an EventBridge event, an S3
+        notification), which carries no message attributes; by default the producer's
+        attributes are both the attributes and the body.
+        """
         if self.filter_policy is None:
             return True
+        if body is not None:
+            if self.body_scope:
+                return filter_policy_matches(self.filter_policy, body=body)
+            return filter_policy_matches(self.filter_policy, attributes={})
         attrs: dict[str, Any] = msg.attrs or {}
         if self.body_scope:
             return filter_policy_matches(self.filter_policy, body=attrs)
@@ -220,7 +229,7 @@ class Topic(Component):
         self._bill_http = ctx.cost.counter(name, "sns_http_deliveries")
         self._bill_email = ctx.cost.counter(name, "sns_email_deliveries")
         self._trace = ctx.ledger.trace
-        self._email_quota = TokenBucket(spec.email_rate_per_s, spec.email_rate_per_s)
+        self._email_quota = TokenBucket(spec.email_rate_per_s, 1.0)  # paced, no burst
         self._last: dict[tuple[int, int], float] = {}  # FIFO: last delivery per (sub, group)
         self._dedup: dict[int, float] = {}
         self._dedup_order: deque[tuple[float, int]] = deque()
@@ -231,9 +240,11 @@ class Topic(Component):
 
     # -- routing ---------------------------------------------------------------------------------
 
-    def plan(self, msg: Message) -> list[tuple[int, str | None]]:
+    def plan(
+        self, msg: Message, body: dict[str, Any] | None = None
+    ) -> list[tuple[int, str | None]]:
         """``(subscription index, intended sink)`` for every subscription ``msg`` passes."""
-        return [(i, s.sink) for i, s in enumerate(self.subscriptions) if s.accepts(msg)]
+        return [(i, s.sink) for i, s in enumerate(self.subscriptions) if s.accepts(msg, body)]
 
     # -- Publish ---------------------------------------------------------------------------------
 

@@ -205,11 +205,6 @@ def test_emails_beyond_the_quota_wait_in_line_10_per_second():
     conserved(r)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the 10 emails/s quota is a token bucket holding 10 tokens at the start, so 20 "
-    "emails go out in the first second (the first 10 at once) and the 30th at 2.0 s, not 2.9 s",
-)
 def test_30_emails_at_once_go_out_at_10_per_second():
     r = run(trail_scenario({"delivery_delay_s": 0}, accounts=30))
     times = sorted(t for t, c, e in rows(r) if c.startswith("mail") and e == "success")
