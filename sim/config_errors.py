@@ -246,6 +246,9 @@ def _allowed(err: Mapping[str, Any], w: _Where) -> str:
         return f"must have {word} {n} entr{'y' if n == 1 else 'ies'}"
     if kind == "string_too_short":
         return "must not be empty"
+    if kind == "string_too_long":
+        n = ctx.get("max_length")
+        return f"must be at most {n} character{'s' if n != 1 else ''} long"
     for prefix, text in _TYPE_TEXT.items():
         if kind.startswith(prefix):
             return f"must be {text} {bounds}".rstrip()
@@ -267,7 +270,11 @@ def _problems(
         future_types: Component types that are planned but not built yet.
     """
     out: list[Problem] = []
-    for err in exc.errors(include_url=False):
+    errors = exc.errors(include_url=False)
+    inner = {tuple(e["loc"][:i]) for e in errors for i in range(len(e["loc"]))}
+    for err in errors:
+        if err["type"] == "too_short" and tuple(err["loc"]) in inner:
+            continue  # pydantic's echo of an invalid entry: the list itself is not too short
         w = _locate(tuple(err["loc"]), root)
         value, ctx = err.get("input", _MISSING), err.get("ctx") or {}
         if err["type"] == "evsim":

@@ -303,7 +303,7 @@ def _bus_checks(
     name: str, bus: EventBusSpec, comps: Mapping[str, Any], unknown: str
 ) -> list[_Rel]:
     """Rules of one bus: patterns, targets and their dead-letter queues; the archive pattern."""
-    from sim.pattern_checks import validate_pattern
+    from sim.patterns import validate_pattern
 
     out: list[_Rel] = []
     for i, rule in enumerate(bus.rules):

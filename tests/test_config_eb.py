@@ -281,11 +281,6 @@ ONE_PROBLEM = [c for c in BAD if c[0] in (
 )]  # fmt: skip
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: an invalid field inside a list entry (a rule target, an S3 event type) adds a "
-    "false 'must have at least 1 entry' line for the list that holds it",
-)
 @pytest.mark.parametrize(
     ("updates", "line"), [c[1:] for c in ONE_PROBLEM], ids=[c[0] for c in ONE_PROBLEM]
 )
@@ -293,11 +288,6 @@ def test_a_bad_field_inside_a_list_entry_is_the_only_problem_reported(updates, l
     assert error_lines(updates) == [line]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a notification prefix longer than 1,024 characters is reported as 'must be a "
-    "string' (pydantic's string_too_long mapped to the type text)",
-)
 def test_a_too_long_notification_prefix_names_the_length_limit():
     lines = error_lines({f"{N}.0.prefix": "x" * 1025})
     assert len(lines) == 1, lines
@@ -338,11 +328,6 @@ def test_an_override_that_breaks_the_wiring_is_rejected():
         s.with_updates({"components.trail.bus": "q"})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: import cycle sim.pattern_checks <-> sim.patterns: validating a bus rule in a "
-    "fresh interpreter (load_scenario without importing sim.patterns first) raises ImportError",
-)
 def test_a_bus_scenario_loads_in_a_fresh_interpreter(tmp_path: Path):
     path = tmp_path / "bus.yaml"
     path.write_text(yaml.safe_dump(BASE), encoding="utf-8")
