@@ -35,6 +35,7 @@ Not modelled:
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -96,10 +97,12 @@ class AdaptiveLimiter:
     """Client-side rate limiting of the SDK's adaptive retry mode (CUBIC-style).
 
     Inactive until the first throttling answer. Then every attempt takes a token from a bucket
-    filled at ``fill_rate``; at each throttling answer the rate becomes ``BETA`` × the measured
-    send rate, and after ``t`` seconds without one it is ``SCALE × (t − K)^3 + W`` (``W`` the
-    rate at the last throttle, ``K = ∛(W (1 − BETA) / SCALE)``), never above twice the measured
-    rate nor below ``MIN_RATE``. The send rate is measured in half-second buckets, smoothed.
+    filled at ``fill_rate`` (capacity ``max(fill_rate, 1)``), waiting in line, first come first
+    served, while the bucket is empty; a change of rate applies to the attempts already
+    waiting. At each throttling answer the rate becomes ``BETA`` × the measured send rate, and
+    ``t`` seconds after it the rate is ``SCALE × (t − K)^3 + W`` (``W`` the rate at the last
+    throttle, ``K = ∛(W (1 − BETA) / SCALE)``), never above twice the measured rate nor below
+    ``MIN_RATE``. The send rate is measured in half-second buckets, smoothed.
     """
 
     BETA = 0.7
@@ -109,11 +112,12 @@ class AdaptiveLimiter:
     BUCKET_S = 0.5
 
     __slots__ = (
-        "count", "enabled", "fill_rate", "k", "last_max", "last_throttle", "measured",
-        "start", "t", "tokens",
+        "count", "enabled", "env", "fill_rate", "generation", "k", "last_max", "last_throttle",
+        "measured", "start", "t", "tokens", "waiting",
     )  # fmt: skip
 
-    def __init__(self) -> None:
+    def __init__(self, env: Any) -> None:
+        self.env = env
         self.enabled = False
         self.fill_rate = self.MIN_RATE
         self.tokens = 0.0
@@ -124,6 +128,8 @@ class AdaptiveLimiter:
         self.measured = 0.0
         self.start = 0.0
         self.count = 0
+        self.waiting: deque[Callable[[], None]] = deque()
+        self.generation = 0
 
     def _refill(self, now: float) -> None:
         if now > self.t:
@@ -131,13 +137,36 @@ class AdaptiveLimiter:
             self.tokens = min(cap, self.tokens + (now - self.t) * self.fill_rate)
             self.t = now
 
-    def acquire(self, now: float) -> float:
-        """Take a token for an attempt now: the wait before it may go (0 when inactive)."""
+    def acquire(self, go: Callable[[], None]) -> None:
+        """Call ``go`` when the next attempt may be sent (at once while inactive)."""
         if not self.enabled:
-            return 0.0
-        self._refill(now)
-        self.tokens -= 1.0
-        return 0.0 if self.tokens >= 0.0 else -self.tokens / self.fill_rate
+            go()
+            return
+        self._refill(self.env._now)
+        if not self.waiting and self.tokens >= 1.0:
+            self.tokens -= 1.0
+            go()
+            return
+        self.waiting.append(go)
+        if len(self.waiting) == 1:
+            self._wake_later()
+
+    def _wake_later(self) -> None:
+        """Schedule the grant of the head of the line at the current fill rate."""
+        self.generation += 1
+        gen = self.generation
+        delay = max(0.0, (1.0 - self.tokens) / self.fill_rate)
+        call_at(self.env, delay, lambda _: self._wake(gen))
+
+    def _wake(self, gen: int) -> None:
+        if gen != self.generation:
+            return  # the rate changed since: a newer wake-up is scheduled
+        self._refill(self.env._now)
+        while self.waiting and self.tokens >= 1.0 - 1e-9:
+            self.tokens -= 1.0
+            self.waiting.popleft()()
+        if self.waiting:
+            self._wake_later()
 
     def update(self, now: float, throttled: bool) -> None:
         """An answer arrived now (``throttled``: a 429)."""
@@ -162,6 +191,8 @@ class AdaptiveLimiter:
         else:
             return
         self.fill_rate = max(self.MIN_RATE, min(new, 2.0 * self.measured))
+        if self.waiting:
+            self._wake_later()
 
 
 class _Send:
@@ -192,11 +223,9 @@ class _Send:
     def step(self, _: Event | None = None) -> None:
         limiter = self.producer.limiter
         if limiter is not None:
-            wait = limiter.acquire(self.producer.env._now)
-            if wait > 0.0:
-                call_at(self.producer.env, wait, self._go)
-                return
-        self._go()
+            limiter.acquire(self._go)
+        else:
+            self._go()
 
     def _go(self, _: Event | None = None) -> None:
         if self.spans is None:
@@ -267,7 +296,7 @@ class Producer(Component):
         self.base_s = spec.retry.base_s
         self.cap_s = spec.retry.cap_s
         self.retry_draw = streams.uniform(name, "retry")
-        self.limiter = AdaptiveLimiter() if spec.retry.mode == "adaptive" else None
+        self.limiter = AdaptiveLimiter(self.env) if spec.retry.mode == "adaptive" else None
         self._unit_exp = buffered(streams.get(name, "arrivals"), lambda g, n: g.exponential(1.0, n))
         self._poison = streams.uniform(name, "poison")
         self._groups = spec.groups

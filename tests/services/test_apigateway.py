@@ -12,6 +12,7 @@ import itertools
 from typing import Any
 
 import pytest
+import simpy
 from conftest import NO_COLD, events, model, rows, run
 
 from sim.routing import TokenBucket
@@ -281,30 +282,59 @@ def test_uploads_through_the_api_reach_a_rule_target_through_the_bucket():
 # -- the SDK's adaptive mode ---------------------------------------------------------------------
 
 
+def _granted(lim: AdaptiveLimiter, env: simpy.Environment, n: int) -> list[float]:
+    """Ask for ``n`` tokens now; the times they are granted (after running the clock)."""
+    times: list[float] = []
+    for _ in range(n):
+        lim.acquire(lambda: times.append(env.now))
+    env.run()
+    return times
+
+
 def test_the_adaptive_limiter_waits_for_nothing_until_throttled():
-    lim = AdaptiveLimiter()
+    env = simpy.Environment()
+    lim = AdaptiveLimiter(env)
     for k in range(20):
         lim.update(k * 0.1, False)
-        assert lim.acquire(k * 0.1) == 0.0
+    assert _granted(lim, env, 20) == [0.0] * 20
     assert lim.enabled is False
 
 
 def test_a_throttle_drops_the_rate_to_beta_times_the_measured_rate():
-    lim = AdaptiveLimiter()
+    env = simpy.Environment(initial_time=0.5)
+    lim = AdaptiveLimiter(env)
     for k in range(10):  # 10 answers in the first half-second
         lim.update(k * 0.05, False)
     lim.update(0.5, True)  # 11 in 0.5 s: 22/s measured, smoothed to 0.8 × 22
     assert lim.enabled
     assert lim.measured == pytest.approx(0.8 * 22)
     assert lim.fill_rate == pytest.approx(AdaptiveLimiter.BETA * 0.8 * 22)
-    # attempts at one instant are spaced by 1/fill_rate
-    w1, w2, w3 = lim.acquire(0.5), lim.acquire(0.5), lim.acquire(0.5)
-    assert w2 - w1 == pytest.approx(1 / lim.fill_rate)
-    assert w3 - w2 == pytest.approx(1 / lim.fill_rate)
+    # attempts at one instant wait in line, spaced by 1/fill_rate
+    t1, t2, t3 = _granted(lim, env, 3)
+    assert t2 - t1 == pytest.approx(1 / lim.fill_rate)
+    assert t3 - t2 == pytest.approx(1 / lim.fill_rate)
+
+
+def test_attempts_already_waiting_speed_up_when_the_rate_rises():
+    env = simpy.Environment(initial_time=0.5)
+    lim = AdaptiveLimiter(env)
+    lim.update(0.5, True)  # one answer in 0.5 s measured: 0.7 × 0.8 × 2 = 1.12/s
+    assert lim.fill_rate == pytest.approx(1.12)
+    times: list[float] = []
+    for _ in range(5):
+        lim.acquire(lambda: times.append(env.now))
+    env.run(until=1.0)
+    lim.fill_rate = 10.0  # as a later update would set it
+    lim._wake_later()
+    env.run()
+    # at 1.12/s the fifth would wait until 0.5 + 5/1.12 ≈ 4.96 s; at 10/s from t = 1 they are
+    # all out by 1.5 s
+    assert len(times) == 5 and max(times) <= 1.5
+    assert times == sorted(times)  # first come, first served
 
 
 def test_the_rate_grows_back_to_its_level_before_the_throttle_after_k_seconds():
-    lim = AdaptiveLimiter()
+    lim = AdaptiveLimiter(simpy.Environment())
     for k in range(10):
         lim.update(k * 0.05, False)
     lim.update(0.5, True)
@@ -326,3 +356,13 @@ def test_adaptive_mode_sends_fewer_throttled_requests_than_standard_mode():
         out[mode] = r.metrics
     assert out["adaptive"]["api_throttled"] < out["standard"]["api_throttled"] / 5
     assert out["adaptive"]["lost"] < out["standard"]["lost"]
+
+
+def test_adaptive_clients_drain_their_backlog_at_the_gateway_rate():
+    # 400 requests over 20 s against 5/s: at most ~110 s of work; nothing may wait beyond that
+    r = run(api_scenario(api={"rate_per_s": 5, "burst": 10},
+                         bursts=[{"at_s": 0, "count": 400, "spread_s": 20}],
+                         retry={"max_attempts": 3, "mode": "adaptive"},
+                         duration_s=20, drain_s=200), trace=False)  # fmt: skip
+    conserved(r)
+    assert r.metrics["in_flight"] == 0
