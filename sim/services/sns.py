@@ -320,11 +320,22 @@ class Topic(Component):
         return self._error_rate >= 1.0
 
     def accept_published(self, msg: Message, plan: list[tuple[int, Pair]]) -> None:
-        """A Publish by a retrying sender succeeded now: bill it and deliver ``plan``."""
+        """A Publish by a retrying sender (EventBridge, S3) succeeded now.
+
+        It is billed, and ``plan`` is delivered after the topic's ``latency_s``, as for a
+        producer's Publish.
+        """
+        now = self.env._now
         self._bill_publish[0] += sqs_chunks(msg.size_bytes)
         if self._trace is not None:
-            self.ledger.log(self.env._now, self.name, "publish", msg.id)
-        self._fan_out(msg, plan)
+            self.ledger.log(now, self.name, "publish", msg.id)
+        latency = self._latency() if self._latency is not None else 0.0
+        if latency > 0.0 and self._has_faults:
+            latency *= self.ctx.faults.slow_factor(self.name, now)
+        if latency <= 0.0:
+            self._fan_out(msg, plan)
+        else:
+            call_at(self.env, latency, lambda _: self._fan_out(msg, plan))
 
     # -- delivery --------------------------------------------------------------------------------
 

@@ -1169,3 +1169,20 @@ def test_same_seed_same_results_with_or_without_the_trace(case, seed):
     traced = run(data, seed=seed, trace=True, keep_samples=True)
     assert plain.metrics == traced.metrics
     assert plain.sinks == traced.sinks
+
+
+def test_a_publish_by_s3_waits_for_the_topic_latency_like_a_producers() -> None:
+    # S3 hands the event to the topic (notification delay 0); the topic's 5 s latency applies
+    data = {
+        "duration_s": 1,
+        "components": {
+            "p": {"type": "producer", "arrivals": {"bursts": [{"at_s": 0, "count": 1}]},
+                  "send_to": ["b"]},
+            "b": {"type": "s3_bucket", "notification_delay_s": 0,
+                  "notifications": [{"target": "t"}]},
+            "t": {"type": "sns_topic", "latency_s": 5.0, "subscriptions": [{"target": "e"}]},
+            "e": {"type": "endpoint", "protocol": "https"},
+        },
+    }  # fmt: skip
+    r = run(data)
+    assert [t for t, c, e in rows(r) if c == "e" and e == "success"] == [5.0]
