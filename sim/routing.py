@@ -292,7 +292,7 @@ class TopicPort:
 
     def attempt_fails(self, t_s: float) -> bool:
         """A Publish at ``t_s`` fails."""
-        return self.topic.publish_fails(t_s)
+        return self.topic.attempt_fails(t_s)
 
     def failing_until(self, t_s: float) -> float | None:
         """End of the topic's outage at ``t_s``."""
@@ -334,6 +334,11 @@ class TokenBucket:
             self.tokens -= 1.0
             return True
         return False
+
+    def ready_at(self, now: float) -> float:
+        """When the next token will be there (``now`` if one is)."""
+        self._refill(now)
+        return now if self.tokens >= 1.0 else now + (1.0 - self.tokens) / self.rate
 
     def reserve(self, now: float) -> float:
         """Take the next token, waiting in line if needed: the time it is granted."""

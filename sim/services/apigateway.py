@@ -26,8 +26,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sim.context import Component, Context, call_at
-from sim.dists import is_zero, make_sampler
+from sim.context import Context, RequestTarget, call_at
 from sim.faults import THROTTLED
 from sim.message import Message, Pair
 from sim.routing import CLIENT_ERROR, Plan, Port, Reply, TokenBucket
@@ -68,20 +67,13 @@ class _Call:
         self.reply("timeout")
 
 
-class ApiGateway(Component):
+class ApiGateway(RequestTarget):
     """An API Gateway REST API with one integration."""
 
     def __init__(self, ctx: Context, name: str, spec: ApiGatewaySpec) -> None:
-        super().__init__(ctx, name)
+        super().__init__(ctx, name, spec.errors.rate, spec.latency_s)
         self.spec = spec
         self._bucket = TokenBucket(spec.rate_per_s, float(spec.burst))
-        self._error_rate = spec.errors.rate
-        self._has_faults = spec.errors.rate > 0 or ctx.faults.has_outages(name)
-        self._latency = (
-            None
-            if is_zero(spec.latency_s)
-            else make_sampler(spec.latency_s, ctx.streams.get(name, "latency"))
-        )
         self._integration: Port | None = None
         self._bill = ctx.cost.counter(name, "apigateway_requests")
         self._trace = ctx.ledger.trace
@@ -110,9 +102,7 @@ class ApiGateway(Component):
         counting = self.ledger.counting
         if counting:
             self.requests += 1
-        error = None
-        if self._has_faults:
-            error = self.ctx.faults.request_fails(self.name, now, self._error_rate)
+        error = self.request_error(now)
         if error is None and not self._bucket.take(now):
             error = THROTTLED
         if error is not None:
@@ -129,9 +119,7 @@ class ApiGateway(Component):
             reply(CLIENT_ERROR)
             return
         call = _Call(self, pairs, reply)
-        latency = self._latency() if self._latency is not None else 0.0
-        if latency > 0.0 and self._has_faults:
-            latency *= self.ctx.faults.slow_factor(self.name, now)
+        latency = self.request_latency(now)
         if latency <= 0.0:
             self._integrate(call, msg, plan, pairs)
         else:

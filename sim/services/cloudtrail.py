@@ -21,7 +21,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from sim.context import Component, Context
-from sim.dists import is_zero, make_sampler
 from sim.message import LOST, Message, Pair
 from sim.routing import Plan, Reply, at
 from sim.services.eventbridge import REGION, envelope, iso_time
@@ -56,11 +55,7 @@ class Trail(Component):
         super().__init__(ctx, name)
         self.spec = spec
         streams = ctx.streams
-        self._delay = (
-            None
-            if is_zero(spec.delivery_delay_s)
-            else make_sampler(spec.delivery_delay_s, streams.get(name, "delivery_delay"))
-        )
+        self._delay = self.sampler(spec.delivery_delay_s, "delivery_delay")
         self._loss_rate = spec.loss_rate
         self._loss_draw = streams.uniform(name, "loss") if spec.loss_rate else None
         self._bus: EventBus | None = None

@@ -44,9 +44,8 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from sim.context import Component, Context, call_at
+from sim.context import Context, RequestTarget, call_at
 from sim.cost import sqs_chunks
-from sim.dists import is_zero, make_sampler
 from sim.message import Message, Pair
 from sim.patterns import matches
 from sim.routing import (
@@ -134,22 +133,15 @@ class _Archived:
         self.pairs = pairs
 
 
-class EventBus(Component):
+class EventBus(RequestTarget):
     """An EventBridge event bus with rules, targets, an archive and replays."""
 
     def __init__(self, ctx: Context, name: str, spec: EventBusSpec) -> None:
-        super().__init__(ctx, name)
+        super().__init__(ctx, name, spec.errors.rate, spec.latency_s)
         self.spec = spec
         streams = ctx.streams
         self._targets: list[list[_Target]] = []
         self._patterns = [rule.pattern for rule in spec.rules]
-        self._error_rate = spec.errors.rate
-        self._has_faults = spec.errors.rate > 0 or ctx.faults.has_outages(name)
-        self._latency = (
-            None
-            if is_zero(spec.latency_s)
-            else make_sampler(spec.latency_s, streams.get(name, "latency"))
-        )
         self._quota = TokenBucket(spec.invocations_per_s, spec.invocations_per_s)
         self._dup_rate = spec.duplicate_rate
         self._dup_draw = streams.uniform(name, "duplicates") if spec.duplicate_rate else None
@@ -202,7 +194,7 @@ class EventBus(Component):
 
     def send(self, msg: Message, plan: Plan, pairs: list[Pair], reply: Reply) -> None:
         """PutEvents of a custom event (billed); answered at once."""
-        error = self._put_error(self.env._now)
+        error = self.request_error(self.env._now)
         if error is not None:
             if self._trace is not None:
                 self.ledger.log(self.env._now, self.name, "put_failed", msg.id)
@@ -211,23 +203,6 @@ class EventBus(Component):
         self._bill_events[0] += sqs_chunks(msg.size_bytes)
         reply(None)
         self.ingest(msg, plan, pairs)
-
-    def _put_error(self, t_s: float) -> str | None:
-        if not self._has_faults:
-            return None
-        return self.ctx.faults.request_fails(self.name, t_s, self._error_rate)
-
-    def attempt_fails(self, t_s: float) -> bool:
-        """A PutEvents at ``t_s`` fails (for senders that retry: S3)."""
-        return self._put_error(t_s) is not None
-
-    def failing_until(self, t_s: float) -> float | None:
-        """End of the bus's outage at ``t_s``, if any."""
-        return self.ctx.faults.down_until(self.name, t_s) if self._has_faults else None
-
-    def always_fails(self) -> bool:
-        """Every PutEvents fails (error rate 1)."""
-        return self._error_rate >= 1.0
 
     def hand_over(self, msg: Message, plan: Plan, pairs: list[Pair]) -> None:
         """An AWS-service event (S3, CloudTrail) reaches the bus now (free of charge)."""

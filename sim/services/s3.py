@@ -33,8 +33,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from sim.context import Component, Context, call_at
-from sim.dists import is_zero, make_sampler
+from sim.context import Context, RequestTarget, call_at
 from sim.message import LOST, Message, Pair
 from sim.routing import Plan, Reply, Retrier, RetryTarget, at
 from sim.services.eventbridge import REGION, envelope, iso_time
@@ -105,25 +104,14 @@ def s3_event(bucket: str, msg: Message) -> dict[str, Any]:
     return envelope(msg, "aws.s3", "Object Created", detail, [f"arn:aws:s3:::{bucket}"])
 
 
-class Bucket(Component):
+class Bucket(RequestTarget):
     """An S3 bucket: puts, direct notifications and EventBridge events."""
 
     def __init__(self, ctx: Context, name: str, spec: S3BucketSpec) -> None:
-        super().__init__(ctx, name)
+        super().__init__(ctx, name, spec.errors.rate, spec.latency_s)
         self.spec = spec
         streams = ctx.streams
-        self._error_rate = spec.errors.rate
-        self._has_faults = spec.errors.rate > 0 or ctx.faults.has_outages(name)
-        self._latency = (
-            None
-            if is_zero(spec.latency_s)
-            else make_sampler(spec.latency_s, streams.get(name, "latency"))
-        )
-        self._delay = (
-            None
-            if is_zero(spec.notification_delay_s)
-            else make_sampler(spec.notification_delay_s, streams.get(name, "notification_delay"))
-        )
+        self._delay = self.sampler(spec.notification_delay_s, "notification_delay")
         self._dup_rate = spec.duplicate_rate
         self._dup_draw = streams.uniform(name, "duplicates") if spec.duplicate_rate else None
         self._retrier = Retrier(ctx.env, spec.delivery_retry, streams.uniform(name, "retry"))
@@ -171,12 +159,8 @@ class Bucket(Component):
     def send(self, msg: Message, plan: Plan, pairs: list[Pair], reply: Reply) -> None:
         """PutObject: answered after ``latency_s``; the events follow a stored object."""
         now = self.env._now
-        error = None
-        if self._has_faults:
-            error = self.ctx.faults.request_fails(self.name, now, self._error_rate)
-        latency = self._latency() if self._latency is not None else 0.0
-        if latency > 0.0 and self._has_faults:
-            latency *= self.ctx.faults.slow_factor(self.name, now)
+        error = self.request_error(now)
+        latency = self.request_latency(now)
 
         def answer() -> None:
             if error is not None:

@@ -44,9 +44,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from simpy.events import Event
 
-from sim.context import Component, Context, call_at
+from sim.context import Context, RequestTarget, call_at
 from sim.cost import sqs_chunks
-from sim.dists import is_zero, make_sampler
 from sim.message import LOST, Message, Pair
 from sim.patterns import filter_policy_matches
 from sim.routing import TokenBucket
@@ -210,21 +209,14 @@ class Subscription:
         return filter_policy_matches(self.filter_policy, attributes=attrs)
 
 
-class Topic(Component):
+class Topic(RequestTarget):
     """An SNS topic (standard or FIFO)."""
 
     def __init__(self, ctx: Context, name: str, spec: SnsTopicSpec) -> None:
-        super().__init__(ctx, name)
+        super().__init__(ctx, name, spec.errors.rate, spec.latency_s)
         self.spec = spec
         self.fifo = spec.fifo
         self.subscriptions: list[Subscription] = []
-        self._error_rate = spec.errors.rate
-        self._has_faults = spec.errors.rate > 0 or ctx.faults.has_outages(name)
-        self._latency = (
-            None
-            if is_zero(spec.latency_s)
-            else make_sampler(spec.latency_s, ctx.streams.get(name, "latency"))
-        )
         self._bill_publish = ctx.cost.counter(name, "sns_publishes")
         self._bill_http = ctx.cost.counter(name, "sns_http_deliveries")
         self._bill_email = ctx.cost.counter(name, "sns_email_deliveries")
@@ -255,12 +247,8 @@ class Topic(Component):
         the publisher keeps the pairs' live units.
         """
         now = self.env._now
-        error = None
-        if self._has_faults:
-            error = self.ctx.faults.request_fails(self.name, now, self._error_rate)
-        latency = self._latency() if self._latency is not None else 0.0
-        if latency > 0.0 and self._has_faults:
-            latency *= self.ctx.faults.slow_factor(self.name, now)
+        error = self.request_error(now)
+        latency = self.request_latency(now)
         if error is None:
             self._bill_publish[0] += sqs_chunks(msg.size_bytes)
         if self._trace is not None:
@@ -305,20 +293,6 @@ class Topic(Component):
 
     # -- as the target of a retried delivery (EventBridge, S3) -----------------------------------
 
-    def publish_fails(self, t_s: float) -> bool:
-        """Whether one Publish at ``t_s`` fails (error rate or outage)."""
-        if not self._has_faults:
-            return False
-        return self.ctx.faults.request_fails(self.name, t_s, self._error_rate) is not None
-
-    def failing_until(self, t_s: float) -> float | None:
-        """End of the outage that makes every Publish at ``t_s`` fail, if any."""
-        return self.ctx.faults.down_until(self.name, t_s) if self._has_faults else None
-
-    def always_fails(self) -> bool:
-        """True when every Publish fails (error rate 1)."""
-        return self._error_rate >= 1.0
-
     def accept_published(self, msg: Message, plan: list[tuple[int, Pair]]) -> None:
         """A Publish by a retrying sender (EventBridge, S3) succeeded now.
 
@@ -329,9 +303,7 @@ class Topic(Component):
         self._bill_publish[0] += sqs_chunks(msg.size_bytes)
         if self._trace is not None:
             self.ledger.log(now, self.name, "publish", msg.id)
-        latency = self._latency() if self._latency is not None else 0.0
-        if latency > 0.0 and self._has_faults:
-            latency *= self.ctx.faults.slow_factor(self.name, now)
+        latency = self.request_latency(now)
         if latency <= 0.0:
             self._fan_out(msg, plan)
         else:

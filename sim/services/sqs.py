@@ -46,10 +46,10 @@ from typing import TYPE_CHECKING
 from simpy.events import Event
 
 from sim.config import SqsQueueSpec
-from sim.context import Component, Context, ProcessGen, call_at
+from sim.context import Context, ProcessGen, RequestTarget, call_at
 from sim.cost import SQS_CHUNK_BYTES, sqs_chunks
-from sim.dists import is_zero, make_sampler
 from sim.message import DEAD_LETTERED, DELIVERED, EXPIRED, LOST, Pair
+from sim.routing import TokenBucket
 
 if TYPE_CHECKING:
     from sim.services.lambda_ import EventSourceMapping
@@ -92,55 +92,23 @@ class QueueCopy:
         self.source: Queue | None = None
 
 
-class _TokenBucket:
-    """Calls per second limit: ``rate`` tokens per second, at most ``rate`` stored."""
-
-    __slots__ = ("rate", "t", "tokens")
-
-    def __init__(self, rate: float) -> None:
-        self.rate = rate
-        self.tokens = rate
-        self.t = 0.0
-
-    def _refill(self, now: float) -> None:
-        if now > self.t:
-            self.tokens = min(self.rate, self.tokens + (now - self.t) * self.rate)
-            self.t = now
-
-    def take(self, now: float) -> bool:
-        self._refill(now)
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return True
-        return False
-
-    def ready_at(self, now: float) -> float:
-        self._refill(now)
-        return now if self.tokens >= 1.0 else now + (1.0 - self.tokens) / self.rate
-
-
-class Queue(Component):
+class Queue(RequestTarget):
     """Behaviour shared by standard and FIFO queues; subclasses own the storage order."""
 
     fifo = False
 
     def __init__(self, ctx: Context, name: str, spec: SqsQueueSpec) -> None:
-        super().__init__(ctx, name)
+        super().__init__(ctx, name, spec.errors.rate, spec.latency_s)
         self.spec = spec
         self.visibility_timeout_s = spec.visibility_timeout_s
         self.retention_s = spec.retention_s
         self.delay_s = spec.delay_s
-        self._error_rate = spec.errors.rate
-        self._has_faults = spec.errors.rate > 0 or ctx.faults.has_outages(name)
-        self._latency = None if is_zero(spec.latency_s) else make_sampler(
-            spec.latency_s, ctx.streams.get(name, "latency")
-        )
         self.dlq: Queue | None = None
         self.max_receive_count = 0
         self.consumer: EventSourceMapping | None = None
         limit = spec.calls_per_s_limit
-        self._send_bucket = _TokenBucket(limit) if limit else None
-        self._receive_bucket = _TokenBucket(limit) if limit else None
+        self._send_bucket = TokenBucket(limit, limit) if limit else None
+        self._receive_bucket = TokenBucket(limit, limit) if limit else None
         #: True when a send or receive must consult faults or a throughput limit
         self._gated_send = self._has_faults or self._send_bucket is not None
         self.gated_receive = self._has_faults or self._receive_bucket is not None
@@ -410,20 +378,6 @@ class Queue(Component):
             self.consumer.on_available()
 
     # -- as a delivery target of SNS and of Lambda destinations ---------------------------------
-
-    def attempt_fails(self, t_s: float) -> bool:
-        """One SendMessage at ``t_s`` (by SNS) fails: error rate or outage."""
-        if not self._has_faults:
-            return False
-        return self.ctx.faults.request_fails(self.name, t_s, self._error_rate) is not None
-
-    def failing_until(self, t_s: float) -> float | None:
-        """End of the outage that makes every SendMessage at ``t_s`` fail, if any."""
-        return self.ctx.faults.down_until(self.name, t_s) if self._has_faults else None
-
-    def always_fails(self) -> bool:
-        """True when every SendMessage fails (error rate 1)."""
-        return self._error_rate >= 1.0
 
     def take_delivery(self, pair: Pair) -> None:
         """Store ``pair`` sent now by SNS (the successful attempt) after ``latency_s``."""
