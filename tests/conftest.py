@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -13,12 +14,19 @@ from typing import Any
 import pandas as pd
 import pytest
 import simpy
+from hypothesis import settings
 
 from sim.build import Model, build, run_once
 from sim.config import scenario_from_dict
 from sim.ledger import Ledger
 from sim.metrics import RunResult
 from sim.streams import RandomStreams
+
+# CI runs the property tests on a fixed set of examples (reproducible runs); a developer's
+# `make test` explores new ones each time (HYPOTHESIS_PROFILE=ci to reproduce CI).
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("dev", print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
 #: Zero AWS overheads: a function with no cold start (exact timelines).
 NO_COLD = {"duration_s": 0}
