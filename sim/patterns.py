@@ -54,7 +54,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeGuard
 
 __all__ = [
     "EVENTBRIDGE_OPERATORS",
@@ -197,7 +197,7 @@ def _match_object(pattern: Mapping[str, Any], obj: Mapping[str, Any], dialect: _
         head, dot, rest = key.partition(".")
         if dot:  # "a.b" is the nested path {"a": {"b": ...}}
             key, sub = head, {rest: sub}
-        if isinstance(sub, Mapping):
+        if _is_mapping(sub):
             if not any(_match_object(sub, ctx, dialect) for ctx in _contexts(obj, key)):
                 return False
         else:
@@ -231,16 +231,36 @@ def _or_branches(sub: Any) -> list[Mapping[str, Any]]:
     return sub
 
 
+_NOT_MAPPINGS = frozenset({list, tuple, str, int, float, bool, type(None)})
+
+
+def _is_mapping(x: Any) -> TypeGuard[Mapping[str, Any]]:
+    """``isinstance(x, Mapping)``, quick for the JSON types (the ABC check is slow)."""
+    t = type(x)
+    return t is dict or (t not in _NOT_MAPPINGS and isinstance(x, Mapping))
+
+
+def _has_dotted_keys(obj: Mapping[str, Any]) -> bool:
+    try:
+        return "." in "".join(obj)
+    except TypeError:  # a key that is not a string
+        return True
+
+
 def _contexts(obj: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
     """Return the objects a nested sub-pattern under `key` is matched against."""
-    prefix = key + "."
-    dotted = {k[len(prefix) :]: v for k, v in obj.items() if k.startswith(prefix)}
     value = obj.get(key)
+    if _is_mapping(value) and not _has_dotted_keys(obj):
+        return [value]  # the common case: a nested object and no dotted keys beside it
+    prefix = key + "."
+    dotted = {
+        k[len(prefix) :]: v for k, v in obj.items() if isinstance(k, str) and k.startswith(prefix)
+    }
     direct: list[Mapping[str, Any]] = []
-    if isinstance(value, Mapping):
+    if _is_mapping(value):
         direct.append(value)
     elif isinstance(value, list):
-        direct.extend(v for v in value if isinstance(v, Mapping))
+        direct.extend(v for v in value if _is_mapping(v))
     if not direct:
         return [dotted]  # possibly empty: absent fields (exists: false) can still match
     return [{**d, **dotted} for d in direct] if dotted else direct
@@ -251,7 +271,7 @@ def _leaves(value: Any, out: list[Any]) -> None:
     if isinstance(value, list | tuple):
         for item in value:
             _leaves(item, out)
-    elif not isinstance(value, Mapping):
+    elif not _is_mapping(value):
         out.append(value)
 
 
@@ -259,7 +279,7 @@ def _match_leaf(alts: Any, key: str, values: list[Any], present: bool, dialect: 
     if not isinstance(alts, list):
         raise ValueError(f"{dialect.what} field {key!r} must be an array or an object")
     for alt in alts:
-        if isinstance(alt, Mapping):
+        if _is_mapping(alt):
             if len(alt) != 1:
                 raise ValueError(f"{key!r}: an operator object must have exactly one key")
             ((name, operand),) = alt.items()

@@ -73,9 +73,16 @@ _EPOCH = _dt.datetime(2026, 1, 1, tzinfo=_dt.UTC)
 REPLAY_SLICE_S = 60.0
 
 
+_last_second: list[Any] = [None, ""]  # the last whole second formatted, and its text
+
+
 def iso_time(t_s: float) -> str:
     """Simulated time ``t_s`` as an event timestamp (time 0 is 2026-01-01T00:00:00Z)."""
-    return (_EPOCH + _dt.timedelta(seconds=t_s)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    second = math.floor(t_s)
+    if second != _last_second[0]:  # events come in time order: one formatting per second
+        text = (_EPOCH + _dt.timedelta(seconds=second)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        _last_second[0], _last_second[1] = second, text
+    return str(_last_second[1])
 
 
 def envelope(
