@@ -1,1 +1,5 @@
-"""One module per AWS service: sqs, lambda_, producer (more arrive with later services)."""
+"""One module per AWS service.
+
+sqs, lambda_ (and lambda_async), sns, eventbridge, s3, apigateway, cloudtrail, endpoint and
+producer; :mod:`sim.routing` holds what they share to forward messages.
+"""
