@@ -68,11 +68,11 @@ from __future__ import annotations
 import argparse
 import math
 import multiprocessing
-import resource
 import sys
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -84,13 +84,24 @@ from sim.build import run_once
 from sim.config import Scenario, scenario_from_dict
 from sim.experiment import compare, default_workers
 from sim.metrics import RunResult, ci_stats
-from sim.output import write_results_index
 from sim.plots import ci_bars, ci_lines, new_panels, save_png
+from sim.study import cpu_seconds, experiment_parser, finish, mean_ci, percent_ci, points_ci
+from sim.study import number as _num
+from sim.study import percent as _p
+from sim.study import run_metric as _m
+from sim.study import select as _select
+from sim.study import summary_row as _row
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "results" / "api_uploads"
 DEFAULT_SEED = 20260607
 LEVEL = 0.95
+
+# The findings' intervals: a metric equal in every replication reads as its mean (percentages:
+# "... in every replication").
+_ci = partial(mean_ci, constant="mean")
+_pct = partial(percent_ci, constant="every")
+_pp = partial(points_ci, constant="mean")
 
 RATE_PER_S = 50.0
 BURST = 100
@@ -410,11 +421,6 @@ def theory(p: Point, grid: Grid) -> dict[str, tuple[float, str]]:
 # --------------------------------------------------------------------------- running
 
 
-def _m(r: RunResult, name: str) -> float:
-    v = r.metrics.get(name)
-    return math.nan if v is None else float(v)
-
-
 def rep_metrics(r: RunResult) -> dict[str, float]:
     """The reported quantities of one replication."""
     uploads = _m(r, "messages_produced")
@@ -556,13 +562,6 @@ MODE_STYLE = {"none": ("-", "o"), "standard": ("--", "s"), "adaptive": ("-.", "D
 SETUP = (f"API Gateway rate {RATE_PER_S:g} req/s, burst {BURST} (scaled down from 10,000/5,000); "
          f"{CLIENTS} Poisson clients; S3 PutObject median {PUT_MEDIAN_S * 1e3:g} ms → S3 "
          f"notification → SQS → Lambda (median {FUNCTION_MEDIAN_S * 1e3:g} ms)")  # fmt: skip
-
-
-def _select(df: pd.DataFrame, metric: str, **eq: object) -> pd.DataFrame:
-    mask = df["metric"] == metric
-    for col, val in eq.items():
-        mask &= df[col] == val
-    return df[mask].copy()
 
 
 def _categories(values: Sequence[float]) -> dict[object, float]:
@@ -789,62 +788,9 @@ def chart_timeouts(df: pd.DataFrame, out: Path, reps: int) -> None:
 # --------------------------------------------------------------------------- findings
 
 
-def _row(df: pd.DataFrame, metric: str, **eq: object) -> pd.Series | None:
-    sel = _select(df, metric, **eq)
-    return None if sel.empty else sel.iloc[0]
-
-
-def _num(x: float | None, digits: int = 3) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "n/a"
-    if abs(x) >= 1000:
-        return f"{x:,.0f}"
-    return f"{x:.{digits}g}"
-
-
-def _ci(row: pd.Series | None, unit: str = "", scale: float = 1.0) -> str:
-    """``mean (95% CI low – high)`` of a summary row, or n/a."""
-    if row is None:
-        return "n/a"
-    u = f" {unit}" if unit else ""
-    if pd.isna(row["ci_low"]) or row["std"] == 0:
-        return f"{_num(row['mean'] * scale)}{u}"
-    return (f"{_num(row['mean'] * scale)}{u} (95% CI {_num(row['ci_low'] * scale)} – "
-            f"{_num(row['ci_high'] * scale)})")  # fmt: skip
-
-
-def _p(x: float) -> str:
-    """A fraction as a percentage with 3 significant digits (clipped to [0, 100%])."""
-    v = min(max(float(x), 0.0), 1.0) * 100.0
-    if v == 0.0 or v == 100.0:
-        return f"{v:g}%"
-    return f"{v:.3g}%" if v < 99.0 else f"{v:.4g}%"
-
-
 def _small(x: float) -> str:
     """A tiny probability in scientific notation (below 1e-9 as a bound)."""
     return "less than 1e-9" if x < 1e-9 else f"{x:.1e}"
-
-
-def _pct(row: pd.Series | None) -> str:
-    """A fraction with its 95% CI, as percentages (CI bounds clipped to [0, 100%])."""
-    if row is None:
-        return "n/a"
-    if pd.isna(row["ci_low"]):
-        return _p(row["mean"])
-    if row["std"] == 0:
-        return f"{_p(row['mean'])} in every replication"
-    return f"{_p(row['mean'])} (95% CI {_p(row['ci_low'])} – {_p(row['ci_high'])})"
-
-
-def _pp(row: pd.Series | None) -> str:
-    """A difference of fractions in percentage points, with its 95% CI (not clipped)."""
-    if row is None:
-        return "n/a"
-    text = f"{row['mean'] * 100:+.3g} percentage points"
-    if pd.isna(row["ci_low"]) or row["std"] == 0:
-        return text
-    return f"{text} (95% CI {row['ci_low'] * 100:+.3g} to {row['ci_high'] * 100:+.3g})"
 
 
 def theory_checks(df: pd.DataFrame) -> pd.DataFrame:
@@ -1152,33 +1098,20 @@ def findings(
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="experiments/api_uploads.py",
-        description="Uploads through API Gateway into S3 and processing: throttling, SDK "
-        "retries, bursts, timeouts (DESIGN A7); writes results/api_uploads/.",
-    )
-    p.add_argument("--quick", action="store_true", help="tiny grid, short runs (for tests)")
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder")
-    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="root seed")
-    p.add_argument("--workers", type=int, default=None, help="worker processes (default: all)")
-    p.add_argument(
-        "--replications",
-        type=int,
-        default=None,
-        help="replications per configuration (default: per study, see Grid)",
+    p = experiment_parser(
+        "experiments/api_uploads.py",
+        "Uploads through API Gateway into S3 and processing: throttling, SDK retries, bursts, "
+        "timeouts (DESIGN A7); writes results/api_uploads/.",
+        default_out=DEFAULT_OUT,
+        default_seed=DEFAULT_SEED,
+        replications_help="replications per configuration (default: per study, see Grid)",
+        replot=False,  # added below, after --only
     )
     p.add_argument("--only", nargs="+", choices=STUDIES, default=None, metavar="STUDY",
                    help=f"run only these studies ({', '.join(STUDIES)})")  # fmt: skip
     p.add_argument("--replot", action="store_true",
                    help="only redraw the charts and findings from the CSVs in --out")  # fmt: skip
     return p
-
-
-def _cpu_s() -> float:
-    """CPU seconds of this process and its finished children (the worker processes)."""
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1188,13 +1121,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     studies = tuple(s for s in STUDIES if args.only is None or s in args.only)
 
-    start, cpu0 = time.perf_counter(), _cpu_s()
+    start, cpu0 = time.perf_counter(), cpu_seconds()
     if not args.replot:
         pts, runs = run(grid, args.seed, args.workers, studies, args.replications)
         summary, diff = tables(pts, runs, args.seed, grid)
         summary.to_csv(out / "api_uploads.csv", index=False)
         diff.to_csv(out / "differences.csv", index=False)
-    wall, cpu = time.perf_counter() - start, _cpu_s() - cpu0
+    wall, cpu = time.perf_counter() - start, cpu_seconds() - cpu0
 
     # Everything below reads the CSVs back: the charts and findings show what was written.
     df = pd.read_csv(out / "api_uploads.csv")
@@ -1212,14 +1145,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if present & {"timeout", "payload"}:
         chart_timeouts(df, out / "timeouts.png", max(n.get("timeout", 0), n.get("payload", 0)))
     (out / "findings.md").write_text(findings(df, diff, out.name, args.quick, args.seed, grid))
-    index = write_results_index(out.parent)
-    n_cfg = len(df.groupby(list(KEYS), dropna=False))
-    print(
-        f"api_uploads: {n_cfg} configurations; simulation wall time {wall:.1f} s, {cpu:.1f} "
-        f"CPU-s (this process and its workers); wrote {out}/api_uploads.csv, differences.csv, "
-        f"charts, findings.md and {index}",
-        file=sys.stderr,
-    )
+    finish("api_uploads", out, len(df.groupby(list(KEYS), dropna=False)), wall, cpu,
+           "api_uploads.csv, differences.csv, charts, findings.md")  # fmt: skip
     return 0
 
 

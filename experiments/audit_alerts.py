@@ -58,11 +58,10 @@ from __future__ import annotations
 
 import argparse
 import math
-import resource
 import sys
 import time
 from collections.abc import Sequence
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -75,15 +74,23 @@ from sim.build import build
 from sim.config import Scenario, scenario_from_dict
 from sim.experiment import compare
 from sim.metrics import RunResult, ci_stats
-from sim.output import write_results_index
 from sim.plots import ci_bars, ci_lines, new_panels, save_png
 from sim.specs_sns import default_delivery_policy
+from sim.study import cpu_seconds, experiment_parser, finish, mean_ci, percent_ci
+from sim.study import number as _num
+from sim.study import percent as _p
+from sim.study import select as _select
 from sim.theory import dead_letter_probability, mean_attempts
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "results" / "audit_alerts"
 DEFAULT_SEED = 20260606
 LEVEL = 0.95
+
+# The findings' intervals: a NaN mean reads n/a, a metric equal in every replication reads
+# "... in every replication".
+_ci = partial(mean_ci, constant="every", nan_mean=True)
+_pct = partial(percent_ci, constant="every", nan_mean=True)
 
 # workload
 EVENT_NAMES = {"CreateTable": 1, "UpdateTable": 2, "DeleteTable": 1}
@@ -484,13 +491,6 @@ SETUP = (f"DeleteTable calls at 1 per hour (1 in 4 DynamoDB management calls); C
          f"{EMAIL_RATE_PER_S:g}/s, {ATTEMPTS} attempts over {POLICY_SPAN_S / 3600:.2f} h")
 
 
-def _select(df: pd.DataFrame, metric: str, **eq: object) -> pd.DataFrame:
-    mask = df["metric"] == metric
-    for col, val in eq.items():
-        mask &= df[col] == val
-    return df[mask].copy()
-
-
 def _row(df: pd.DataFrame, metric: str, **eq: object) -> pd.Series:
     sel = _select(df, metric, **eq)
     if sel.empty:
@@ -722,46 +722,6 @@ def chart_outages(df: pd.DataFrame, out: Path, mail_reps: int, sns_reps: int) ->
 
 
 # --------------------------------------------------------------------------- findings
-
-
-def _num(x: float | None, digits: int = 3) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "n/a"
-    if abs(x) >= 1000:
-        return f"{x:,.0f}"
-    return f"{x:.{digits}g}"
-
-
-def _ci(row: pd.Series | None, unit: str = "", scale: float = 1.0) -> str:
-    """``mean (95% CI low – high)`` of a summary row, or n/a."""
-    if row is None or pd.isna(row["mean"]):
-        return "n/a"
-    u = f" {unit}" if unit else ""
-    if pd.isna(row["ci_low"]):
-        return f"{_num(row['mean'] * scale)}{u}"
-    if row["std"] == 0:
-        return f"{_num(row['mean'] * scale)}{u} in every replication"
-    return (f"{_num(row['mean'] * scale)}{u} (95% CI {_num(row['ci_low'] * scale)} – "
-            f"{_num(row['ci_high'] * scale)})")  # fmt: skip
-
-
-def _p(x: float) -> str:
-    """A fraction as a percentage (clipped to [0, 100%])."""
-    v = min(max(float(x), 0.0), 1.0) * 100.0
-    if v in (0.0, 100.0):
-        return f"{v:g}%"
-    return f"{v:.3g}%" if v < 99.0 else f"{v:.4g}%"
-
-
-def _pct(row: pd.Series | None) -> str:
-    """A fraction with its 95% CI, as percentages."""
-    if row is None or pd.isna(row["mean"]):
-        return "n/a"
-    if pd.isna(row["ci_low"]):
-        return _p(row["mean"])
-    if row["std"] == 0:
-        return f"{_p(row['mean'])} in every replication"
-    return f"{_p(row['mean'])} (95% CI {_p(row['ci_low'])} – {_p(row['ci_high'])})"
 
 
 FRACTIONS = ("delivered_fraction", "all_delivered_fraction", "partial_fraction",
@@ -1028,28 +988,15 @@ def findings(df: pd.DataFrame, cdf: pd.DataFrame, out_name: str, quick: bool, se
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="experiments/audit_alerts.py",
-        description="CloudTrail DeleteTable → EventBridge → SNS email to N accounts (DESIGN "
-        "A6); writes results/audit_alerts/.",
+    return experiment_parser(
+        "experiments/audit_alerts.py",
+        "CloudTrail DeleteTable → EventBridge → SNS email to N accounts (DESIGN A6); writes "
+        "results/audit_alerts/.",
+        default_out=DEFAULT_OUT,
+        default_seed=DEFAULT_SEED,
+        replications_help="replications per configuration (default: 5 sweeps / 6 mail outage "
+        "/ 16 SNS outage, --quick 3 / 3 / 3)",
     )
-    p.add_argument("--quick", action="store_true", help="tiny grid, short runs (for tests)")
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder")
-    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="root seed")
-    p.add_argument("--workers", type=int, default=None, help="worker processes (default: all)")
-    p.add_argument("--replications", type=int, default=None,
-                   help="replications per configuration (default: 5 sweeps / 6 mail outage / "
-                   "16 SNS outage, --quick 3 / 3 / 3)")  # fmt: skip
-    p.add_argument("--replot", action="store_true",
-                   help="only redraw the charts and findings from the CSVs in --out")  # fmt: skip
-    return p
-
-
-def _cpu_s() -> float:
-    """CPU seconds of this process and its finished children (the worker processes)."""
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1058,12 +1005,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
 
-    start, cpu0 = time.perf_counter(), _cpu_s()
+    start, cpu0 = time.perf_counter(), cpu_seconds()
     if not args.replot:
         pts, runs = run(grid, args.seed, args.workers, args.replications)
         table(pts, runs, args.seed).to_csv(out / "audit_alerts.csv", index=False)
         delay_samples(grid, args.seed).to_csv(out / "delay_cdf.csv", index=False)
-    wall, cpu = time.perf_counter() - start, _cpu_s() - cpu0
+    wall, cpu = time.perf_counter() - start, cpu_seconds() - cpu0
 
     # Everything below reads the CSVs back: the charts and findings show what was written.
     df, cdf = pd.read_csv(out / "audit_alerts.csv"), pd.read_csv(out / "delay_cdf.csv")
@@ -1073,14 +1020,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     chart_cdf(cdf, out / "delay_cdf.png")
     chart_outages(df, out / "outages.png", reps["mail_outage"], reps["sns_outage"])
     (out / "findings.md").write_text(findings(df, cdf, out.name, args.quick, args.seed))
-    index = write_results_index(out.parent)
-    n_cfg = len(df.groupby(list(KEYS)))
-    print(
-        f"audit_alerts: {n_cfg} configurations; simulation wall time {wall:.1f} s, {cpu:.1f} "
-        f"CPU-s (this process and its workers); wrote {out}/audit_alerts.csv, delay_cdf.csv, "
-        f"4 PNG charts, findings.md and {index}",
-        file=sys.stderr,
-    )
+    finish("audit_alerts", out, len(df.groupby(list(KEYS))), wall, cpu,
+           "audit_alerts.csv, delay_cdf.csv, 4 PNG charts, findings.md")  # fmt: skip
     return 0
 
 

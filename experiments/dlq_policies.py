@@ -53,6 +53,12 @@ from sim.experiment import compare
 from sim.metrics import RunResult, ci_stats
 from sim.output import write_results_index
 from sim.plots import ci_bars, ci_lines, new_panels, save_png
+from sim.study import experiment_parser
+from sim.study import mean_ci as _ci
+from sim.study import number as _num
+from sim.study import run_metric as _m
+from sim.study import select as _select
+from sim.study import summary_row as _row
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "results" / "dlq_policies"
@@ -202,11 +208,6 @@ def points(grid: Grid) -> list[Point]:
 
 
 # --------------------------------------------------------------------------- derived metrics
-
-
-def _m(r: RunResult, name: str) -> float:
-    v = r.metrics.get(name)
-    return math.nan if v is None else float(v)
 
 
 def _ratio(a: float, b: float) -> float:
@@ -408,13 +409,6 @@ def _top(*frames: pd.DataFrame) -> float:
     return max(vals, default=1.0)
 
 
-def _select(df: pd.DataFrame, metric: str, **eq: object) -> pd.DataFrame:
-    mask = df["metric"] == metric
-    for col, val in eq.items():
-        mask &= df[col] == val
-    return df[mask].copy()
-
-
 def _k_positions(ks: Sequence[int]) -> dict[object, float]:
     pos: dict[object, float] = {k: float(i) for i, k in enumerate(ks)}
     pos["none"] = float(len(ks))
@@ -575,29 +569,6 @@ def chart_visibility(vt: pd.DataFrame, out: Path, reps: int) -> None:
 
 
 # --------------------------------------------------------------------------- findings
-
-
-def _row(df: pd.DataFrame, metric: str, **eq: object) -> pd.Series | None:
-    sel = _select(df, metric, **eq)
-    return None if sel.empty else sel.iloc[0]
-
-
-def _num(x: float, digits: int = 3) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "n/a"
-    if abs(x) >= 1000:
-        return f"{x:,.0f}"
-    return f"{x:.{digits}g}"
-
-
-def _ci(row: pd.Series | None, unit: str = "") -> str:
-    """``mean (95% CI low – high)`` of a summary row, or n/a."""
-    if row is None:
-        return "n/a"
-    u = f" {unit}" if unit else ""
-    if pd.isna(row["ci_low"]):
-        return f"{_num(row['mean'])}{u}"
-    return f"{_num(row['mean'])}{u} (95% CI {_num(row['ci_low'])} – {_num(row['ci_high'])})"
 
 
 def findings(
@@ -780,20 +751,13 @@ def _visibility_findings(vt: pd.DataFrame) -> list[str]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="experiments/dlq_policies.py",
-        description="DLQ retry policies for SQS → Lambda (DESIGN A1); writes "
-        "results/dlq_policies/.",
+    return experiment_parser(
+        "experiments/dlq_policies.py",
+        "DLQ retry policies for SQS → Lambda (DESIGN A1); writes results/dlq_policies/.",
+        default_out=DEFAULT_OUT,
+        default_seed=DEFAULT_SEED,
+        replications_help="replications per configuration (default: 10, --quick 3)",
     )
-    p.add_argument("--quick", action="store_true", help="tiny grid, short runs (for tests)")
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder")
-    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="root seed")
-    p.add_argument("--workers", type=int, default=None, help="worker processes (default: all)")
-    p.add_argument("--replications", type=int, default=None,
-                   help="replications per configuration (default: 10, --quick 3)")  # fmt: skip
-    p.add_argument("--replot", action="store_true",
-                   help="only redraw the charts and findings from the CSVs in --out")  # fmt: skip
-    return p
 
 
 def _read(path: Path) -> pd.DataFrame:

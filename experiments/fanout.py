@@ -49,8 +49,8 @@ Usage: ``python experiments/fanout.py [--quick] [--out DIR] [--seed S] [--worker
 from __future__ import annotations
 
 import argparse
+import functools
 import math
-import resource
 import sys
 import time
 from collections.abc import Sequence
@@ -62,8 +62,15 @@ import pandas as pd
 from sim.config import Scenario, scenario_from_dict
 from sim.experiment import compare
 from sim.metrics import RunResult, ci_stats
-from sim.output import write_results_index
 from sim.plots import ci_bars, ci_lines, new_panels, save_png
+from sim.study import cpu_seconds, experiment_parser, finish, percent_ci
+from sim.study import mean_ci as _ci
+from sim.study import number as _num
+from sim.study import percent as _p
+from sim.study import points_ci as _pp
+from sim.study import run_metric as _m
+from sim.study import select as _select
+from sim.study import summary_row as _row
 from sim.theory import sdk_send_failure, sequential_fanout_all_delivered
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,6 +93,8 @@ OUTAGE_Q = 0.01
 OUTAGE_ATTEMPTS = 3
 OUTAGE_S = 300.0
 HEADLINE_Q, HEADLINE_N = 0.01, 5
+
+_pct = functools.partial(percent_ci, constant="every")  # "... in every replication" when all agree
 
 
 class Grid(NamedTuple):
@@ -192,11 +201,6 @@ def theory(option: int, q: float, n: int, m: int) -> dict[str, float]:
 # --------------------------------------------------------------------------- running
 
 
-def _m(r: RunResult, name: str) -> float:
-    v = r.metrics.get(name)
-    return math.nan if v is None else float(v)
-
-
 def rep_metrics(r: RunResult, p: Point) -> dict[str, float]:
     """The reported quantities of one replication."""
     all_, partial = _m(r, "all_delivered_fraction"), _m(r, "partial_fraction")
@@ -299,13 +303,6 @@ STYLE: dict[object, tuple[str, str, float]] = {  # linestyle, marker, x offset
 SETUP = (f"Poisson {RATE_PER_S:g} msg/s; SendMessage median {SEND_MEDIAN_S * 1e3:g} ms, "
          f"Publish median {PUBLISH_MEDIAN_S * 1e3:g} ms; one Lambda consumer per queue "
          f"(median {FUNCTION_MEDIAN_S * 1e3:g} ms)")  # fmt: skip
-
-
-def _select(df: pd.DataFrame, metric: str, **eq: object) -> pd.DataFrame:
-    mask = df["metric"] == metric
-    for col, val in eq.items():
-        mask &= df[col] == val
-    return df[mask].copy()
 
 
 def _variant_col(df: pd.DataFrame) -> pd.DataFrame:
@@ -450,59 +447,6 @@ def chart_outage(df: pd.DataFrame, out: Path, reps: int, run_s: float, start_s: 
 
 
 # --------------------------------------------------------------------------- findings
-
-
-def _row(df: pd.DataFrame, metric: str, **eq: object) -> pd.Series | None:
-    sel = _select(df, metric, **eq)
-    return None if sel.empty else sel.iloc[0]
-
-
-def _num(x: float | None, digits: int = 3) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "n/a"
-    if abs(x) >= 1000:
-        return f"{x:,.0f}"
-    return f"{x:.{digits}g}"
-
-
-def _ci(row: pd.Series | None, unit: str = "", scale: float = 1.0) -> str:
-    """``mean (95% CI low – high)`` of a summary row, or n/a."""
-    if row is None:
-        return "n/a"
-    u = f" {unit}" if unit else ""
-    if pd.isna(row["ci_low"]):
-        return f"{_num(row['mean'] * scale)}{u}"
-    return (f"{_num(row['mean'] * scale)}{u} (95% CI {_num(row['ci_low'] * scale)} – "
-            f"{_num(row['ci_high'] * scale)})")  # fmt: skip
-
-
-def _p(x: float) -> str:
-    """A fraction as a percentage with 3 significant digits (clipped to [0, 100%])."""
-    v = min(max(float(x), 0.0), 1.0) * 100.0
-    if v == 0.0 or v == 100.0:
-        return f"{v:g}%"
-    return f"{v:.3g}%" if v < 99.0 else f"{v:.4g}%"
-
-
-def _pct(row: pd.Series | None) -> str:
-    """A fraction with its 95% CI, as percentages (CI bounds clipped to [0, 100%])."""
-    if row is None:
-        return "n/a"
-    if pd.isna(row["ci_low"]):
-        return _p(row["mean"])
-    if row["std"] == 0:
-        return f"{_p(row['mean'])} in every replication"
-    return f"{_p(row['mean'])} (95% CI {_p(row['ci_low'])} – {_p(row['ci_high'])})"
-
-
-def _pp(row: pd.Series | None) -> str:
-    """A difference of fractions in percentage points, with its 95% CI (not clipped)."""
-    if row is None:
-        return "n/a"
-    text = f"{row['mean'] * 100:+.3g} percentage points"
-    if pd.isna(row["ci_low"]):
-        return text
-    return f"{text} (95% CI {row['ci_low'] * 100:+.3g} to {row['ci_high'] * 100:+.3g})"
 
 
 def theory_checks(sw: pd.DataFrame) -> pd.DataFrame:
@@ -685,28 +629,14 @@ def findings(
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="experiments/fanout.py",
-        description="Fan-out to N SQS queues, sequential sends vs SNS (DESIGN A4); writes "
-        "results/fanout/.",
+    return experiment_parser(
+        "experiments/fanout.py",
+        "Fan-out to N SQS queues, sequential sends vs SNS (DESIGN A4); writes results/fanout/.",
+        default_out=DEFAULT_OUT,
+        default_seed=DEFAULT_SEED,
+        replications_help="replications per configuration (default: 10 sweep / 4 outage, "
+        "--quick 3 / 2)",
     )
-    p.add_argument("--quick", action="store_true", help="tiny grid, short runs (for tests)")
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder")
-    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="root seed")
-    p.add_argument("--workers", type=int, default=None, help="worker processes (default: all)")
-    p.add_argument("--replications", type=int, default=None,
-                   help="replications per configuration (default: 10 sweep / 4 outage, "
-                   "--quick 3 / 2)")  # fmt: skip
-    p.add_argument("--replot", action="store_true",
-                   help="only redraw the charts and findings from the CSVs in --out")  # fmt: skip
-    return p
-
-
-def _cpu_s() -> float:
-    """CPU seconds of this process and its finished children (the worker processes)."""
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -715,13 +645,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
 
-    start, cpu0 = time.perf_counter(), _cpu_s()
+    start, cpu0 = time.perf_counter(), cpu_seconds()
     if not args.replot:
         pts, runs = run(grid, args.seed, args.workers, args.replications)
         summary, diff = tables(pts, runs, args.seed)
         summary.to_csv(out / "fanout.csv", index=False)
         diff.to_csv(out / "differences.csv", index=False)
-    wall, cpu = time.perf_counter() - start, _cpu_s() - cpu0
+    wall, cpu = time.perf_counter() - start, cpu_seconds() - cpu0
 
     # Everything below reads the CSVs back: the charts and findings show what was written.
     df, diff = pd.read_csv(out / "fanout.csv"), pd.read_csv(out / "differences.csv")
@@ -733,14 +663,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     (out / "findings.md").write_text(findings(
         df, diff, out.name, args.quick, args.seed, reps, outage_reps, grid.outage_run_s,
         grid.outage_start_s))  # fmt: skip
-    index = write_results_index(out.parent)
-    n_cfg = len(df.groupby(list(KEYS)))
-    print(
-        f"fanout: {n_cfg} configurations; simulation wall time {wall:.1f} s, {cpu:.1f} CPU-s "
-        f"(this process and its workers); wrote {out}/fanout.csv, differences.csv, 3 PNG "
-        f"charts, findings.md and {index}",
-        file=sys.stderr,
-    )
+    finish("fanout", out, len(df.groupby(list(KEYS))), wall, cpu,
+           "fanout.csv, differences.csv, 3 PNG charts, findings.md")  # fmt: skip
     return 0
 
 

@@ -71,6 +71,7 @@ from sim.plots import (
     timeline_chart,
 )
 from sim.streams import RandomStreams
+from sim.study import experiment_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "results" / "fifo_ordering"
@@ -1038,15 +1039,14 @@ def findings(
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="experiments/fifo_ordering.py",
-        description="SQS standard vs FIFO → Lambda (DESIGN A2); writes results/fifo_ordering/.",
+    return experiment_parser(
+        "experiments/fifo_ordering.py",
+        "SQS standard vs FIFO → Lambda (DESIGN A2); writes results/fifo_ordering/.",
+        default_out=DEFAULT_OUT,
+        default_seed=DEFAULT_SEED,
+        quick_help="shorter runs, fewer replications",
+        replot=False,
     )
-    p.add_argument("--quick", action="store_true", help="shorter runs, fewer replications")
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder")
-    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="root seed")
-    p.add_argument("--workers", type=int, default=None, help="worker processes (default: all)")
-    return p
 
 
 def _write(df: pd.DataFrame, path: Path) -> pd.DataFrame:

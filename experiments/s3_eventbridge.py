@@ -71,10 +71,10 @@ from __future__ import annotations
 
 import argparse
 import math
-import resource
 import sys
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from statistics import NormalDist
 from typing import Any, NamedTuple
@@ -85,13 +85,22 @@ from scipy.stats import poisson
 from sim.config import Scenario, scenario_from_dict
 from sim.experiment import compare
 from sim.metrics import RunResult, ci_stats
-from sim.output import write_results_index
 from sim.plots import ci_bars, ci_lines, new_panels, save_png
+from sim.study import cpu_seconds, experiment_parser, finish, mean_ci, percent_ci
+from sim.study import number as _num
+from sim.study import percent as _p
+from sim.study import select as _select
+from sim.study import summary_row as _get
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "results" / "s3_eventbridge"
 DEFAULT_SEED = 20260605
 LEVEL = 0.95
+
+# The findings' intervals: a NaN mean reads n/a, a metric equal in every replication reads as
+# its mean alone.
+_ci = partial(mean_ci, constant="mean", nan_mean=True)
+_pct = partial(percent_ci, constant="mean", nan_mean=True)
 HOUR = 3600.0
 KIB, MIB = 1024, 1024 * 1024
 
@@ -568,13 +577,6 @@ SETUP = (f"uploads: key img/ 50%, docs/ 30%, raw/*.csv 20%; size lognormal media
          "median 100 ms")  # fmt: skip
 
 
-def _select(df: pd.DataFrame, metric: str, **eq: object) -> pd.DataFrame:
-    mask = df["metric"] == metric
-    for col, val in eq.items():
-        mask &= df[col] == val
-    return df[mask].copy()
-
-
 def _theory_marks(ax: Any, df: pd.DataFrame, category: str, categories: Sequence[Any],
                   series: Sequence[Any], series_col: str, width: float = 0.8,
                   label: str = "closed form") -> None:  # fmt: skip
@@ -735,48 +737,8 @@ def chart_replay(df: pd.DataFrame, out: Path, reps: int) -> None:
 # --------------------------------------------------------------------------- findings
 
 
-def _get(df: pd.DataFrame, metric: str, **eq: object) -> pd.Series | None:
-    sel = _select(df, metric, **eq)
-    return None if sel.empty else sel.iloc[0]
-
-
 def _mean(row: pd.Series | None) -> float | None:
     return None if row is None else float(row["mean"])
-
-
-def _num(x: float | None, digits: int = 3) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "n/a"
-    if abs(x) >= 1000:
-        return f"{x:,.0f}"
-    return f"{x:.{digits}g}"
-
-
-def _ci(row: pd.Series | None, unit: str = "", scale: float = 1.0) -> str:
-    """``mean (95% CI low – high)`` of a summary row, or n/a."""
-    if row is None or pd.isna(row["mean"]):
-        return "n/a"
-    u = f" {unit}" if unit else ""
-    if pd.isna(row["ci_low"]) or row["std"] == 0:
-        return f"{_num(row['mean'] * scale)}{u}"
-    return (f"{_num(row['mean'] * scale)}{u} (95% CI {_num(row['ci_low'] * scale)} – "
-            f"{_num(row['ci_high'] * scale)})")  # fmt: skip
-
-
-def _p(x: float) -> str:
-    v = min(max(float(x), 0.0), 1.0) * 100.0
-    if v in (0.0, 100.0):
-        return f"{v:g}%"
-    return f"{v:.3g}%" if v < 99.0 else f"{v:.4g}%"
-
-
-def _pct(row: pd.Series | None) -> str:
-    """A fraction with its 95% CI, as percentages."""
-    if row is None or pd.isna(row["mean"]):
-        return "n/a"
-    if pd.isna(row["ci_low"]) or row["std"] == 0:
-        return _p(row["mean"])
-    return f"{_p(row['mean'])} (95% CI {_p(row['ci_low'])} – {_p(row['ci_high'])})"
 
 
 def binomial_checks(df: pd.DataFrame) -> pd.DataFrame:
@@ -987,28 +949,16 @@ def _hours(seconds: float) -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="experiments/s3_eventbridge.py",
-        description="S3 → EventBridge rules, target outages, archive replay and direct S3 "
-        "notifications (DESIGN A5); writes results/s3_eventbridge/.",
+    return experiment_parser(
+        "experiments/s3_eventbridge.py",
+        "S3 → EventBridge rules, target outages, archive replay and direct S3 notifications "
+        "(DESIGN A5); writes results/s3_eventbridge/.",
+        default_out=DEFAULT_OUT,
+        default_seed=DEFAULT_SEED,
+        quick_help="small grid, short runs (for tests)",
+        replications_help="replications per configuration (default: routing 10, outage 10, "
+        "replay 5; --quick 3, 3, 2)",
     )
-    p.add_argument("--quick", action="store_true", help="small grid, short runs (for tests)")
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder")
-    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="root seed")
-    p.add_argument("--workers", type=int, default=None, help="worker processes (default: all)")
-    p.add_argument("--replications", type=int, default=None,
-                   help="replications per configuration (default: routing 10, outage 10, "
-                   "replay 5; --quick 3, 3, 2)")  # fmt: skip
-    p.add_argument("--replot", action="store_true",
-                   help="only redraw the charts and findings from the CSVs in --out")  # fmt: skip
-    return p
-
-
-def _cpu_s() -> float:
-    """CPU seconds of this process and its finished children (the worker processes)."""
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1017,13 +967,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
 
-    start, cpu0 = time.perf_counter(), _cpu_s()
+    start, cpu0 = time.perf_counter(), cpu_seconds()
     if not args.replot:
         by_study, runs = run(grid, args.seed, args.workers, args.replications)
         summary, diff = tables(by_study, runs, args.seed)
         summary.to_csv(out / "s3_eventbridge.csv", index=False)
         diff.to_csv(out / "differences.csv", index=False)
-    wall, cpu = time.perf_counter() - start, _cpu_s() - cpu0
+    wall, cpu = time.perf_counter() - start, cpu_seconds() - cpu0
 
     # Everything below reads the CSVs back: the charts and findings show what was written.
     df = pd.read_csv(out / "s3_eventbridge.csv")
@@ -1033,14 +983,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     chart_outage(df, out / "outage.png", reps["outage"])
     chart_replay(df, out / "replay.png", reps["replay"])
     (out / "findings.md").write_text(findings(df, diff, out.name, args.quick, args.seed))
-    index = write_results_index(out.parent)
-    n_cfg = len(df.groupby(["study", "variant", "outage_s"]))
-    print(
-        f"s3_eventbridge: {n_cfg} configurations; simulation wall time {wall:.1f} s, {cpu:.1f} "
-        f"CPU-s (this process and its workers); wrote {out}/s3_eventbridge.csv, "
-        f"differences.csv, 3 PNG charts, findings.md and {index}",
-        file=sys.stderr,
-    )
+    finish("s3_eventbridge", out, len(df.groupby(["study", "variant", "outage_s"])), wall, cpu,
+           "s3_eventbridge.csv, differences.csv, 3 PNG charts, findings.md")  # fmt: skip
     return 0
 
 

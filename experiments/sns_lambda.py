@@ -54,7 +54,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import resource
 import sys
 import time
 from collections.abc import Sequence
@@ -71,6 +70,8 @@ from sim.experiment import compare
 from sim.metrics import RunResult, ci_stats
 from sim.output import write_results_index
 from sim.plots import ci_lines, new_panels, save_png
+from sim.study import cpu_seconds, experiment_parser
+from sim.study import run_metric as _m
 from sim.theory import async_lambda_loss
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -249,11 +250,6 @@ BASES = {"errors": errors_base, "throttling": throttle_base, "outage": outage_ba
 
 
 # --------------------------------------------------------------------------- running
-
-
-def _m(r: RunResult, name: str) -> float:
-    v = r.metrics.get(name)
-    return math.nan if v is None else float(v)
 
 
 def rep_metrics(r: RunResult) -> dict[str, float]:
@@ -1009,30 +1005,18 @@ def findings(err: pd.DataFrame, thr: pd.DataFrame, outage: pd.DataFrame, th: pd.
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="experiments/sns_lambda.py",
-        description="SNS → Lambda asynchronous invocation under errors, throttling and "
-        "outages (DESIGN A3); writes results/sns_lambda/.",
+    return experiment_parser(
+        "experiments/sns_lambda.py",
+        "SNS → Lambda asynchronous invocation under errors, throttling and outages (DESIGN "
+        "A3); writes results/sns_lambda/.",
+        default_out=DEFAULT_OUT,
+        default_seed=DEFAULT_SEED,
+        replications_help="replications per configuration (default: 10 errors, 6 throttling "
+        "and outage; --quick 3)",
     )
-    p.add_argument("--quick", action="store_true", help="tiny grid, short runs (for tests)")
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder")
-    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="root seed")
-    p.add_argument("--workers", type=int, default=None, help="worker processes (default: all)")
-    p.add_argument("--replications", type=int, default=None,
-                   help="replications per configuration (default: 10 errors, 6 throttling "
-                   "and outage; --quick 3)")  # fmt: skip
-    p.add_argument("--replot", action="store_true",
-                   help="only redraw the charts and findings from the CSVs in --out")  # fmt: skip
-    return p
 
 
 TABLES = ("errors.csv", "throttling.csv", "outage.csv", "theory.csv", "timelines.csv")
-
-
-def _cpu_s() -> float:
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1041,7 +1025,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
 
-    start, cpu0 = time.perf_counter(), _cpu_s()
+    start, cpu0 = time.perf_counter(), cpu_seconds()
     if not args.replot:
         pts, runs = run(grid, args.seed, args.workers, args.replications)
         tabs = tables(pts, runs, args.seed)
@@ -1049,7 +1033,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         tabs["timelines"] = timelines(grid, args.seed)
         for name, df in tabs.items():
             df.to_csv(out / f"{name}.csv", index=False)
-    wall, cpu = time.perf_counter() - start, _cpu_s() - cpu0
+    wall, cpu = time.perf_counter() - start, cpu_seconds() - cpu0
 
     # Everything below reads the CSVs back: the charts and findings show what was written.
     err, thr, outage, th, tl = (pd.read_csv(out / f, keep_default_na=False,

@@ -28,6 +28,7 @@ import pandas as pd
 
 from sim.output import write_results_index
 from sim.plots import new_figure, save_png, validation_chart
+from sim.study import experiment_parser
 from sim.validation import DEFAULT_SEED, cases, check_cases
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,14 +41,14 @@ LEVEL = 0.99
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="experiments/validation.py",
-        description="Check evsim against queueing theory and write results/validation/.",
+    p = experiment_parser(
+        "experiments/validation.py",
+        "Check evsim against queueing theory and write results/validation/.",
+        default_out=DEFAULT_OUT,
+        default_seed=DEFAULT_SEED,
+        quick_help="shorter runs, fewer replications",
+        replot=False,
     )
-    p.add_argument("--quick", action="store_true", help="shorter runs, fewer replications")
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder")
-    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="root seed")
-    p.add_argument("--workers", type=int, default=None, help="worker processes (default: all)")
     p.add_argument(
         "--case", action="append", default=None, metavar="TEXT",
         help="only the cases whose name contains TEXT (repeatable)",
