@@ -34,6 +34,32 @@ NO_COLD = {"duration_s": 0}
 Row = tuple[float, str, str]
 
 
+#: A value for :func:`put` that deletes the key instead.
+DELETE = object()
+
+
+def put(data: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set a dotted path in plain scenario data (list indexes as numbers; ``DELETE`` removes)."""
+    *parents, last = dotted.split(".")
+    node: Any = data
+    for seg in parents:
+        node = node[int(seg)] if isinstance(node, list) else node.setdefault(seg, {})
+    if isinstance(node, list):
+        node[int(last)] = value
+    elif value is DELETE:
+        del node[last]
+    else:
+        node[last] = value
+
+
+def variant(base: Mapping[str, Any], updates: Mapping[str, Any]) -> dict[str, Any]:
+    """A deep copy of ``base`` with ``updates`` (dotted path -> value) applied by :func:`put`."""
+    data = copy.deepcopy(dict(base))
+    for dotted, value in updates.items():
+        put(data, dotted, value)
+    return data
+
+
 def scenario(data: Mapping[str, Any]):
     """Validate a scenario dict (deep-copied, so callers may reuse their dicts)."""
     return scenario_from_dict(copy.deepcopy(dict(data)))

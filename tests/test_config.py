@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
+from conftest import DELETE, put, variant
 
 from sim.config import (
     ChoiceAttr,
@@ -57,25 +58,8 @@ FIFO = {
 }
 
 
-def put(data: dict[str, Any], dotted: str, value: Any) -> None:
-    """Set a dotted path in plain data (test-local; component names here hold no dots)."""
-    *parents, last = dotted.split(".")
-    node: Any = data
-    for seg in parents:
-        node = node[int(seg)] if isinstance(node, list) else node.setdefault(seg, {})
-    if value is DELETE:
-        del node[last]
-    else:
-        node[last] = value
-
-
-DELETE = object()
-
-
 def write(tmp_path: Path, updates: dict[str, Any], name: str = "s.yaml") -> Path:
-    data = copy.deepcopy(BASE)
-    for dotted, value in updates.items():
-        put(data, dotted, value)
+    data = variant(BASE, updates)
     path = tmp_path / name
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return path

@@ -5,7 +5,6 @@ allowed (DESIGN §4), and the valid wirings load.
 
 from __future__ import annotations
 
-import copy
 import subprocess
 import sys
 import textwrap
@@ -14,6 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
+from conftest import variant
 
 from sim.config import ScenarioError, load_scenario, scenario_from_dict
 
@@ -48,27 +48,8 @@ COMPONENTS = "prod, bus, q, fq, dlq, c, f, t, ft, hook, mail, b, api, trail"
 UNKNOWN = f"no component of that name (components: {COMPONENTS})"
 
 
-def put(data: dict[str, Any], dotted: str, value: Any) -> None:
-    """Set a dotted path (list indexes as numbers) in plain data."""
-    *parents, last = dotted.split(".")
-    node: Any = data
-    for seg in parents:
-        node = node[int(seg)] if isinstance(node, list) else node.setdefault(seg, {})
-    if isinstance(node, list):
-        node[int(last)] = value
-    else:
-        node[last] = value
-
-
-def variant(updates: dict[str, Any]) -> dict[str, Any]:
-    data = copy.deepcopy(BASE)
-    for dotted, value in updates.items():
-        put(data, dotted, value)
-    return data
-
-
 def load(updates: dict[str, Any]) -> Any:
-    return scenario_from_dict(variant(updates), source="s.yaml")
+    return scenario_from_dict(variant(BASE, updates), source="s.yaml")
 
 
 def error_lines(updates: dict[str, Any]) -> list[str]:
@@ -311,7 +292,7 @@ def test_several_problems_are_reported_together():
 
 def test_a_scenario_file_error_names_the_file(tmp_path: Path):
     path = tmp_path / "pipeline.yaml"
-    data = variant({f"{T}.retry": {"max_age_s": 59}})
+    data = variant(BASE, {f"{T}.retry": {"max_age_s": 59}})
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
     with pytest.raises(ScenarioError) as exc:
         load_scenario(path)

@@ -5,12 +5,12 @@ allowed (DESIGN §4), and the valid wirings load.
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from conftest import variant
 
 from sim.config import ScenarioError, load_scenario, scenario_from_dict
 
@@ -40,32 +40,10 @@ BASE: dict[str, Any] = {
     },
 }
 COMPONENTS = "prod, t, ft, q, fq, dlq, fdlq, c, fc, f, ep, mail"
-DELETE = object()
-
-
-def put(data: dict[str, Any], dotted: str, value: Any) -> None:
-    """Set a dotted path (list indexes as numbers) in plain data."""
-    *parents, last = dotted.split(".")
-    node: Any = data
-    for seg in parents:
-        node = node[int(seg)] if isinstance(node, list) else node.setdefault(seg, {})
-    if isinstance(node, list):
-        node[int(last)] = value
-    elif value is DELETE:
-        del node[last]
-    else:
-        node[last] = value
-
-
-def variant(updates: dict[str, Any]) -> dict[str, Any]:
-    data = copy.deepcopy(BASE)
-    for dotted, value in updates.items():
-        put(data, dotted, value)
-    return data
 
 
 def load(updates: dict[str, Any]) -> Any:
-    return scenario_from_dict(variant(updates), source="s.yaml")
+    return scenario_from_dict(variant(BASE, updates), source="s.yaml")
 
 
 def error_lines(updates: dict[str, Any]) -> list[str]:
@@ -223,7 +201,8 @@ def test_several_problems_are_reported_together():
 
 def test_a_scenario_file_error_names_the_file(tmp_path: Path):
     path = tmp_path / "fanout.yaml"
-    path.write_text(yaml.safe_dump(variant({f"{SUBS}.0": {"target": "nope"}})), encoding="utf-8")
+    data = variant(BASE, {f"{SUBS}.0": {"target": "nope"}})
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
     with pytest.raises(
         ScenarioError,
         match=r"fanout\.yaml: components\.t\.subscriptions\.0\."
