@@ -259,7 +259,6 @@ def _problems(
     exc: ValidationError,
     root: type[BaseModel],
     available_types: Sequence[str],
-    future_types: Sequence[str],
 ) -> list[Problem]:
     """Turn pydantic's errors into ``(dotted path, value, allowed)`` problems.
 
@@ -267,7 +266,6 @@ def _problems(
         exc: The error raised when validating ``root``.
         root: The model that was validated (its fields give the paths and the bounds).
         available_types: The component ``type`` values the schema accepts.
-        future_types: Component types that are planned but not built yet.
     """
     out: list[Problem] = []
     errors = exc.errors(include_url=False)
@@ -289,9 +287,6 @@ def _problems(
             allowed = f"unknown component type; allowed: {', '.join(available_types)}"
             if tag is _MISSING:
                 allowed = f"required; allowed: {', '.join(available_types)}"
-            elif tag in future_types:
-                allowed = (f"component type {tag!r} is not available yet in this version of "
-                           f"evsim; available: {', '.join(available_types)}")  # fmt: skip
             out.append((".".join(map(str, [*w.path, "type"])), tag, allowed))
             continue
         if err["type"] == "missing":

@@ -322,14 +322,15 @@ class TokenBucket:
         self.tokens = capacity
         self.t = 0.0
 
-    def _refill(self, now: float) -> None:
+    def refill(self, now: float) -> None:
+        """Add the tokens accrued since the last refill, up to ``capacity``."""
         if now > self.t:
             self.tokens = min(self.capacity, self.tokens + (now - self.t) * self.rate)
             self.t = now
 
     def take(self, now: float) -> bool:
         """Take a token if one is there (else nothing happens)."""
-        self._refill(now)
+        self.refill(now)
         if self.tokens >= 1.0:
             self.tokens -= 1.0
             return True
@@ -337,12 +338,12 @@ class TokenBucket:
 
     def ready_at(self, now: float) -> float:
         """When the next token will be there (``now`` if one is)."""
-        self._refill(now)
+        self.refill(now)
         return now if self.tokens >= 1.0 else now + (1.0 - self.tokens) / self.rate
 
     def reserve(self, now: float) -> float:
         """Take the next token, waiting in line if needed: the time it is granted."""
-        self._refill(now)
+        self.refill(now)
         self.tokens -= 1.0
         return now if self.tokens >= 0.0 else now + -self.tokens / self.rate
 

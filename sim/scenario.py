@@ -22,7 +22,6 @@ from sim.specs import LambdaFunctionSpec, OutageSpec, ProducerSpec, SqsQueueSpec
 from sim.specs_eb import ApiGatewaySpec, CloudTrailSpec, EventBusSpec, S3BucketSpec
 from sim.specs_sns import (
     _AVAILABLE_TYPES,
-    _FUTURE_TYPES,
     ComponentSpec,
     DeliveryPolicySpec,
     EndpointSpec,
@@ -402,7 +401,7 @@ def _validate(data: Mapping[str, Any], source: str, base_dir: Path | None) -> Sc
     try:
         scenario = Scenario.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as exc:
-        problems = _problems(exc, Scenario, _AVAILABLE_TYPES, _FUTURE_TYPES)
+        problems = _problems(exc, Scenario, _AVAILABLE_TYPES)
         raise ScenarioError(source, problems) from None
     scenario._source = source
     scenario._base_dir = base_dir

@@ -178,4 +178,3 @@ _AVAILABLE_TYPES = (
     "api_gateway", "cloudtrail", "endpoint", "event_bus", "lambda_function", "producer",
     "s3_bucket", "sns_topic", "sqs_queue",
 )
-_FUTURE_TYPES: tuple[str, ...] = ()

@@ -30,7 +30,7 @@ from sim.context import Context, RequestTarget, call_at
 from sim.faults import THROTTLED
 from sim.message import Message, Pair
 from sim.routing import CLIENT_ERROR, Plan, Port, Reply, TokenBucket
-from sim.services.s3 import object_of
+from sim.services.s3 import object_size
 from sim.specs_eb import ApiGatewaySpec
 
 __all__ = ["ApiGateway"]
@@ -113,7 +113,7 @@ class ApiGateway(RequestTarget):
             reply(error)
             return
         self._bill[0] += 1
-        if object_of(msg)[1] > self.spec.max_payload_bytes:
+        if object_size(msg) > self.spec.max_payload_bytes:
             if self._trace is not None:
                 self.ledger.log(now, self.name, "payload_too_large", msg.id)
             reply(CLIENT_ERROR)

@@ -48,7 +48,7 @@ from sim.dists import make_sampler
 from sim.faults import THROTTLED
 from sim.ledger import Route
 from sim.message import LOST, Message, Pair
-from sim.routing import CLIENT_ERROR, Plan, Port
+from sim.routing import CLIENT_ERROR, Plan, Port, TokenBucket
 from sim.services.sqs import Queue
 from sim.streams import RandomStreams, buffered
 
@@ -112,16 +112,15 @@ class AdaptiveLimiter:
     BUCKET_S = 0.5
 
     __slots__ = (
-        "count", "enabled", "env", "fill_rate", "generation", "k", "last_max", "last_throttle",
-        "measured", "start", "t", "tokens", "waiting",
+        "bucket", "count", "enabled", "env", "generation", "k", "last_max", "last_throttle",
+        "measured", "start", "waiting",
     )  # fmt: skip
 
     def __init__(self, env: Any) -> None:
         self.env = env
         self.enabled = False
-        self.fill_rate = self.MIN_RATE
-        self.tokens = 0.0
-        self.t = 0.0
+        self.bucket = TokenBucket(self.MIN_RATE, 1.0)
+        self.bucket.tokens = 0.0
         self.last_max = 0.0
         self.last_throttle = 0.0
         self.k = 0.0
@@ -131,20 +130,25 @@ class AdaptiveLimiter:
         self.waiting: deque[Callable[[], None]] = deque()
         self.generation = 0
 
-    def _refill(self, now: float) -> None:
-        if now > self.t:
-            cap = max(self.fill_rate, 1.0)
-            self.tokens = min(cap, self.tokens + (now - self.t) * self.fill_rate)
-            self.t = now
+    @property
+    def fill_rate(self) -> float:
+        """Tokens per second (the client's allowed send rate)."""
+        return self.bucket.rate
+
+    @fill_rate.setter
+    def fill_rate(self, rate: float) -> None:
+        self.bucket.rate = rate
+        self.bucket.capacity = max(rate, 1.0)
 
     def acquire(self, go: Callable[[], None]) -> None:
         """Call ``go`` when the next attempt may be sent (at once while inactive)."""
         if not self.enabled:
             go()
             return
-        self._refill(self.env._now)
-        if not self.waiting and self.tokens >= 1.0:
-            self.tokens -= 1.0
+        bucket = self.bucket
+        bucket.refill(self.env._now)
+        if not self.waiting and bucket.tokens >= 1.0:
+            bucket.tokens -= 1.0
             go()
             return
         self.waiting.append(go)
@@ -155,15 +159,16 @@ class AdaptiveLimiter:
         """Schedule the grant of the head of the line at the current fill rate."""
         self.generation += 1
         gen = self.generation
-        delay = max(0.0, (1.0 - self.tokens) / self.fill_rate)
+        delay = max(0.0, (1.0 - self.bucket.tokens) / self.bucket.rate)
         call_at(self.env, delay, lambda _: self._wake(gen))
 
     def _wake(self, gen: int) -> None:
         if gen != self.generation:
             return  # the rate changed since: a newer wake-up is scheduled
-        self._refill(self.env._now)
-        while self.waiting and self.tokens >= 1.0 - 1e-9:
-            self.tokens -= 1.0
+        bucket = self.bucket
+        bucket.refill(self.env._now)
+        while self.waiting and bucket.tokens >= 1.0 - 1e-9:
+            bucket.tokens -= 1.0
             self.waiting.popleft()()
         if self.waiting:
             self._wake_later()
@@ -183,11 +188,11 @@ class AdaptiveLimiter:
             self.last_throttle = now
             self.k = (base * (1.0 - self.BETA) / self.SCALE) ** (1.0 / 3.0)
             new = base * self.BETA
-            self._refill(now)
+            self.bucket.refill(now)
             self.enabled = True
         elif self.enabled:
             new = self.SCALE * (now - self.last_throttle - self.k) ** 3 + self.last_max
-            self._refill(now)
+            self.bucket.refill(now)
         else:
             return
         self.fill_rate = max(self.MIN_RATE, min(new, 2.0 * self.measured))

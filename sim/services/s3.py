@@ -42,26 +42,35 @@ from sim.specs_eb import S3BucketSpec
 if TYPE_CHECKING:
     from sim.services.eventbridge import EventBus
 
-__all__ = ["Bucket", "object_of", "s3_event", "s3_notification"]
+__all__ = ["Bucket", "S3Object", "object_of", "object_size", "s3_event", "s3_notification"]
 
 _PUT_EVENTS = frozenset({"s3:ObjectCreated:*", "s3:ObjectCreated:Put"})
 #: Branch key of the EventBridge branch (notifications use their index).
 _EVENTBRIDGE = -1
 
 
-def object_of(msg: Message) -> tuple[str, int, dict[str, Any]]:
+#: An object: ``(key, size in bytes, metadata)``.
+S3Object = tuple[str, int, dict[str, Any]]
+
+
+def object_size(msg: Message) -> int:
+    """The size in bytes of the object that ``msg`` puts."""
+    size = msg.attrs.get("size_bytes") if msg.attrs else None
+    return msg.size_bytes if size is None else int(max(0, round(float(size))))
+
+
+def object_of(msg: Message) -> S3Object:
     """The ``(key, size in bytes, metadata)`` of the object that ``msg`` puts."""
     attrs = dict(msg.attrs or {})
     key = attrs.pop("key", None)
     key = f"obj-{msg.id}" if key is None else str(key).replace("{id}", str(msg.id))
-    size = attrs.pop("size_bytes", None)
-    size = msg.size_bytes if size is None else max(0, round(float(size)))
-    return key, int(size), attrs
+    attrs.pop("size_bytes", None)
+    return key, object_size(msg), attrs
 
 
-def s3_notification(bucket: str, msg: Message) -> dict[str, Any]:
+def s3_notification(bucket: str, msg: Message, obj: S3Object | None = None) -> dict[str, Any]:
     """The direct notification (``Records`` JSON) of the put of ``msg`` into ``bucket``."""
-    key, size, _ = object_of(msg)
+    key, size, _ = obj if obj is not None else object_of(msg)
     return {
         "Records": [
             {
@@ -84,9 +93,9 @@ def s3_notification(bucket: str, msg: Message) -> dict[str, Any]:
     }
 
 
-def s3_event(bucket: str, msg: Message) -> dict[str, Any]:
+def s3_event(bucket: str, msg: Message, obj: S3Object | None = None) -> dict[str, Any]:
     """The EventBridge ``Object Created`` event of the put of ``msg`` into ``bucket``."""
-    key, size, metadata = object_of(msg)
+    key, size, metadata = obj if obj is not None else object_of(msg)
     detail = {
         "version": "0",
         "bucket": {"name": bucket},
@@ -119,6 +128,12 @@ class Bucket(RequestTarget):
         self._bus: EventBus | None = None
         self._self_sink = not spec.notifications and spec.eventbridge is None
         self._self_plan = Plan((name,))
+        #: ``(index, prefix, suffix)`` of the notifications that take object puts
+        self._put_filters = [
+            (i, n.prefix, n.suffix)
+            for i, n in enumerate(spec.notifications)
+            if _PUT_EVENTS.intersection(n.events)
+        ]
         self._bill_puts = ctx.cost.counter(name, "s3_puts")
         self._trace = ctx.ledger.trace
 
@@ -133,18 +148,18 @@ class Bucket(RequestTarget):
         """The notifications whose filters match the put of ``msg``, and the bus's rules."""
         if self._self_sink:
             return self._self_plan
-        key = object_of(msg)[0]
+        obj = object_of(msg)
+        key = obj[0]
         branches: list[tuple[Any, Plan]] = []
         record: dict[str, Any] | None = None
-        for i, n in enumerate(self.spec.notifications):
-            if _PUT_EVENTS.intersection(n.events) and key.startswith(n.prefix) and key.endswith(
-                n.suffix
-            ):
+        for i, prefix, suffix in self._put_filters:
+            if key.startswith(prefix) and key.endswith(suffix):
                 if record is None:
-                    record = s3_notification(self.name, msg)
+                    record = s3_notification(self.name, msg, obj)
                 branches.append((i, self._ports[i].plan(msg, record)))
         if self._bus is not None:
-            branches.append((_EVENTBRIDGE, self._bus.plan_event(msg, s3_event(self.name, msg))))
+            event = s3_event(self.name, msg, obj)
+            branches.append((_EVENTBRIDGE, self._bus.plan_event(msg, event)))
         return Plan.join(branches)
 
     def reachable(self) -> list[str]:

@@ -46,9 +46,10 @@ from simpy.events import Event
 
 from sim.context import Context, RequestTarget, call_at
 from sim.cost import sqs_chunks
-from sim.message import LOST, Message, Pair
+from sim.message import Message, Pair
 from sim.patterns import filter_policy_matches
-from sim.routing import TokenBucket
+from sim.routing import TokenBucket, give_up
+from sim.routing import at as at_time
 from sim.specs_sns import (
     DeliveryPolicySpec,
     SnsTopicSpec,
@@ -189,6 +190,10 @@ class Subscription:
         self.body_scope = spec.filter_policy_scope == "MessageBody"
         self.client_error_rate = spec.client_error_rate
         self.client_error_draw = client_error_draw
+        #: an email subscription (paced by the topic's email quota, billed per 100,000)
+        self.email = protocol in ("email", "email-json")
+        #: an endpoint sink whose attempts the topic counts (SQS and Lambda count their own)
+        self.counts_attempts = sink is not None and protocol not in ("sqs", "lambda")
 
     def accepts(self, msg: Message, body: dict[str, Any] | None = None) -> bool:
         """Whether the subscription's filter policy lets ``msg`` through.
@@ -316,7 +321,7 @@ class Topic(RequestTarget):
         start = now
         if self.fifo:
             start = max(now, self._last.get((index, pair.msg.group), now))
-        elif sub.protocol in ("email", "email-json"):
+        elif sub.email:
             start = self._email_quota.reserve(now)
         cursor = sub.schedule.cursor(start)
         target = sub.target
@@ -344,26 +349,19 @@ class Topic(RequestTarget):
             self._last[(index, pair.msg.group)] = at
         attempts = cursor.attempts
         if ok:
-            self._at(at, lambda: self._hand_over(sub, pair, attempts))
+            at_time(self.env, at, lambda: self._hand_over(sub, pair, attempts))
         else:
-            self._at(at, lambda: self._give_up(sub, pair, client_error, attempts))
+            at_time(self.env, at, lambda: self._give_up(sub, pair, client_error, attempts))
 
     def _count(self, sub: Subscription, pair: Pair, attempts: int, ok: bool) -> None:
         """Bill a finished delivery's attempts (and count them at an endpoint sink)."""
-        if sub.protocol in ("http", "https"):
-            self._bill_http[0] += attempts
-        elif sub.protocol in ("email", "email-json"):
+        if sub.email:
             self._bill_email[0] += attempts
-        if sub.sink is not None and sub.protocol not in ("sqs", "lambda"):
+        elif sub.protocol in ("http", "https"):
+            self._bill_http[0] += attempts
+        if sub.counts_attempts:
             # the endpoint counts the successful attempt itself
             self.ledger.attempt(pair, attempts - 1 if ok else attempts)
-
-    def _at(self, t: float, fn: Callable[[], None]) -> None:
-        delay = t - self.env._now
-        if delay <= 0.0:
-            fn()
-        else:
-            call_at(self.env, delay, lambda _: fn())
 
     def _hand_over(self, sub: Subscription, pair: Pair, attempts: int) -> None:
         self._count(sub, pair, attempts, True)
@@ -374,12 +372,8 @@ class Topic(RequestTarget):
     def _give_up(self, sub: Subscription, pair: Pair, client_error: bool, attempts: int) -> None:
         self._count(sub, pair, attempts, False)
         now = self.env._now
-        if sub.dead_letter is not None:
-            if self._trace is not None:
-                self.ledger.log(now, self.name, "dead_letter", pair.msg.id)
-            sub.dead_letter.store_parked(pair, now)
-        else:
-            if self._trace is not None:
-                event = "client_error" if client_error else "gave_up"
-                self.ledger.log(now, self.name, event, pair.msg.id)
-            self.ledger.drop(pair, LOST)
+        if self._trace is not None:
+            event = "client_error" if client_error else "gave_up"
+            event = "dead_letter" if sub.dead_letter is not None else event
+            self.ledger.log(now, self.name, event, pair.msg.id)
+        give_up(self.ledger, [pair], sub.dead_letter, now)
