@@ -216,3 +216,33 @@ def load_experiment(name: str) -> ModuleType:
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def quick_run(tmp_path_factory: pytest.TempPathFactory, name: str, workers: int = 1) -> Path:
+    """One ``--quick`` run of ``experiments/NAME.py`` into a fresh ``results/NAME`` folder."""
+    out = tmp_path_factory.mktemp("results") / name
+    args = ["--quick", "--out", str(out), "--workers", str(workers)]
+    assert load_experiment(name).main(args) == 0
+    return out
+
+
+def table_row(table: pd.DataFrame, metric: str, **eq: object) -> pd.Series:
+    """The one row of an experiment's tidy table with ``metric`` and the given key values."""
+    sel = table[table["metric"] == metric]
+    for col, val in eq.items():
+        sel = sel[sel[col] == val]
+    assert len(sel) == 1, (metric, eq, len(sel))
+    return sel.iloc[0]
+
+
+def assert_theory_inside_ci(case: Any) -> None:
+    """A :class:`sim.validation.Case`'s closed form lies inside the simulation's 99% CI."""
+    from sim.validation import check_case
+
+    row = check_case(case, level=0.99, workers=1)
+    assert row["replications"] == case.replications
+    assert row["inside_ci"], (
+        f"{case.name}: theory {row['theory']:.6g} {case.unit} is outside the 99% CI "
+        f"[{row['ci_low']}, {row['ci_high']}] of the simulated mean {row['sim_mean']:.6g} "
+        f"over {row['replications']} replications"
+    )

@@ -8,7 +8,8 @@ from types import ModuleType
 
 import pandas as pd
 import pytest
-from conftest import load_experiment
+from conftest import load_experiment, quick_run
+from conftest import table_row as row
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 CHARTS = ("load.png", "clients.png", "token_bucket.png", "bursts.png", "timeouts.png")
@@ -22,22 +23,12 @@ def load() -> ModuleType:
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One serial ``--quick`` run, shared by the tests of this module."""
-    out = tmp_path_factory.mktemp("results") / "api_uploads"
-    assert load().main(["--quick", "--out", str(out), "--workers", "1"]) == 0
-    return out
+    return quick_run(tmp_path_factory, "api_uploads")
 
 
 @pytest.fixture(scope="module")
 def df(quick: Path) -> pd.DataFrame:
     return pd.read_csv(quick / "api_uploads.csv")
-
-
-def row(df: pd.DataFrame, metric: str, **eq: object) -> pd.Series:
-    sel = df[df["metric"] == metric]
-    for col, val in eq.items():
-        sel = sel[sel[col] == val]
-    assert len(sel) == 1, (metric, eq, len(sel))
-    return sel.iloc[0]
 
 
 def pooled(df: pd.DataFrame, **eq: object) -> float:

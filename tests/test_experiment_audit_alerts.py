@@ -15,7 +15,8 @@ from types import ModuleType
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import load_experiment
+from conftest import load_experiment, quick_run
+from conftest import table_row as row
 from scipy.integrate import quad
 from scipy.stats import lognorm
 
@@ -31,22 +32,12 @@ def load() -> ModuleType:
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One serial ``--quick`` run, shared by the tests of this module."""
-    out = tmp_path_factory.mktemp("results") / "audit_alerts"
-    assert load().main(["--quick", "--out", str(out), "--workers", "1"]) == 0
-    return out
+    return quick_run(tmp_path_factory, "audit_alerts")
 
 
 @pytest.fixture(scope="module")
 def df(quick: Path) -> pd.DataFrame:
     return pd.read_csv(quick / "audit_alerts.csv")
-
-
-def row(df: pd.DataFrame, metric: str, **eq: object) -> pd.Series:
-    sel = df[df["metric"] == metric]
-    for col, val in eq.items():
-        sel = sel[sel[col] == val]
-    assert len(sel) == 1, (metric, eq, len(sel))
-    return sel.iloc[0]
 
 
 def pooled(df: pd.DataFrame, metric: str, **eq: object) -> float:

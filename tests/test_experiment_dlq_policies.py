@@ -7,7 +7,7 @@ from types import ModuleType
 
 import pandas as pd
 import pytest
-from conftest import load_experiment
+from conftest import load_experiment, quick_run
 
 EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -22,9 +22,7 @@ def load() -> ModuleType:
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One serial ``--quick`` run, shared by the tests of this module."""
-    out = tmp_path_factory.mktemp("results") / "dlq_policies"
-    assert load().main(["--quick", "--out", str(out), "--workers", "1"]) == 0
-    return out
+    return quick_run(tmp_path_factory, "dlq_policies")
 
 
 def read(out: Path, name: str) -> pd.DataFrame:

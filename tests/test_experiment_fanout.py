@@ -8,7 +8,8 @@ from types import ModuleType
 
 import pandas as pd
 import pytest
-from conftest import load_experiment
+from conftest import load_experiment, quick_run
+from conftest import table_row as row
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 CHARTS = ("delivery.png", "latency_cost.png", "outage.png")
@@ -22,17 +23,7 @@ def load() -> ModuleType:
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One serial ``--quick`` run, shared by the tests of this module."""
-    out = tmp_path_factory.mktemp("results") / "fanout"
-    assert load().main(["--quick", "--out", str(out), "--workers", "1"]) == 0
-    return out
-
-
-def row(df: pd.DataFrame, metric: str, **eq: object) -> pd.Series:
-    sel = df[df["metric"] == metric]
-    for col, val in eq.items():
-        sel = sel[sel[col] == val]
-    assert len(sel) == 1, (metric, eq, len(sel))
-    return sel.iloc[0]
+    return quick_run(tmp_path_factory, "fanout")
 
 
 def test_quick_run_writes_tables_charts_findings_and_index(quick: Path) -> None:

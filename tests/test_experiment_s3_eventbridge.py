@@ -9,7 +9,8 @@ from types import ModuleType
 
 import pandas as pd
 import pytest
-from conftest import load_experiment
+from conftest import load_experiment, quick_run
+from conftest import table_row as row
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 CHARTS = ("routing.png", "outage.png", "replay.png")
@@ -30,22 +31,12 @@ def load() -> ModuleType:
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One ``--quick`` run, shared by the tests of this module."""
-    out = tmp_path_factory.mktemp("results") / "s3_eventbridge"
-    assert load().main(["--quick", "--out", str(out), "--workers", "2"]) == 0
-    return out
+    return quick_run(tmp_path_factory, "s3_eventbridge", workers=2)
 
 
 @pytest.fixture(scope="module")
 def df(quick: Path) -> pd.DataFrame:
     return pd.read_csv(quick / "s3_eventbridge.csv")
-
-
-def row(table: pd.DataFrame, metric: str, **eq: object) -> pd.Series:
-    sel = table[table["metric"] == metric]
-    for col, val in eq.items():
-        sel = sel[sel[col] == val]
-    assert len(sel) == 1, (metric, eq, len(sel))
-    return sel.iloc[0]
 
 
 def pooled(table: pd.DataFrame, metric: str, **eq: object) -> float:

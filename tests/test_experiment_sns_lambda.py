@@ -7,7 +7,7 @@ from types import ModuleType
 
 import pandas as pd
 import pytest
-from conftest import load_experiment
+from conftest import load_experiment, quick_run
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 CHARTS = ("errors.png", "throttling.png", "outage.png")
@@ -23,9 +23,7 @@ def load() -> ModuleType:
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One serial ``--quick`` run, shared by the tests of this module."""
-    out = tmp_path_factory.mktemp("results") / "sns_lambda"
-    assert load().main(["--quick", "--out", str(out), "--workers", "1"]) == 0
-    return out
+    return quick_run(tmp_path_factory, "sns_lambda")
 
 
 def read(out: Path, name: str) -> pd.DataFrame:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from conftest import assert_theory_inside_ci
 
 from sim import theory
 from sim.config import scenario_from_dict
@@ -204,12 +205,7 @@ CASES = _cases()
 @pytest.mark.slow
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_theory_lies_inside_the_99_percent_ci(case: Case) -> None:
-    row = check_case(case, level=0.99, workers=1)
-    assert row["replications"] == case.replications
-    assert row["inside_ci"], (
-        f"{case.name}: theory {row['theory']:.6g} is outside the 99% CI "
-        f"[{row['ci_low']}, {row['ci_high']}] of the simulated mean {row['sim_mean']:.6g}"
-    )
+    assert_theory_inside_ci(case)
 
 
 @pytest.mark.slow

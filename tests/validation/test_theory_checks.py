@@ -8,6 +8,7 @@ checks of the whole simulator and take seconds each: marked ``slow``.
 from __future__ import annotations
 
 import pytest
+from conftest import assert_theory_inside_ci
 
 from sim.config import (
     ConstantDist,
@@ -16,7 +17,7 @@ from sim.config import (
     LambdaFunctionSpec,
     SqsQueueSpec,
 )
-from sim.validation import Case, cases, check_case
+from sim.validation import Case, cases
 
 CASES = cases(quick=True)
 
@@ -24,13 +25,7 @@ CASES = cases(quick=True)
 @pytest.mark.slow
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_theory_lies_inside_the_99_percent_ci(case: Case) -> None:
-    row = check_case(case, level=0.99, workers=1)
-    assert row["replications"] == case.replications
-    assert row["inside_ci"], (
-        f"{case.name}: theory {row['theory']:.6g} {case.unit} is outside the 99% CI "
-        f"[{row['ci_low']}, {row['ci_high']}] of the simulated mean {row['sim_mean']:.6g} "
-        f"over {row['replications']} replications"
-    )
+    assert_theory_inside_ci(case)
 
 
 def _zero(dist: object) -> bool:
