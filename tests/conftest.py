@@ -19,6 +19,7 @@ from hypothesis import settings
 from sim.build import Model, build, run_once
 from sim.config import scenario_from_dict
 from sim.ledger import Ledger
+from sim.message import FATES
 from sim.metrics import RunResult
 from sim.streams import RandomStreams
 
@@ -58,6 +59,15 @@ def variant(base: Mapping[str, Any], updates: Mapping[str, Any]) -> dict[str, An
     for dotted, value in updates.items():
         put(data, dotted, value)
     return data
+
+
+def conserved(r: RunResult) -> None:
+    """Every pair has one fate, nothing is left in flight, per sink and in total."""
+    m = r.metrics
+    assert sum(m[f] for f in FATES) == m["deliveries_expected"]
+    assert m["in_flight"] == 0
+    for s in r.sinks.values():
+        assert sum(s[f] for f in FATES) == s["deliveries_expected"]
 
 
 def scenario(data: Mapping[str, Any]):

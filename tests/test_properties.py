@@ -20,7 +20,8 @@ from hypothesis.stateful import (
     rule,
 )
 
-FATES = ("delivered", "dead_lettered", "expired", "lost", "in_flight")
+from sim.message import FATES
+
 SEEDS = st.integers(min_value=0, max_value=2**32 - 1)
 PROPS = settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow]

@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 
 from sim.build import run_once
 from sim.config import scenario_from_dict
+from sim.message import FATES
 
-FATES = ("delivered", "dead_lettered", "expired", "lost", "in_flight")
 SEEDS = st.integers(min_value=0, max_value=2**32 - 1)
 PROPS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FN: dict[str, Any] = {"type": "lambda_function", "duration_s": {"exponential": {"mean": 0.3}},

@@ -13,12 +13,11 @@ from typing import Any
 
 import pytest
 import simpy
-from conftest import NO_COLD, events, model, rows, run
+from conftest import NO_COLD, conserved, events, model, rows, run
 
 from sim.routing import TokenBucket
 from sim.services.producer import AdaptiveLimiter
 
-FATES = ("delivered", "dead_lettered", "expired", "lost", "in_flight")
 FN: dict[str, Any] = {
     "type": "lambda_function",
     "duration_s": 1,
@@ -26,15 +25,6 @@ FN: dict[str, Any] = {
     "cold_start": dict(NO_COLD),
 }
 NO_RETRY = {"max_attempts": 1}
-
-
-def conserved(r: Any) -> None:
-    """Every pair has one fate, nothing is left in flight, per sink and in total."""
-    m = r.metrics
-    assert sum(m[f] for f in FATES) == m["deliveries_expected"]
-    assert m["in_flight"] == 0
-    for s in r.sinks.values():
-        assert sum(s[f] for f in FATES) == s["deliveries_expected"]
 
 
 def api_scenario(

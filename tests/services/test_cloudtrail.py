@@ -12,27 +12,17 @@ import itertools
 from typing import Any
 
 import pytest
-from conftest import events, rows, run
+from conftest import conserved, events, rows, run
 
 from sim.message import Message
 from sim.services.cloudtrail import cloudtrail_event
 
-FATES = ("delivered", "dead_lettered", "expired", "lost", "in_flight")
 DELETE_TABLE = {
     "source": ["aws.dynamodb"],
     "detail-type": ["AWS API Call via CloudTrail"],
     "detail": {"eventSource": ["dynamodb.amazonaws.com"], "eventName": ["DeleteTable"]},
 }
 CALL = {"eventSource": "dynamodb.amazonaws.com", "eventName": "DeleteTable"}
-
-
-def conserved(r: Any) -> None:
-    """Every pair has one fate, nothing is left in flight, per sink and in total."""
-    m = r.metrics
-    assert sum(m[f] for f in FATES) == m["deliveries_expected"]
-    assert m["in_flight"] == 0
-    for s in r.sinks.values():
-        assert sum(s[f] for f in FATES) == s["deliveries_expected"]
 
 
 def trail_scenario(

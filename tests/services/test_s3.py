@@ -11,27 +11,17 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import NO_COLD, events, model, rows, run
+from conftest import NO_COLD, conserved, events, model, rows, run
 
 from sim.message import Message
 from sim.services.s3 import object_of, s3_event
 
-FATES = ("delivered", "dead_lettered", "expired", "lost", "in_flight")
 FN: dict[str, Any] = {
     "type": "lambda_function",
     "duration_s": 1,
     "timeout_s": 10,
     "cold_start": dict(NO_COLD),
 }
-
-
-def conserved(r: Any) -> None:
-    """Every pair has one fate, nothing is left in flight, per sink and in total."""
-    m = r.metrics
-    assert sum(m[f] for f in FATES) == m["deliveries_expected"]
-    assert m["in_flight"] == 0
-    for s in r.sinks.values():
-        assert sum(s[f] for f in FATES) == s["deliveries_expected"]
 
 
 def s3_scenario(

@@ -21,10 +21,10 @@ from conftest import NO_COLD, events, model, rows, run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sim.message import FATES
 from sim.services.sns import Schedule
 from sim.specs_sns import DeliveryPolicySpec, default_delivery_policy
 
-FATES = ("delivered", "dead_lettered", "expired", "lost", "in_flight")
 DAY = 86_400.0
 
 # -- the AWS-managed schedule (offsets from the first attempt) ---------------------------------
