@@ -202,7 +202,7 @@ def run_resource_mmc(
 
 def main(argv: list[str] | None = None) -> int:
     """Time both baselines on M/M/4 at rho = 0.9 and compare with Erlang C."""
-    from sim.theory import mmc_mean_sojourn_s
+    from sim.analysis.theory import mmc_mean_sojourn_s
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--messages", type=int, default=300_000)

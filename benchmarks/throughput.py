@@ -39,9 +39,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from sim.analysis.theory import mmc_mean_sojourn_s
 from sim.build import run_once
 from sim.config import Scenario, scenario_from_dict
-from sim.theory import mmc_mean_sojourn_s
 
 if __package__:  # imported as benchmarks.throughput
     from .simpy_baseline import BaselineResult, run_deque_mmc, run_resource_mmc
@@ -270,7 +270,7 @@ def report(
             f"{t['mean_latency_s']:.4f}",
             f"{err:+.2f}%",
         ])  # fmt: skip
-    rows.append(["Erlang C (sim.theory.mmc_mean_sojourn_s)", "", "", f"{theory_s:.4f}", ""])
+    rows.append(["Erlang C (theory.mmc_mean_sojourn_s)", "", "", f"{theory_s:.4f}", ""])
     print()
     print(
         f"Throughput: M/M/{SERVERS}, ρ = {RHO}, λ = {ARRIVAL_RATE_PER_S:g}/s, "

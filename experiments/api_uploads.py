@@ -80,11 +80,11 @@ import pandas as pd
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from scipy.stats import norm
 
+from sim.analysis.metrics import RunResult, ci_stats
+from sim.analysis.plots import ci_bars, ci_lines, new_panels, save_png
 from sim.build import run_once
 from sim.config import Scenario, scenario_from_dict
 from sim.experiment import compare, default_workers
-from sim.metrics import RunResult, ci_stats
-from sim.plots import ci_bars, ci_lines, new_panels, save_png
 from sim.study import cpu_seconds, experiment_parser, finish, mean_ci, percent_ci, points_ci
 from sim.study import number as _num
 from sim.study import percent as _p

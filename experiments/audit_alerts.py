@@ -70,17 +70,17 @@ import pandas as pd
 from scipy import optimize
 from scipy.special import ndtr
 
+from sim.analysis.metrics import RunResult, ci_stats
+from sim.analysis.plots import ci_bars, ci_lines, new_panels, save_png
+from sim.analysis.theory import dead_letter_probability, mean_attempts
 from sim.build import build
 from sim.config import Scenario, scenario_from_dict
+from sim.config.sns import default_delivery_policy
 from sim.experiment import compare
-from sim.metrics import RunResult, ci_stats
-from sim.plots import ci_bars, ci_lines, new_panels, save_png
-from sim.specs_sns import default_delivery_policy
 from sim.study import cpu_seconds, experiment_parser, finish, mean_ci, percent_ci
 from sim.study import number as _num
 from sim.study import percent as _p
 from sim.study import select as _select
-from sim.theory import dead_letter_probability, mean_attempts
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "results" / "audit_alerts"

@@ -47,12 +47,12 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 
+from sim.analysis.metrics import RunResult, ci_stats
+from sim.analysis.output import write_results_index
+from sim.analysis.plots import ci_bars, ci_lines, new_panels, save_png
 from sim.build import build
 from sim.config import Scenario, scenario_from_dict
 from sim.experiment import compare
-from sim.metrics import RunResult, ci_stats
-from sim.output import write_results_index
-from sim.plots import ci_bars, ci_lines, new_panels, save_png
 from sim.study import experiment_parser
 from sim.study import mean_ci as _ci
 from sim.study import number as _num

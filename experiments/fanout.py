@@ -20,8 +20,8 @@ queue down for 5 minutes (N = 5, q = 1%, 3 attempts): in option 1 the first, the
 last queue; in option 2 the middle one (SNS treats its subscriptions alike).
 
 Closed forms (DESIGN §7), with q_m = q^m the probability that a send fails after m attempts
-(:func:`sim.theory.sdk_send_failure`): option 1 P(all N) = (1 − q_m)^N
-(:func:`sim.theory.sequential_fanout_all_delivered`), P(partial) = (1 − q_m) − (1 − q_m)^N,
+(:func:`sim.analysis.theory.sdk_send_failure`): option 1 P(all N) = (1 − q_m)^N
+(:func:`sim.analysis.theory.sequential_fanout_all_delivered`), P(partial) = (1 − q_m) − (1 − q_m)^N,
 P(none) = q_m; option 2 P(all) = 1 − q_m and P(partial) = 0, as SNS's 23-day schedule
 outlasts any failure here.
 
@@ -59,10 +59,11 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 
+from sim.analysis.metrics import RunResult, ci_stats
+from sim.analysis.plots import ci_bars, ci_lines, new_panels, save_png
+from sim.analysis.theory import sdk_send_failure, sequential_fanout_all_delivered
 from sim.config import Scenario, scenario_from_dict
 from sim.experiment import compare
-from sim.metrics import RunResult, ci_stats
-from sim.plots import ci_bars, ci_lines, new_panels, save_png
 from sim.study import cpu_seconds, experiment_parser, finish, percent_ci
 from sim.study import mean_ci as _ci
 from sim.study import number as _num
@@ -71,7 +72,6 @@ from sim.study import points_ci as _pp
 from sim.study import run_metric as _m
 from sim.study import select as _select
 from sim.study import summary_row as _row
-from sim.theory import sdk_send_failure, sequential_fanout_all_delivered
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "results" / "fanout"

@@ -58,19 +58,13 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from sim.analysis.metrics import RunResult, ci_stats
+from sim.analysis.output import write_results_index
+from sim.analysis.plots import ci_bar_chart, ci_line_chart, new_figure_row, save_png, timeline_chart
 from sim.build import run_once
 from sim.config import Scenario, scenario_from_dict
+from sim.engine.streams import RandomStreams
 from sim.experiment import default_workers
-from sim.metrics import RunResult, ci_stats
-from sim.output import write_results_index
-from sim.plots import (
-    ci_bar_chart,
-    ci_line_chart,
-    new_figure_row,
-    save_png,
-    timeline_chart,
-)
-from sim.streams import RandomStreams
 from sim.study import experiment_parser
 
 ROOT = Path(__file__).resolve().parent.parent

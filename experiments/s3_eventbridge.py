@@ -82,10 +82,10 @@ from typing import Any, NamedTuple
 import pandas as pd
 from scipy.stats import poisson
 
+from sim.analysis.metrics import RunResult, ci_stats
+from sim.analysis.plots import ci_bars, ci_lines, new_panels, save_png
 from sim.config import Scenario, scenario_from_dict
 from sim.experiment import compare
-from sim.metrics import RunResult, ci_stats
-from sim.plots import ci_bars, ci_lines, new_panels, save_png
 from sim.study import cpu_seconds, experiment_parser, finish, mean_ci, percent_ci
 from sim.study import number as _num
 from sim.study import percent as _p
@@ -580,7 +580,7 @@ SETUP = (f"uploads: key img/ 50%, docs/ 30%, raw/*.csv 20%; size lognormal media
 def _theory_marks(ax: Any, df: pd.DataFrame, category: str, categories: Sequence[Any],
                   series: Sequence[Any], series_col: str, width: float = 0.8,
                   label: str = "closed form") -> None:  # fmt: skip
-    """A black diamond at each bar's closed form (bars laid out as :func:`sim.plots.ci_bars`)."""
+    """A black diamond at each bar's closed form (bars laid out as ``plots.ci_bars``)."""
     bar = width / len(series)
     xs, ys = [], []
     for i, key in enumerate(series):

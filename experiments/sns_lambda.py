@@ -14,8 +14,8 @@ same messages):
 
 * **Errors.** Function error rate p (1%, 10%, 30% per attempt) × ``max_retries`` (0, 1, 2) ×
   ``max_event_age_s`` (60, 120, 21,600 s), 10 messages/s for 400 s, no throttling.
-  Theory (independent attempts; :func:`sim.theory.async_lambda_loss`): an event fails for good
-  with probability p^(r'+1), where r' = min(r, the retries that fit in the maximum age): 0 at
+  Theory (independent attempts; :func:`sim.analysis.theory.async_lambda_loss`): an event fails for
+  good with probability p^(r'+1), where r' = min(r, the retries that fit in the maximum age): 0 at
   60 s (the first retry comes 60 s after a failure, too late), 1 at 120 s, 2 from 181 s on. The
   failure is ``lost`` when r ≤ r' (retries exhausted) and ``expired`` otherwise. Ages 600 s and
   3,600 s give exactly the runs of 21,600 s here (checked: the last retry is ~3 minutes after
@@ -64,15 +64,15 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from sim.analysis.metrics import RunResult, ci_stats
+from sim.analysis.output import write_results_index
+from sim.analysis.plots import ci_lines, new_panels, save_png
+from sim.analysis.theory import async_lambda_loss
 from sim.build import run_once
 from sim.config import Scenario, scenario_from_dict
 from sim.experiment import compare
-from sim.metrics import RunResult, ci_stats
-from sim.output import write_results_index
-from sim.plots import ci_lines, new_panels, save_png
 from sim.study import cpu_seconds, experiment_parser
 from sim.study import run_metric as _m
-from sim.theory import async_lambda_loss
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "results" / "sns_lambda"
@@ -648,7 +648,7 @@ def chart_errors(err: pd.DataFrame, th: pd.DataFrame, out: Path) -> None:
         f"SNS → Lambda (asynchronous), independent function errors p per attempt: "
         f"{ERROR_RATE_PER_S:g} events/s, ≈{n_msgs:,.0f} events per replication; mean and "
         f"95% CI of {reps} replications (common random numbers)\n{FUNCTION}; no throttling; "
-        f"theory from sim.theory.async_lambda_loss", fontsize=10)  # fmt: skip
+        f"theory from sim.analysis.theory.async_lambda_loss", fontsize=10)  # fmt: skip
     save_png(fig, out)
 
 

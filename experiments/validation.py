@@ -26,8 +26,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from sim.output import write_results_index
-from sim.plots import new_figure, save_png, validation_chart
+from sim.analysis.output import write_results_index
+from sim.analysis.plots import new_figure, save_png, validation_chart
 from sim.study import experiment_parser
 from sim.validation import DEFAULT_SEED, cases, check_cases
 

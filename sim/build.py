@@ -13,24 +13,24 @@ from typing import Any
 import pandas as pd
 import simpy
 
-from sim.config import (
-    ApiGatewaySpec,
-    CloudTrailSpec,
-    EndpointSpec,
-    EventBusSpec,
-    LambdaFunctionSpec,
-    ProducerSpec,
-    S3BucketSpec,
-    Scenario,
-    SnsTopicSpec,
-    SqsQueueSpec,
-)
-from sim.context import Component, Context
-from sim.cost import CostMeter
-from sim.faults import Faults
-from sim.ledger import Ledger
-from sim.metrics import RunResult
-from sim.routing import EndpointPort, FunctionPort, QueuePort, SyncFunctionPort, TopicPort
+from sim.analysis.metrics import RunResult
+from sim.config.apigateway import ApiGatewaySpec
+from sim.config.cloudtrail import CloudTrailSpec
+from sim.config.endpoint import EndpointSpec
+from sim.config.eventbridge import EventBusSpec
+from sim.config.lambda_ import LambdaFunctionSpec
+from sim.config.producer import ProducerSpec
+from sim.config.s3 import S3BucketSpec
+from sim.config.scenario import Scenario
+from sim.config.sns import SnsTopicSpec
+from sim.config.sqs import SqsQueueSpec
+from sim.engine.component import Component
+from sim.engine.context import Context
+from sim.engine.cost import CostMeter
+from sim.engine.faults import Faults
+from sim.engine.ledger import Ledger
+from sim.engine.streams import RandomStreams
+from sim.services.adapters import EndpointPort, FunctionPort, QueuePort, SyncFunctionPort, TopicPort
 from sim.services.apigateway import ApiGateway
 from sim.services.cloudtrail import Trail
 from sim.services.endpoint import Endpoint
@@ -40,7 +40,6 @@ from sim.services.producer import Producer
 from sim.services.s3 import Bucket
 from sim.services.sns import DeliveryTarget, Subscription, Topic
 from sim.services.sqs import Queue, make_queue
-from sim.streams import RandomStreams
 
 __all__ = ["Model", "RunResult", "build", "run_once"]
 

@@ -20,9 +20,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from sim.config import EvsimWarning, ScenarioError, load_scenario, parse_value
-from sim.metrics import summary_json
-from sim.report import summary_table
+from sim.analysis.metrics import summary_json
+from sim.analysis.report import summary_table
+from sim.config.load import load_scenario, parse_value
+from sim.config.problems import EvsimWarning, ScenarioError
 
 __all__ = ["main"]
 
@@ -54,8 +55,8 @@ def _engine_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from sim.analysis.output import write_run
     from sim.experiment import run_replications
-    from sim.output import write_run
 
     scenario = load_scenario(args.scenario, args.set or ())
     seed = scenario.seed if args.seed is None else args.seed
@@ -79,9 +80,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
+    from sim.analysis.output import write_study
+    from sim.analysis.report import compare_table
     from sim.experiment import compare
-    from sim.output import write_study
-    from sim.report import compare_table
 
     scenarios = [load_scenario(path, args.set or ()) for path in args.scenarios]
     res = compare(
@@ -120,9 +121,9 @@ def _parse_grid(items: Sequence[str]) -> dict[str, list[Any]]:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
+    from sim.analysis.output import write_study
+    from sim.analysis.report import sweep_table
     from sim.experiment import sweep
-    from sim.output import write_study
-    from sim.report import sweep_table
 
     scenario = load_scenario(args.scenario, args.set or ())
     grid = _parse_grid(args.grid)

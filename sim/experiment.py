@@ -29,9 +29,10 @@ from typing import Any
 
 from tqdm import tqdm
 
+from sim.analysis.metrics import METRICS, RunResult, ci_stats, summary_block
 from sim.build import run_once
-from sim.config import Scenario, ScenarioError
-from sim.metrics import METRICS, RunResult, ci_stats, summary_block
+from sim.config.problems import ScenarioError
+from sim.config.scenario import Scenario
 
 __all__ = [
     "HEADLINE_METRICS",

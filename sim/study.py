@@ -27,10 +27,10 @@ from typing import TYPE_CHECKING, Literal
 
 import pandas as pd
 
-from sim.output import write_results_index
+from sim.analysis.output import write_results_index
 
 if TYPE_CHECKING:
-    from sim.metrics import RunResult
+    from sim.analysis.metrics import RunResult
 
 #: How an interval reads when every replication gave the same value (see the module doc).
 Constant = Literal["ci", "mean", "every"]

@@ -1,8 +1,8 @@
 """Theory checks (DESIGN §7): idealised scenarios whose answers are known in closed form.
 
 Each :class:`Case` is a scenario with the AWS overheads zeroed (queue latency, poll delay and
-cold start 0; batch size 1), a closed form from :mod:`sim.theory`, and a function that reads
-the simulated quantity off one replication. A case passes when the theoretical value lies
+cold start 0; batch size 1), a closed form from :mod:`sim.analysis.theory`, and a function that
+reads the simulated quantity off one replication. A case passes when the theoretical value lies
 inside the simulation's confidence interval (t-based, 99% by default) over seeded
 replications.
 
@@ -23,10 +23,12 @@ from typing import Any
 
 import pandas as pd
 
-from sim import theory
-from sim.config import EvsimWarning, Scenario, scenario_from_dict
+from sim.analysis import theory
+from sim.analysis.metrics import RunResult, ci_stats
+from sim.config.load import scenario_from_dict
+from sim.config.problems import EvsimWarning
+from sim.config.scenario import Scenario
 from sim.experiment import run_replications
-from sim.metrics import RunResult, ci_stats
 
 __all__ = ["DEFAULT_SEED", "Case", "cases", "check_case", "check_cases", "run_checks"]
 

@@ -16,12 +16,12 @@ import pytest
 import simpy
 from hypothesis import settings
 
+from sim.analysis.metrics import RunResult
 from sim.build import Model, build, run_once
 from sim.config import scenario_from_dict
-from sim.ledger import Ledger
-from sim.message import FATES
-from sim.metrics import RunResult
-from sim.streams import RandomStreams
+from sim.engine.fates import FATES
+from sim.engine.ledger import Ledger
+from sim.engine.streams import RandomStreams
 
 # CI runs the property tests on a fixed set of examples (reproducible runs); a developer's
 # `make test` explores new ones each time (HYPOTHESIS_PROFILE=ci to reproduce CI).

@@ -16,8 +16,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from sim.analysis.metrics import METRICS, SINK_METRICS
 from sim.cli import main
-from sim.metrics import METRICS, SINK_METRICS
 
 STAT_KEYS = {"mean", "ci_low", "ci_high", "std"}
 
@@ -322,7 +322,7 @@ def test_run_imports_no_plotting_library(tiny: Path) -> None:
         f"status = main(['run', {str(tiny)!r}, '--replications', '1', '--workers', '1'])\n"
         "plotting = sorted(m for m in sys.modules if m.split('.')[0] in ('matplotlib', 'sim'))\n"
         "print('MODULES', [m for m in plotting if not m.startswith('sim')], status)\n"
-        "print('SIM', 'sim.plots' in sys.modules)\n"
+        "print('SIM', 'sim.analysis.plots' in sys.modules)\n"
     )
     proc = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False

@@ -15,8 +15,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from sim.analysis.metrics import METRICS
 from sim.cli import main
-from sim.metrics import METRICS
 
 STAT_KEYS = ["mean", "ci_low", "ci_high", "std"]
 DIFF_KEYS = ["mean", "ci_low", "ci_high"]

@@ -21,7 +21,8 @@ import pytest
 
 from sim.build import build, run_once
 from sim.config import scenario_from_dict
-from sim.cost import DEFAULT_PRICES, CostMeter, sqs_chunks
+from sim.config.prices import DEFAULT_PRICES
+from sim.engine.cost import CostMeter, sqs_chunks
 
 SQS = DEFAULT_PRICES["sqs_standard_per_million"] / 1e6
 SQS_FIFO = DEFAULT_PRICES["sqs_fifo_per_million"] / 1e6

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from sim.analysis.metrics import METRICS, RunResult, ci_stats
 from sim.config import Scenario, scenario_from_dict
 from sim.experiment import (
     HEADLINE_METRICS,
@@ -21,7 +22,6 @@ from sim.experiment import (
     run_tasks,
     sweep,
 )
-from sim.metrics import METRICS, RunResult, ci_stats
 
 
 def pipeline(

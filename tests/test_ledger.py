@@ -1,4 +1,4 @@
-"""Unit tests of sim.ledger: the latency histogram, fates, duplicates and ordering."""
+"""Unit tests of sim.engine.ledger: the latency histogram, fates, duplicates and ordering."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from conftest import Clock, new_pairs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.ledger import LatencyHistogram, Ledger
-from sim.message import DEAD_LETTERED, DELIVERED, EXPIRED, FATES, IN_FLIGHT, LOST
+from sim.engine.fates import DEAD_LETTERED, DELIVERED, EXPIRED, FATES, IN_FLIGHT, LOST
+from sim.engine.ledger import Ledger
+from sim.engine.stats import LatencyHistogram
 
 QS = [0.001, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 1.0]
 

@@ -1,4 +1,4 @@
-"""Tests for sim.metrics: CI rules, tidy and summary frames, and the --json object's nulls."""
+"""Tests for sim.analysis.metrics: CI rules, tidy and summary frames, the --json nulls."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from sim.metrics import (
+from sim.analysis.metrics import (
     ALL_SINKS,
     METRICS,
     SINK_METRICS,

@@ -12,9 +12,9 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Any
 
+from sim.analysis.metrics import RunResult
 from sim.config import Scenario, scenario_from_dict
 from sim.experiment import compare
-from sim.metrics import RunResult
 
 
 def retry_pipeline(

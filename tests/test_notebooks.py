@@ -29,8 +29,9 @@ EXPECTED = {
 }  # fmt: skip
 #: Modules of ``sim`` a notebook may import: building scenarios, running them, tables, charts.
 PUBLIC = {
-    "sim.build", "sim.config", "sim.experiment", "sim.metrics", "sim.plots", "sim.report",
-    "sim.theory",
+    "sim.build", "sim.config", "sim.experiment", "sim.analysis.metrics", "sim.analysis.plots",
+    "sim.analysis.report",
+    "sim.analysis.theory",
 }  # fmt: skip
 #: Seconds a single cell may run before the test fails (the quick notebooks take seconds).
 CELL_TIMEOUT_S = 300

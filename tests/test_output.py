@@ -1,4 +1,4 @@
-"""Tests for sim.output: the files ``evsim run --out DIR`` writes and their round trip."""
+"""Tests for sim.analysis.output: the files ``evsim run --out DIR`` writes and their round trip."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from sim.analysis.metrics import METRICS, SINK_METRICS, RunResult, summarize, tidy
+from sim.analysis.output import git_commit, manifest, write_run
 from sim.config import Scenario, scenario_from_dict
-from sim.metrics import METRICS, SINK_METRICS, RunResult, summarize, tidy
-from sim.output import git_commit, manifest, write_run
 
 SCENARIO: dict[str, Any] = {
     "name": "out-test",

@@ -1,4 +1,4 @@
-"""Tests for sim.plots: what the validation chart draws, and byte-stable PNGs."""
+"""Tests for sim.analysis.plots: what the validation chart draws, and byte-stable PNGs."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.plots import case_label, new_figure, save_png, validation_chart
+from sim.analysis.plots import case_label, new_figure, save_png, validation_chart
 
 
 @pytest.fixture
@@ -88,9 +88,9 @@ def test_png_is_byte_stable_and_has_no_version_metadata(
 
 
 def test_plots_import_neither_simpy_nor_pyplot() -> None:
-    import sim.plots
+    import sim.analysis.plots
 
-    tree = ast.parse(Path(sim.plots.__file__).read_text())
+    tree = ast.parse(Path(sim.analysis.plots.__file__).read_text())
     imported = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):

@@ -20,7 +20,7 @@ from hypothesis.stateful import (
     rule,
 )
 
-from sim.message import FATES
+from sim.engine.fates import FATES
 
 SEEDS = st.integers(min_value=0, max_value=2**32 - 1)
 PROPS = settings(

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from sim.build import run_once
 from sim.config import scenario_from_dict
-from sim.message import FATES
+from sim.engine.fates import FATES
 
 SEEDS = st.integers(min_value=0, max_value=2**32 - 1)
 PROPS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])

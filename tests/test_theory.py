@@ -1,4 +1,4 @@
-"""Tests for sim.theory: textbook values, independent brute-force checks, limits and errors."""
+"""Tests for sim.analysis.theory: textbook values, brute-force checks, limits and errors."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from sim import theory
+from sim.analysis import theory
 
 # --- independent reference computations -------------------------------------------------
 

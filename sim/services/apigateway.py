@@ -26,12 +26,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sim.context import Context, RequestTarget, call_at
-from sim.faults import THROTTLED
-from sim.message import Message, Pair
-from sim.routing import CLIENT_ERROR, Plan, Port, Reply, TokenBucket
+from sim.config.apigateway import ApiGatewaySpec
+from sim.engine.component import RequestTarget
+from sim.engine.context import Context
+from sim.engine.faults import THROTTLED
+from sim.engine.message import Message, Pair
+from sim.engine.ports import CLIENT_ERROR, Plan, Port, Reply
+from sim.engine.schedule import call_at
+from sim.engine.tokens import TokenBucket
 from sim.services.s3 import object_size
-from sim.specs_eb import ApiGatewaySpec
 
 __all__ = ["ApiGateway"]
 

@@ -20,11 +20,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sim.context import Component, Context
-from sim.message import LOST, Message, Pair
-from sim.routing import Plan, Reply, at
+from sim.config.cloudtrail import CloudTrailSpec
+from sim.engine.component import Component
+from sim.engine.context import Context
+from sim.engine.fates import LOST
+from sim.engine.message import Message, Pair
+from sim.engine.ports import Plan, Reply
+from sim.engine.schedule import at
 from sim.services.eventbridge import REGION, envelope, iso_time
-from sim.specs_eb import CloudTrailSpec
 
 if TYPE_CHECKING:
     from sim.services.eventbridge import EventBus

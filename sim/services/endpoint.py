@@ -13,10 +13,12 @@ Not modelled:
 
 from __future__ import annotations
 
-from sim.context import Component, Context, call_at
-from sim.dists import is_zero, make_sampler
-from sim.message import Pair
-from sim.specs_sns import EndpointSpec
+from sim.config.endpoint import EndpointSpec
+from sim.engine.component import Component
+from sim.engine.context import Context
+from sim.engine.message import Pair
+from sim.engine.samplers import is_zero, make_sampler
+from sim.engine.schedule import call_at
 
 __all__ = ["Endpoint"]
 

@@ -15,7 +15,7 @@ Modelled:
       sinks behind those targets, fixed when the message is created.
     * Target delivery: retriable failures (the target's error rate, its outages) are retried
       with exponential backoff and jitter up to ``retry.max_attempts`` retries and
-      ``retry.max_age_s`` (:class:`sim.routing.Retrier`); a non-retriable error
+      ``retry.max_age_s`` (:class:`sim.engine.ports.Retrier`); a non-retriable error
       (``client_error_rate``) is not retried. Given up, the event goes to the target's DLQ
       (``dead_lettered``) or is dropped (``lost``).
     * The invocations quota (``invocations_per_s``): over it, first attempts wait in line.
@@ -44,21 +44,17 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from sim.context import Context, RequestTarget, call_at
-from sim.cost import sqs_chunks
-from sim.message import Message, Pair
+from sim.config.eventbridge import EventBusSpec, ReplaySpec, TargetSpec
+from sim.engine.component import RequestTarget
+from sim.engine.context import Context
+from sim.engine.cost import sqs_chunks
+from sim.engine.message import Message, Pair
+from sim.engine.ports import Plan, Reply, RetryTarget
+from sim.engine.retry import Retrier, give_up
+from sim.engine.schedule import at, call_at
+from sim.engine.tokens import TokenBucket
 from sim.patterns import matches
-from sim.routing import (
-    EndpointPort,
-    Plan,
-    Reply,
-    Retrier,
-    RetryTarget,
-    TokenBucket,
-    at,
-    give_up,
-)
-from sim.specs_eb import EventBusSpec, ReplaySpec, TargetSpec
+from sim.services.adapters import EndpointPort
 
 if TYPE_CHECKING:
     from sim.services.sqs import Queue

@@ -50,15 +50,17 @@ from typing import TYPE_CHECKING
 
 from simpy.events import Event
 
-from sim.config import LambdaFunctionSpec, TriggerSpec
-from sim.context import Component, Context, Timer, call_at
-from sim.dists import is_zero, make_sampler
-from sim.faults import THROTTLED, UNAVAILABLE
+from sim.config.lambda_ import LambdaFunctionSpec, TriggerSpec
+from sim.engine.component import Component
+from sim.engine.context import Context
+from sim.engine.faults import THROTTLED, UNAVAILABLE
+from sim.engine.samplers import is_zero, make_sampler
+from sim.engine.schedule import Timer, call_at
 from sim.services.lambda_async import AsyncInvoker
 from sim.services.sqs import Queue, QueueCopy
 
 if TYPE_CHECKING:
-    from sim.message import Pair
+    from sim.engine.message import Pair
 
 __all__ = ["ConcurrencyPool", "EventSourceMapping", "LambdaFunction"]
 

@@ -31,10 +31,11 @@ from typing import TYPE_CHECKING
 
 from simpy.events import Event
 
-from sim.context import call_at
-from sim.faults import THROTTLED, UNAVAILABLE
-from sim.message import EXPIRED, LOST, Pair
-from sim.specs import AsyncSpec
+from sim.config.lambda_ import AsyncSpec
+from sim.engine.fates import EXPIRED, LOST
+from sim.engine.faults import THROTTLED, UNAVAILABLE
+from sim.engine.message import Pair
+from sim.engine.schedule import call_at
 
 if TYPE_CHECKING:
     from sim.services.lambda_ import LambdaFunction

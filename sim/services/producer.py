@@ -42,15 +42,19 @@ from typing import Any
 import numpy as np
 from simpy.events import Event
 
-from sim.config import ChoiceAttr, ProducerSpec
-from sim.context import Component, Context, ProcessGen, call_at
-from sim.dists import make_sampler
-from sim.faults import THROTTLED
-from sim.ledger import Route
-from sim.message import LOST, Message, Pair
-from sim.routing import CLIENT_ERROR, Plan, Port, TokenBucket
+from sim.config.producer import ChoiceAttr, ProducerSpec
+from sim.engine.component import Component
+from sim.engine.context import Context
+from sim.engine.fates import LOST
+from sim.engine.faults import THROTTLED
+from sim.engine.ledger import Route
+from sim.engine.message import Message, Pair
+from sim.engine.ports import CLIENT_ERROR, Plan, Port
+from sim.engine.samplers import make_sampler
+from sim.engine.schedule import ProcessGen, call_at
+from sim.engine.streams import RandomStreams, buffered
+from sim.engine.tokens import TokenBucket
 from sim.services.sqs import Queue
-from sim.streams import RandomStreams, buffered
 
 __all__ = ["AdaptiveLimiter", "Producer"]
 

@@ -33,11 +33,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from sim.context import Context, RequestTarget, call_at
-from sim.message import LOST, Message, Pair
-from sim.routing import Plan, Reply, Retrier, RetryTarget, at
+from sim.config.s3 import S3BucketSpec
+from sim.engine.component import RequestTarget
+from sim.engine.context import Context
+from sim.engine.fates import LOST
+from sim.engine.message import Message, Pair
+from sim.engine.ports import Plan, Reply, RetryTarget
+from sim.engine.retry import Retrier
+from sim.engine.schedule import at, call_at
 from sim.services.eventbridge import REGION, envelope, iso_time
-from sim.specs_eb import S3BucketSpec
 
 if TYPE_CHECKING:
     from sim.services.eventbridge import EventBus

@@ -44,18 +44,21 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from simpy.events import Event
 
-from sim.context import Context, RequestTarget, call_at
-from sim.cost import sqs_chunks
-from sim.message import Message, Pair
-from sim.patterns import filter_policy_matches
-from sim.routing import TokenBucket, give_up
-from sim.routing import at as at_time
-from sim.specs_sns import (
+from sim.config.sns import (
     DeliveryPolicySpec,
     SnsTopicSpec,
     SubscriptionSpec,
     default_delivery_policy,
 )
+from sim.engine.component import RequestTarget
+from sim.engine.context import Context
+from sim.engine.cost import sqs_chunks
+from sim.engine.message import Message, Pair
+from sim.engine.retry import give_up
+from sim.engine.schedule import at as at_time
+from sim.engine.schedule import call_at
+from sim.engine.tokens import TokenBucket
+from sim.patterns import filter_policy_matches
 
 if TYPE_CHECKING:
     from sim.services.sqs import Queue

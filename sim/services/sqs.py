@@ -45,11 +45,14 @@ from typing import TYPE_CHECKING
 
 from simpy.events import Event
 
-from sim.config import SqsQueueSpec
-from sim.context import Context, ProcessGen, RequestTarget, call_at
-from sim.cost import SQS_CHUNK_BYTES, sqs_chunks
-from sim.message import DEAD_LETTERED, DELIVERED, EXPIRED, LOST, Pair
-from sim.routing import TokenBucket
+from sim.config.sqs import SqsQueueSpec
+from sim.engine.component import RequestTarget
+from sim.engine.context import Context
+from sim.engine.cost import SQS_CHUNK_BYTES, sqs_chunks
+from sim.engine.fates import DEAD_LETTERED, DELIVERED, EXPIRED, LOST
+from sim.engine.message import Pair
+from sim.engine.schedule import ProcessGen, call_at
+from sim.engine.tokens import TokenBucket
 
 if TYPE_CHECKING:
     from sim.services.lambda_ import EventSourceMapping

@@ -15,7 +15,7 @@ import pytest
 import simpy
 from conftest import NO_COLD, conserved, events, model, rows, run
 
-from sim.routing import TokenBucket
+from sim.engine.tokens import TokenBucket
 from sim.services.producer import AdaptiveLimiter
 
 FN: dict[str, Any] = {

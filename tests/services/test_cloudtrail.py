@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from conftest import conserved, events, rows, run
 
-from sim.message import Message
+from sim.engine.message import Message
 from sim.services.cloudtrail import cloudtrail_event
 
 DELETE_TABLE = {

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from conftest import NO_COLD, conserved, events, model, rows, run
 
-from sim.message import Message
+from sim.engine.message import Message
 from sim.services.eventbridge import ACCOUNT, REGION, custom_event, envelope, iso_time
 
 NO_RETRY = {"max_attempts": 1}

@@ -8,7 +8,7 @@ import math
 import pytest
 from conftest import events, pipeline, rows, run
 
-from sim.streams import RandomStreams
+from sim.engine.streams import RandomStreams
 
 
 def _jitter(n, seed=0, producer="prod"):

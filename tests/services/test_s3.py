@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from conftest import NO_COLD, conserved, events, model, rows, run
 
-from sim.message import Message
+from sim.engine.message import Message
 from sim.services.s3 import object_of, s3_event
 
 FN: dict[str, Any] = {

@@ -21,9 +21,9 @@ from conftest import NO_COLD, events, model, rows, run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.message import FATES
+from sim.config.sns import DeliveryPolicySpec, default_delivery_policy
+from sim.engine.fates import FATES
 from sim.services.sns import Schedule
-from sim.specs_sns import DeliveryPolicySpec, default_delivery_policy
 
 DAY = 86_400.0
 

@@ -22,10 +22,10 @@ from typing import Any
 import pytest
 from conftest import assert_theory_inside_ci
 
-from sim import theory
+from sim.analysis import theory
+from sim.analysis.metrics import RunResult
 from sim.build import run_once
 from sim.config import scenario_from_dict
-from sim.metrics import RunResult
 from sim.validation import Case
 
 ZERO_FN: dict[str, Any] = {

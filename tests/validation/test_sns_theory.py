@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from conftest import assert_theory_inside_ci
 
-from sim import theory
+from sim.analysis import theory
+from sim.analysis.metrics import RunResult
 from sim.config import scenario_from_dict
-from sim.metrics import RunResult
 from sim.validation import Case, check_case, fanout_scenario
 
 ZERO_FN: dict[str, Any] = {

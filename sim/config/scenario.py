@@ -3,7 +3,7 @@
 A scenario is frozen; :meth:`Scenario.with_updates` makes a variant by dumping it, setting
 dotted paths (:func:`_set_path`, shared with ``--set`` overrides in :mod:`sim.config`) and
 validating the result again with :func:`_validate`, which reports every problem as one
-:class:`~sim.config_errors.ScenarioError`. :func:`_cross_checks` holds the rules that span
+:class:`~sim.config.problems.ScenarioError`. :func:`_cross_checks` holds the rules that span
 components: references, one consumer per queue and the FIFO/standard combinations AWS forbids.
 """
 
@@ -15,18 +15,20 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, Field, PrivateAttr, ValidationError, model_validator
 
-from sim.config_errors import _NO_VALUE, ScenarioError, _invalid_all, _problems, _Rel, _show
-from sim.cost import DEFAULT_PRICES
-from sim.dist_specs import NonNegFloat, PosFloat, PosInt, _Spec
-from sim.specs import LambdaFunctionSpec, OutageSpec, ProducerSpec, SqsQueueSpec
-from sim.specs_eb import ApiGatewaySpec, CloudTrailSpec, EventBusSpec, S3BucketSpec
-from sim.specs_sns import (
-    _AVAILABLE_TYPES,
-    ComponentSpec,
-    DeliveryPolicySpec,
-    EndpointSpec,
-    SnsTopicSpec,
-)
+from sim.config.apigateway import ApiGatewaySpec
+from sim.config.cloudtrail import CloudTrailSpec
+from sim.config.common import OutageSpec
+from sim.config.components import _AVAILABLE_TYPES, ComponentSpec
+from sim.config.endpoint import EndpointSpec
+from sim.config.eventbridge import EventBusSpec
+from sim.config.fields import NonNegFloat, PosFloat, PosInt, _Spec
+from sim.config.lambda_ import LambdaFunctionSpec
+from sim.config.prices import DEFAULT_PRICES
+from sim.config.problems import _NO_VALUE, ScenarioError, _invalid_all, _problems, _Rel, _show
+from sim.config.producer import ProducerSpec
+from sim.config.s3 import S3BucketSpec
+from sim.config.sns import DeliveryPolicySpec, SnsTopicSpec
+from sim.config.sqs import SqsQueueSpec
 
 __all__ = ["Scenario"]
 

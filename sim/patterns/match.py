@@ -49,92 +49,24 @@ Not modelled:
 from __future__ import annotations
 
 import ipaddress
-import operator
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, TypeGuard
 
-__all__ = [
-    "EVENTBRIDGE_OPERATORS",
-    "MAX_PATTERN_CHARS",
-    "MAX_POLICY_BYTES",
-    "MAX_POLICY_COMBINATIONS",
-    "MAX_POLICY_KEYS",
-    "SNS_OPERATORS",
-    "filter_policy_matches",
-    "matches",
-    "validate_filter_policy",
-    "validate_pattern",
-]
-
-EVENTBRIDGE_OPERATORS: frozenset[str] = frozenset(
-    {
-        "prefix",
-        "suffix",
-        "equals-ignore-case",
-        "anything-but",
-        "numeric",
-        "exists",
-        "cidr",
-        "wildcard",
-    }
+from sim.patterns.operators import (
+    EVENTBRIDGE,
+    NUMERIC_OPS,
+    SNS,
+    STRING_OPS,
+    Dialect,
+    Predicate,
+    is_number,
+    operand_text,
+    parse_network,
 )
-SNS_OPERATORS: frozenset[str] = frozenset(
-    {"prefix", "suffix", "equals-ignore-case", "anything-but", "numeric", "exists", "cidr"}
-)
-#: Maximum length of an EventBridge event pattern (characters, compact JSON).
-MAX_PATTERN_CHARS = 2048
-#: Maximum number of keys (leaf paths) in an SNS filter policy.
-MAX_POLICY_KEYS = 5
-#: Maximum product of the number of values per key in an SNS filter policy.
-MAX_POLICY_COMBINATIONS = 150
-#: Maximum size of an SNS filter policy (bytes of UTF-8 JSON).
-MAX_POLICY_BYTES = 256 * 1024
-_SNS_NUMBER_LIMIT = 1e9
-_SNS_DECIMALS = 5
 
-_NUMERIC_OPS: dict[str, Callable[[Any, Any], bool]] = {
-    "=": operator.eq,
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-}
-_STRING_OPS = frozenset({"prefix", "suffix", "equals-ignore-case", "wildcard"})
-
-Predicate = Callable[[Any], bool]
-
-
-@dataclass(frozen=True, slots=True)
-class _Dialect:
-    """What one matching language accepts (for validation and match-time checks)."""
-
-    what: str
-    operators: frozenset[str]
-    anything_but_forms: frozenset[str]
-    ignore_case_affix: bool
-    sns_numbers: bool
-    anything_but_affix_lists: bool
-
-
-_EVENTBRIDGE = _Dialect(
-    "event pattern",
-    EVENTBRIDGE_OPERATORS,
-    frozenset({"prefix", "suffix", "equals-ignore-case", "wildcard"}),
-    ignore_case_affix=True,
-    sns_numbers=False,
-    anything_but_affix_lists=True,
-)
-_SNS = _Dialect(
-    "filter policy",
-    SNS_OPERATORS,
-    frozenset({"prefix", "suffix"}),
-    ignore_case_affix=False,
-    sns_numbers=True,
-    anything_but_affix_lists=False,
-)
+__all__ = ["filter_policy_matches", "matches"]
 
 
 # --------------------------------------------------------------------------- matching
@@ -154,7 +86,7 @@ def matches(pattern: Mapping[str, Any], event: Mapping[str, Any]) -> bool:
         ValueError: If the part of the pattern that had to be evaluated is malformed (an unknown
             operator, a leaf that is not an array, ...); `validate_pattern` lists all problems.
     """
-    return _match_object(pattern, event, _EVENTBRIDGE)
+    return _match_object(pattern, event, EVENTBRIDGE)
 
 
 def filter_policy_matches(
@@ -185,10 +117,10 @@ def filter_policy_matches(
         body = {}
     if not isinstance(body, Mapping):
         return not policy
-    return _match_object(policy, body, _SNS)
+    return _match_object(policy, body, SNS)
 
 
-def _match_object(pattern: Mapping[str, Any], obj: Mapping[str, Any], dialect: _Dialect) -> bool:
+def _match_object(pattern: Mapping[str, Any], obj: Mapping[str, Any], dialect: Dialect) -> bool:
     for key, sub in pattern.items():
         if key == "$or":
             if not any(_match_object(alt, obj, dialect) for alt in _or_branches(sub)):
@@ -220,7 +152,7 @@ def _match_attributes(policy: Mapping[str, Any], attributes: Mapping[str, Any]) 
         values: list[Any] = []
         if key in attributes:
             _leaves(attributes[key], values)
-        if not _match_leaf(sub, key, values, key in attributes, _SNS):
+        if not _match_leaf(sub, key, values, key in attributes, SNS):
             return False
     return True
 
@@ -275,7 +207,7 @@ def _leaves(value: Any, out: list[Any]) -> None:
         out.append(value)
 
 
-def _match_leaf(alts: Any, key: str, values: list[Any], present: bool, dialect: _Dialect) -> bool:
+def _match_leaf(alts: Any, key: str, values: list[Any], present: bool, dialect: Dialect) -> bool:
     if not isinstance(alts, list):
         raise ValueError(f"{dialect.what} field {key!r} must be an array or an object")
     for alt in alts:
@@ -297,28 +229,24 @@ def _match_leaf(alts: Any, key: str, values: list[Any], present: bool, dialect: 
     return False
 
 
-def _is_number(x: Any) -> bool:
-    return isinstance(x, int | float) and not isinstance(x, bool)
-
-
 def _equal(expected: Any, actual: Any) -> bool:
     """Type-aware JSON equality (numbers by value, booleans and strings by identity of type)."""
     if expected is None or isinstance(expected, bool):
         return actual is expected
-    if _is_number(expected):
-        return _is_number(actual) and bool(actual == expected)
+    if is_number(expected):
+        return is_number(actual) and bool(actual == expected)
     return isinstance(expected, str) and isinstance(actual, str) and actual == expected
 
 
 def _value_test(name: str, operand: Any) -> Predicate:
     """Build the per-value predicate of one operator (every operator except `exists`)."""
-    if name in _STRING_OPS:
+    if name in STRING_OPS:
         return _string_test(name, operand)
     if name == "numeric":
         conditions = _numeric_conditions(operand)
-        return lambda v: _is_number(v) and all(op(v, bound) for op, bound in conditions)
+        return lambda v: is_number(v) and all(op(v, bound) for op, bound in conditions)
     if name == "cidr":
-        network = _network(_text(operand))
+        network = parse_network(operand_text(operand))
         return lambda v: _in_network(v, network)
     if name == "anything-but":
         excluded = _exclusion(operand)
@@ -330,28 +258,22 @@ def _string_test(name: str, operand: Any) -> Predicate:
     if name in ("prefix", "suffix") and isinstance(operand, Mapping):
         if set(operand) != {"equals-ignore-case"}:
             raise ValueError(f"{name} takes a string or {{'equals-ignore-case': string}}")
-        folded = _text(operand["equals-ignore-case"]).casefold()
+        folded = operand_text(operand["equals-ignore-case"]).casefold()
         if name == "prefix":
             return lambda v: isinstance(v, str) and v.casefold().startswith(folded)
         return lambda v: isinstance(v, str) and v.casefold().endswith(folded)
     if name == "prefix":
-        text = _text(operand)
+        text = operand_text(operand)
         return lambda v: isinstance(v, str) and v.startswith(text)
     if name == "suffix":
-        text = _text(operand)
+        text = operand_text(operand)
         return lambda v: isinstance(v, str) and v.endswith(text)
-    texts = [_text(t) for t in (operand if isinstance(operand, list) else [operand])]
+    texts = [operand_text(t) for t in (operand if isinstance(operand, list) else [operand])]
     if name == "equals-ignore-case":
         folded_set = {t.casefold() for t in texts}
         return lambda v: isinstance(v, str) and v.casefold() in folded_set
     regexes = [_wildcard_regex(t) for t in texts]
     return lambda v: isinstance(v, str) and any(r.fullmatch(v) for r in regexes)
-
-
-def _text(operand: Any) -> str:
-    if not isinstance(operand, str):
-        raise ValueError(f"expected a string operand, got {operand!r}")
-    return operand
 
 
 @lru_cache(maxsize=1024)
@@ -375,19 +297,10 @@ def _numeric_conditions(operand: Any) -> list[tuple[Callable[[Any, Any], bool], 
         raise ValueError(f"numeric takes [operator, number, ...], got {operand!r}")
     conditions = []
     for op, bound in zip(operand[::2], operand[1::2], strict=True):
-        if op not in _NUMERIC_OPS or not _is_number(bound):
+        if op not in NUMERIC_OPS or not is_number(bound):
             raise ValueError(f"numeric: bad condition {op!r} {bound!r}")
-        conditions.append((_NUMERIC_OPS[op], bound))
+        conditions.append((NUMERIC_OPS[op], bound))
     return conditions
-
-
-@lru_cache(maxsize=256)
-def _network(cidr: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
-    """Parse `address/bits` (AWS requires the prefix length; host bits may be set)."""
-    _, slash, bits = cidr.partition("/")
-    if not slash or not bits.isdigit():
-        raise ValueError(f"{cidr!r} is not in address/bits form")
-    return ipaddress.ip_network(cidr, strict=False)
 
 
 def _in_network(value: Any, network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
@@ -406,7 +319,7 @@ def _exclusion(operand: Any) -> Predicate:
         if len(operand) != 1:
             raise ValueError("anything-but takes one nested operator")
         ((name, inner),) = operand.items()
-        if name not in _STRING_OPS:
+        if name not in STRING_OPS:
             raise ValueError(f"anything-but: unsupported form {name!r}")
         if name in ("prefix", "suffix"):
             affixes = inner if isinstance(inner, list) else [inner]
@@ -418,7 +331,3 @@ def _exclusion(operand: Any) -> Predicate:
     if isinstance(operand, list):
         return lambda v: any(_equal(x, v) for x in operand)
     return lambda v: _equal(operand, v)
-
-
-# Validation lives in its own module; it is part of this module's interface.
-from sim.pattern_checks import validate_filter_policy, validate_pattern  # noqa: E402

@@ -3,8 +3,9 @@
 A duration (:data:`DistSpec`) is a number (constant seconds) or a one-key mapping naming the
 family (see :mod:`sim.config`); :func:`_normalise_dist` turns either into the tagged form that
 selects one of the ``*Dist`` models. Files of numbers (empirical samples, and arrival traces in
-:mod:`sim.specs`) are read by :func:`_read_column` once, at validation, relative to the
-``base_dir`` given in the validation context. :mod:`sim.dists` turns these specs into samplers.
+:mod:`sim.config`) are read by :func:`_read_column` once, at validation, relative to the
+``base_dir`` given in the validation context. :mod:`sim.engine.samplers` turns these specs
+into samplers.
 """
 
 from __future__ import annotations
@@ -25,12 +26,23 @@ from pydantic import (
     model_validator,
 )
 
-from sim.config_errors import _PROB, _invalid, _show
+from sim.config.problems import _PROB, _invalid, _show
 
 __all__ = [
-    "ConstantDist", "DistSpec", "Distribution", "Duration", "EmpiricalDist", "ExponentialDist",
-    "GammaDist", "LognormalDist", "NonNegFloat", "PosFloat", "PosInt", "Prob", "UniformDist",
-]  # fmt: skip
+    "ConstantDist",
+    "DistSpec",
+    "Distribution",
+    "Duration",
+    "EmpiricalDist",
+    "ExponentialDist",
+    "GammaDist",
+    "LognormalDist",
+    "NonNegFloat",
+    "PosFloat",
+    "PosInt",
+    "Prob",
+    "UniformDist",
+]
 
 # --------------------------------------------------------------------------- common field types
 
@@ -217,3 +229,10 @@ Duration = DistSpec
 
 def _const(seconds: float) -> ConstantDist:
     return ConstantDist(value=seconds)
+
+
+def _dist(data: dict[str, Any]) -> Any:
+    """A distribution spec from its file form (for defaults)."""
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(DistSpec).validate_python(data)

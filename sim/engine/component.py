@@ -1,43 +1,18 @@
-"""What every component gets: the SimPy environment, streams, ledger, faults and cost meter.
+"""The component base class and the request-answering base.
 
-Also the :class:`Component` base class: the small surface every service offers
-(``__init__(ctx, name, spec)`` stores and takes its streams, ``start()`` registers standing
-processes once all edges exist, ``finalize()`` settles what the end of the run decides, such as
-retention expiry of messages still stored).
+Every service is built from ``(ctx, name, spec)``, wired by :mod:`sim.build` through one
+``connect`` step, started with ``start()``, and settles the end of the run in ``finalize()``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
-from dataclasses import dataclass
-from heapq import heappush
-from typing import Any
+from collections.abc import Callable
 
-import simpy
-from simpy.events import NORMAL, Event
+from sim.config.fields import DistSpec
+from sim.engine.context import Context
+from sim.engine.samplers import is_zero, make_sampler
 
-from sim.config import DistSpec, Scenario
-from sim.cost import CostMeter
-from sim.dists import is_zero, make_sampler
-from sim.faults import Faults
-from sim.ledger import Ledger
-from sim.streams import RandomStreams
-
-__all__ = ["Component", "Context", "ProcessGen", "RequestTarget", "Timer", "call_at"]
-
-ProcessGen = Generator[Event, Any, None]
-
-
-@dataclass(slots=True)
-class Context:
-    """Shared services of one run (one replication)."""
-
-    env: simpy.Environment
-    streams: RandomStreams
-    ledger: Ledger
-    faults: Faults
-    cost: CostMeter
-    scenario: Scenario
+__all__ = ["Component", "RequestTarget"]
 
 
 class Component:
@@ -99,27 +74,3 @@ class RequestTarget(Component):
     def always_fails(self) -> bool:
         """True when every request fails (an error rate of 1)."""
         return self._error_rate >= 1.0
-
-
-class Timer(Event):
-    """A timer event that calls ``fn(event)`` after ``delay_s`` seconds (≥ 0, unchecked).
-
-    The hot-path way to schedule work without a process: one heap entry, one callback. It
-    pushes onto the environment's event queue exactly as ``Environment.schedule`` does.
-    Hot paths also read ``env._now`` rather than the ``env.now`` property; both are SimPy 4
-    internals that have been stable since 2016 (``pyproject.toml`` pins simpy below 5).
-    """
-
-    def __init__(self, env: simpy.Environment, delay_s: float, fn: Callable[[Event], None]):
-        self.env = env
-        self.callbacks = [fn]
-        self._value = None
-        self._ok = True
-        heappush(env._queue, (env._now + delay_s, NORMAL, next(env._eid), self))
-
-
-def call_at(env: simpy.Environment, delay_s: float, fn: Callable[[Event], None]) -> Event:
-    """Schedule ``fn(event)`` after ``delay_s`` seconds (≥ 0) with a single SimPy event."""
-    if delay_s < 0.0:
-        raise ValueError(f"negative delay {delay_s!r}")
-    return Timer(env, delay_s, fn)

@@ -21,7 +21,21 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullLocator
 
-__all__ = ["DPI", "case_label", "new_figure", "save_png", "validation_chart"]
+__all__ = [
+    "DPI",
+    "SERIES_COLORS",
+    "case_label",
+    "ci_bar_chart",
+    "ci_bars",
+    "ci_line_chart",
+    "ci_lines",
+    "new_figure",
+    "new_figure_row",
+    "new_panels",
+    "save_png",
+    "timeline_chart",
+    "validation_chart",
+]
 
 #: Resolution of every saved chart (dots per inch).
 DPI = 120
@@ -136,13 +150,6 @@ def validation_chart(df: pd.DataFrame, ax: Axes) -> Axes:
     )
     ax.legend(loc="upper right", fontsize=8, framealpha=0.95)
     return ax
-
-
-# --------------------------------------------------------------------------- study charts
-# Generic helpers for experiment scripts: panels, lines and grouped bars of a mean with its
-# confidence interval, read from a summary table (columns ``mean``, ``ci_low``, ``ci_high``).
-
-__all__ += ["ci_bars", "ci_lines", "new_panels"]
 
 
 def new_panels(

@@ -1,45 +1,8 @@
-"""Scenario schema (frozen pydantic models) and YAML loading with clear errors.
+"""Reading scenario files: YAML without duplicate keys, ``--set PATH=VALUE`` overrides, warnings.
 
-A scenario file is YAML (DESIGN.md §4). :func:`load_scenario` reads it, applies ``--set PATH=VALUE``
-overrides, validates it into a frozen :class:`Scenario` and emits an :class:`EvsimWarning` for each
-setting that is accepted but unrealistic. Nothing runs half-configured: any invalid file raises
-one :class:`ScenarioError` whose message has one line per problem,
-``{file}: {dotted.field.path}: {offending value!r} — {what is allowed}``.
-
-Semantics:
-    * Every field defaults to AWS's documented default; numeric ranges are AWS's ranges, and a
-      value outside them is an error that says so. Units are in the field names: ``_s`` seconds of
-      simulated time, ``_per_s`` per second, ``_bytes``, ``_mb``; probabilities are in [0, 1].
-    * A duration (:data:`DistSpec`) is a number (constant seconds) or a one-key mapping naming
-      the family: ``exponential {mean}``, ``lognormal {median, sigma}``, ``uniform {low, high}``,
-      ``gamma {mean, cv}``, ``empirical {file}``. Files (empirical samples, arrival traces) are
-      resolved against the scenario file's directory and read once, at validation; the numbers
-      are stored on the spec, so a validated scenario never reads a file again.
-    * Components form a discriminated union on ``type``; references between them (``send_to``,
-      ``dead_letter.target``, ``trigger.source``, ``async.on_failure``, outages) are checked, as
-      are the FIFO/standard combinations AWS forbids.
-    * Variants are made with :meth:`Scenario.with_updates` (dotted paths, a new validated object);
-      a scenario is never mutated.
-
-Checked beyond the field ranges:
-    * References (and what each may name), event patterns, overlapping S3 notification filters,
-      one consumer function per queue, DLQ type = source type, FIFO trigger limits
-      (batch_size ≤ 10, no batching window), batch_size > 10 needs a batching window ≥ 1,
-      timeout_s ≤ the source queue's visibility timeout, FIFO sends need a deduplication id.
-    * Duplicate keys in the YAML file (a repeated component would otherwise vanish silently).
-
-Not checked:
-    * AWS recommendations (e.g. a visibility timeout of six times the function timeout); only
-      hard AWS rules are errors. Numbers are coerced as pydantic's lax mode does (``"3"`` -> 3).
-    * Event patterns and filter policies beyond AWS's documented syntax and limits
-      (:mod:`sim.pattern_checks`).
-
-Layout:
-    This module loads scenarios; the models live in :mod:`sim.dist_specs` (base model, field
-    types, durations), :mod:`sim.specs` (components) and :mod:`sim.scenario` (:class:`Scenario`,
-    cross-component rules, variants), and the errors in :mod:`sim.config_errors`. Every public
-    name is re-exported here: import from :mod:`sim.config`.
+See :mod:`sim.config` for the file format and what is checked.
 """
+
 
 from __future__ import annotations
 
@@ -51,125 +14,17 @@ from typing import Any
 
 import yaml
 
-from sim.config_errors import _NO_VALUE, EvsimWarning, ScenarioError
-from sim.config_errors import Problem as Problem
-from sim.dist_specs import (
-    ConstantDist,
-    Distribution,
-    DistSpec,
-    Duration,
-    EmpiricalDist,
-    ExponentialDist,
-    GammaDist,
-    LognormalDist,
-    UniformDist,
-)
-from sim.dist_specs import NonNegFloat as NonNegFloat
-from sim.dist_specs import PosFloat as PosFloat
-from sim.dist_specs import PosInt as PosInt
-from sim.dist_specs import Prob as Prob
-from sim.scenario import Scenario, _set_path, _validate
-from sim.specs import (
-    ArrivalsSpec,
-    AsyncSpec,
-    AttributeSpec,
-    BurstSpec,
-    ChoiceAttr,
-    ChoiceSpec,
-    ColdStartSpec,
-    DeadLetterSpec,
-    ErrorsSpec,
-    FunctionErrorsSpec,
+from sim.config.fields import NonNegFloat as NonNegFloat
+from sim.config.fields import PosFloat as PosFloat
+from sim.config.fields import PosInt as PosInt
+from sim.config.fields import Prob as Prob
+from sim.config.lambda_ import (
     LambdaFunctionSpec,
-    OutageSpec,
-    ProducerSpec,
-    ProfileStep,
-    RedriveSpec,
-    ResendSpec,
-    RetrySpec,
-    SqsQueueSpec,
-    TraceSpec,
-    TriggerSpec,
 )
-from sim.specs import Scalar as Scalar
-from sim.specs_eb import (
-    ApiGatewaySpec,
-    ArchiveSpec,
-    CloudTrailSpec,
-    DeliveryRetrySpec,
-    EventBusSpec,
-    NotificationSpec,
-    ReplaySpec,
-    RuleSpec,
-    S3BucketSpec,
-    TargetDeadLetterSpec,
-    TargetSpec,
-)
-from sim.specs_sns import (
-    ComponentSpec,
-    DeliveryPolicySpec,
-    EndpointSpec,
-    SnsTopicSpec,
-    SubscriptionDeadLetterSpec,
-    SubscriptionSpec,
-)
-
-__all__ = [
-    "ApiGatewaySpec",
-    "ArchiveSpec",
-    "ArrivalsSpec",
-    "AsyncSpec",
-    "AttributeSpec",
-    "BurstSpec",
-    "ChoiceAttr",
-    "ChoiceSpec",
-    "CloudTrailSpec",
-    "ColdStartSpec",
-    "ComponentSpec",
-    "ConstantDist",
-    "DeadLetterSpec",
-    "DeliveryPolicySpec",
-    "DeliveryRetrySpec",
-    "DistSpec",
-    "Distribution",
-    "Duration",
-    "EmpiricalDist",
-    "EndpointSpec",
-    "ErrorsSpec",
-    "EventBusSpec",
-    "EvsimWarning",
-    "ExponentialDist",
-    "FunctionErrorsSpec",
-    "GammaDist",
-    "LambdaFunctionSpec",
-    "LognormalDist",
-    "NotificationSpec",
-    "OutageSpec",
-    "ProducerSpec",
-    "ProfileStep",
-    "RedriveSpec",
-    "ReplaySpec",
-    "ResendSpec",
-    "RetrySpec",
-    "RuleSpec",
-    "S3BucketSpec",
-    "Scenario",
-    "ScenarioError",
-    "SnsTopicSpec",
-    "SqsQueueSpec",
-    "SubscriptionDeadLetterSpec",
-    "SubscriptionSpec",
-    "TargetDeadLetterSpec",
-    "TargetSpec",
-    "TraceSpec",
-    "TriggerSpec",
-    "UniformDist",
-    "apply_overrides",
-    "load_scenario",
-    "parse_value",
-    "scenario_from_dict",
-    "scenario_warnings",
-]  # fmt: skip
+from sim.config.problems import _NO_VALUE, EvsimWarning, ScenarioError
+from sim.config.problems import Problem as Problem
+from sim.config.producer import Scalar as Scalar
+from sim.config.scenario import Scenario, _set_path, _validate
 
 
 def scenario_warnings(s: Scenario) -> list[str]:

@@ -18,8 +18,8 @@ from __future__ import annotations
 import bisect
 from collections.abc import Sequence
 
-from sim.config import OutageSpec
-from sim.streams import RandomStreams, Stream
+from sim.config.common import OutageSpec
+from sim.engine.streams import RandomStreams, Stream
 
 __all__ = ["SLOW", "THROTTLED", "UNAVAILABLE", "Faults", "Window"]
 

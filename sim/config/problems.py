@@ -2,7 +2,7 @@
 
 Every problem found in a scenario becomes one line,
 ``{file}: {dotted.field.path}: {offending value!r} — {what is allowed}`` (see :mod:`sim.config`).
-Validators in :mod:`sim.dist_specs`, :mod:`sim.specs` and :mod:`sim.scenario` raise
+Validators in :mod:`sim.config.fields`, :mod:`sim.config` and :mod:`sim.config.scenario` raise
 :func:`_invalid` / :func:`_invalid_all`, which carry their problems ready-made;
 :func:`_problems` turns pydantic's other errors into the same form by following each error's
 ``loc`` through the schema (aliases, dotted paths, the field's bounds and why they hold).

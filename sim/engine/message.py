@@ -16,22 +16,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sim.ledger import SinkStats
+    from sim.engine.stats import SinkStats
+from sim.engine.fates import FATES, IN_FLIGHT, LOST
 
-__all__ = [
-    "DEAD_LETTERED",
-    "DELIVERED",
-    "EXPIRED",
-    "FATES",
-    "IN_FLIGHT",
-    "LOST",
-    "Message",
-    "Pair",
-]
-
-#: Fate codes; ``FATES[code]`` is the metric name.
-IN_FLIGHT, DELIVERED, DEAD_LETTERED, EXPIRED, LOST = range(5)
-FATES = ("in_flight", "delivered", "dead_lettered", "expired", "lost")
+__all__ = ["Message", "Pair"]
 
 
 class Message:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from sim.metrics import METRICS
+from sim.analysis.metrics import METRICS
 
-__all__ = ["compare_table", "fmt", "summary_table", "sweep_table"]
+__all__ = ["HEADLINE", "compare_table", "fmt", "summary_table", "sweep_table"]
 
 #: Metrics shown in comparison and sweep tables.
 HEADLINE: tuple[str, ...] = (

@@ -18,8 +18,8 @@ from typing import Any
 
 import pandas as pd
 
-from sim.config import Scenario
-from sim.metrics import RunResult, summarize, tidy
+from sim.analysis.metrics import RunResult, summarize, tidy
+from sim.config.scenario import Scenario
 
 __all__ = ["git_commit", "manifest", "write_results_index", "write_run", "write_study"]
 

@@ -1,7 +1,7 @@
 """Duration and value distributions: specs (from :mod:`sim.config`) turned into samplers.
 
 A sampler is a zero-argument callable returning one float (seconds for durations). Each
-sampler owns its own named stream (see :mod:`sim.streams`) and draws in blocks, so a sampler
+sampler owns its own named stream (see :mod:`sim.engine.streams`) and draws in blocks, so a sampler
 costs one list index per value on the hot path.
 
 Families (DESIGN §4): a constant, ``exponential {mean}``, ``lognormal {median, sigma}``
@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from sim.config import (
+from sim.config.fields import (
     ConstantDist,
     DistSpec,
     EmpiricalDist,
@@ -25,7 +25,7 @@ from sim.config import (
     LognormalDist,
     UniformDist,
 )
-from sim.streams import buffered
+from sim.engine.streams import buffered
 
 __all__ = ["Sampler", "dist_mean", "is_zero", "make_sampler"]
 

@@ -1,37 +1,21 @@
-"""Specs of SNS topics and endpoints, and :data:`ComponentSpec`, the union of every component.
+"""The SNS topic spec.
 
-SNS delivery retry policies have four phases (AWS, "Amazon SNS message delivery retries"):
-``immediate`` retries with no delay, ``pre_backoff`` retries ``min_delay_s`` apart, ``backoff``
-retries whose delays grow from ``min_delay_s`` to ``max_delay_s`` along ``backoff_function``, and
-``post_backoff`` retries ``max_delay_s`` apart. The defaults per protocol are AWS's:
-
-* sqs, lambda (AWS-managed): 3 / 2 × 1 s / 10 from 1 s to 20 s / 100,000 × 20 s (≈ 23 days);
-* email, email-json, sms (customer-managed): 0 / 2 × 10 s / 10 from 10 s to 600 s / 38 × 600 s
-  (≈ 6 h);
-* http, https: 3 retries 20 s apart (AWS's default HTTP/S delivery policy), customisable.
-
-AWS counts the phases' retries as "total attempts" (100,015 and 50); evsim makes the first
-delivery attempt at publish time and then follows the phases. AWS applies jitter to retries
-without documenting it (not modelled), and documents neither the exact shape of the backoff
-phase (evsim: geometric interpolation for ``exponential``/``geometric``, evenly spaced for
-``linear``/``arithmetic``) — both unconfirmed.
+Subscriptions with filter policies, delivery policies per protocol, subscription DLQs.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from sim.config_errors import _AWS, _invalid_all, _Rel
-from sim.dist_specs import DistSpec, Prob, _const, _Spec
-from sim.specs import ErrorsSpec, LambdaFunctionSpec, ProducerSpec, SqsQueueSpec
-from sim.specs_eb import ApiGatewaySpec, CloudTrailSpec, EventBusSpec, S3BucketSpec
+from sim.config.common import ErrorsSpec
+from sim.config.fields import DistSpec, Prob, _const, _Spec
+from sim.config.problems import _AWS, _invalid_all, _Rel
 
 __all__ = [
-    "ComponentSpec",
     "DeliveryPolicySpec",
-    "EndpointSpec",
+    "Protocol",
     "SnsTopicSpec",
     "SubscriptionDeadLetterSpec",
     "SubscriptionSpec",
@@ -151,30 +135,3 @@ class SnsTopicSpec(_Spec):
         if problems:
             raise _invalid_all(problems)
         return self
-
-
-class EndpointSpec(_Spec):
-    """A terminal receiver (an email inbox, an HTTP service, a phone): a sink.
-
-    ``errors.rate`` is the probability that one delivery attempt fails (a server-side error,
-    retried by the sender); ``latency_s`` is the time from delivery to processed.
-    """
-
-    type: Literal["endpoint"]
-    protocol: Literal["email", "email-json", "http", "https", "sms"] = "http"
-    errors: ErrorsSpec = Field(default_factory=ErrorsSpec)
-    latency_s: DistSpec = _const(0.0)
-
-
-#: Any component, chosen by its ``type``.
-ComponentSpec = Annotated[
-    Union[  # noqa: UP007
-        ProducerSpec, SqsQueueSpec, LambdaFunctionSpec, SnsTopicSpec, EndpointSpec,
-        EventBusSpec, S3BucketSpec, ApiGatewaySpec, CloudTrailSpec,
-    ],
-    Field(discriminator="type"),
-]
-_AVAILABLE_TYPES = (
-    "api_gateway", "cloudtrail", "endpoint", "event_bus", "lambda_function", "producer",
-    "s3_bucket", "sns_topic", "sqs_queue",
-)

@@ -14,27 +14,27 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Literal
 
-from sim.patterns import (
-    _EVENTBRIDGE,
-    _NUMERIC_OPS,
-    _SNS,
-    _SNS_DECIMALS,
-    _SNS_NUMBER_LIMIT,
+from sim.patterns.operators import (
+    EVENTBRIDGE,
     EVENTBRIDGE_OPERATORS,
     MAX_PATTERN_CHARS,
     MAX_POLICY_BYTES,
     MAX_POLICY_COMBINATIONS,
     MAX_POLICY_KEYS,
-    _Dialect,
-    _is_number,
-    _network,
-    _text,
+    NUMERIC_OPS,
+    SNS,
+    SNS_DECIMALS,
+    SNS_NUMBER_LIMIT,
+    Dialect,
+    is_number,
+    operand_text,
+    parse_network,
 )
 
 __all__ = ["validate_filter_policy", "validate_pattern"]
 
 #: Keys AWS refuses inside a `$or` branch (operator names and numeric comparisons).
-_RESERVED_IN_OR = EVENTBRIDGE_OPERATORS | {"equals", *_NUMERIC_OPS}
+_RESERVED_IN_OR = EVENTBRIDGE_OPERATORS | {"equals", *NUMERIC_OPS}
 
 
 def validate_pattern(pattern: Any) -> list[str]:
@@ -51,7 +51,7 @@ def validate_pattern(pattern: Any) -> list[str]:
     problems: list[str] = []
     if not pattern:
         problems.append("event pattern must not be empty")
-    _check_object(pattern, "", _EVENTBRIDGE, True, problems)
+    _check_object(pattern, "", EVENTBRIDGE, True, problems)
     size = _json_size(pattern, problems, "event pattern")
     if size is not None and size > MAX_PATTERN_CHARS:
         problems.append(f"event pattern is {size} characters long (max {MAX_PATTERN_CHARS})")
@@ -73,7 +73,7 @@ def validate_filter_policy(
     if not isinstance(policy, Mapping):
         return [f"filter policy must be a JSON object, got {type(policy).__name__}"]
     problems: list[str] = []
-    _check_object(policy, "", _SNS, scope == "MessageBody", problems)
+    _check_object(policy, "", SNS, scope == "MessageBody", problems)
     keys: set[str] = set()
     _leaf_paths(policy, "", keys)
     if len(keys) > MAX_POLICY_KEYS:
@@ -103,7 +103,7 @@ def _json_size(
 def _check_object(
     obj: Mapping[str, Any],
     path: str,
-    dialect: _Dialect,
+    dialect: Dialect,
     nesting: bool,
     problems: list[str],
     in_or: bool = False,
@@ -139,7 +139,7 @@ def _check_object(
             )
 
 
-def _check_leaf(alts: Sequence[Any], where: str, dialect: _Dialect, problems: list[str]) -> None:
+def _check_leaf(alts: Sequence[Any], where: str, dialect: Dialect, problems: list[str]) -> None:
     if not alts:
         problems.append(f"{where}: array of alternatives must not be empty")
     for alt in alts:
@@ -147,14 +147,14 @@ def _check_leaf(alts: Sequence[Any], where: str, dialect: _Dialect, problems: li
             _check_operator(alt, where, dialect, problems)
         elif isinstance(alt, list | tuple):
             problems.append(f"{where}: nested arrays are not allowed ({alt!r})")
-        elif not (alt is None or isinstance(alt, str | bool) or _is_number(alt)):
+        elif not (alt is None or isinstance(alt, str | bool) or is_number(alt)):
             problems.append(f"{where}: {alt!r} is not a JSON scalar")
-        elif dialect.sns_numbers and _is_number(alt):
+        elif dialect.sns_numbers and is_number(alt):
             _check_sns_number(alt, where, problems)
 
 
 def _check_operator(
-    alt: Mapping[str, Any], where: str, dialect: _Dialect, problems: list[str]
+    alt: Mapping[str, Any], where: str, dialect: Dialect, problems: list[str]
 ) -> None:
     if len(alt) != 1:
         problems.append(f"{where}: an operator object must have exactly one key, got {list(alt)}")
@@ -180,7 +180,7 @@ def _check_operator(
         _check_strings(operand, at, name == "wildcard", False, problems)
     elif name == "cidr":
         try:
-            _network(_text(operand))
+            parse_network(operand_text(operand))
         except ValueError:
             problems.append(f"{at}: {operand!r} is not an IPv4 or IPv6 CIDR block (address/bits)")
     elif name == "numeric":
@@ -227,16 +227,16 @@ def _wildcard_problem(text: str) -> str | None:
     return None
 
 
-def _check_numeric(operand: Any, at: str, dialect: _Dialect, problems: list[str]) -> None:
+def _check_numeric(operand: Any, at: str, dialect: Dialect, problems: list[str]) -> None:
     if not isinstance(operand, list) or len(operand) not in (2, 4):
         problems.append(f"{at} takes [op, number] or [op, number, op, number], got {operand!r}")
         return
     pairs = list(zip(operand[::2], operand[1::2], strict=True))
     for op, bound in pairs:
-        if op not in _NUMERIC_OPS:
-            problems.append(f"{at}: unknown comparison {op!r} (allowed: {', '.join(_NUMERIC_OPS)})")
+        if op not in NUMERIC_OPS:
+            problems.append(f"{at}: unknown comparison {op!r} (allowed: {', '.join(NUMERIC_OPS)})")
             return
-        if not _is_number(bound):
+        if not is_number(bound):
             problems.append(f"{at}: {bound!r} after {op!r} is not a number")
             return
         if dialect.sns_numbers:
@@ -251,14 +251,14 @@ def _check_numeric(operand: Any, at: str, dialect: _Dialect, problems: list[str]
 
 
 def _check_sns_number(value: Any, at: str, problems: list[str]) -> None:
-    if abs(value) > _SNS_NUMBER_LIMIT:
+    if abs(value) > SNS_NUMBER_LIMIT:
         problems.append(f"{at}: {value!r} is outside -1e9..1e9")
     exponent = Decimal(repr(value)).as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -_SNS_DECIMALS:
-        problems.append(f"{at}: {value!r} has more than {_SNS_DECIMALS} decimal places")
+    if isinstance(exponent, int) and exponent < -SNS_DECIMALS:
+        problems.append(f"{at}: {value!r} has more than {SNS_DECIMALS} decimal places")
 
 
-def _check_anything_but(operand: Any, at: str, dialect: _Dialect, problems: list[str]) -> None:
+def _check_anything_but(operand: Any, at: str, dialect: Dialect, problems: list[str]) -> None:
     if isinstance(operand, Mapping):
         if len(operand) != 1 or next(iter(operand)) not in dialect.anything_but_forms:
             forms = ", ".join(sorted(dialect.anything_but_forms))
@@ -272,13 +272,13 @@ def _check_anything_but(operand: Any, at: str, dialect: _Dialect, problems: list
     values = operand if isinstance(operand, list) else [operand]
     if not values:
         problems.append(f"{at}: the list of excluded values must not be empty")
-    elif not (all(isinstance(v, str) for v in values) or all(_is_number(v) for v in values)):
+    elif not (all(isinstance(v, str) for v in values) or all(is_number(v) for v in values)):
         problems.append(
             f"{at}: excluded values must be all strings or all numbers, got {operand!r}"
         )
     elif dialect.sns_numbers:
         for v in values:
-            if _is_number(v):
+            if is_number(v):
                 _check_sns_number(v, at, problems)
 
 

@@ -20,20 +20,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-#: Default list prices in USD (us-east-1). Keys are the names a scenario's ``prices`` may override.
-DEFAULT_PRICES: dict[str, float] = {
-    "sqs_standard_per_million": 0.40,
-    "sqs_fifo_per_million": 0.50,
-    "lambda_requests_per_million": 0.20,
-    "lambda_gb_s": 0.0000166667,
-    "sns_publish_per_million": 0.50,
-    "sns_http_deliveries_per_million": 0.60,
-    "sns_email_per_100k": 2.00,
-    "eventbridge_events_per_million": 1.00,
-    "eventbridge_archive_per_gb": 0.10,
-    "apigateway_rest_per_million": 3.50,
-    "s3_put_per_thousand": 0.005,
-}
+from sim.config.prices import DEFAULT_PRICES
+
+__all__ = ["SQS_CHUNK_BYTES", "CostMeter", "sqs_chunks"]
 
 #: How each counted item maps onto a price: item -> (price name, units per priced unit).
 _ITEM_PRICE: dict[str, tuple[str, float]] = {

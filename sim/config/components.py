@@ -1,0 +1,47 @@
+"""The component union: every component spec, discriminated on ``type``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Union
+
+from pydantic import Field
+
+from sim.config.apigateway import ApiGatewaySpec
+from sim.config.cloudtrail import CloudTrailSpec
+from sim.config.endpoint import EndpointSpec
+from sim.config.eventbridge import EventBusSpec
+from sim.config.lambda_ import LambdaFunctionSpec
+from sim.config.producer import ProducerSpec
+from sim.config.s3 import S3BucketSpec
+from sim.config.sns import SnsTopicSpec
+from sim.config.sqs import SqsQueueSpec
+
+__all__ = ["ComponentSpec"]
+
+
+#: Any component, chosen by its ``type``.
+ComponentSpec = Annotated[
+    Union[  # noqa: UP007
+        ProducerSpec,
+        SqsQueueSpec,
+        LambdaFunctionSpec,
+        SnsTopicSpec,
+        EndpointSpec,
+        EventBusSpec,
+        S3BucketSpec,
+        ApiGatewaySpec,
+        CloudTrailSpec,
+    ],
+    Field(discriminator="type"),
+]
+_AVAILABLE_TYPES = (
+    "api_gateway",
+    "cloudtrail",
+    "endpoint",
+    "event_bus",
+    "lambda_function",
+    "producer",
+    "s3_bucket",
+    "sns_topic",
+    "sqs_queue",
+)

@@ -1,0 +1,25 @@
+"""The endpoint spec: an HTTP(S), email or SMS receiver with its errors and latency."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from sim.config.common import ErrorsSpec
+from sim.config.fields import DistSpec, _const, _Spec
+
+__all__ = ["EndpointSpec"]
+
+
+class EndpointSpec(_Spec):
+    """A terminal receiver (an email inbox, an HTTP service, a phone): a sink.
+
+    ``errors.rate`` is the probability that one delivery attempt fails (a server-side error,
+    retried by the sender); ``latency_s`` is the time from delivery to processed.
+    """
+
+    type: Literal["endpoint"]
+    protocol: Literal["email", "email-json", "http", "https", "sms"] = "http"
+    errors: ErrorsSpec = Field(default_factory=ErrorsSpec)
+    latency_s: DistSpec = _const(0.0)

@@ -1,0 +1,20 @@
+"""The default list prices (USD, us-east-1) that a scenario's ``prices`` may override."""
+
+from __future__ import annotations
+
+__all__ = ["DEFAULT_PRICES"]
+
+#: Default list prices in USD (us-east-1). Keys are the names a scenario's ``prices`` may override.
+DEFAULT_PRICES: dict[str, float] = {
+    "sqs_standard_per_million": 0.40,
+    "sqs_fifo_per_million": 0.50,
+    "lambda_requests_per_million": 0.20,
+    "lambda_gb_s": 0.0000166667,
+    "sns_publish_per_million": 0.50,
+    "sns_http_deliveries_per_million": 0.60,
+    "sns_email_per_100k": 2.00,
+    "eventbridge_events_per_million": 1.00,
+    "eventbridge_archive_per_gb": 0.10,
+    "apigateway_rest_per_million": 3.50,
+    "s3_put_per_thousand": 0.005,
+}

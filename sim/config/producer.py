@@ -1,0 +1,207 @@
+"""The producer spec.
+
+Arrivals (Poisson, profiles, bursts, traces), message attributes, groups, resends and SDK
+retries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from itertools import pairwise
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from sim.config.common import RetrySpec
+from sim.config.fields import (
+    DistSpec,
+    NonNegFloat,
+    PosInt,
+    Prob,
+    _read_column,
+    _Spec,
+)
+from sim.config.problems import _AWS, _MISSING, _NO_VALUE, _invalid, _invalid_all, _Rel, _show, _Why
+
+__all__ = [
+    "ArrivalsSpec",
+    "AttributeSpec",
+    "BurstSpec",
+    "ChoiceAttr",
+    "ChoiceSpec",
+    "ProducerSpec",
+    "ProfileStep",
+    "ResendSpec",
+    "Scalar",
+    "TraceSpec",
+]
+
+
+class ProfileStep(_Spec):
+    """From ``start_s`` on, Poisson arrivals at ``rate_per_s`` (until the next step)."""
+
+    start_s: NonNegFloat
+    rate_per_s: NonNegFloat
+
+
+class BurstSpec(_Spec):
+    """``count`` extra messages at ``at_s``, spread uniformly over ``spread_s``."""
+
+    at_s: NonNegFloat
+    count: PosInt
+    spread_s: NonNegFloat = 0.0
+
+
+class TraceSpec(_Spec):
+    """Arrival times replayed from column ``column`` of ``file`` (or a single-column file)."""
+
+    file: str
+    column: str = "t_s"
+    times: Annotated[tuple[NonNegFloat, ...], Field(min_length=1)]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _load(cls, data: Any, info: ValidationInfo) -> Any:
+        if isinstance(data, Mapping) and "times" not in data:
+            column = data.get("column", "t_s")
+            column = column if isinstance(column, str) else "t_s"
+            return {**data, "times": _read_column(data.get("file"), column, info)}
+        return data
+
+    @field_validator("times")
+    @classmethod
+    def _sort(cls, times: tuple[float, ...]) -> tuple[float, ...]:
+        return tuple(sorted(times))
+
+
+class ArrivalsSpec(_Spec):
+    """Arrivals other than a constant Poisson rate: a rate profile or a trace, plus bursts."""
+
+    profile: Annotated[tuple[ProfileStep, ...], Field(min_length=1)] | None = None
+    bursts: tuple[BurstSpec, ...] = ()
+    trace: TraceSpec | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> ArrivalsSpec:
+        problems: list[_Rel] = []
+        if self.profile is not None and self.trace is not None:
+            problems.append((("trace",), _NO_VALUE, "profile and trace are mutually exclusive"))
+        if self.profile:
+            if self.profile[0].start_s != 0:
+                problems.append((("profile", 0, "start_s"), self.profile[0].start_s,
+                                 "the first profile step must start at 0"))  # fmt: skip
+            for i, (prev, step) in enumerate(pairwise(self.profile)):
+                if step.start_s <= prev.start_s:
+                    problems.append((("profile", i + 1, "start_s"), step.start_s,
+                                     f"must be > the previous step's start_s "
+                                     f"({_show(prev.start_s)})"))  # fmt: skip
+        if problems:
+            raise _invalid_all(problems)
+        return self
+
+
+Scalar = str | int | float | bool
+
+
+class ChoiceSpec(_Spec):
+    """One of ``values``, with probabilities proportional to ``weights`` (equal if omitted)."""
+
+    values: Annotated[tuple[Scalar, ...], Field(min_length=1)]
+    weights: tuple[NonNegFloat, ...] | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> ChoiceSpec:
+        if self.weights is not None:
+            if len(self.weights) != len(self.values):
+                raise _invalid(f"must have one weight per value ({len(self.values)})",
+                               ("weights",), self.weights)  # fmt: skip
+            if sum(self.weights) <= 0:
+                raise _invalid("must not all be 0", ("weights",), self.weights)
+        return self
+
+
+class ChoiceAttr(_Spec):
+    """An attribute drawn from a :class:`ChoiceSpec` (``{choice: {values, weights}}``)."""
+
+    choice: ChoiceSpec
+
+
+def _attribute_kind(value: Any) -> str | None:
+    if isinstance(value, str | int | float | bool):
+        return "constant"
+    if isinstance(value, ChoiceAttr) or (isinstance(value, Mapping) and "choice" in value):
+        return "choice"
+    if isinstance(value, BaseModel | Mapping):
+        return "distribution"
+    return None
+
+
+#: A message attribute: a constant, ``{choice: {values, weights}}`` or a distribution mapping.
+AttributeSpec = Annotated[
+    Annotated[Scalar, Tag("constant")]
+    | Annotated[ChoiceAttr, Tag("choice")]
+    | Annotated[DistSpec, Tag("distribution")],
+    Discriminator(
+        _attribute_kind,
+        custom_error_type="attribute",
+        custom_error_message="must be a constant, {choice: {values, weights}} or a distribution",
+    ),
+]
+
+
+class ResendSpec(_Spec):
+    """With probability ``rate`` the application sends a message again ``delay_s`` later."""
+
+    rate: Prob = 0.0
+    delay_s: NonNegFloat = 1.0
+
+
+def _as_tuple(value: Any) -> Any:
+    return (value,) if isinstance(value, str) else value
+
+
+# --------------------------------------------------------------------------- components
+
+
+class ProducerSpec(_Spec):
+    """An application sending messages (Poisson ``rate_per_s`` and/or ``arrivals``)."""
+
+    type: Literal["producer"]
+    rate_per_s: Annotated[float, Field(gt=0), _Why("messages per second")] | None = None
+    arrivals: ArrivalsSpec | None = None
+    send_to: Annotated[tuple[str, ...], Field(min_length=1), BeforeValidator(_as_tuple)]
+    retry: RetrySpec = Field(default_factory=RetrySpec)
+    groups: PosInt = 1
+    dedup_ids: Literal["unique", "content"] = "unique"
+    attributes: dict[str, AttributeSpec] = Field(default_factory=dict)
+    resend: ResendSpec = Field(default_factory=ResendSpec)
+    size_bytes: Annotated[int, Field(ge=1, le=1_048_576), _AWS] = 1024
+
+    @model_validator(mode="after")
+    def _check(self) -> ProducerSpec:
+        problems: list[_Rel] = []
+        arr = self.arrivals
+        has_arrivals = arr is not None and bool(arr.profile or arr.trace or arr.bursts)
+        if self.rate_per_s is None and not has_arrivals:
+            problems.append((("rate_per_s",), _MISSING,
+                             "give rate_per_s or arrivals (profile, trace or bursts)"))  # fmt: skip
+        if self.rate_per_s is not None and arr is not None:
+            for name in ("profile", "trace"):
+                if getattr(arr, name) is not None:
+                    why = "not allowed with rate_per_s; give one or the other"
+                    problems.append((("arrivals", name), _NO_VALUE, why))
+        for i, target in enumerate(self.send_to):
+            if target in self.send_to[:i]:
+                problems.append((("send_to", i), target, "repeated; each target appears once"))
+        if problems:
+            raise _invalid_all(problems)
+        return self

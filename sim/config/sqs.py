@@ -1,0 +1,84 @@
+"""The SQS queue spec (standard and FIFO).
+
+Visibility timeout, retention, delays, deduplication, dead-letter queue and redrive.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import (
+    Field,
+    model_validator,
+)
+
+from sim.config.common import ErrorsSpec
+from sim.config.fields import (
+    DistSpec,
+    NonNegFloat,
+    Prob,
+    _const,
+    _Spec,
+)
+from sim.config.problems import _AWS, _invalid_all, _Rel
+
+__all__ = ["DeadLetterSpec", "RedriveSpec", "SqsQueueSpec"]
+
+
+class DeadLetterSpec(_Spec):
+    """Redrive policy: after ``max_receive_count`` receives a message moves to ``target``."""
+
+    target: str
+    max_receive_count: Annotated[int, Field(ge=1, le=1000), _AWS]
+
+
+class RedriveSpec(_Spec):
+    """A DLQ redrive (StartMessageMoveTask) back to the source queue(s), starting at ``at_s``."""
+
+    at_s: NonNegFloat
+    rate_per_s: Annotated[float, Field(gt=0, le=500), _AWS] = 500.0
+
+
+class SqsQueueSpec(_Spec):
+    """An SQS queue (standard, or FIFO with ``fifo: true``).
+
+    ``max_calls_per_s`` limits API calls per second per action; ``None`` means the AWS default
+    for the queue type (see :attr:`calls_per_s_limit`).
+    """
+
+    type: Literal["sqs_queue"]
+    fifo: bool = False
+    visibility_timeout_s: Annotated[float, Field(ge=0, le=43_200), _AWS] = 30.0
+    retention_s: Annotated[float, Field(ge=60, le=1_209_600), _AWS] = 345_600.0
+    delay_s: Annotated[float, Field(ge=0, le=900), _AWS] = 0.0
+    dead_letter: DeadLetterSpec | None = None
+    content_based_dedup: bool = False
+    duplicate_rate: Prob = 0.0
+    reorder_rate: Prob = 0.0
+    errors: ErrorsSpec = Field(default_factory=ErrorsSpec)
+    latency_s: DistSpec = _const(0.0)
+    max_calls_per_s: Annotated[float, Field(gt=0)] | None = None
+    redrives: tuple[RedriveSpec, ...] = ()
+
+    @property
+    def calls_per_s_limit(self) -> float | None:
+        """API calls per second per action: 300 for FIFO, unlimited (None) for standard."""
+        if self.max_calls_per_s is not None:
+            return self.max_calls_per_s
+        return 300.0 if self.fifo else None
+
+    @model_validator(mode="after")
+    def _check(self) -> SqsQueueSpec:
+        problems: list[_Rel] = []
+        if self.content_based_dedup and not self.fifo:
+            problems.append((("content_based_dedup",), True,
+                             "only allowed on a FIFO queue (fifo: true); AWS rejects it on a "
+                             "standard queue"))  # fmt: skip
+        for name in ("duplicate_rate", "reorder_rate"):
+            if self.fifo and getattr(self, name) > 0:
+                problems.append(((name,), getattr(self, name),
+                                 "must be 0 on a FIFO queue: FIFO queues deliver exactly once, "
+                                 "in order"))  # fmt: skip
+        if problems:
+            raise _invalid_all(problems)
+        return self

@@ -1,0 +1,122 @@
+"""Routing of one message through forwarding components: plans, ports and retried deliveries.
+
+A message's intended sinks are fixed when it is created (DESIGN §3) by following the wiring and
+evaluating filters and event patterns on it. Every component a sender can address is reached
+through a *port*, which offers:
+
+* ``plan(msg) -> Plan``: the sinks behind the port for ``msg``, as a tree of branches (an
+  EventBridge rule's targets, an S3 bucket's notifications, an SNS topic's subscriptions);
+* ``send(msg, plan, pairs, reply)``: a request with an answer (PutEvents, PutObject, an HTTP
+  request, SendMessage, Publish, Invoke). ``pairs`` are the message's pairs for ``plan.sinks``,
+  in order. ``reply(None)`` means the port took one live unit of each pair; ``reply(error)``
+  leaves them with the sender, which may retry. ``error`` is one of :data:`RETRIABLE` or
+  :data:`CLIENT_ERROR` (never retried);
+* for senders that retry on their own schedule (EventBridge, S3): ``attempt_fails(t)``,
+  ``failing_until(t)``, ``always_fails()`` and ``hand_over(msg, plan, pairs)`` (the successful
+  attempt, now).
+
+:class:`Retrier` decides a whole retried delivery when it starts (EventBridge's exponential
+backoff with jitter, a maximum age, a maximum number of retries), attempt by attempt but with
+one scheduled event at its outcome, so that a 185-attempt schedule across a two-day outage costs
+one SimPy event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sim.engine.message import Message, Pair
+
+if TYPE_CHECKING:
+
+    pass
+
+__all__ = ["CLIENT_ERROR", "RETRIABLE", "Plan", "Port", "Reply", "RetryTarget"]
+
+#: A non-retriable error answer (a 4xx other than 429: permission, payload too large).
+CLIENT_ERROR = "client_error"
+#: Error answers a client retries: server errors, throttling, timeouts.
+RETRIABLE = frozenset({"unavailable", "throttled", "timeout", "server_error"})
+
+#: A reply to a request: None on success, else the error kind.
+Reply = Callable[[str | None], None]
+
+
+class Plan:
+    """What a port will do with one message.
+
+    Attributes:
+        sinks: The intended sinks behind the port, flattened in branch order (``None``: a path
+            nobody consumes).
+        parts: ``(key, lo, hi, child)`` per branch: the branch's key (a subscription index, a
+            ``(rule, target)`` pair, ...), its pairs ``[lo:hi]`` and its own plan (or None).
+        event: The event the plan was made for (EventBridge, S3), if any.
+    """
+
+    __slots__ = ("event", "parts", "sinks")
+
+    def __init__(
+        self,
+        sinks: tuple[str | None, ...],
+        parts: list[tuple[Any, int, int, Plan | None]] | None = None,
+        event: dict[str, Any] | None = None,
+    ) -> None:
+        self.sinks = sinks
+        self.parts = parts if parts is not None else []
+        self.event = event
+
+    @classmethod
+    def join(
+        cls, branches: Sequence[tuple[Any, Plan]], event: dict[str, Any] | None = None
+    ) -> Plan:
+        """A plan whose branches are ``(key, child plan)`` in order."""
+        sinks: list[str | None] = []
+        parts: list[tuple[Any, int, int, Plan | None]] = []
+        for key, child in branches:
+            lo = len(sinks)
+            sinks.extend(child.sinks)
+            parts.append((key, lo, len(sinks), child))
+        return cls(tuple(sinks), parts, event)
+
+
+class Port(Protocol):
+    """What a sender needs from the component it addresses (see the module docstring)."""
+
+    name: str
+
+    def plan(self, msg: Message, body: dict[str, Any] | None = None) -> Plan:
+        """The intended sinks behind this port for ``msg``.
+
+        ``body`` is the JSON an AWS service sends on (an EventBridge event, an S3
+        notification), for ports that filter on it (SNS body-scope filter policies).
+        """
+        ...
+
+    def reachable(self) -> list[str]:
+        """Every sink this port can lead to (for registering sinks at build time)."""
+        ...
+
+    def send(self, msg: Message, plan: Plan, pairs: list[Pair], reply: Reply) -> None:
+        """A request with an answer; see the module docstring."""
+        ...
+
+
+class RetryTarget(Port, Protocol):
+    """A port that a retrying sender (EventBridge, S3) delivers to on its own schedule."""
+
+    def attempt_fails(self, t_s: float) -> bool:
+        """Whether one delivery attempt at ``t_s`` fails."""
+        ...
+
+    def failing_until(self, t_s: float) -> float | None:
+        """End of an outage that makes every attempt at ``t_s`` fail, if any."""
+        ...
+
+    def always_fails(self) -> bool:
+        """True if every attempt fails whatever the time."""
+        ...
+
+    def hand_over(self, msg: Message, plan: Plan, pairs: list[Pair]) -> None:
+        """The successful attempt of a retried delivery, now."""
+        ...

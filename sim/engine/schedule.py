@@ -1,0 +1,55 @@
+"""Scheduling helpers: calls after a delay or at a time with one SimPy event.
+
+The hot paths schedule callbacks rather than processes: :func:`call_after` (a delay) and
+:func:`call_at` (an absolute time) push one heap entry each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from heapq import heappush
+from typing import TYPE_CHECKING, Any
+
+import simpy
+from simpy.events import NORMAL, Event
+
+if TYPE_CHECKING:
+    import simpy
+
+
+__all__ = ["ProcessGen", "Timer", "at", "call_at"]
+
+ProcessGen = Generator[Event, Any, None]
+
+
+class Timer(Event):
+    """A timer event that calls ``fn(event)`` after ``delay_s`` seconds (≥ 0, unchecked).
+
+    The hot-path way to schedule work without a process: one heap entry, one callback. It
+    pushes onto the environment's event queue exactly as ``Environment.schedule`` does.
+    Hot paths also read ``env._now`` rather than the ``env.now`` property; both are SimPy 4
+    internals that have been stable since 2016 (``pyproject.toml`` pins simpy below 5).
+    """
+
+    def __init__(self, env: simpy.Environment, delay_s: float, fn: Callable[[Event], None]):
+        self.env = env
+        self.callbacks = [fn]
+        self._value = None
+        self._ok = True
+        heappush(env._queue, (env._now + delay_s, NORMAL, next(env._eid), self))
+
+
+def call_at(env: simpy.Environment, delay_s: float, fn: Callable[[Event], None]) -> Event:
+    """Schedule ``fn(event)`` after ``delay_s`` seconds (≥ 0) with a single SimPy event."""
+    if delay_s < 0.0:
+        raise ValueError(f"negative delay {delay_s!r}")
+    return Timer(env, delay_s, fn)
+
+
+def at(env: simpy.Environment, t_s: float, fn: Callable[[], None]) -> None:
+    """Call ``fn`` at time ``t_s`` (now if that is not in the future)."""
+    delay = t_s - env._now
+    if delay <= 0.0:
+        fn()
+    else:
+        call_at(env, delay, lambda _: fn())
