@@ -10,13 +10,13 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from sim.config.common import ErrorsSpec
-from sim.config.fields import DistSpec, PosFloat, _const, _Spec
-from sim.config.problems import _AWS
+from sim.config.fields import DistSpec, PosFloat, Spec, const_dist
+from sim.config.problems import AWS_RANGE
 
 __all__ = ["ApiGatewaySpec"]
 
 
-class ApiGatewaySpec(_Spec):
+class ApiGatewaySpec(Spec):
     """An API Gateway REST API in front of ``integration`` (an s3_bucket or a lambda_function).
 
     A token bucket of ``rate_per_s`` tokens per second holding at most ``burst`` answers a
@@ -31,7 +31,7 @@ class ApiGatewaySpec(_Spec):
     integration: str
     rate_per_s: PosFloat = 10_000.0
     burst: Annotated[int, Field(ge=1)] = 5_000
-    timeout_s: Annotated[float, Field(ge=0.05, le=300), _AWS] = 29.0
-    max_payload_bytes: Annotated[int, Field(ge=1, le=10_485_760), _AWS] = 10_485_760
+    timeout_s: Annotated[float, Field(ge=0.05, le=300), AWS_RANGE] = 29.0
+    max_payload_bytes: Annotated[int, Field(ge=1, le=10_485_760), AWS_RANGE] = 10_485_760
     errors: ErrorsSpec = Field(default_factory=ErrorsSpec)
-    latency_s: DistSpec = _const(0.0)
+    latency_s: DistSpec = const_dist(0.0)

@@ -9,12 +9,12 @@ from typing import Literal
 
 from pydantic import Field
 
-from sim.config.fields import DistSpec, Prob, _dist, _Spec
+from sim.config.fields import DistSpec, Prob, Spec, dist_from_dict
 
 __all__ = ["CloudTrailSpec"]
 
 
-class CloudTrailSpec(_Spec):
+class CloudTrailSpec(Spec):
     """CloudTrail: recorded API calls become "AWS API Call via CloudTrail" events on ``bus``.
 
     Best effort: each event is lost with probability ``loss_rate`` (AWS documents rare loss but
@@ -26,6 +26,6 @@ class CloudTrailSpec(_Spec):
     type: Literal["cloudtrail"]
     bus: str
     delivery_delay_s: DistSpec = Field(
-        default_factory=lambda: _dist({"lognormal": {"median": 30.0, "sigma": 1.0}})
+        default_factory=lambda: dist_from_dict({"lognormal": {"median": 30.0, "sigma": 1.0}})
     )
     loss_rate: Prob = 0.0

@@ -17,22 +17,22 @@ from sim.config.fields import (
     PosFloat,
     PosInt,
     Prob,
-    _Spec,
+    Spec,
 )
-from sim.config.problems import _AWS, _invalid, _invalid_all, _show
+from sim.config.problems import AWS_RANGE, invalid_all_error, invalid_error, show
 
 __all__ = ["DeliveryRetrySpec", "ErrorsSpec", "OutageSpec", "RetrySpec"]
 
 # --------------------------------------------------------------------------- component helpers
 
 
-class ErrorsSpec(_Spec):
+class ErrorsSpec(Spec):
     """Independent failure probability of each request."""
 
     rate: Prob = 0.0
 
 
-class RetrySpec(_Spec):
+class RetrySpec(Spec):
     """AWS SDK client retry: ``max_attempts`` in all, full-jitter backoff base..cap.
 
     ``mode: standard`` retries throttling (429) and server errors (5xx); ``adaptive`` also
@@ -48,11 +48,11 @@ class RetrySpec(_Spec):
     @model_validator(mode="after")
     def _check(self) -> RetrySpec:
         if self.cap_s < self.base_s:
-            raise _invalid(f"must be ≥ base_s ({_show(self.base_s)})", ("cap_s",), self.cap_s)
+            raise invalid_error(f"must be ≥ base_s ({show(self.base_s)})", ("cap_s",), self.cap_s)
         return self
 
 
-class OutageSpec(_Spec):
+class OutageSpec(Spec):
     """``component`` fails in ``mode`` during [start_s, start_s + duration_s).
 
     ``slow`` multiplies latency by ``factor``.
@@ -65,7 +65,7 @@ class OutageSpec(_Spec):
     factor: Annotated[float, Field(ge=1)] = 10.0
 
 
-class DeliveryRetrySpec(_Spec):
+class DeliveryRetrySpec(Spec):
     """A retry policy of EventBridge targets (and of S3's own deliveries).
 
     ``max_age_s`` is AWS's MaximumEventAgeInSeconds (60–86,400 s, default 24 h) and
@@ -77,14 +77,14 @@ class DeliveryRetrySpec(_Spec):
     the 24 h default age.
     """
 
-    max_age_s: Annotated[float, Field(ge=60, le=86_400), _AWS] = 86_400.0
-    max_attempts: Annotated[int, Field(ge=0, le=185), _AWS] = 185
+    max_age_s: Annotated[float, Field(ge=60, le=86_400), AWS_RANGE] = 86_400.0
+    max_attempts: Annotated[int, Field(ge=0, le=185), AWS_RANGE] = 185
     base_s: PosFloat = 1.0
     cap_s: PosFloat = 600.0
 
     @model_validator(mode="after")
     def _check(self) -> DeliveryRetrySpec:
         if self.cap_s < self.base_s:
-            why = f"must be ≥ base_s ({_show(self.base_s)})"
-            raise _invalid_all([(("cap_s",), self.cap_s, why)])
+            why = f"must be ≥ base_s ({show(self.base_s)})"
+            raise invalid_all_error([(("cap_s",), self.cap_s, why)])
         return self

@@ -16,7 +16,7 @@ from sim.config.s3 import S3BucketSpec
 from sim.config.sns import SnsTopicSpec
 from sim.config.sqs import SqsQueueSpec
 
-__all__ = ["ComponentSpec"]
+__all__ = ["COMPONENT_TYPES", "ComponentSpec"]
 
 
 #: Any component, chosen by its ``type``.
@@ -34,7 +34,7 @@ ComponentSpec = Annotated[
     ],
     Field(discriminator="type"),
 ]
-_AVAILABLE_TYPES = (
+COMPONENT_TYPES = (
     "api_gateway",
     "cloudtrail",
     "endpoint",

@@ -7,12 +7,12 @@ from typing import Literal
 from pydantic import Field
 
 from sim.config.common import ErrorsSpec
-from sim.config.fields import DistSpec, _const, _Spec
+from sim.config.fields import DistSpec, Spec, const_dist
 
 __all__ = ["EndpointSpec"]
 
 
-class EndpointSpec(_Spec):
+class EndpointSpec(Spec):
     """A terminal receiver (an email inbox, an HTTP service, a phone): a sink.
 
     ``errors.rate`` is the probability that one delivery attempt fails (a server-side error,
@@ -22,4 +22,4 @@ class EndpointSpec(_Spec):
     type: Literal["endpoint"]
     protocol: Literal["email", "email-json", "http", "https", "sms"] = "http"
     errors: ErrorsSpec = Field(default_factory=ErrorsSpec)
-    latency_s: DistSpec = _const(0.0)
+    latency_s: DistSpec = const_dist(0.0)

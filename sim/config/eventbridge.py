@@ -10,8 +10,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, model_validator
 
 from sim.config.common import DeliveryRetrySpec, ErrorsSpec
-from sim.config.fields import DistSpec, NonNegFloat, PosFloat, Prob, _const, _Spec
-from sim.config.problems import _AWS, _invalid_all, _Rel, _show
+from sim.config.fields import DistSpec, NonNegFloat, PosFloat, Prob, Spec, const_dist
+from sim.config.problems import AWS_RANGE, RelProblem, invalid_all_error, show
 
 __all__ = [
     "ArchiveSpec",
@@ -23,13 +23,13 @@ __all__ = [
 ]
 
 
-class TargetDeadLetterSpec(_Spec):
+class TargetDeadLetterSpec(Spec):
     """A target's dead-letter queue: a standard SQS queue (AWS)."""
 
     target: str
 
 
-class TargetSpec(_Spec):
+class TargetSpec(Spec):
     """One target of a rule: a queue, a function, a topic or an HTTP endpoint.
 
     A function is invoked asynchronously; an endpoint is an API destination.
@@ -43,15 +43,15 @@ class TargetSpec(_Spec):
     client_error_rate: Prob = 0.0
 
 
-class RuleSpec(_Spec):
+class RuleSpec(Spec):
     """A rule: an event pattern (the EventBridge matching language) and up to 5 targets."""
 
     name: Annotated[str, Field(min_length=1)]
     pattern: dict[str, Any]
-    targets: Annotated[tuple[TargetSpec, ...], Field(min_length=1, max_length=5), _AWS]
+    targets: Annotated[tuple[TargetSpec, ...], Field(min_length=1, max_length=5), AWS_RANGE]
 
 
-class ArchiveSpec(_Spec):
+class ArchiveSpec(Spec):
     """An archive of the bus: every event (or those matching ``pattern``) for ``retention_s``.
 
     ``retention_s`` null keeps events indefinitely (AWS's default). ``lag_s`` is the delay before
@@ -64,7 +64,7 @@ class ArchiveSpec(_Spec):
     lag_s: NonNegFloat = 0.0
 
 
-class ReplaySpec(_Spec):
+class ReplaySpec(Spec):
     """At ``at_s``, replay the archived events that reached the bus in ``[from_s, to_s)``.
 
     Replayed events go back onto the bus with a ``replay-name`` field (``name``, default
@@ -81,19 +81,19 @@ class ReplaySpec(_Spec):
 
     @model_validator(mode="after")
     def _check(self) -> ReplaySpec:
-        problems: list[_Rel] = []
+        problems: list[RelProblem] = []
         if self.to_s <= self.from_s:
-            problems.append((("to_s",), self.to_s, f"must be > from_s ({_show(self.from_s)})"))
+            problems.append((("to_s",), self.to_s, f"must be > from_s ({show(self.from_s)})"))
         if self.at_s < self.to_s:
             problems.append((("at_s",), self.at_s,
-                             f"must be ≥ to_s ({_show(self.to_s)}): a replay window must end "
+                             f"must be ≥ to_s ({show(self.to_s)}): a replay window must end "
                              "before the replay starts"))  # fmt: skip
         if problems:
-            raise _invalid_all(problems)
+            raise invalid_all_error(problems)
         return self
 
 
-class EventBusSpec(_Spec):
+class EventBusSpec(Spec):
     """An EventBridge event bus (the classic rules-and-targets bus).
 
     ``errors.rate`` and outages apply to each PutEvents; ``latency_s`` is the time from
@@ -105,16 +105,16 @@ class EventBusSpec(_Spec):
 
     type: Literal["event_bus"]
     errors: ErrorsSpec = Field(default_factory=ErrorsSpec)
-    latency_s: DistSpec = _const(0.0)
+    latency_s: DistSpec = const_dist(0.0)
     invocations_per_s: PosFloat = 18_750.0
     duplicate_rate: Prob = 0.0
-    rules: Annotated[tuple[RuleSpec, ...], Field(max_length=300), _AWS] = ()
+    rules: Annotated[tuple[RuleSpec, ...], Field(max_length=300), AWS_RANGE] = ()
     archive: ArchiveSpec | None = None
     replays: tuple[ReplaySpec, ...] = ()
 
     @model_validator(mode="after")
     def _check(self) -> EventBusSpec:
-        problems: list[_Rel] = []
+        problems: list[RelProblem] = []
         seen: set[str] = set()
         for i, rule in enumerate(self.rules):
             if rule.name in seen:
@@ -125,5 +125,5 @@ class EventBusSpec(_Spec):
             why = "a replay needs an archive (archive: {})"
             problems.append((("replays",), len(self.replays), why))
         if problems:
-            raise _invalid_all(problems)
+            raise invalid_all_error(problems)
         return self

@@ -3,7 +3,7 @@
 A duration (:data:`DistSpec`) is a number (constant seconds) or a one-key mapping naming the
 family (see :mod:`sim.config`); :func:`_normalise_dist` turns either into the tagged form that
 selects one of the ``*Dist`` models. Files of numbers (empirical samples, and arrival traces in
-:mod:`sim.config`) are read by :func:`_read_column` once, at validation, relative to the
+:mod:`sim.config`) are read by :func:`read_column` once, at validation, relative to the
 ``base_dir`` given in the validation context. :mod:`sim.engine.samplers` turns these specs
 into samplers.
 """
@@ -26,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-from sim.config.problems import _PROB, _invalid, _show
+from sim.config.problems import PROBABILITY, invalid_error, show
 
 __all__ = [
     "ConstantDist",
@@ -41,18 +41,24 @@ __all__ = [
     "PosFloat",
     "PosInt",
     "Prob",
+    "Spec",
     "UniformDist",
+    "const_dist",
+    "dist_from_dict",
+    "read_column",
 ]
 
 # --------------------------------------------------------------------------- common field types
 
-Prob = Annotated[float, Field(ge=0, le=1), _PROB]
+Prob = Annotated[float, Field(ge=0, le=1), PROBABILITY]
 NonNegFloat = Annotated[float, Field(ge=0)]
 PosFloat = Annotated[float, Field(gt=0)]
 PosInt = Annotated[int, Field(ge=1)]
 
 
-class _Spec(BaseModel):
+class Spec(BaseModel):
+    """The base of every spec: frozen, no unknown fields, aliases accepted, no inf or NaN."""
+
     model_config = ConfigDict(
         frozen=True, extra="forbid", populate_by_name=True, allow_inf_nan=False
     )
@@ -67,21 +73,21 @@ _FAMILIES_HELP = (
 )
 
 
-class ConstantDist(_Spec):
+class ConstantDist(Spec):
     """Always ``value`` seconds."""
 
     family: Literal["constant"] = "constant"
     value: NonNegFloat
 
 
-class ExponentialDist(_Spec):
+class ExponentialDist(Spec):
     """Exponential with mean ``mean`` seconds."""
 
     family: Literal["exponential"] = "exponential"
     mean: PosFloat
 
 
-class LognormalDist(_Spec):
+class LognormalDist(Spec):
     """Lognormal with median ``median`` seconds and log-scale standard deviation ``sigma``."""
 
     family: Literal["lognormal"] = "lognormal"
@@ -89,7 +95,7 @@ class LognormalDist(_Spec):
     sigma: NonNegFloat
 
 
-class UniformDist(_Spec):
+class UniformDist(Spec):
     """Uniform on [``low``, ``high``] seconds."""
 
     family: Literal["uniform"] = "uniform"
@@ -99,11 +105,11 @@ class UniformDist(_Spec):
     @model_validator(mode="after")
     def _check(self) -> UniformDist:
         if self.high < self.low:
-            raise _invalid(f"must be ≥ low ({_show(self.low)})", ("high",), self.high)
+            raise invalid_error(f"must be ≥ low ({show(self.low)})", ("high",), self.high)
         return self
 
 
-class GammaDist(_Spec):
+class GammaDist(Spec):
     """Gamma with mean ``mean`` seconds and coefficient of variation ``cv`` (sd / mean)."""
 
     family: Literal["gamma"] = "gamma"
@@ -116,22 +122,22 @@ def _resolve(file: str, info: ValidationInfo) -> Path:
     return Path(file) if base is None else Path(base) / file
 
 
-def _read_column(file: Any, column: str | None, info: ValidationInfo) -> tuple[float, ...]:
+def read_column(file: Any, column: str | None, info: ValidationInfo) -> tuple[float, ...]:
     """Numbers from one column of a text/CSV file (a header row is allowed), each ≥ 0."""
     if not isinstance(file, str) or not file:
-        raise _invalid("must be a file path (a non-empty string)", ("file",), file)
+        raise invalid_error("must be a file path (a non-empty string)", ("file",), file)
     path = _resolve(file, info)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise _invalid(
+        raise invalid_error(
             f"file not found: {path} (relative paths are resolved against the scenario file's "
             "directory)",
             ("file",),
             file,
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise _invalid(f"cannot read {path}: {exc}", ("file",), file) from None
+        raise invalid_error(f"cannot read {path}: {exc}", ("file",), file) from None
     reader = csv.reader(io.StringIO(text))
     rows = [
         (reader.line_num, [c.strip() for c in row])
@@ -139,25 +145,29 @@ def _read_column(file: Any, column: str | None, info: ValidationInfo) -> tuple[f
         if any(c.strip() for c in row) and not row[0].lstrip().startswith("#")
     ]
     if not rows:
-        raise _invalid(f"{path} holds no numbers", ("file",), file)
+        raise invalid_error(f"{path} holds no numbers", ("file",), file)
     col, first = 0, rows[0][1]
     if not _is_number(first[0]) or (column is not None and column in first):  # a header row
         rows = rows[1:]
         if column is not None and column in first:
             col = first.index(column)
         elif column is not None and len(first) > 1:
-            raise _invalid(f"{path} has no column {column!r} (columns: {', '.join(first)})",
+            raise invalid_error(f"{path} has no column {column!r} (columns: {', '.join(first)})",
                            ("file",), file)  # fmt: skip
     elif column is not None and len(first) > 1:
-        raise _invalid(f"{path} needs a header row naming the column {column!r}", ("file",), file)
+        raise invalid_error(
+            f"{path} needs a header row naming the column {column!r}", ("file",), file
+        )
     out: list[float] = []
     for line, row in rows:
         cell = row[col] if col < len(row) else ""
         if not _is_number(cell) or not math.isfinite(x := float(cell)) or x < 0:
-            raise _invalid(f"{path} line {line}: {cell!r} is not a number ≥ 0", ("file",), file)
+            raise invalid_error(
+                f"{path} line {line}: {cell!r} is not a number ≥ 0", ("file",), file
+            )
         out.append(x)
     if not out:
-        raise _invalid(f"{path} holds no numbers", ("file",), file)
+        raise invalid_error(f"{path} holds no numbers", ("file",), file)
     return tuple(out)
 
 
@@ -169,7 +179,7 @@ def _is_number(text: str) -> bool:
     return True
 
 
-class EmpiricalDist(_Spec):
+class EmpiricalDist(Spec):
     """Resampled from the numbers in ``file`` (one per line, or the first column of a CSV).
 
     ``values`` is filled from the file at validation (``file`` relative to the scenario file).
@@ -183,7 +193,7 @@ class EmpiricalDist(_Spec):
     @classmethod
     def _load(cls, data: Any, info: ValidationInfo) -> Any:
         if isinstance(data, Mapping) and "values" not in data:
-            return {**data, "values": _read_column(data.get("file"), None, info)}
+            return {**data, "values": read_column(data.get("file"), None, info)}
         return data
 
 
@@ -201,37 +211,38 @@ def _normalise_dist(value: Any) -> Any:
         value = float(value)
     if isinstance(value, int | float) and not isinstance(value, bool):
         if not value >= 0:
-            raise _invalid("must be ≥ 0 (a duration in seconds)")
+            raise invalid_error("must be ≥ 0 (a duration in seconds)")
         return {"family": "constant", "value": value}
     if isinstance(value, Mapping) and ("family" in value or len(value) == 1):
         tagged = "family" in value
         family, params = (value["family"], value) if tagged else next(iter(value.items()))
         if family not in _FAMILIES:
-            raise _invalid(f"unknown distribution family {family!r}; allowed: {_FAMILIES_HELP}")
+            raise invalid_error(
+                f"unknown distribution family {family!r}; allowed: {_FAMILIES_HELP}"
+            )
         if tagged:
             return dict(value)
         if family == "constant" and not isinstance(params, Mapping):
             return _normalise_dist(params)
         if not isinstance(params, Mapping):
-            raise _invalid(f"the parameters of {family} must be a mapping; "
+            raise invalid_error(f"the parameters of {family} must be a mapping; "
                            f"allowed: {_FAMILIES_HELP}")  # fmt: skip
         return {**params, "family": family}
-    raise _invalid(f"must be a number of seconds or a one-key mapping naming the family; "
+    raise invalid_error(f"must be a number of seconds or a one-key mapping naming the family; "
                    f"allowed: {_FAMILIES_HELP}")  # fmt: skip
 
 
 #: A duration: a number (constant seconds) or a one-key mapping naming the family.
-DistSpec = Annotated[
-    Distribution, Field(discriminator="family"), BeforeValidator(_normalise_dist)
-]
+DistSpec = Annotated[Distribution, Field(discriminator="family"), BeforeValidator(_normalise_dist)]
 Duration = DistSpec
 
 
-def _const(seconds: float) -> ConstantDist:
+def const_dist(seconds: float) -> ConstantDist:
+    """A constant duration of ``seconds`` (for defaults)."""
     return ConstantDist(value=seconds)
 
 
-def _dist(data: dict[str, Any]) -> Any:
+def dist_from_dict(data: dict[str, Any]) -> Any:
     """A distribution spec from its file form (for defaults)."""
     from pydantic import TypeAdapter
 

@@ -18,22 +18,22 @@ from sim.config.fields import (
     PosFloat,
     PosInt,
     Prob,
-    _const,
-    _Spec,
+    Spec,
+    const_dist,
 )
-from sim.config.problems import _AWS, _Why
+from sim.config.problems import AWS_RANGE, Why
 
 __all__ = ["AsyncSpec", "ColdStartSpec", "FunctionErrorsSpec", "LambdaFunctionSpec", "TriggerSpec"]
 
 
-class FunctionErrorsSpec(_Spec):
+class FunctionErrorsSpec(Spec):
     """``rate``: a message fails, per message and attempt; ``poison_rate``: fails every attempt."""
 
     rate: Prob = 0.0
     poison_rate: Prob = 0.0
 
 
-class TriggerSpec(_Spec):
+class TriggerSpec(Spec):
     """An SQS event source mapping (the Lambda poller of queue ``source``).
 
     ``initial_concurrency``, ``scale_up_per_min`` and ``max_batches`` describe the poller
@@ -42,44 +42,44 @@ class TriggerSpec(_Spec):
     """
 
     source: str
-    batch_size: Annotated[int, Field(ge=1, le=10_000), _AWS] = 10
-    batching_window_s: Annotated[float, Field(ge=0, le=300), _AWS] = 0.0
+    batch_size: Annotated[int, Field(ge=1, le=10_000), AWS_RANGE] = 10
+    batching_window_s: Annotated[float, Field(ge=0, le=300), AWS_RANGE] = 0.0
     max_concurrency: Annotated[
         int, Field(ge=1, le=1000),
-        _Why("AWS range is 2–1000; 1 is accepted, with a warning, as an idealised setting"),
+        Why("AWS range is 2–1000; 1 is accepted, with a warning, as an idealised setting"),
     ] | None = None  # fmt: skip
     report_batch_item_failures: bool = False
-    poll_delay_s: DistSpec = _const(0.0)
+    poll_delay_s: DistSpec = const_dist(0.0)
     initial_concurrency: PosInt = 5
     scale_up_per_min: PosFloat = 300.0
     max_batches: PosInt = 1000
 
 
-class ColdStartSpec(_Spec):
+class ColdStartSpec(Spec):
     """Cold start of a new execution environment, kept warm ``keep_alive_s`` after use.
 
     AWS documents cold starts from under 100 ms to over 1 s and no keep-alive time: both
     defaults are unconfirmed modelling parameters.
     """
 
-    duration_s: DistSpec = _const(0.25)
+    duration_s: DistSpec = const_dist(0.25)
     keep_alive_s: NonNegFloat = 600.0
 
 
-class AsyncSpec(_Spec):
+class AsyncSpec(Spec):
     """Asynchronous invocation: retries, maximum event age and the on-failure destination.
 
     ``duplicate_rate`` is the probability that an event is invoked once more after a success
     (AWS documents duplicates but no rate: 0 by default).
     """
 
-    max_retries: Annotated[int, Field(ge=0, le=2), _AWS] = 2
-    max_event_age_s: Annotated[float, Field(ge=60, le=21_600), _AWS] = 21_600.0
+    max_retries: Annotated[int, Field(ge=0, le=2), AWS_RANGE] = 2
+    max_event_age_s: Annotated[float, Field(ge=60, le=21_600), AWS_RANGE] = 21_600.0
     on_failure: str | None = None
     duplicate_rate: Prob = 0.0
 
 
-class LambdaFunctionSpec(_Spec):
+class LambdaFunctionSpec(Spec):
     """A Lambda function; ``trigger`` makes it the consumer of an SQS queue.
 
     ``duration_s`` is one invocation whatever its batch size; ``duration_per_message_s`` is added
@@ -88,11 +88,11 @@ class LambdaFunctionSpec(_Spec):
 
     type: Literal["lambda_function"]
     trigger: TriggerSpec | None = None
-    duration_s: DistSpec = _const(0.1)
-    duration_per_message_s: DistSpec = _const(0.0)
-    timeout_s: Annotated[float, Field(ge=1, le=900), _AWS] = 3.0
-    reserved_concurrency: Annotated[int, Field(ge=0, le=1000), _AWS] | None = None
-    memory_mb: Annotated[int, Field(ge=128, le=10_240), _AWS] = 128
+    duration_s: DistSpec = const_dist(0.1)
+    duration_per_message_s: DistSpec = const_dist(0.0)
+    timeout_s: Annotated[float, Field(ge=1, le=900), AWS_RANGE] = 3.0
+    reserved_concurrency: Annotated[int, Field(ge=0, le=1000), AWS_RANGE] | None = None
+    memory_mb: Annotated[int, Field(ge=128, le=10_240), AWS_RANGE] = 128
     cold_start: ColdStartSpec = Field(default_factory=ColdStartSpec)
     errors: FunctionErrorsSpec = Field(default_factory=FunctionErrorsSpec)
     async_: AsyncSpec = Field(default_factory=AsyncSpec, alias="async")

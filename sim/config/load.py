@@ -21,10 +21,10 @@ from sim.config.fields import Prob as Prob
 from sim.config.lambda_ import (
     LambdaFunctionSpec,
 )
-from sim.config.problems import _NO_VALUE, EvsimWarning, ScenarioError
+from sim.config.problems import NO_VALUE, EvsimWarning, ScenarioError
 from sim.config.problems import Problem as Problem
 from sim.config.producer import Scalar as Scalar
-from sim.config.scenario import Scenario, _set_path, _validate
+from sim.config.scenario import Scenario, set_path, validate_scenario
 
 
 def scenario_warnings(s: Scenario) -> list[str]:
@@ -105,7 +105,7 @@ def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
 
 def _whole_file(file: str, why: str, where: str = "") -> ScenarioError:
     """A problem with the file as a whole (no field path, no single offending value)."""
-    return ScenarioError(file, [(where, _NO_VALUE, why)])
+    return ScenarioError(file, [(where, NO_VALUE, why)])
 
 
 def _not_a_mapping(file: str, data: Any) -> ScenarioError:
@@ -129,7 +129,7 @@ def scenario_from_dict(
     """
     if not isinstance(data, Mapping):
         raise _not_a_mapping(source, data)
-    return _validate(data, source, base_dir)
+    return validate_scenario(data, source, base_dir)
 
 
 def apply_overrides(
@@ -153,7 +153,7 @@ def apply_overrides(
         except yaml.YAMLError as exc:
             why = f"invalid YAML value: {exc}"
             raise ScenarioError(source, [(f"--set {path}", text, why)]) from None
-        _set_path(out, path.strip(), value, source, "--set")
+        set_path(out, path.strip(), value, source, "--set")
     return out
 
 

@@ -3,12 +3,13 @@
 Every problem found in a scenario becomes one line,
 ``{file}: {dotted.field.path}: {offending value!r} — {what is allowed}`` (see :mod:`sim.config`).
 Validators in :mod:`sim.config.fields`, :mod:`sim.config` and :mod:`sim.config.scenario` raise
-:func:`_invalid` / :func:`_invalid_all`, which carry their problems ready-made;
-:func:`_problems` turns pydantic's other errors into the same form by following each error's
-``loc`` through the schema (aliases, dotted paths, the field's bounds and why they hold).
+:func:`invalid_error` / :func:`invalid_all_error`, which carry their problems ready-made;
+:func:`problems_from_errors` turns pydantic's other errors into the same form by following each
+error's ``loc`` through the schema (aliases, dotted paths, the field's bounds and why they hold).
 
 Not handled here:
-    * The schema itself; :func:`_problems` is given the root model and the component types.
+    * The schema itself; :func:`problems_from_errors` is given the root model and the component
+      types.
 """
 
 from __future__ import annotations
@@ -24,7 +25,22 @@ from pydantic import BaseModel, Tag, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
-__all__ = ["EvsimWarning", "Problem", "ScenarioError"]
+__all__ = [
+    "AWS_RANGE",
+    "INPUT",
+    "MISSING",
+    "NO_VALUE",
+    "PROBABILITY",
+    "EvsimWarning",
+    "Problem",
+    "RelProblem",
+    "ScenarioError",
+    "Why",
+    "invalid_all_error",
+    "invalid_error",
+    "problems_from_errors",
+    "show",
+]
 
 
 class _Sentinel:
@@ -38,15 +54,16 @@ class _Sentinel:
         return self.name  # pickled as a reference to the module-level object
 
 
-_MISSING = _Sentinel("missing", "_MISSING")  # a required value that was not given
-_NO_VALUE = _Sentinel("", "_NO_VALUE")  # no single offending value (left out of the line)
-_INPUT = _Sentinel("<input>", "_INPUT")  # "the value the validator was given"
+MISSING = _Sentinel("missing", "MISSING")  # a required value that was not given
+NO_VALUE = _Sentinel("", "NO_VALUE")  # no single offending value (left out of the line)
+INPUT = _Sentinel("<input>", "INPUT")  # "the value the validator was given"
 
 #: One problem: (dotted path from the scenario root, offending value, what is allowed).
 Problem = tuple[str, Any, str]
 
 
-def _show(value: Any) -> str:
+def show(value: Any) -> str:
+    """A value as a problem line shows it (whole floats without ``.0``)."""
     if isinstance(value, float) and value.is_integer():
         text = str(int(value))
     elif isinstance(value, BaseModel):
@@ -75,7 +92,7 @@ class ScenarioError(Exception):
     def _line(self, problem: Problem) -> str:
         path, value, allowed = problem
         head = [self.file] + ([path] if path else [])
-        head += [] if value is _NO_VALUE else [_show(value)]
+        head += [] if value is NO_VALUE else [show(value)]
         return f"{': '.join(head)} — {allowed}"
 
 
@@ -83,30 +100,31 @@ class EvsimWarning(UserWarning):
     """A setting that is accepted but is not realistic (e.g. an idealised ``max_concurrency``)."""
 
 
-_Rel = tuple[tuple[str | int, ...], Any, str]
+RelProblem = tuple[tuple[str | int, ...], Any, str]
 
 
-def _invalid(
-    allowed: str, at_: tuple[str | int, ...] = (), value: Any = _INPUT
+def invalid_error(
+    allowed: str, at_: tuple[str | int, ...] = (), value: Any = INPUT
 ) -> PydanticCustomError:
-    """A validation error carrying its own readable problem(s); see :func:`_problems`."""
-    return _invalid_all([(at_, value, allowed)])
+    """A validation error carrying its own readable problem(s); see :func:`problems_from_errors`."""
+    return invalid_all_error([(at_, value, allowed)])
 
 
-def _invalid_all(problems: list[_Rel]) -> PydanticCustomError:
+def invalid_all_error(problems: list[RelProblem]) -> PydanticCustomError:
+    """A validation error carrying several ready-made problems (relative paths)."""
     text = "; ".join(f"{'.'.join(map(str, p)) or '.'}: {a}" for p, _, a in problems)
     return PydanticCustomError("evsim", "{text}", {"text": text, "problems": problems})
 
 
 @dataclass(frozen=True)
-class _Why:
+class Why:
     """Why a numeric bound holds; appended to range errors (``{field}`` is the field's name)."""
 
     text: str
 
 
-_AWS = _Why("AWS range for {field}")
-_PROB = _Why("a probability")
+AWS_RANGE = Why("AWS range for {field}")
+PROBABILITY = Why("a probability")
 
 # --------------------------------------------------------------------------- pydantic errors
 
@@ -209,12 +227,12 @@ _BOUND_TEXT = ((at.Gt, "gt", ">"), (at.Ge, "ge", "≥"), (at.Lt, "lt", "<"), (at
 
 def _bounds(w: _Where) -> str:
     parts = [
-        f"{sign} {_show(getattr(m, attr))}"
+        f"{sign} {show(getattr(m, attr))}"
         for m in w.meta
         for kind, attr, sign in _BOUND_TEXT
         if isinstance(m, kind)
     ]
-    why = [m.text.format(field=w.name) for m in w.meta if isinstance(m, _Why)]
+    why = [m.text.format(field=w.name) for m in w.meta if isinstance(m, Why)]
     return " and ".join(parts) + (f" ({why[0]})" if why and parts else "")
 
 
@@ -255,7 +273,7 @@ def _allowed(err: Mapping[str, Any], w: _Where) -> str:
     return str(err["msg"]).removeprefix("Value error, ")
 
 
-def _problems(
+def problems_from_errors(
     exc: ValidationError,
     root: type[BaseModel],
     available_types: Sequence[str],
@@ -274,23 +292,23 @@ def _problems(
         if err["type"] == "too_short" and tuple(err["loc"]) in inner:
             continue  # pydantic's echo of an invalid entry: the list itself is not too short
         w = _locate(tuple(err["loc"]), root)
-        value, ctx = err.get("input", _MISSING), err.get("ctx") or {}
+        value, ctx = err.get("input", MISSING), err.get("ctx") or {}
         if err["type"] == "evsim":
             for rel, v, allowed in ctx["problems"]:
                 path = ".".join(str(p) for p in (*w.path, *rel))
-                out.append((path, value if v is _INPUT else v, allowed))
+                out.append((path, value if v is INPUT else v, allowed))
             continue
         if err["type"] in ("union_tag_invalid", "union_tag_not_found") and ctx.get(
             "discriminator"
         ) == "'type'":
-            tag = ctx.get("tag", _MISSING)
+            tag = ctx.get("tag", MISSING)
             allowed = f"unknown component type; allowed: {', '.join(available_types)}"
-            if tag is _MISSING:
+            if tag is MISSING:
                 allowed = f"required; allowed: {', '.join(available_types)}"
             out.append((".".join(map(str, [*w.path, "type"])), tag, allowed))
             continue
         if err["type"] == "missing":
-            value = _MISSING
+            value = MISSING
         if err["type"] == "extra_forbidden" and w.path:  # as written, not mapped to an alias
             w.path[-1] = err["loc"][-1]
         out.append((".".join(map(str, w.path)), value, _allowed(err, w)))

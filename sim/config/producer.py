@@ -27,10 +27,19 @@ from sim.config.fields import (
     NonNegFloat,
     PosInt,
     Prob,
-    _read_column,
-    _Spec,
+    Spec,
+    read_column,
 )
-from sim.config.problems import _AWS, _MISSING, _NO_VALUE, _invalid, _invalid_all, _Rel, _show, _Why
+from sim.config.problems import (
+    AWS_RANGE,
+    MISSING,
+    NO_VALUE,
+    RelProblem,
+    Why,
+    invalid_all_error,
+    invalid_error,
+    show,
+)
 
 __all__ = [
     "ArrivalsSpec",
@@ -46,14 +55,14 @@ __all__ = [
 ]
 
 
-class ProfileStep(_Spec):
+class ProfileStep(Spec):
     """From ``start_s`` on, Poisson arrivals at ``rate_per_s`` (until the next step)."""
 
     start_s: NonNegFloat
     rate_per_s: NonNegFloat
 
 
-class BurstSpec(_Spec):
+class BurstSpec(Spec):
     """``count`` extra messages at ``at_s``, spread uniformly over ``spread_s``."""
 
     at_s: NonNegFloat
@@ -61,7 +70,7 @@ class BurstSpec(_Spec):
     spread_s: NonNegFloat = 0.0
 
 
-class TraceSpec(_Spec):
+class TraceSpec(Spec):
     """Arrival times replayed from column ``column`` of ``file`` (or a single-column file)."""
 
     file: str
@@ -74,7 +83,7 @@ class TraceSpec(_Spec):
         if isinstance(data, Mapping) and "times" not in data:
             column = data.get("column", "t_s")
             column = column if isinstance(column, str) else "t_s"
-            return {**data, "times": _read_column(data.get("file"), column, info)}
+            return {**data, "times": read_column(data.get("file"), column, info)}
         return data
 
     @field_validator("times")
@@ -83,7 +92,7 @@ class TraceSpec(_Spec):
         return tuple(sorted(times))
 
 
-class ArrivalsSpec(_Spec):
+class ArrivalsSpec(Spec):
     """Arrivals other than a constant Poisson rate: a rate profile or a trace, plus bursts."""
 
     profile: Annotated[tuple[ProfileStep, ...], Field(min_length=1)] | None = None
@@ -92,9 +101,9 @@ class ArrivalsSpec(_Spec):
 
     @model_validator(mode="after")
     def _check(self) -> ArrivalsSpec:
-        problems: list[_Rel] = []
+        problems: list[RelProblem] = []
         if self.profile is not None and self.trace is not None:
-            problems.append((("trace",), _NO_VALUE, "profile and trace are mutually exclusive"))
+            problems.append((("trace",), NO_VALUE, "profile and trace are mutually exclusive"))
         if self.profile:
             if self.profile[0].start_s != 0:
                 problems.append((("profile", 0, "start_s"), self.profile[0].start_s,
@@ -103,16 +112,16 @@ class ArrivalsSpec(_Spec):
                 if step.start_s <= prev.start_s:
                     problems.append((("profile", i + 1, "start_s"), step.start_s,
                                      f"must be > the previous step's start_s "
-                                     f"({_show(prev.start_s)})"))  # fmt: skip
+                                     f"({show(prev.start_s)})"))  # fmt: skip
         if problems:
-            raise _invalid_all(problems)
+            raise invalid_all_error(problems)
         return self
 
 
 Scalar = str | int | float | bool
 
 
-class ChoiceSpec(_Spec):
+class ChoiceSpec(Spec):
     """One of ``values``, with probabilities proportional to ``weights`` (equal if omitted)."""
 
     values: Annotated[tuple[Scalar, ...], Field(min_length=1)]
@@ -122,14 +131,14 @@ class ChoiceSpec(_Spec):
     def _check(self) -> ChoiceSpec:
         if self.weights is not None:
             if len(self.weights) != len(self.values):
-                raise _invalid(f"must have one weight per value ({len(self.values)})",
+                raise invalid_error(f"must have one weight per value ({len(self.values)})",
                                ("weights",), self.weights)  # fmt: skip
             if sum(self.weights) <= 0:
-                raise _invalid("must not all be 0", ("weights",), self.weights)
+                raise invalid_error("must not all be 0", ("weights",), self.weights)
         return self
 
 
-class ChoiceAttr(_Spec):
+class ChoiceAttr(Spec):
     """An attribute drawn from a :class:`ChoiceSpec` (``{choice: {values, weights}}``)."""
 
     choice: ChoiceSpec
@@ -158,7 +167,7 @@ AttributeSpec = Annotated[
 ]
 
 
-class ResendSpec(_Spec):
+class ResendSpec(Spec):
     """With probability ``rate`` the application sends a message again ``delay_s`` later."""
 
     rate: Prob = 0.0
@@ -172,11 +181,11 @@ def _as_tuple(value: Any) -> Any:
 # --------------------------------------------------------------------------- components
 
 
-class ProducerSpec(_Spec):
+class ProducerSpec(Spec):
     """An application sending messages (Poisson ``rate_per_s`` and/or ``arrivals``)."""
 
     type: Literal["producer"]
-    rate_per_s: Annotated[float, Field(gt=0), _Why("messages per second")] | None = None
+    rate_per_s: Annotated[float, Field(gt=0), Why("messages per second")] | None = None
     arrivals: ArrivalsSpec | None = None
     send_to: Annotated[tuple[str, ...], Field(min_length=1), BeforeValidator(_as_tuple)]
     retry: RetrySpec = Field(default_factory=RetrySpec)
@@ -184,24 +193,24 @@ class ProducerSpec(_Spec):
     dedup_ids: Literal["unique", "content"] = "unique"
     attributes: dict[str, AttributeSpec] = Field(default_factory=dict)
     resend: ResendSpec = Field(default_factory=ResendSpec)
-    size_bytes: Annotated[int, Field(ge=1, le=1_048_576), _AWS] = 1024
+    size_bytes: Annotated[int, Field(ge=1, le=1_048_576), AWS_RANGE] = 1024
 
     @model_validator(mode="after")
     def _check(self) -> ProducerSpec:
-        problems: list[_Rel] = []
+        problems: list[RelProblem] = []
         arr = self.arrivals
         has_arrivals = arr is not None and bool(arr.profile or arr.trace or arr.bursts)
         if self.rate_per_s is None and not has_arrivals:
-            problems.append((("rate_per_s",), _MISSING,
+            problems.append((("rate_per_s",), MISSING,
                              "give rate_per_s or arrivals (profile, trace or bursts)"))  # fmt: skip
         if self.rate_per_s is not None and arr is not None:
             for name in ("profile", "trace"):
                 if getattr(arr, name) is not None:
                     why = "not allowed with rate_per_s; give one or the other"
-                    problems.append((("arrivals", name), _NO_VALUE, why))
+                    problems.append((("arrivals", name), NO_VALUE, why))
         for i, target in enumerate(self.send_to):
             if target in self.send_to[:i]:
                 problems.append((("send_to", i), target, "repeated; each target appears once"))
         if problems:
-            raise _invalid_all(problems)
+            raise invalid_all_error(problems)
         return self

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from sim.config.common import DeliveryRetrySpec, ErrorsSpec
-from sim.config.fields import DistSpec, Prob, _const, _dist, _Spec
+from sim.config.fields import DistSpec, Prob, Spec, const_dist, dist_from_dict
 
 __all__ = ["S3_EVENT_TYPES", "NotificationSpec", "S3BucketSpec"]
 
@@ -28,7 +28,7 @@ S3_EVENT_TYPES = (
 )
 
 
-class NotificationSpec(_Spec):
+class NotificationSpec(Spec):
     """A direct event notification: events of ``events`` whose key matches prefix and suffix."""
 
     target: str
@@ -39,7 +39,7 @@ class NotificationSpec(_Spec):
     suffix: Annotated[str, Field(max_length=1024)] = ""
 
 
-class S3BucketSpec(_Spec):
+class S3BucketSpec(Spec):
     """An S3 bucket: object puts and the events they produce.
 
     A put's object key and size come from the message's ``key`` and ``size_bytes`` attributes
@@ -56,11 +56,11 @@ class S3BucketSpec(_Spec):
 
     type: Literal["s3_bucket"]
     errors: ErrorsSpec = Field(default_factory=ErrorsSpec)
-    latency_s: DistSpec = _const(0.0)
+    latency_s: DistSpec = const_dist(0.0)
     notifications: tuple[NotificationSpec, ...] = ()
     eventbridge: str | None = None
     notification_delay_s: DistSpec = Field(
-        default_factory=lambda: _dist({"lognormal": {"median": 1.0, "sigma": 1.0}})
+        default_factory=lambda: dist_from_dict({"lognormal": {"median": 1.0, "sigma": 1.0}})
     )
     duplicate_rate: Prob = 0.0
     delivery_retry: DeliveryRetrySpec = Field(default_factory=DeliveryRetrySpec)

@@ -1,8 +1,8 @@
 """The :class:`Scenario` model: the whole validated scenario, its cross-component rules, variants.
 
 A scenario is frozen; :meth:`Scenario.with_updates` makes a variant by dumping it, setting
-dotted paths (:func:`_set_path`, shared with ``--set`` overrides in :mod:`sim.config`) and
-validating the result again with :func:`_validate`, which reports every problem as one
+dotted paths (:func:`set_path`, shared with ``--set`` overrides in :mod:`sim.config`) and
+validating the result again with :func:`validate_scenario`, which reports every problem as one
 :class:`~sim.config.problems.ScenarioError`. :func:`_cross_checks` holds the rules that span
 components: references, one consumer per queue and the FIFO/standard combinations AWS forbids.
 """
@@ -18,24 +18,31 @@ from pydantic import BaseModel, Field, PrivateAttr, ValidationError, model_valid
 from sim.config.apigateway import ApiGatewaySpec
 from sim.config.cloudtrail import CloudTrailSpec
 from sim.config.common import OutageSpec
-from sim.config.components import _AVAILABLE_TYPES, ComponentSpec
+from sim.config.components import COMPONENT_TYPES, ComponentSpec
 from sim.config.endpoint import EndpointSpec
 from sim.config.eventbridge import EventBusSpec
-from sim.config.fields import NonNegFloat, PosFloat, PosInt, _Spec
+from sim.config.fields import NonNegFloat, PosFloat, PosInt, Spec
 from sim.config.lambda_ import LambdaFunctionSpec
 from sim.config.prices import DEFAULT_PRICES
-from sim.config.problems import _NO_VALUE, ScenarioError, _invalid_all, _problems, _Rel, _show
+from sim.config.problems import (
+    NO_VALUE,
+    RelProblem,
+    ScenarioError,
+    invalid_all_error,
+    problems_from_errors,
+    show,
+)
 from sim.config.producer import ProducerSpec
 from sim.config.s3 import S3BucketSpec
 from sim.config.sns import DeliveryPolicySpec, SnsTopicSpec
 from sim.config.sqs import SqsQueueSpec
 
-__all__ = ["Scenario"]
+__all__ = ["Scenario", "set_path", "validate_scenario"]
 
 _C = TypeVar("_C", bound=BaseModel)
 
 
-class Scenario(_Spec):
+class Scenario(Spec):
     """A validated, frozen scenario. Make variants with :meth:`with_updates`."""
 
     name: Annotated[str, Field(min_length=1)] = "scenario"
@@ -70,17 +77,17 @@ class Scenario(_Spec):
         """
         data = self.model_dump(by_alias=True)
         for path, value in updates.items():
-            parent, key = _set_path(data, path, value, self._source, "update")
+            parent, key = set_path(data, path, value, self._source, "update")
             if key == "file" and isinstance(parent, dict):  # reload from the new file
                 parent.pop("values", None)
                 parent.pop("times", None)
-        return _validate(data, self._source, self._base_dir)
+        return validate_scenario(data, self._source, self._base_dir)
 
     @model_validator(mode="after")
     def _check_references(self) -> Scenario:
         problems = _cross_checks(self)
         if problems:
-            raise _invalid_all(problems)
+            raise invalid_all_error(problems)
         return self
 
 
@@ -89,9 +96,9 @@ def _a(component_type: str) -> str:
     return f"{'an' if component_type[0] in 'aeios' else 'a'} {component_type}"
 
 
-def _cross_checks(s: Scenario) -> list[_Rel]:
+def _cross_checks(s: Scenario) -> list[RelProblem]:
     """The rules that span components (references, FIFO/standard combinations)."""
-    out: list[_Rel] = []
+    out: list[RelProblem] = []
     comps = s.components
     unknown = f"no component of that name (components: {', '.join(comps)})"
 
@@ -108,7 +115,7 @@ def _cross_checks(s: Scenario) -> list[_Rel]:
     if "" in comps:
         out.append((("components",), "", "component names must not be empty"))
     if s.warmup_s >= s.duration_s:
-        out.append((("warmup_s",), s.warmup_s, f"must be < duration_s ({_show(s.duration_s)})"))
+        out.append((("warmup_s",), s.warmup_s, f"must be < duration_s ({show(s.duration_s)})"))
     for price in s.prices:
         if price not in DEFAULT_PRICES:
             out.append((("prices", price), price,
@@ -207,16 +214,16 @@ def _cross_checks(s: Scenario) -> list[_Rel]:
             elif t.batch_size > 10 and t.batching_window_s < 1:
                 out.append(((*tp, "batch_size"), t.batch_size,
                             f"above 10 requires batching_window_s ≥ 1 (it is "
-                            f"{_show(t.batching_window_s)}); AWS rule for SQS event "
+                            f"{show(t.batching_window_s)}); AWS rule for SQS event "
                             "sources"))  # fmt: skip
             if q is not None and c.timeout_s > q.visibility_timeout_s:
                 out.append(((*here, "timeout_s"), c.timeout_s,
                             f"must be ≤ the source queue's visibility_timeout_s "
-                            f"({_show(q.visibility_timeout_s)}); AWS rejects a function timeout "
+                            f"({show(q.visibility_timeout_s)}); AWS rejects a function timeout "
                             "above the queue's visibility timeout"))  # fmt: skip
     for name, q in s.of_type(SqsQueueSpec).items():
         if q.redrives and name not in dlq_targets:
-            out.append((("components", name, "redrives"), _NO_VALUE,
+            out.append((("components", name, "redrives"), NO_VALUE,
                         f"only allowed on a dead-letter queue; no queue names {name!r} as "
                         "dead_letter.target"))  # fmt: skip
     for i, outage in enumerate(s.outages):
@@ -227,11 +234,11 @@ def _cross_checks(s: Scenario) -> list[_Rel]:
 
 def _topic_checks(
     name: str, topic: SnsTopicSpec, comps: Mapping[str, Any], unknown: str
-) -> list[_Rel]:
+) -> list[RelProblem]:
     """Subscription rules of one topic: targets, protocols, FIFO wirings, DLQs, policies."""
     from sim.patterns import validate_filter_policy
 
-    out: list[_Rel] = []
+    out: list[RelProblem] = []
     for i, sub in enumerate(topic.subscriptions):
         here = ("components", name, "subscriptions", i)
         target = comps.get(sub.target)
@@ -260,7 +267,7 @@ def _topic_checks(
             out.append(((*here, "target"), sub.target,
                         "a standard topic cannot deliver to a FIFO queue (AWS)"))  # fmt: skip
         if sub.retry is not None and expected not in ("http", "https"):
-            out.append(((*here, "retry"), _NO_VALUE,
+            out.append(((*here, "retry"), NO_VALUE,
                         "AWS lets you customise the delivery policy of HTTP/S subscriptions "
                         f"only; this one is {expected}"))  # fmt: skip
         elif sub.retry is not None:
@@ -279,13 +286,13 @@ def _topic_checks(
                             f"must be a {kind} queue, like the topic (AWS)"))  # fmt: skip
         if sub.filter_policy is not None:
             for problem in validate_filter_policy(sub.filter_policy, scope=sub.filter_policy_scope):
-                out.append(((*here, "filter_policy"), _NO_VALUE, problem))
+                out.append(((*here, "filter_policy"), NO_VALUE, problem))
     return out
 
 
 def _standard_queue(
     path: tuple[str | int, ...], target: str, comps: Mapping[str, Any], unknown: str, who: str
-) -> list[_Rel]:
+) -> list[RelProblem]:
     """``target`` must be a standard SQS queue (a dead-letter queue of ``who``)."""
     spec = comps.get(target)
     if spec is None:
@@ -302,15 +309,15 @@ _BUS_TARGETS = (SqsQueueSpec, LambdaFunctionSpec, SnsTopicSpec, EndpointSpec)
 
 def _bus_checks(
     name: str, bus: EventBusSpec, comps: Mapping[str, Any], unknown: str
-) -> list[_Rel]:
+) -> list[RelProblem]:
     """Rules of one bus: patterns, targets and their dead-letter queues; the archive pattern."""
     from sim.patterns import validate_pattern
 
-    out: list[_Rel] = []
+    out: list[RelProblem] = []
     for i, rule in enumerate(bus.rules):
         here = ("components", name, "rules", i)
         for problem in validate_pattern(rule.pattern):
-            out.append(((*here, "pattern"), _NO_VALUE, problem))
+            out.append(((*here, "pattern"), NO_VALUE, problem))
         for j, t in enumerate(rule.targets):
             tp = (*here, "targets", j)
             spec = comps.get(t.target)
@@ -330,7 +337,7 @@ def _bus_checks(
                                            "queues"))  # fmt: skip
     if bus.archive is not None and bus.archive.pattern is not None:
         for problem in validate_pattern(bus.archive.pattern):
-            out.append((("components", name, "archive", "pattern"), _NO_VALUE, problem))
+            out.append((("components", name, "archive", "pattern"), NO_VALUE, problem))
     return out
 
 
@@ -344,9 +351,9 @@ def _s3_types_overlap(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
 
 def _bucket_checks(
     name: str, bucket: S3BucketSpec, comps: Mapping[str, Any], unknown: str
-) -> list[_Rel]:
+) -> list[RelProblem]:
     """Notification targets (standard queue or topic, or a function) and overlapping filters."""
-    out: list[_Rel] = []
+    out: list[RelProblem] = []
     here = ("components", name)
     for i, n in enumerate(bucket.notifications):
         tp = (*here, "notifications", i, "target")
@@ -363,7 +370,7 @@ def _bucket_checks(
             prefixes = n.prefix.startswith(m.prefix) or m.prefix.startswith(n.prefix)
             suffixes = n.suffix.endswith(m.suffix) or m.suffix.endswith(n.suffix)
             if prefixes and suffixes and _s3_types_overlap(n.events, m.events):
-                out.append(((*here, "notifications", i), _NO_VALUE,
+                out.append(((*here, "notifications", i), NO_VALUE,
                             f"overlaps notification {j} (prefix {m.prefix!r}, suffix "
                             f"{m.suffix!r}) for the same event types; AWS rejects overlapping "
                             "prefixes and suffixes for one event type"))  # fmt: skip
@@ -377,9 +384,9 @@ def _bucket_checks(
     return out
 
 
-def _http_policy_checks(path: tuple[str | int, ...], p: DeliveryPolicySpec) -> list[_Rel]:
+def _http_policy_checks(path: tuple[str | int, ...], p: DeliveryPolicySpec) -> list[RelProblem]:
     """AWS's limits on a custom HTTP/S delivery policy."""
-    out: list[_Rel] = []
+    out: list[RelProblem] = []
     if p.min_delay_s < 1:
         out.append(((*path, "min_delay_s"), p.min_delay_s, "must be ≥ 1 s (AWS HTTP/S limit)"))
     if p.max_delay_s >= 3600:
@@ -388,13 +395,13 @@ def _http_policy_checks(path: tuple[str | int, ...], p: DeliveryPolicySpec) -> l
         out.append(((*path,), p.retries, "at most 100 retries in all (AWS HTTP/S limit)"))
     total = p.total_s()
     if total > 3600:
-        out.append(((*path,), _NO_VALUE,
+        out.append(((*path,), NO_VALUE,
                     f"the retries span {total:g} s; AWS limits an HTTP/S delivery policy to "
                     "3600 s in all"))  # fmt: skip
     return out
 
 
-def _validate(data: Mapping[str, Any], source: str, base_dir: Path | None) -> Scenario:
+def validate_scenario(data: Mapping[str, Any], source: str, base_dir: Path | None) -> Scenario:
     """Validate ``data`` into a :class:`Scenario` that remembers ``source`` and ``base_dir``.
 
     Raises:
@@ -403,14 +410,14 @@ def _validate(data: Mapping[str, Any], source: str, base_dir: Path | None) -> Sc
     try:
         scenario = Scenario.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as exc:
-        problems = _problems(exc, Scenario, _AVAILABLE_TYPES)
+        problems = problems_from_errors(exc, Scenario, COMPONENT_TYPES)
         raise ScenarioError(source, problems) from None
     scenario._source = source
     scenario._base_dir = base_dir
     return scenario
 
 
-def _set_path(
+def set_path(
     data: dict[str, Any], dotted: str, value: Any, source: str, label: str
 ) -> tuple[Any, Any]:
     """Set ``value`` at ``dotted`` inside ``data`` (in place); return (container, key).
@@ -442,7 +449,7 @@ def _set_path(
                            f"{'.'.join(segs[:i])} ({len(node)} entries)")  # fmt: skip
             key, j = int(segs[i]), i + 1
         else:
-            raise fail(f"{'.'.join(segs[:i])} is {_show(node)}, not a mapping")
+            raise fail(f"{'.'.join(segs[:i])} is {show(node)}, not a mapping")
         if j == len(segs):
             node[key] = value
             return node, key

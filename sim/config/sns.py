@@ -10,8 +10,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, model_validator
 
 from sim.config.common import ErrorsSpec
-from sim.config.fields import DistSpec, Prob, _const, _Spec
-from sim.config.problems import _AWS, _invalid_all, _Rel
+from sim.config.fields import DistSpec, Prob, Spec, const_dist
+from sim.config.problems import AWS_RANGE, RelProblem, invalid_all_error
 
 __all__ = [
     "DeliveryPolicySpec",
@@ -25,7 +25,7 @@ __all__ = [
 Protocol = Literal["sqs", "lambda", "http", "https", "email", "email-json", "sms"]
 
 
-class DeliveryPolicySpec(_Spec):
+class DeliveryPolicySpec(Spec):
     """An SNS delivery retry policy (four phases; see the module docstring)."""
 
     immediate: Annotated[int, Field(ge=0)] = 0
@@ -39,7 +39,7 @@ class DeliveryPolicySpec(_Spec):
     @model_validator(mode="after")
     def _check(self) -> DeliveryPolicySpec:
         if self.max_delay_s < self.min_delay_s:
-            raise _invalid_all([(("max_delay_s",), self.max_delay_s,
+            raise invalid_all_error([(("max_delay_s",), self.max_delay_s,
                                  f"must be ≥ min_delay_s ({self.min_delay_s:g})")])  # fmt: skip
         return self
 
@@ -84,13 +84,13 @@ def default_delivery_policy(protocol: str) -> DeliveryPolicySpec:
     return _CUSTOMER_MANAGED
 
 
-class SubscriptionDeadLetterSpec(_Spec):
+class SubscriptionDeadLetterSpec(Spec):
     """A subscription's dead-letter queue (an SQS queue of the topic's type)."""
 
     target: str
 
 
-class SubscriptionSpec(_Spec):
+class SubscriptionSpec(Spec):
     """One subscription of a topic.
 
     ``protocol`` defaults to what the target is (sqs_queue → sqs, lambda_function → lambda,
@@ -110,7 +110,7 @@ class SubscriptionSpec(_Spec):
     client_error_rate: Prob = 0.0
 
 
-class SnsTopicSpec(_Spec):
+class SnsTopicSpec(Spec):
     """An SNS topic (standard, or FIFO with ``fifo: true``).
 
     ``errors.rate`` and ``latency_s`` apply to each Publish. ``email_rate_per_s`` is SNS's
@@ -120,18 +120,18 @@ class SnsTopicSpec(_Spec):
 
     type: Literal["sns_topic"]
     fifo: bool = False
-    email_rate_per_s: Annotated[float, Field(gt=0, le=10), _AWS] = 10.0
+    email_rate_per_s: Annotated[float, Field(gt=0, le=10), AWS_RANGE] = 10.0
     content_based_dedup: bool = False
     errors: ErrorsSpec = Field(default_factory=ErrorsSpec)
-    latency_s: DistSpec = _const(0.0)
+    latency_s: DistSpec = const_dist(0.0)
     subscriptions: tuple[SubscriptionSpec, ...] = ()
 
     @model_validator(mode="after")
     def _check(self) -> SnsTopicSpec:
-        problems: list[_Rel] = []
+        problems: list[RelProblem] = []
         if self.content_based_dedup and not self.fifo:
             problems.append((("content_based_dedup",), True,
                              "only allowed on a FIFO topic (fifo: true)"))  # fmt: skip
         if problems:
-            raise _invalid_all(problems)
+            raise invalid_all_error(problems)
         return self

@@ -17,29 +17,29 @@ from sim.config.fields import (
     DistSpec,
     NonNegFloat,
     Prob,
-    _const,
-    _Spec,
+    Spec,
+    const_dist,
 )
-from sim.config.problems import _AWS, _invalid_all, _Rel
+from sim.config.problems import AWS_RANGE, RelProblem, invalid_all_error
 
 __all__ = ["DeadLetterSpec", "RedriveSpec", "SqsQueueSpec"]
 
 
-class DeadLetterSpec(_Spec):
+class DeadLetterSpec(Spec):
     """Redrive policy: after ``max_receive_count`` receives a message moves to ``target``."""
 
     target: str
-    max_receive_count: Annotated[int, Field(ge=1, le=1000), _AWS]
+    max_receive_count: Annotated[int, Field(ge=1, le=1000), AWS_RANGE]
 
 
-class RedriveSpec(_Spec):
+class RedriveSpec(Spec):
     """A DLQ redrive (StartMessageMoveTask) back to the source queue(s), starting at ``at_s``."""
 
     at_s: NonNegFloat
-    rate_per_s: Annotated[float, Field(gt=0, le=500), _AWS] = 500.0
+    rate_per_s: Annotated[float, Field(gt=0, le=500), AWS_RANGE] = 500.0
 
 
-class SqsQueueSpec(_Spec):
+class SqsQueueSpec(Spec):
     """An SQS queue (standard, or FIFO with ``fifo: true``).
 
     ``max_calls_per_s`` limits API calls per second per action; ``None`` means the AWS default
@@ -48,15 +48,15 @@ class SqsQueueSpec(_Spec):
 
     type: Literal["sqs_queue"]
     fifo: bool = False
-    visibility_timeout_s: Annotated[float, Field(ge=0, le=43_200), _AWS] = 30.0
-    retention_s: Annotated[float, Field(ge=60, le=1_209_600), _AWS] = 345_600.0
-    delay_s: Annotated[float, Field(ge=0, le=900), _AWS] = 0.0
+    visibility_timeout_s: Annotated[float, Field(ge=0, le=43_200), AWS_RANGE] = 30.0
+    retention_s: Annotated[float, Field(ge=60, le=1_209_600), AWS_RANGE] = 345_600.0
+    delay_s: Annotated[float, Field(ge=0, le=900), AWS_RANGE] = 0.0
     dead_letter: DeadLetterSpec | None = None
     content_based_dedup: bool = False
     duplicate_rate: Prob = 0.0
     reorder_rate: Prob = 0.0
     errors: ErrorsSpec = Field(default_factory=ErrorsSpec)
-    latency_s: DistSpec = _const(0.0)
+    latency_s: DistSpec = const_dist(0.0)
     max_calls_per_s: Annotated[float, Field(gt=0)] | None = None
     redrives: tuple[RedriveSpec, ...] = ()
 
@@ -69,7 +69,7 @@ class SqsQueueSpec(_Spec):
 
     @model_validator(mode="after")
     def _check(self) -> SqsQueueSpec:
-        problems: list[_Rel] = []
+        problems: list[RelProblem] = []
         if self.content_based_dedup and not self.fifo:
             problems.append((("content_based_dedup",), True,
                              "only allowed on a FIFO queue (fifo: true); AWS rejects it on a "
@@ -80,5 +80,5 @@ class SqsQueueSpec(_Spec):
                                  "must be 0 on a FIFO queue: FIFO queues deliver exactly once, "
                                  "in order"))  # fmt: skip
         if problems:
-            raise _invalid_all(problems)
+            raise invalid_all_error(problems)
         return self
