@@ -218,9 +218,7 @@ class Model:
         metrics = out["metrics"]
         by_component = self.ctx.cost.cost_by_component(scenario.prices)
         metrics["cost_usd"] = sum(by_component.values())
-        metrics["api_requests"] = sum(a.requests for a in self.apis.values())
-        metrics["api_throttled"] = sum(a.throttled for a in self.apis.values())
-        metrics["events_replayed"] = sum(b.replayed for b in self.buses.values())
+        metrics.update(ledger.counters)
         produced = metrics["messages_produced"]
         metrics["cost_per_million_usd"] = (
             metrics["cost_usd"] / produced * 1e6 if produced else None

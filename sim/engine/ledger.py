@@ -42,6 +42,10 @@ __all__ = ["Clock", "Ledger", "Route", "TraceRow"]
 
 TraceRow = tuple[float, str, str, int]
 
+#: Run-level counters (metric names): requests that reached API Gateway, those it throttled
+#: (429), and events replayed from EventBridge archives.
+COUNTERS = ("api_requests", "api_throttled", "events_replayed")
+
 
 class Clock(Protocol):
     """Anything that tells the simulated time."""
@@ -101,6 +105,8 @@ class Ledger:
         self.some_delivered = 0
         self.producer_latency_total = 0.0
         self.producer_latency_n = 0
+        #: Run-level counts that belong to no sink (see :data:`COUNTERS`).
+        self.counters: dict[str, int] = dict.fromkeys(COUNTERS, 0)
 
     # -- registration -------------------------------------------------------------------------
 
@@ -199,6 +205,23 @@ class Ledger:
             new = DEAD_LETTERED if pair.parked else pair.last_drop
             if new != pair.state:
                 self._move(pair, new)
+
+    def invocation(self, fn: FunctionStats, cold: bool) -> None:
+        """Count one Lambda invocation of ``fn`` (a batch is one); ``cold``: a new environment."""
+        if self.counting:
+            fn.invocations += 1
+            if cold:
+                fn.cold_starts += 1
+
+    def throttle(self, fn: FunctionStats) -> None:
+        """Count one throttled invocation attempt of ``fn``."""
+        if self.counting:
+            fn.throttles += 1
+
+    def count(self, counter: str, n: int = 1) -> None:
+        """Add ``n`` to the run-level counter ``counter`` (one of :data:`COUNTERS`)."""
+        if self.counting:
+            self.counters[counter] += n
 
     def attempt(self, pair: Pair, n: int = 1) -> None:
         """Count ``n`` processing attempts of ``pair`` at its sink."""

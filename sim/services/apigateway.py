@@ -13,8 +13,8 @@ Modelled:
       goes on: an object stored or a function run after the timeout still counts, and the
       client's retry may repeat it (a duplicate).
     * Billing: every request that passes throttling is billed (AWS does not bill throttled
-      requests). :attr:`ApiGateway.requests` and :attr:`ApiGateway.throttled` count requests and
-      429 answers (the ``api_requests`` and ``api_throttled`` metrics).
+      requests). The ledger counts requests and 429 answers (the ``api_requests`` and
+      ``api_throttled`` metrics).
 
 Not modelled:
     * Per-method, per-stage and usage-plan throttles (one bucket per API), the Regional
@@ -80,10 +80,6 @@ class ApiGateway(RequestTarget):
         self._integration: Port | None = None
         self._bill = ctx.cost.counter(name, "apigateway_requests")
         self._trace = ctx.ledger.trace
-        #: requests received (from warm-up on)
-        self.requests = 0
-        #: requests answered 429 (from warm-up on)
-        self.throttled = 0
 
     def connect(self, integration: Port) -> None:
         """Wire the integration (only the builder calls this)."""
@@ -102,15 +98,13 @@ class ApiGateway(RequestTarget):
     def send(self, msg: Message, plan: Plan, pairs: list[Pair], reply: Reply) -> None:
         """One HTTP request carrying ``msg``."""
         now = self.env._now
-        counting = self.ledger.counting
-        if counting:
-            self.requests += 1
+        self.ledger.count("api_requests")
         error = self.request_error(now)
         if error is None and not self._bucket.take(now):
             error = THROTTLED
         if error is not None:
-            if error == THROTTLED and counting:
-                self.throttled += 1
+            if error == THROTTLED:
+                self.ledger.count("api_throttled")
             if self._trace is not None:
                 self.ledger.log(now, self.name, error, msg.id)
             reply(error)

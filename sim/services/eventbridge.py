@@ -153,8 +153,6 @@ class EventBus(RequestTarget):
         self._bill_events = ctx.cost.counter(name, "eventbridge_events")
         self._bill_archive = ctx.cost.counter(name, "eventbridge_archive_gb")
         self._trace = ctx.ledger.trace
-        #: events replayed so far (all replays of the run)
-        self.replayed = 0
 
     def connect(self, ports: Mapping[str, Any], queues: dict[str, Queue]) -> None:
         """Wire every rule target to its port and DLQ (only the builder calls this)."""
@@ -308,8 +306,7 @@ class EventBus(RequestTarget):
         msg, plan = entry.msg, entry.plan
         event = {**(plan.event or {}), "replay-name": name}
         self._bill_events[0] += sqs_chunks(msg.size_bytes)
-        if self.ledger.counting:
-            self.replayed += 1
+        self.ledger.count("events_replayed")
         if self._trace is not None:
             self.ledger.log(now, self.name, "replayed", msg.id)
         start = now + (self._latency() if self._latency is not None else 0.0)

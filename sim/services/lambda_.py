@@ -140,11 +140,7 @@ class LambdaFunction(Component):
             warm.clear()  # the most recent one is too old, so are all the others
             cold = True
         self._bill_requests[0] += 1
-        if self.ledger.counting:
-            stats = self.stats
-            stats.invocations += 1
-            if cold:
-                stats.cold_starts += 1
+        self.ledger.invocation(self.stats, cold)
         return cold
 
     def release(self, now: float, ran_s: float) -> None:
@@ -176,8 +172,7 @@ class LambdaFunction(Component):
         now = self.env._now
         got = self.acquire(now)
         if got == THROTTLED:
-            if self.ledger.counting:
-                self.stats.throttles += 1
+            self.ledger.throttle(self.stats)
             reply(THROTTLED)
             return
         if got == UNAVAILABLE:
@@ -360,7 +355,7 @@ class EventSourceMapping:
                 self._finish(batch, None if fails else entries, entries if fails else None)
                 return
             pair = copy.pair
-            pair.stats.attempts += 1
+            ledger.attempt(pair)
             if fn.message_fails(pair.msg.poison_u):
                 self._finish(batch, None, entries)
                 return
@@ -381,7 +376,7 @@ class EventSourceMapping:
             intended = not copy.parked
             fails = timed_out or fn.message_fails(pair.msg.poison_u)
             if intended:
-                pair.stats.attempts += 1
+                ledger.attempt(pair)
             if fails:
                 failed.append(entry)
                 if trace is not None:
@@ -417,8 +412,8 @@ class EventSourceMapping:
     def _blocked(self, batch: _Batch, throttled: bool) -> None:
         """The invoke was throttled or failed with a service error: back off and retry."""
         fn = self.fn
-        if throttled and fn.ledger.counting:
-            fn.stats.throttles += 1
+        if throttled:
+            fn.ledger.throttle(fn.stats)
         if self._trace is not None:
             event = "throttled" if throttled else "invoke_failed"
             self.ledger.log(self.env._now, fn.name, event, batch.entries[0][0].pair.msg.id)

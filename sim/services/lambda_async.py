@@ -132,8 +132,8 @@ class AsyncInvoker:
             return
         got = fn.acquire(now)
         if got in (THROTTLED, UNAVAILABLE):
-            if got == THROTTLED and self.ledger.counting:
-                fn.stats.throttles += 1
+            if got == THROTTLED:
+                self.ledger.throttle(fn.stats)
             until = self.faults.down_until(fn.name, now)
             if until is not None:
                 wait = until - now  # skip the known outage window

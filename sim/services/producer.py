@@ -423,8 +423,8 @@ class Producer(Component):
             error = self.targets[0].send_now(pairs[0])
             if error is not None:
                 _Send(self, msg, pairs, now).reply(error)
-            elif msg.counted:
-                ledger.producer_latency_n += 1  # answered at once: 0 s spent
+            else:
+                ledger.producer_done(msg, 0.0)  # answered at once: 0 s spent
         elif self._instant:
             # every target answers at once: no send object unless a send fails
             for i, target in enumerate(self.targets):
@@ -435,8 +435,7 @@ class Producer(Component):
                     send.reply(error)
                     break
             else:
-                if msg.counted:
-                    ledger.producer_latency_n += 1  # answered at once: 0 s spent
+                ledger.producer_done(msg, 0.0)  # answered at once: 0 s spent
         else:
             _Send(self, msg, pairs, now).step()
         if self._resend_draw is not None and self._resend_draw() < self._resend_rate:
