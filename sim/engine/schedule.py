@@ -1,23 +1,19 @@
 """Scheduling helpers: calls after a delay or at a time with one SimPy event.
 
 The hot paths schedule callbacks rather than processes: :func:`call_after` (a delay) and
-:func:`call_at` (an absolute time) push one heap entry each.
+:func:`call_after` (an absolute time) push one heap entry each.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
 from heapq import heappush
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import simpy
 from simpy.events import NORMAL, Event
 
-if TYPE_CHECKING:
-    import simpy
-
-
-__all__ = ["ProcessGen", "Timer", "at", "call_at"]
+__all__ = ["ProcessGen", "Timer", "call_after", "call_at"]
 
 ProcessGen = Generator[Event, Any, None]
 
@@ -39,17 +35,17 @@ class Timer(Event):
         heappush(env._queue, (env._now + delay_s, NORMAL, next(env._eid), self))
 
 
-def call_at(env: simpy.Environment, delay_s: float, fn: Callable[[Event], None]) -> Event:
-    """Schedule ``fn(event)`` after ``delay_s`` seconds (≥ 0) with a single SimPy event."""
+def call_after(env: simpy.Environment, delay_s: float, fn: Callable[[Event], None]) -> Event:
+    """Call ``fn(event)`` after ``delay_s`` seconds (≥ 0; 0 is scheduled too) with one event."""
     if delay_s < 0.0:
         raise ValueError(f"negative delay {delay_s!r}")
     return Timer(env, delay_s, fn)
 
 
-def at(env: simpy.Environment, t_s: float, fn: Callable[[], None]) -> None:
-    """Call ``fn`` at time ``t_s`` (now if that is not in the future)."""
+def call_at(env: simpy.Environment, t_s: float, fn: Callable[[], None]) -> None:
+    """Call ``fn()`` at time ``t_s``: now if that is not in the future, else with one event."""
     delay = t_s - env._now
     if delay <= 0.0:
         fn()
     else:
-        call_at(env, delay, lambda _: fn())
+        call_after(env, delay, lambda _: fn())

@@ -32,7 +32,7 @@ from sim.engine.context import Context
 from sim.engine.faults import THROTTLED
 from sim.engine.message import Message, Pair
 from sim.engine.ports import CLIENT_ERROR, Plan, Port, Reply
-from sim.engine.schedule import call_at
+from sim.engine.schedule import call_after
 from sim.engine.tokens import TokenBucket
 from sim.services.s3 import object_size
 
@@ -120,9 +120,9 @@ class ApiGateway(RequestTarget):
         if latency <= 0.0:
             self._integrate(call, msg, plan, pairs)
         else:
-            call_at(self.env, latency, lambda _: self._integrate(call, msg, plan, pairs))
+            call_after(self.env, latency, lambda _: self._integrate(call, msg, plan, pairs))
 
     def _integrate(self, call: _Call, msg: Message, plan: Plan, pairs: list[Pair]) -> None:
         assert self._integration is not None
-        call_at(self.env, self.spec.timeout_s, call.timeout)
+        call_after(self.env, self.spec.timeout_s, call.timeout)
         self._integration.send(msg, plan, pairs, call.answer)

@@ -26,7 +26,7 @@ from sim.engine.context import Context
 from sim.engine.fates import LOST
 from sim.engine.message import Message, Pair
 from sim.engine.ports import Plan, Reply
-from sim.engine.schedule import at
+from sim.engine.schedule import call_at
 from sim.services.eventbridge import REGION, envelope, iso_time
 
 if TYPE_CHECKING:
@@ -85,7 +85,7 @@ class Trail(Component):
             self._lost(msg, pairs, "lost")
             return
         delay = self._delay() if self._delay is not None else 0.0
-        at(self.env, self.env._now + delay, lambda: self._deliver(msg, plan, pairs))
+        call_at(self.env, self.env._now + delay, lambda: self._deliver(msg, plan, pairs))
 
     def _deliver(self, msg: Message, plan: Plan, pairs: list[Pair]) -> None:
         bus = self._bus

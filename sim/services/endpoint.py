@@ -18,7 +18,7 @@ from sim.engine.component import Component
 from sim.engine.context import Context
 from sim.engine.message import Pair
 from sim.engine.samplers import is_zero, make_sampler
-from sim.engine.schedule import call_at
+from sim.engine.schedule import call_after
 
 __all__ = ["Endpoint"]
 
@@ -59,7 +59,7 @@ class Endpoint(Component):
         if latency <= 0.0:
             self._processed(pair)
         else:
-            call_at(self.env, latency, lambda _: self._processed(pair))
+            call_after(self.env, latency, lambda _: self._processed(pair))
 
     def _processed(self, pair: Pair) -> None:
         ledger = self.ledger

@@ -51,7 +51,7 @@ from sim.engine.cost import sqs_chunks
 from sim.engine.message import Message, Pair
 from sim.engine.ports import Plan, Reply, RetryTarget
 from sim.engine.retry import Retrier, give_up
-from sim.engine.schedule import at, call_at
+from sim.engine.schedule import call_after, call_at
 from sim.engine.tokens import TokenBucket
 from sim.patterns import matches
 from sim.services.adapters import EndpointPort
@@ -170,7 +170,7 @@ class EventBus(RequestTarget):
             self._schedule_replay(spec, name)
 
     def _schedule_replay(self, spec: ReplaySpec, name: str) -> None:
-        call_at(self.env, spec.at_s, lambda _: self._replay(spec, name))
+        call_after(self.env, spec.at_s, lambda _: self._replay(spec, name))
 
     # -- routing --------------------------------------------------------------------------------
 
@@ -240,13 +240,14 @@ class EventBus(RequestTarget):
         start = self._quota.reserve(t_s)
         assert child is not None
         if target.client_draw is not None and target.client_draw() < target.client_rate:
-            at(self.env, start, lambda: self._give_up(target, msg, pairs, 1, "client_error"))
+            call_at(self.env, start, lambda: self._give_up(target, msg, pairs, 1, "client_error"))
         else:
             ok, when, attempts = target.retrier.decide(target.port, start)
+            env = self.env
             if ok:
-                at(self.env, when, lambda: self._delivered(target, msg, child, pairs, attempts))
+                call_at(env, when, lambda: self._delivered(target, msg, child, pairs, attempts))
             else:
-                at(self.env, when, lambda: self._give_up(target, msg, pairs, attempts, "gave_up"))
+                call_at(env, when, lambda: self._give_up(target, msg, pairs, attempts, "gave_up"))
         if may_duplicate and self._dup_draw is not None and self._dup_draw() < self._dup_rate:
             for pair in pairs:
                 self.ledger.copy(pair)
@@ -299,7 +300,7 @@ class EventBus(RequestTarget):
             self._schedule_one(k * gap, entry, name)
 
     def _schedule_one(self, delay_s: float, entry: _Archived, name: str) -> None:
-        call_at(self.env, delay_s, lambda _: self._replay_one(entry, name))
+        call_after(self.env, delay_s, lambda _: self._replay_one(entry, name))
 
     def _replay_one(self, entry: _Archived, name: str) -> None:
         now = self.env._now

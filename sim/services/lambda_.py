@@ -55,7 +55,7 @@ from sim.engine.component import Component
 from sim.engine.context import Context
 from sim.engine.faults import THROTTLED, UNAVAILABLE
 from sim.engine.samplers import is_zero, make_sampler
-from sim.engine.schedule import Timer, call_at
+from sim.engine.schedule import Timer, call_after
 from sim.services.lambda_async import AsyncInvoker
 from sim.services.sqs import Queue, QueueCopy
 
@@ -196,7 +196,7 @@ class LambdaFunction(Component):
             ledger.release(pair)
             reply(None)
 
-        call_at(self.env, cold_s + ran_s, done)
+        call_after(self.env, cold_s + ran_s, done)
 
     def plan_run(self, cold: bool, n_messages: int, now: float) -> tuple[float, float, bool]:
         """Draw one invocation: ``(cold start s, run s capped at the timeout, timed out)``."""
@@ -278,11 +278,11 @@ class EventSourceMapping:
                 if ready > now:
                     if not self._retry_pending:
                         self._retry_pending = True
-                        call_at(env, ready - now, self._on_retry)
+                        call_after(env, ready - now, self._on_retry)
                     return
             if self.window_s > 0.0 and not self._window_open and queue.depth < self.batch_size:
                 if self._window_timer is None:
-                    self._window_timer = call_at(env, self.window_s, self._on_window)
+                    self._window_timer = call_after(env, self.window_s, self._on_window)
                 return
             entries = queue.receive(self.batch_size)
             if self._window_timer is not None or self._window_open:
@@ -294,7 +294,7 @@ class EventSourceMapping:
             self.in_use += 1
             batch = _Batch(self, entries, now)
             if self._poll_delay is not None:
-                call_at(env, self._poll_delay(), batch.invoke)
+                call_after(env, self._poll_delay(), batch.invoke)
             else:
                 self._invoke(batch)
         if self.level < self.cap and self.in_use >= self.level and queue.has_available():
@@ -314,7 +314,7 @@ class EventSourceMapping:
     def _schedule_scale(self) -> None:
         if not self._scale_pending:
             self._scale_pending = True
-            call_at(self.env, self._scale_step_s, self._on_scale)
+            call_after(self.env, self._scale_step_s, self._on_scale)
 
     def _on_scale(self, _: Event) -> None:
         self._scale_pending = False
@@ -423,9 +423,9 @@ class EventSourceMapping:
         if self.env._now + wait >= expiry:
             # give up: the messages return to the queue when their visibility timeout ends
             self.queue.return_after_timeout(list(batch.entries), batch.received_s)
-            call_at(self.env, max(0.0, expiry - self.env._now), lambda _: self._release_slot())
+            call_after(self.env, max(0.0, expiry - self.env._now), lambda _: self._release_slot())
             return
-        call_at(self.env, wait, batch.invoke)
+        call_after(self.env, wait, batch.invoke)
 
     def _release_slot(self) -> None:
         self.in_use -= 1

@@ -35,7 +35,7 @@ from sim.config.lambda_ import AsyncSpec
 from sim.engine.fates import EXPIRED, LOST
 from sim.engine.faults import THROTTLED, UNAVAILABLE
 from sim.engine.message import Pair
-from sim.engine.schedule import call_at
+from sim.engine.schedule import call_after
 
 if TYPE_CHECKING:
     from sim.services.lambda_ import LambdaFunction
@@ -143,16 +143,16 @@ class AsyncInvoker:
             self._later(ev, wait)
             return
         cold_s, ev.ran_s, ev.timed_out = fn.plan_run(got is True, 1, now)
-        call_at(self.env, cold_s + ev.ran_s, ev.done)
+        call_after(self.env, cold_s + ev.ran_s, ev.done)
 
     def _later(self, ev: _Event, wait_s: float) -> None:
         """Retry ``ev`` after ``wait_s``, or expire it at its maximum age if that comes first."""
         age_end = ev.enqueued_s + self.max_age_s
         now = self.env._now
         if now + wait_s >= age_end:
-            call_at(self.env, max(0.0, age_end - now), lambda _: self._expire(ev))
+            call_after(self.env, max(0.0, age_end - now), lambda _: self._expire(ev))
         else:
-            call_at(self.env, wait_s, ev.attempt)
+            call_after(self.env, wait_s, ev.attempt)
 
     def _complete(self, ev: _Event) -> None:
         fn = self.fn

@@ -51,7 +51,7 @@ from sim.engine.ledger import Route
 from sim.engine.message import Message, Pair
 from sim.engine.ports import CLIENT_ERROR, Plan, Port
 from sim.engine.samplers import make_sampler
-from sim.engine.schedule import ProcessGen, call_at
+from sim.engine.schedule import ProcessGen, call_after
 from sim.engine.streams import RandomStreams, buffered
 from sim.engine.tokens import TokenBucket
 from sim.services.sqs import Queue
@@ -88,7 +88,7 @@ class _PoissonChain:
             t = self.t + draw() * mean
             if t < end:
                 self.t = t
-                call_at(self.env, t - self.env._now, self.arrive)
+                call_after(self.env, t - self.env._now, self.arrive)
                 return
             self.k += 1
 
@@ -164,7 +164,7 @@ class AdaptiveLimiter:
         self.generation += 1
         gen = self.generation
         delay = max(0.0, (1.0 - self.bucket.tokens) / self.bucket.rate)
-        call_at(self.env, delay, lambda _: self._wake(gen))
+        call_after(self.env, delay, lambda _: self._wake(gen))
 
     def _wake(self, gen: int) -> None:
         if gen != self.generation:
@@ -260,7 +260,7 @@ class _Send:
         if self.attempt < p.max_attempts and error != CLIENT_ERROR:
             delay = p.retry_draw() * min(p.base_s * 2.0 ** (self.attempt - 1), p.cap_s)
             self.attempt += 1
-            call_at(p.env, delay, self.step)
+            call_after(p.env, delay, self.step)
             return
         ledger = p.ledger
         if p.trace is not None:
@@ -412,7 +412,7 @@ class Producer(Component):
             pairs = self._emit_dynamic(msg, now)
             if self._resend_draw is not None and self._resend_draw() < self._resend_rate:
                 spans, plans = self._last_spans
-                call_at(
+                call_after(
                     self.env,
                     self._resend_delay_s,
                     lambda _: self._resend(msg, pairs, spans, plans),
@@ -439,7 +439,7 @@ class Producer(Component):
         else:
             _Send(self, msg, pairs, now).step()
         if self._resend_draw is not None and self._resend_draw() < self._resend_rate:
-            call_at(self.env, self._resend_delay_s, lambda _: self._resend(msg, pairs))
+            call_after(self.env, self._resend_delay_s, lambda _: self._resend(msg, pairs))
         return msg
 
     def _resend(

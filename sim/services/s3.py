@@ -40,7 +40,7 @@ from sim.engine.fates import LOST
 from sim.engine.message import Message, Pair
 from sim.engine.ports import Plan, Reply, RetryTarget
 from sim.engine.retry import Retrier
-from sim.engine.schedule import at, call_at
+from sim.engine.schedule import call_after, call_at
 from sim.services.eventbridge import REGION, envelope, iso_time
 
 if TYPE_CHECKING:
@@ -194,7 +194,7 @@ class Bucket(RequestTarget):
         if latency <= 0.0:
             answer()
         else:
-            call_at(self.env, latency, lambda _: answer())
+            call_after(self.env, latency, lambda _: answer())
 
     def _stored(self, msg: Message, plan: Plan, pairs: list[Pair]) -> None:
         ledger = self.ledger
@@ -221,9 +221,9 @@ class Bucket(RequestTarget):
         start = now + (self._delay() if self._delay is not None else 0.0)
         ok, when, _ = self._retrier.decide(port, start)
         if ok:
-            at(self.env, when, lambda: port.hand_over(msg, child, pairs))
+            call_at(self.env, when, lambda: port.hand_over(msg, child, pairs))
         else:
-            at(self.env, when, lambda: self._lost(msg, pairs))
+            call_at(self.env, when, lambda: self._lost(msg, pairs))
         if dup and self._dup_draw is not None and self._dup_draw() < self._dup_rate:
             for pair in pairs:
                 self.ledger.copy(pair)

@@ -55,8 +55,7 @@ from sim.engine.context import Context
 from sim.engine.cost import sqs_chunks
 from sim.engine.message import Message, Pair
 from sim.engine.retry import give_up
-from sim.engine.schedule import at as at_time
-from sim.engine.schedule import call_at
+from sim.engine.schedule import call_after, call_at
 from sim.engine.tokens import TokenBucket
 from sim.patterns import filter_policy_matches
 
@@ -273,7 +272,7 @@ class Topic(RequestTarget):
                 self._fan_out(msg, plan)
             reply(error)
 
-        call_at(self.env, latency, answer)
+        call_after(self.env, latency, answer)
 
     def _fan_out(self, msg: Message, plan: list[tuple[int, Pair]]) -> None:
         now = self.env._now
@@ -315,7 +314,7 @@ class Topic(RequestTarget):
         if latency <= 0.0:
             self._fan_out(msg, plan)
         else:
-            call_at(self.env, latency, lambda _: self._fan_out(msg, plan))
+            call_after(self.env, latency, lambda _: self._fan_out(msg, plan))
 
     # -- delivery --------------------------------------------------------------------------------
 
@@ -352,9 +351,9 @@ class Topic(RequestTarget):
             self._last[(index, pair.msg.group)] = at
         attempts = cursor.attempts
         if ok:
-            at_time(self.env, at, lambda: self._hand_over(sub, pair, attempts))
+            call_at(self.env, at, lambda: self._hand_over(sub, pair, attempts))
         else:
-            at_time(self.env, at, lambda: self._give_up(sub, pair, client_error, attempts))
+            call_at(self.env, at, lambda: self._give_up(sub, pair, client_error, attempts))
 
     def _count(self, sub: Subscription, pair: Pair, attempts: int, ok: bool) -> None:
         """Bill a finished delivery's attempts (and count them at an endpoint sink)."""

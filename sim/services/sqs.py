@@ -51,7 +51,7 @@ from sim.engine.context import Context
 from sim.engine.cost import SQS_CHUNK_BYTES, sqs_chunks
 from sim.engine.fates import DEAD_LETTERED, DELIVERED, EXPIRED, LOST
 from sim.engine.message import Pair
-from sim.engine.schedule import ProcessGen, call_at
+from sim.engine.schedule import ProcessGen, call_after
 from sim.engine.tokens import TokenBucket
 
 if TYPE_CHECKING:
@@ -166,7 +166,7 @@ class Queue(RequestTarget):
                 self._store_new(pair, self.env._now)
             reply(error)
 
-        call_at(self.env, latency, answer)
+        call_after(self.env, latency, answer)
 
     def send_now(self, pair: Pair) -> str | None:
         """SendMessage answered at once (only for a queue with zero latency, see ``instant``).
@@ -208,7 +208,7 @@ class Queue(RequestTarget):
         copy = QueueCopy(pair, now)
         if self.delay_s > 0.0:
             copy.state = DELAYED
-            call_at(self.env, self.delay_s, lambda _: self._make_visible([copy]))
+            call_after(self.env, self.delay_s, lambda _: self._make_visible([copy]))
         else:
             self._push(copy)
             self._notify()
@@ -351,7 +351,7 @@ class Queue(RequestTarget):
         if delay <= 0.0:
             self._return(entries)
         else:
-            call_at(self.env, delay, lambda _: self._return(entries))
+            call_after(self.env, delay, lambda _: self._return(entries))
 
     def _return(self, entries: list[tuple[QueueCopy, int]]) -> None:
         now = self.env._now
@@ -394,7 +394,7 @@ class Queue(RequestTarget):
         if latency <= 0.0:
             self._store_new(pair, now, logged=True)
         else:
-            call_at(self.env, latency, lambda _: self._store_new(pair, self.env._now, True))
+            call_after(self.env, latency, lambda _: self._store_new(pair, self.env._now, True))
 
     def store_parked(self, pair: Pair, now: float) -> None:
         """Store ``pair`` as a dead letter of a non-SQS source (SNS DLQ, Lambda on-failure)."""
