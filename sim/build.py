@@ -14,34 +14,38 @@ import pandas as pd
 import simpy
 
 from sim.analysis.metrics import RunResult
-from sim.config.apigateway import ApiGatewaySpec
-from sim.config.cloudtrail import CloudTrailSpec
-from sim.config.endpoint import EndpointSpec
-from sim.config.eventbridge import EventBusSpec
-from sim.config.lambda_ import LambdaFunctionSpec
-from sim.config.producer import ProducerSpec
-from sim.config.s3 import S3BucketSpec
 from sim.config.scenario import Scenario
-from sim.config.sns import SnsTopicSpec
-from sim.config.sqs import SqsQueueSpec
 from sim.engine.component import Component
 from sim.engine.context import Context
 from sim.engine.cost import CostMeter
 from sim.engine.faults import Faults
 from sim.engine.ledger import Ledger
 from sim.engine.streams import RandomStreams
-from sim.services.adapters import EndpointPort, FunctionPort, QueuePort, SyncFunctionPort, TopicPort
 from sim.services.apigateway import ApiGateway
 from sim.services.cloudtrail import Trail
-from sim.services.endpoint import Endpoint
+from sim.services.endpoint import Endpoint, EndpointPort
 from sim.services.eventbridge import EventBus
-from sim.services.lambda_ import ConcurrencyPool, EventSourceMapping, LambdaFunction
+from sim.services.lambda_ import (
+    ConcurrencyPool,
+    EventSourceMapping,
+    FunctionPort,
+    LambdaFunction,
+    SyncFunctionPort,
+)
 from sim.services.producer import Producer
+from sim.services.registry import SERVICES
 from sim.services.s3 import Bucket
-from sim.services.sns import DeliveryTarget, Subscription, Topic
-from sim.services.sqs import Queue, make_queue
+from sim.services.sns import DeliveryTarget, Subscription, Topic, TopicPort
+from sim.services.sqs import Queue, QueuePort
 
 __all__ = ["Model", "RunResult", "build", "run_once"]
+
+#: Component type -> the attribute of :class:`Model` that holds those components by name.
+_BY_TYPE = {
+    "sqs_queue": "queues", "lambda_function": "functions", "producer": "producers",
+    "sns_topic": "topics", "endpoint": "endpoints", "event_bus": "buses", "s3_bucket": "buckets",
+    "api_gateway": "apis", "cloudtrail": "trails",
+}  # fmt: skip
 
 
 class Model:
@@ -87,29 +91,15 @@ class Model:
         }  # fmt: skip
 
     def _construct(self) -> None:
+        """Build every component through the registry; producers last, in file order."""
         ctx = self.ctx
-        for name, spec in self.scenario.components.items():
-            if isinstance(spec, SqsQueueSpec):
-                self.queues[name] = make_queue(ctx, name, spec)
-            elif isinstance(spec, LambdaFunctionSpec):
-                self.functions[name] = LambdaFunction(ctx, name, spec)
-            elif isinstance(spec, SnsTopicSpec):
-                self.topics[name] = Topic(ctx, name, spec)
-            elif isinstance(spec, EndpointSpec):
-                self.endpoints[name] = Endpoint(ctx, name, spec)
-            elif isinstance(spec, EventBusSpec):
-                self.buses[name] = EventBus(ctx, name, spec)
-            elif isinstance(spec, S3BucketSpec):
-                self.buckets[name] = Bucket(ctx, name, spec)
-            elif isinstance(spec, ApiGatewaySpec):
-                self.apis[name] = ApiGateway(ctx, name, spec)
-            elif isinstance(spec, CloudTrailSpec):
-                self.trails[name] = Trail(ctx, name, spec)
-        index = 0
-        for name, spec in self.scenario.components.items():
-            if isinstance(spec, ProducerSpec):
-                self.producers[name] = Producer(ctx, name, spec, index)
-                index += 1
+        specs = self.scenario.components
+        order = [n for n, s in specs.items() if s.type != "producer"]
+        order += [n for n, s in specs.items() if s.type == "producer"]
+        for name in order:
+            spec = specs[name]
+            component = SERVICES[spec.type](ctx, name, spec)
+            getattr(self, _BY_TYPE[spec.type])[name] = component
 
     def _connect(self) -> None:
         scenario = self.scenario
@@ -127,7 +117,7 @@ class Model:
             fn.pool = ConcurrencyPool(rc) if rc is not None else shared
             trigger = fn.spec.trigger
             if trigger is not None:
-                fn.esm = EventSourceMapping(fn, self.queues[trigger.source], trigger)
+                EventSourceMapping(fn, self.queues[trigger.source], trigger)
                 consumer_of[trigger.source] = name
         for fn in self.functions.values():
             dest = fn.spec.async_.on_failure

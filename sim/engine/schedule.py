@@ -22,9 +22,10 @@ class Timer(Event):
     """A timer event that calls ``fn(event)`` after ``delay_s`` seconds (≥ 0, unchecked).
 
     The hot-path way to schedule work without a process: one heap entry, one callback. It
-    pushes onto the environment's event queue exactly as ``Environment.schedule`` does.
-    Hot paths also read ``env._now`` rather than the ``env.now`` property; both are SimPy 4
-    internals that have been stable since 2016 (``pyproject.toml`` pins simpy below 5).
+    pushes onto the environment's event queue exactly as ``Environment.schedule`` does, which
+    saves the ``Timeout`` object and a bound method per call. This module is the one place
+    that touches SimPy internals (``env._queue``, ``env._eid``, ``env._now``); they have been
+    stable since 2016 and ``pyproject.toml`` pins simpy below 5.
     """
 
     def __init__(self, env: simpy.Environment, delay_s: float, fn: Callable[[Event], None]):

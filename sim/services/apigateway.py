@@ -66,7 +66,7 @@ class _Call:
         for pair in self.pairs:  # the integration goes on with copies of its own
             self.api.ledger.copy(pair)
         if self.api.ledger.trace is not None:
-            self.api.ledger.log(self.api.env._now, self.api.name, "timeout", self.pairs[0].msg.id)
+            self.api.ledger.log(self.api.env.now, self.api.name, "timeout", self.pairs[0].msg.id)
         self.reply("timeout")
 
 
@@ -97,7 +97,7 @@ class ApiGateway(RequestTarget):
 
     def send(self, msg: Message, plan: Plan, pairs: list[Pair], reply: Reply) -> None:
         """One HTTP request carrying ``msg``."""
-        now = self.env._now
+        now = self.env.now
         self.ledger.count("api_requests")
         error = self.request_error(now)
         if error is None and not self._bucket.take(now):

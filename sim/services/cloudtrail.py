@@ -85,12 +85,12 @@ class Trail(Component):
             self._lost(msg, pairs, "lost")
             return
         delay = self._delay() if self._delay is not None else 0.0
-        call_at(self.env, self.env._now + delay, lambda: self._deliver(msg, plan, pairs))
+        call_at(self.env, self.env.now + delay, lambda: self._deliver(msg, plan, pairs))
 
     def _deliver(self, msg: Message, plan: Plan, pairs: list[Pair]) -> None:
         bus = self._bus
         assert bus is not None
-        now = self.env._now
+        now = self.env.now
         if bus.failing_until(now) is not None or bus.attempt_fails(now):
             self._lost(msg, pairs, "rejected")
             return
@@ -98,6 +98,6 @@ class Trail(Component):
 
     def _lost(self, msg: Message, pairs: list[Pair], why: str) -> None:
         if self._trace is not None:
-            self.ledger.log(self.env._now, self.name, why, msg.id)
+            self.ledger.log(self.env.now, self.name, why, msg.id)
         for pair in pairs:
             self.ledger.drop(pair, LOST)

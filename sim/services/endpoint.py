@@ -13,14 +13,17 @@ Not modelled:
 
 from __future__ import annotations
 
+from typing import Any
+
 from sim.config.endpoint import EndpointSpec
 from sim.engine.component import Component
 from sim.engine.context import Context
-from sim.engine.message import Pair
+from sim.engine.message import Message, Pair
+from sim.engine.ports import Plan, Reply
 from sim.engine.samplers import is_zero, make_sampler
 from sim.engine.schedule import call_after
 
-__all__ = ["Endpoint"]
+__all__ = ["Endpoint", "EndpointPort"]
 
 class Endpoint(Component):
     """A terminal receiver: every message delivered to it is processed here."""
@@ -52,7 +55,7 @@ class Endpoint(Component):
 
     def take_delivery(self, pair: Pair) -> None:
         """A message arrives now; it is processed after the endpoint's latency."""
-        now = self.env._now
+        now = self.env.now
         latency = self._latency() if self._latency is not None else 0.0
         if self._has_outages:
             latency *= self.ctx.faults.slow_factor(self.name, now)
@@ -64,7 +67,53 @@ class Endpoint(Component):
     def _processed(self, pair: Pair) -> None:
         ledger = self.ledger
         if self._trace is not None:
-            ledger.log(self.env._now, self.name, "success", pair.msg.id)
+            ledger.log(self.env.now, self.name, "success", pair.msg.id)
         ledger.attempt(pair)
         ledger.success(pair)
         ledger.release(pair)
+
+
+# --------------------------------------------------------------------------- port
+
+
+class EndpointPort:
+    """An endpoint (an EventBridge API destination): the sink."""
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
+        self.name = endpoint.name
+        self._plan = Plan((endpoint.name,))
+
+    def plan(self, msg: Message, body: dict[str, Any] | None = None) -> Plan:
+        """One pair: the endpoint."""
+        return self._plan
+
+    def reachable(self) -> list[str]:
+        """The endpoint."""
+        return [self.name]
+
+    def send(self, msg: Message, plan: Plan, pairs: list[Pair], reply: Reply) -> None:
+        """An HTTP request answered at once."""
+        now = self.endpoint.env.now
+        until = self.endpoint.failing_until(now)
+        if until is not None or self.endpoint.attempt_fails(now):
+            reply("unavailable")
+            return
+        reply(None)
+        self.endpoint.take_delivery(pairs[0])
+
+    def attempt_fails(self, t_s: float) -> bool:
+        """A request at ``t_s`` fails."""
+        return self.endpoint.attempt_fails(t_s)
+
+    def failing_until(self, t_s: float) -> float | None:
+        """End of the endpoint's outage at ``t_s``."""
+        return self.endpoint.failing_until(t_s)
+
+    def always_fails(self) -> bool:
+        """Every request fails."""
+        return self.endpoint.always_fails()
+
+    def hand_over(self, msg: Message, plan: Plan, pairs: list[Pair]) -> None:
+        """The request succeeds now."""
+        self.endpoint.take_delivery(pairs[0])

@@ -54,7 +54,7 @@ from sim.engine.retry import Retrier, give_up
 from sim.engine.schedule import call_after, call_at
 from sim.engine.tokens import TokenBucket
 from sim.patterns import matches
-from sim.services.adapters import EndpointPort
+from sim.services.endpoint import EndpointPort
 
 if TYPE_CHECKING:
     from sim.services.sqs import Queue
@@ -195,10 +195,10 @@ class EventBus(RequestTarget):
 
     def send(self, msg: Message, plan: Plan, pairs: list[Pair], reply: Reply) -> None:
         """PutEvents of a custom event (billed); answered at once."""
-        error = self.request_error(self.env._now)
+        error = self.request_error(self.env.now)
         if error is not None:
             if self._trace is not None:
-                self.ledger.log(self.env._now, self.name, "put_failed", msg.id)
+                self.ledger.log(self.env.now, self.name, "put_failed", msg.id)
             reply(error)
             return
         self._bill_events[0] += sqs_chunks(msg.size_bytes)
@@ -213,7 +213,7 @@ class EventBus(RequestTarget):
 
     def ingest(self, msg: Message, plan: Plan, pairs: list[Pair]) -> None:
         """The event is on the bus now: archive it and start every target's delivery."""
-        now = self.env._now
+        now = self.env.now
         if self._trace is not None:
             self.ledger.log(now, self.name, "put", msg.id)
         archive = self.spec.archive
@@ -257,7 +257,7 @@ class EventBus(RequestTarget):
         self, target: _Target, msg: Message, child: Plan, pairs: list[Pair], attempts: int
     ) -> None:
         if self._trace is not None:
-            self.ledger.log(self.env._now, self.name, "delivered", msg.id)
+            self.ledger.log(self.env.now, self.name, "delivered", msg.id)
         if target.is_endpoint:
             self.ledger.attempt(pairs[0], attempts - 1)  # the endpoint counts the success
         target.port.hand_over(msg, child, pairs)
@@ -265,7 +265,7 @@ class EventBus(RequestTarget):
     def _give_up(
         self, target: _Target, msg: Message, pairs: list[Pair], attempts: int, why: str
     ) -> None:
-        now = self.env._now
+        now = self.env.now
         if target.is_endpoint:
             self.ledger.attempt(pairs[0], attempts)
         if self._trace is not None:
@@ -278,7 +278,7 @@ class EventBus(RequestTarget):
     def _replay(self, spec: ReplaySpec, name: str) -> None:
         """Start replaying the archived window of ``spec`` now."""
         assert self._archive is not None and self.spec.archive is not None
-        now = self.env._now
+        now = self.env.now
         archive = self.spec.archive
         keep = archive.retention_s
         if keep is not None:  # drop what retention has expired
@@ -303,7 +303,7 @@ class EventBus(RequestTarget):
         call_after(self.env, delay_s, lambda _: self._replay_one(entry, name))
 
     def _replay_one(self, entry: _Archived, name: str) -> None:
-        now = self.env._now
+        now = self.env.now
         msg, plan = entry.msg, entry.plan
         event = {**(plan.event or {}), "replay-name": name}
         self._bill_events[0] += sqs_chunks(msg.size_bytes)

@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from simpy.events import Event
 
@@ -54,6 +54,8 @@ from sim.config.lambda_ import LambdaFunctionSpec, TriggerSpec
 from sim.engine.component import Component
 from sim.engine.context import Context
 from sim.engine.faults import THROTTLED, UNAVAILABLE
+from sim.engine.message import Message, Pair
+from sim.engine.ports import Plan, Reply
 from sim.engine.samplers import is_zero, make_sampler
 from sim.engine.schedule import Timer, call_after
 from sim.services.lambda_async import AsyncInvoker
@@ -62,7 +64,13 @@ from sim.services.sqs import Queue, QueueCopy
 if TYPE_CHECKING:
     from sim.engine.message import Pair
 
-__all__ = ["ConcurrencyPool", "EventSourceMapping", "LambdaFunction"]
+__all__ = [
+    "ConcurrencyPool",
+    "EventSourceMapping",
+    "FunctionPort",
+    "LambdaFunction",
+    "SyncFunctionPort",
+]
 
 #: Maximum backoff between retries of a throttled batch (seconds; an assumption).
 _THROTTLE_BACKOFF_CAP_S = 60.0
@@ -108,7 +116,6 @@ class LambdaFunction(Component):
         self._gb = spec.memory_mb / 1024.0
         self._bill_requests = ctx.cost.counter(name, "lambda_requests")
         self._bill_gb_s = ctx.cost.counter(name, "lambda_gb_s")
-        self.esm: EventSourceMapping | None = None
         self.async_invoker = AsyncInvoker(self, spec.async_)
 
     @property
@@ -169,7 +176,7 @@ class LambdaFunction(Component):
         On success the function has processed ``pair`` (and consumed the caller's unit); on
         an error answer the caller keeps its unit.
         """
-        now = self.env._now
+        now = self.env.now
         got = self.acquire(now)
         if got == THROTTLED:
             self.ledger.throttle(self.stats)
@@ -183,15 +190,15 @@ class LambdaFunction(Component):
 
         def done(_: Event) -> None:
             ledger = self.ledger
-            self.release(self.env._now, ran_s)
+            self.release(self.env.now, ran_s)
             ledger.attempt(pair)
             if timed_out or self.message_fails(pair.msg.poison_u):
                 if trace is not None:
-                    ledger.log(self.env._now, self.name, "failure", pair.msg.id)
+                    ledger.log(self.env.now, self.name, "failure", pair.msg.id)
                 reply("server_error")
                 return
             if trace is not None:
-                ledger.log(self.env._now, self.name, "success", pair.msg.id)
+                ledger.log(self.env.now, self.name, "success", pair.msg.id)
             ledger.success(pair)
             ledger.release(pair)
             reply(None)
@@ -272,7 +279,7 @@ class EventSourceMapping:
         env = self.env
         gated = queue.gated_receive
         while self.in_use < self.level and queue.has_available():
-            now = env._now
+            now = env.now
             if gated:
                 ready = queue.receive_ready_at(now)
                 if ready > now:
@@ -327,7 +334,7 @@ class EventSourceMapping:
     def _invoke(self, batch: _Batch) -> None:
         fn = self.fn
         env = self.env
-        now = env._now
+        now = env.now
         got = fn.acquire(now)
         if got in (THROTTLED, UNAVAILABLE):
             self._blocked(batch, got == THROTTLED)
@@ -341,7 +348,7 @@ class EventSourceMapping:
 
     def _complete(self, batch: _Batch) -> None:
         fn = self.fn
-        now = self.env._now
+        now = self.env.now
         fn.release(now, batch.ran_s)
         ledger = self.ledger
         trace = self._trace
@@ -416,17 +423,66 @@ class EventSourceMapping:
             fn.ledger.throttle(fn.stats)
         if self._trace is not None:
             event = "throttled" if throttled else "invoke_failed"
-            self.ledger.log(self.env._now, fn.name, event, batch.entries[0][0].pair.msg.id)
+            self.ledger.log(self.env.now, fn.name, event, batch.entries[0][0].pair.msg.id)
         wait = min(2.0**batch.retries, _THROTTLE_BACKOFF_CAP_S)
         batch.retries += 1
         expiry = batch.received_s + self.queue.visibility_timeout_s
-        if self.env._now + wait >= expiry:
+        if self.env.now + wait >= expiry:
             # give up: the messages return to the queue when their visibility timeout ends
             self.queue.return_after_timeout(list(batch.entries), batch.received_s)
-            call_after(self.env, max(0.0, expiry - self.env._now), lambda _: self._release_slot())
+            call_after(self.env, max(0.0, expiry - self.env.now), lambda _: self._release_slot())
             return
         call_after(self.env, wait, batch.invoke)
 
     def _release_slot(self) -> None:
         self.in_use -= 1
         self._dispatch()
+
+
+# --------------------------------------------------------------------------- port
+
+
+class FunctionPort:
+    """A Lambda function invoked asynchronously (its internal queue); it is the sink."""
+
+    def __init__(self, fn: LambdaFunction) -> None:
+        self.fn = fn
+        self.name = fn.name
+        self._invoker = fn.async_invoker
+        self._plan = Plan((fn.name,))
+
+    def plan(self, msg: Message, body: dict[str, Any] | None = None) -> Plan:
+        """One pair: the function."""
+        return self._plan
+
+    def reachable(self) -> list[str]:
+        """The function."""
+        return [self.name]
+
+    def send(self, msg: Message, plan: Plan, pairs: list[Pair], reply: Reply) -> None:
+        """Invoke (asynchronous)."""
+        self._invoker.accept(pairs[0], reply)
+
+    def attempt_fails(self, t_s: float) -> bool:
+        """An Invoke at ``t_s`` fails (only during an outage)."""
+        return self._invoker.attempt_fails(t_s)
+
+    def failing_until(self, t_s: float) -> float | None:
+        """End of the function's outage at ``t_s``."""
+        return self._invoker.failing_until(t_s)
+
+    def always_fails(self) -> bool:
+        """Asynchronous invokes are accepted outside outages."""
+        return False
+
+    def hand_over(self, msg: Message, plan: Plan, pairs: list[Pair]) -> None:
+        """The event enters the function's internal queue now."""
+        self._invoker.take_delivery(pairs[0])
+
+
+class SyncFunctionPort(FunctionPort):
+    """A Lambda function invoked synchronously (behind API Gateway)."""
+
+    def send(self, msg: Message, plan: Plan, pairs: list[Pair], reply: Reply) -> None:
+        """Invoke (RequestResponse): answered when the function finishes."""
+        self.fn.invoke_sync(pairs[0], reply)

@@ -109,14 +109,14 @@ class AsyncInvoker:
 
     def take_delivery(self, pair: Pair) -> None:
         """The event enters the internal queue now (the invoke was accepted)."""
-        ev = _Event(self, pair, self.env._now)
+        ev = _Event(self, pair, self.env.now)
         if self._trace is not None:
             self.ledger.log(ev.enqueued_s, self.fn.name, "queued", pair.msg.id)
         ev.attempt()
 
     def accept(self, pair: Pair, reply: object) -> None:
         """An Invoke from a producer: answered at once (``reply(None)`` or ``reply(error)``)."""
-        now = self.env._now
+        now = self.env.now
         error = UNAVAILABLE if self.failing_until(now) is not None else None
         if error is None:
             self.take_delivery(pair)
@@ -126,7 +126,7 @@ class AsyncInvoker:
 
     def _attempt(self, ev: _Event) -> None:
         fn = self.fn
-        now = self.env._now
+        now = self.env.now
         if now - ev.enqueued_s >= self.max_age_s:
             self._expire(ev)
             return
@@ -148,7 +148,7 @@ class AsyncInvoker:
     def _later(self, ev: _Event, wait_s: float) -> None:
         """Retry ``ev`` after ``wait_s``, or expire it at its maximum age if that comes first."""
         age_end = ev.enqueued_s + self.max_age_s
-        now = self.env._now
+        now = self.env.now
         if now + wait_s >= age_end:
             call_after(self.env, max(0.0, age_end - now), lambda _: self._expire(ev))
         else:
@@ -156,7 +156,7 @@ class AsyncInvoker:
 
     def _complete(self, ev: _Event) -> None:
         fn = self.fn
-        now = self.env._now
+        now = self.env.now
         fn.release(now, ev.ran_s)
         pair = ev.pair
         ledger = self.ledger
@@ -181,14 +181,14 @@ class AsyncInvoker:
 
     def _expire(self, ev: _Event) -> None:
         if self._trace is not None:
-            self.ledger.log(self.env._now, self.fn.name, "expired", ev.pair.msg.id)
+            self.ledger.log(self.env.now, self.fn.name, "expired", ev.pair.msg.id)
         self._fail(ev, EXPIRED)
 
     def _fail(self, ev: _Event, fate: int) -> None:
         """The event is given up: to the on-failure destination, else dropped with ``fate``."""
         pair = ev.pair
         if self.destination_queue is not None:
-            self.destination_queue.store_parked(pair, self.env._now)
+            self.destination_queue.store_parked(pair, self.env.now)
         elif self.has_destination:
             self.ledger.park(pair)  # a topic or function destination: the record reached it
         else:

@@ -88,7 +88,7 @@ class _PoissonChain:
             t = self.t + draw() * mean
             if t < end:
                 self.t = t
-                call_after(self.env, t - self.env._now, self.arrive)
+                call_after(self.env, t - self.env.now, self.arrive)
                 return
             self.k += 1
 
@@ -150,7 +150,7 @@ class AdaptiveLimiter:
             go()
             return
         bucket = self.bucket
-        bucket.refill(self.env._now)
+        bucket.refill(self.env.now)
         if not self.waiting and bucket.tokens >= 1.0:
             bucket.tokens -= 1.0
             go()
@@ -170,7 +170,7 @@ class AdaptiveLimiter:
         if gen != self.generation:
             return  # the rate changed since: a newer wake-up is scheduled
         bucket = self.bucket
-        bucket.refill(self.env._now)
+        bucket.refill(self.env.now)
         while self.waiting and bucket.tokens >= 1.0 - 1e-9:
             bucket.tokens -= 1.0
             self.waiting.popleft()()
@@ -248,14 +248,14 @@ class _Send:
     def reply(self, error: str | None) -> None:
         p = self.producer
         if p.limiter is not None:
-            p.limiter.update(p.env._now, error == THROTTLED)
+            p.limiter.update(p.env.now, error == THROTTLED)
         if error is None:
             self.i += 1
             self.attempt = 1
             if self.i < len(p.targets):
                 self.step()
             elif self.first:
-                p.ledger.producer_done(self.msg, p.env._now - self.t0)
+                p.ledger.producer_done(self.msg, p.env.now - self.t0)
             return
         if self.attempt < p.max_attempts and error != CLIENT_ERROR:
             delay = p.retry_draw() * min(p.base_s * 2.0 ** (self.attempt - 1), p.cap_s)
@@ -264,12 +264,12 @@ class _Send:
             return
         ledger = p.ledger
         if p.trace is not None:
-            ledger.log(p.env._now, p.name, "gave_up", self.msg.id)
+            ledger.log(p.env.now, p.name, "gave_up", self.msg.id)
         first_lost = self.i if self.spans is None else self.spans[self.i][0]
         for pair in self.pairs[first_lost:]:
             ledger.drop(pair, LOST)
         if self.first:
-            ledger.producer_done(self.msg, p.env._now - self.t0)
+            ledger.producer_done(self.msg, p.env.now - self.t0)
 
 
 def _attribute_sampler(
@@ -291,9 +291,12 @@ def _attribute_sampler(
 class Producer(Component):
     """A producer: creates messages and sends each to its targets in turn."""
 
-    def __init__(self, ctx: Context, name: str, spec: ProducerSpec, index: int) -> None:
+    def __init__(self, ctx: Context, name: str, spec: ProducerSpec) -> None:
         super().__init__(ctx, name)
         self.spec = spec
+        # the producer's ordinal among the scenario's producers keeps group keys apart
+        producers = [n for n, s in ctx.scenario.components.items() if s.type == "producer"]
+        index = producers.index(name)
         streams = ctx.streams
         self.targets: list[Any] = []
         self._last_spans: tuple[list[tuple[int, int]], list[Plan]] = ([], [])
@@ -389,15 +392,15 @@ class Producer(Component):
         for t in times:
             if t >= self._horizon_s:
                 return
-            if t > env._now:
-                yield env.timeout(t - env._now)
+            if t > env.now:
+                yield env.timeout(t - env.now)
             self.emit()
 
     # -- messages -------------------------------------------------------------------------------
 
     def emit(self) -> Message:
         """Create one message now and start sending it."""
-        now = self.env._now
+        now = self.env.now
         g = int(self._group_draw()) if self._group_draw is not None else 0
         seq = self._seq[g]
         self._seq[g] = seq + 1
@@ -451,4 +454,4 @@ class Producer(Component):
     ) -> None:
         for pair in pairs:
             self.ledger.copy(pair)
-        _Send(self, msg, pairs, self.env._now, False, spans, plans).step()
+        _Send(self, msg, pairs, self.env.now, False, spans, plans).step()

@@ -177,14 +177,14 @@ class Bucket(RequestTarget):
 
     def send(self, msg: Message, plan: Plan, pairs: list[Pair], reply: Reply) -> None:
         """PutObject: answered after ``latency_s``; the events follow a stored object."""
-        now = self.env._now
+        now = self.env.now
         error = self.request_error(now)
         latency = self.request_latency(now)
 
         def answer() -> None:
             if error is not None:
                 if self._trace is not None:
-                    self.ledger.log(self.env._now, self.name, "put_failed", msg.id)
+                    self.ledger.log(self.env.now, self.name, "put_failed", msg.id)
                 reply(error)
                 return
             self._bill_puts[0] += 1
@@ -199,7 +199,7 @@ class Bucket(RequestTarget):
     def _stored(self, msg: Message, plan: Plan, pairs: list[Pair]) -> None:
         ledger = self.ledger
         if self._trace is not None:
-            ledger.log(self.env._now, self.name, "stored", msg.id)
+            ledger.log(self.env.now, self.name, "stored", msg.id)
         if self._self_sink:
             for pair in pairs:
                 ledger.attempt(pair)
@@ -211,7 +211,7 @@ class Bucket(RequestTarget):
             self._notify(key, msg, child, pairs[lo:hi], True)
 
     def _notify(self, key: int, msg: Message, child: Plan, pairs: list[Pair], dup: bool) -> None:
-        now = self.env._now
+        now = self.env.now
         port: RetryTarget
         if key == _EVENTBRIDGE:
             assert self._bus is not None
@@ -231,6 +231,6 @@ class Bucket(RequestTarget):
 
     def _lost(self, msg: Message, pairs: list[Pair]) -> None:
         if self._trace is not None:
-            self.ledger.log(self.env._now, self.name, "gave_up", msg.id)
+            self.ledger.log(self.env.now, self.name, "gave_up", msg.id)
         for pair in pairs:
             self.ledger.drop(pair, LOST)

@@ -54,6 +54,7 @@ from sim.engine.component import RequestTarget
 from sim.engine.context import Context
 from sim.engine.cost import sqs_chunks
 from sim.engine.message import Message, Pair
+from sim.engine.ports import Plan, Reply
 from sim.engine.retry import give_up
 from sim.engine.schedule import call_after, call_at
 from sim.engine.tokens import TokenBucket
@@ -62,10 +63,9 @@ from sim.patterns import filter_policy_matches
 if TYPE_CHECKING:
     from sim.services.sqs import Queue
 
-__all__ = ["DeliveryTarget", "Schedule", "Subscription", "Topic"]
+__all__ = ["DeliveryTarget", "Schedule", "Subscription", "Topic", "TopicPort"]
 
 #: A reply to a publish: None on success, else the error kind.
-Reply = Callable[[str | None], None]
 
 #: FIFO topic deduplication interval (seconds; the same as SQS FIFO, unconfirmed for SNS).
 DEDUP_WINDOW_S = 300.0
@@ -253,7 +253,7 @@ class Topic(RequestTarget):
         ``reply(None)`` or ``reply(error)`` is called when the publish is answered; on failure
         the publisher keeps the pairs' live units.
         """
-        now = self.env._now
+        now = self.env.now
         error = self.request_error(now)
         latency = self.request_latency(now)
         if error is None:
@@ -275,7 +275,7 @@ class Topic(RequestTarget):
         call_after(self.env, latency, answer)
 
     def _fan_out(self, msg: Message, plan: list[tuple[int, Pair]]) -> None:
-        now = self.env._now
+        now = self.env.now
         if self.fifo and not self._dedup_admit(msg, now):
             if self._trace is not None:
                 self.ledger.log(now, self.name, "deduplicated", msg.id)
@@ -306,7 +306,7 @@ class Topic(RequestTarget):
         It is billed, and ``plan`` is delivered after the topic's ``latency_s``, as for a
         producer's Publish.
         """
-        now = self.env._now
+        now = self.env.now
         self._bill_publish[0] += sqs_chunks(msg.size_bytes)
         if self._trace is not None:
             self.ledger.log(now, self.name, "publish", msg.id)
@@ -368,14 +368,61 @@ class Topic(RequestTarget):
     def _hand_over(self, sub: Subscription, pair: Pair, attempts: int) -> None:
         self._count(sub, pair, attempts, True)
         if self._trace is not None:
-            self.ledger.log(self.env._now, self.name, "delivered", pair.msg.id)
+            self.ledger.log(self.env.now, self.name, "delivered", pair.msg.id)
         sub.target.take_delivery(pair)
 
     def _give_up(self, sub: Subscription, pair: Pair, client_error: bool, attempts: int) -> None:
         self._count(sub, pair, attempts, False)
-        now = self.env._now
+        now = self.env.now
         if self._trace is not None:
             event = "client_error" if client_error else "gave_up"
             event = "dead_letter" if sub.dead_letter is not None else event
             self.ledger.log(now, self.name, event, pair.msg.id)
         give_up(self.ledger, [pair], sub.dead_letter, now)
+
+
+# --------------------------------------------------------------------------- port
+
+
+class TopicPort:
+    """An SNS topic: Publish, then each subscription with its own delivery policy."""
+
+    def __init__(self, topic: Topic) -> None:
+        self.topic = topic
+        self.name = topic.name
+
+    def plan(self, msg: Message, body: dict[str, Any] | None = None) -> Plan:
+        """One branch per subscription whose filter policy accepts ``msg`` (or ``body``)."""
+        entries = self.topic.plan(msg, body)
+        return Plan(
+            tuple(sink for _, sink in entries),
+            [(i, k, k + 1, None) for k, (i, _) in enumerate(entries)],
+        )
+
+    def reachable(self) -> list[str]:
+        """The sinks of every subscription."""
+        return [s.sink for s in self.topic.subscriptions if s.sink is not None]
+
+    def send(self, msg: Message, plan: Plan, pairs: list[Pair], reply: Reply) -> None:
+        """Publish."""
+        self.topic.publish(msg, _by_key(plan, pairs), reply)
+
+    def attempt_fails(self, t_s: float) -> bool:
+        """A Publish at ``t_s`` fails."""
+        return self.topic.attempt_fails(t_s)
+
+    def failing_until(self, t_s: float) -> float | None:
+        """End of the topic's outage at ``t_s``."""
+        return self.topic.failing_until(t_s)
+
+    def always_fails(self) -> bool:
+        """Every Publish fails."""
+        return self.topic.always_fails()
+
+    def hand_over(self, msg: Message, plan: Plan, pairs: list[Pair]) -> None:
+        """The Publish succeeds now: deliveries start."""
+        self.topic.accept_published(msg, _by_key(plan, pairs))
+
+
+def _by_key(plan: Plan, pairs: list[Pair]) -> list[tuple[int, Pair]]:
+    return [(key, pairs[lo]) for key, lo, _, _ in plan.parts]

@@ -40,8 +40,8 @@ Not modelled:
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from simpy.events import Event
 
@@ -50,17 +50,17 @@ from sim.engine.component import RequestTarget
 from sim.engine.context import Context
 from sim.engine.cost import SQS_CHUNK_BYTES, sqs_chunks
 from sim.engine.fates import DEAD_LETTERED, DELIVERED, EXPIRED, LOST
-from sim.engine.message import Pair
+from sim.engine.message import Message, Pair
+from sim.engine.ports import Plan, Reply
 from sim.engine.schedule import ProcessGen, call_after
 from sim.engine.tokens import TokenBucket
 
 if TYPE_CHECKING:
     from sim.services.lambda_ import EventSourceMapping
 
-__all__ = ["FifoQueue", "Queue", "QueueCopy", "Reply", "StandardQueue", "make_queue"]
+__all__ = ["FifoQueue", "Queue", "QueueCopy", "QueuePort", "StandardQueue", "make_queue"]
 
 #: A send's reply: None on success, else the error kind ("unavailable" or "throttled").
-Reply = Callable[[str | None], None]
 
 VISIBLE, DELAYED, INFLIGHT, GONE = range(4)
 
@@ -150,7 +150,7 @@ class Queue(RequestTarget):
         if self._latency is None:
             reply(self.send_now(pair))
             return
-        now = self.env._now
+        now = self.env.now
         error = self._send_error(pair, now)
         latency = self._latency()
         if latency > 0.0 and self._has_faults:
@@ -163,7 +163,7 @@ class Queue(RequestTarget):
 
         def answer(_: Event) -> None:
             if error is None:
-                self._store_new(pair, self.env._now)
+                self._store_new(pair, self.env.now)
             reply(error)
 
         call_after(self.env, latency, answer)
@@ -173,7 +173,7 @@ class Queue(RequestTarget):
 
         Returns None on success (the queue now owns the pair's live unit), else the error.
         """
-        now = self.env._now
+        now = self.env.now
         error = self._send_error(pair, now) if self._gated_send else None
         if error is None:
             size = pair.msg.size_bytes
@@ -233,7 +233,7 @@ class Queue(RequestTarget):
 
         Callers check :meth:`receive_ready_at` first; this call consumes a throughput token.
         """
-        now = self.env._now
+        now = self.env.now
         if self._receive_bucket is not None:
             self._receive_bucket.take(now)
         batch = self._take(max_n, now)
@@ -264,7 +264,7 @@ class Queue(RequestTarget):
     def _expire(self, copy: QueueCopy) -> None:
         copy.state = GONE
         if self._trace is not None:
-            self.ledger.log(self.env._now, self.name, "expired", copy.pair.msg.id)
+            self.ledger.log(self.env.now, self.name, "expired", copy.pair.msg.id)
         if copy.parked:
             self.ledger.unpark_drop(copy.pair, EXPIRED)
         else:
@@ -278,7 +278,7 @@ class Queue(RequestTarget):
         A stale receipt is ignored. During an outage the delete fails and the messages
         reappear after their visibility timeout.
         """
-        now = self.env._now
+        now = self.env.now
         self._bill[0] += 1
         if self._has_faults and self.ctx.faults.request_fails(self.name, now, 0.0) is not None:
             self.return_after_timeout(list(entries), received_s)
@@ -347,14 +347,14 @@ class Queue(RequestTarget):
         self, entries: list[tuple[QueueCopy, int]], received_s: float
     ) -> None:
         """Make ``entries`` visible again when their visibility timeout ends."""
-        delay = received_s + self.visibility_timeout_s - self.env._now
+        delay = received_s + self.visibility_timeout_s - self.env.now
         if delay <= 0.0:
             self._return(entries)
         else:
             call_after(self.env, delay, lambda _: self._return(entries))
 
     def _return(self, entries: list[tuple[QueueCopy, int]]) -> None:
-        now = self.env._now
+        now = self.env.now
         back = []
         for copy, receipt in entries:
             if copy.receipt != receipt or copy.state != INFLIGHT:
@@ -384,7 +384,7 @@ class Queue(RequestTarget):
 
     def take_delivery(self, pair: Pair) -> None:
         """Store ``pair`` sent now by SNS (the successful attempt) after ``latency_s``."""
-        now = self.env._now
+        now = self.env.now
         self._bill[0] += sqs_chunks(pair.msg.size_bytes)
         if self._trace is not None:
             self.ledger.log(now, self.name, "send", pair.msg.id)
@@ -394,7 +394,7 @@ class Queue(RequestTarget):
         if latency <= 0.0:
             self._store_new(pair, now, logged=True)
         else:
-            call_after(self.env, latency, lambda _: self._store_new(pair, self.env._now, True))
+            call_after(self.env, latency, lambda _: self._store_new(pair, self.env.now, True))
 
     def store_parked(self, pair: Pair, now: float) -> None:
         """Store ``pair`` as a dead letter of a non-SQS source (SNS DLQ, Lambda on-failure)."""
@@ -421,13 +421,13 @@ class Queue(RequestTarget):
 
     def _run_redrive(self, at_s: float, rate_per_s: float) -> ProcessGen:
         """A DLQ move task: send stored messages back to their sources, oldest first."""
-        if at_s > self.env._now:
-            yield self.env.timeout(at_s - self.env._now)
+        if at_s > self.env.now:
+            yield self.env.timeout(at_s - self.env.now)
         gap = 1.0 / rate_per_s
         for copy in self._snapshot_redrivable():
             if copy.state != VISIBLE:
                 continue
-            now = self.env._now
+            now = self.env.now
             if now >= copy.enqueue_s + self.retention_s:
                 self._forget_visible(copy)
                 self._expire(copy)  # its DLQ retention ended before the move reached it
@@ -472,7 +472,7 @@ class Queue(RequestTarget):
 
     def finalize(self) -> None:
         """Expire stored messages whose retention ended before the end of the run."""
-        now = self.env._now
+        now = self.env.now
         for copy in list(self.stored()):
             if copy.state == VISIBLE and now >= copy.enqueue_s + self.retention_s:
                 self._expire(copy)
@@ -487,7 +487,7 @@ class StandardQueue(Queue):
             return super().send_now(pair)
         size = pair.msg.size_bytes
         self._bill[0] += (size + _CHUNK - 1) // _CHUNK
-        self._store_new(pair, self.env._now)
+        self._store_new(pair, self.env.now)
         return None
 
     def _store_new(self, pair: Pair, now: float, logged: bool = False) -> None:
@@ -702,3 +702,42 @@ def make_queue(ctx: Context, name: str, spec: SqsQueueSpec) -> Queue:
     """A :class:`FifoQueue` or :class:`StandardQueue` for ``spec``."""
     return FifoQueue(ctx, name, spec) if spec.fifo else StandardQueue(ctx, name, spec)
 
+
+# --------------------------------------------------------------------------- port
+
+
+class QueuePort:
+    """An SQS queue as a target; its sink is the queue's consumer function, if any."""
+
+    def __init__(self, queue: Queue, sink: str | None) -> None:
+        self.queue = queue
+        self.name = queue.name
+        self._plan = Plan((sink,))
+
+    def plan(self, msg: Message, body: dict[str, Any] | None = None) -> Plan:
+        """One pair: the queue's consumer (None if nobody consumes the queue)."""
+        return self._plan
+
+    def reachable(self) -> list[str]:
+        """The consumer function, if any."""
+        return [s for s in self._plan.sinks if s is not None]
+
+    def send(self, msg: Message, plan: Plan, pairs: list[Pair], reply: Reply) -> None:
+        """SendMessage."""
+        self.queue.accept(pairs[0], reply)
+
+    def attempt_fails(self, t_s: float) -> bool:
+        """A SendMessage at ``t_s`` fails."""
+        return self.queue.attempt_fails(t_s)
+
+    def failing_until(self, t_s: float) -> float | None:
+        """End of the queue's outage at ``t_s``."""
+        return self.queue.failing_until(t_s)
+
+    def always_fails(self) -> bool:
+        """Every SendMessage fails."""
+        return self.queue.always_fails()
+
+    def hand_over(self, msg: Message, plan: Plan, pairs: list[Pair]) -> None:
+        """The message is sent now."""
+        self.queue.take_delivery(pairs[0])
