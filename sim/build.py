@@ -25,13 +25,8 @@ from sim.services.apigateway import ApiGateway
 from sim.services.cloudtrail import Trail
 from sim.services.endpoint import Endpoint, EndpointPort
 from sim.services.eventbridge import EventBus
-from sim.services.lambda_ import (
-    ConcurrencyPool,
-    EventSourceMapping,
-    FunctionPort,
-    LambdaFunction,
-    SyncFunctionPort,
-)
+from sim.services.lambda_ import ConcurrencyPool, FunctionPort, LambdaFunction, SyncFunctionPort
+from sim.services.lambda_esm import EventSourceMapping
 from sim.services.producer import Producer
 from sim.services.registry import SERVICES
 from sim.services.s3 import Bucket

@@ -27,7 +27,7 @@ Not modelled:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from simpy.events import Event
 
@@ -38,10 +38,40 @@ from sim.engine.message import Pair
 from sim.engine.schedule import call_after
 
 if TYPE_CHECKING:
-    from sim.services.lambda_ import LambdaFunction
+    import simpy
+
+    from sim.engine.context import Context
+    from sim.engine.ledger import Ledger
+    from sim.engine.stats import FunctionStats
     from sim.services.sqs import Queue
 
-__all__ = ["AsyncInvoker"]
+
+class Function(Protocol):
+    """What the invoker needs of its function (:class:`sim.services.lambda_.LambdaFunction`)."""
+
+    name: str
+    env: simpy.Environment
+    ctx: Context
+    ledger: Ledger
+    stats: FunctionStats
+
+    def acquire(self, now: float) -> str | bool:
+        """Start an execution: ``THROTTLED``/``UNAVAILABLE``, else whether it is cold."""
+        ...
+
+    def release(self, now: float, ran_s: float) -> None:
+        """End an execution that ran ``ran_s`` seconds."""
+        ...
+
+    def plan_run(self, cold: bool, n_messages: int, now: float) -> tuple[float, float, bool]:
+        """Draw one invocation: ``(cold start s, run s capped at the timeout, timed out)``."""
+        ...
+
+    def message_fails(self, poison_u: float) -> bool:
+        """Draw whether processing one message fails."""
+        ...
+
+__all__ = ["AsyncInvoker", "Function"]
 
 #: Delays before the first and second retry of a function error (seconds).
 _ERROR_RETRY_S = (60.0, 120.0)
@@ -74,7 +104,7 @@ class _Event:
 class AsyncInvoker:
     """The asynchronous-invocation side of a Lambda function (its internal event queue)."""
 
-    def __init__(self, fn: LambdaFunction, spec: AsyncSpec) -> None:
+    def __init__(self, fn: Function, spec: AsyncSpec) -> None:
         self.fn = fn
         self.env = fn.env
         self.ledger = fn.ledger

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from simpy.events import Event
 
@@ -55,10 +55,15 @@ from sim.engine.ports import Plan, Reply
 from sim.engine.schedule import ProcessGen, call_after
 from sim.engine.tokens import TokenBucket
 
-if TYPE_CHECKING:
-    from sim.services.lambda_ import EventSourceMapping
-
-__all__ = ["FifoQueue", "Queue", "QueueCopy", "QueuePort", "StandardQueue", "make_queue"]
+__all__ = [
+    "Consumer",
+    "FifoQueue",
+    "Queue",
+    "QueueCopy",
+    "QueuePort",
+    "StandardQueue",
+    "make_queue",
+]
 
 #: A send's reply: None on success, else the error kind ("unavailable" or "throttled").
 
@@ -68,6 +73,14 @@ _CHUNK = SQS_CHUNK_BYTES
 
 #: FIFO deduplication interval (seconds).
 DEDUP_WINDOW_S = 300.0
+
+
+class Consumer(Protocol):
+    """What a queue needs of its consumer (the event source mapping of a function)."""
+
+    def on_available(self) -> None:
+        """Messages became available to receive."""
+        ...
 
 
 class QueueCopy:
@@ -108,7 +121,7 @@ class Queue(RequestTarget):
         self.delay_s = spec.delay_s
         self.dlq: Queue | None = None
         self.max_receive_count = 0
-        self.consumer: EventSourceMapping | None = None
+        self.consumer: Consumer | None = None
         limit = spec.calls_per_s_limit
         self._send_bucket = TokenBucket(limit, limit) if limit else None
         self._receive_bucket = TokenBucket(limit, limit) if limit else None
@@ -130,7 +143,7 @@ class Queue(RequestTarget):
         self.dlq = dlq
         self.max_receive_count = max_receive_count
 
-    def attach_consumer(self, consumer: EventSourceMapping) -> None:
+    def attach_consumer(self, consumer: Consumer) -> None:
         """Notify ``consumer`` whenever messages become available."""
         self.consumer = consumer
 
