@@ -12,8 +12,9 @@ so the same data always gives the same PNG file.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from matplotlib.axes import Axes
@@ -172,9 +173,9 @@ def ci_lines(
     ax: Axes,
     x: str,
     series: str,
-    labels: dict[object, str],
-    colors: dict[object, str] | None = None,
-    positions: dict[object, float] | None = None,
+    labels: Mapping[Any, str],
+    colors: Mapping[Any, str] | None = None,
+    positions: Mapping[Any, float] | None = None,
     linestyle: str = "-",
     marker: str = "o",
 ) -> Axes:
@@ -217,9 +218,9 @@ def ci_bars(
     ax: Axes,
     category: str,
     series: str,
-    categories: dict[object, str],
-    labels: dict[object, str],
-    colors: dict[object, str] | None = None,
+    categories: Mapping[Any, str],
+    labels: Mapping[Any, str],
+    colors: Mapping[Any, str] | None = None,
     width: float = 0.8,
 ) -> Axes:
     """Grouped bars: one group per ``category`` value, one bar per ``series`` value, CI bars.
