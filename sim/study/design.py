@@ -107,6 +107,8 @@ class Design(Generic[P]):
         level: Confidence level of the intervals.
         seed_column: Add the root seed as a last ``seed`` column.
         dtypes: Column dtypes of the table (e.g. ``{"k": "Int64"}`` for an int with gaps).
+        rows: The table rows of a point from its measures, replacing the summary rows (for a
+            table of another shape, e.g. one row per theory check).
     """
 
     name: str
@@ -130,6 +132,7 @@ class Design(Generic[P]):
     level: float = 0.95
     seed_column: bool = True
     dtypes: Mapping[str, str] = field(default_factory=dict)
+    rows: Callable[[P, Sequence[Measures]], list[dict[str, Any]]] | None = None
 
     def reps(self, replications: int | None = None) -> list[int]:
         """The replication indices every point runs (``replications`` overrides the count)."""

@@ -113,6 +113,9 @@ def _summary(design: Design[Any], run: Run) -> list[dict[str, Any]]:
         columns = design.columns(point)
         if columns is None:
             continue
+        if design.rows is not None:
+            rows += design.rows(point, run.measures[point])
+            continue
         rows += summary_rows(
             columns, run.measures[point], level=design.level, units=design.units,
             theory=design.closed_forms(point) if design.closed_forms is not None else None,

@@ -26,7 +26,7 @@ from sim import theory
 from sim.build import run_once
 from sim.config import scenario_from_dict
 from sim.metrics import RunResult
-from sim.validation import Case
+from sim.study.validation import Case
 
 ZERO_FN: dict[str, Any] = {
     "type": "lambda_function",
