@@ -1,4 +1,4 @@
-"""Validation: does evsim agree with queueing theory? (DESIGN §7)
+"""Validation: does evsim agree with queueing theory (DESIGN §7)?
 
 Runs every theory check of :mod:`sim.study.validation` (M/M/1, M/M/c with Erlang C, Little's
 law, P(dead-lettered) = p^k, mean attempts, sequential fan-out, SDK retries) on all cores and
