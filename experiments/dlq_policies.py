@@ -37,33 +37,26 @@ Usage: ``python experiments/dlq_policies.py [--quick] [--out DIR] [--seed S] [--
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
-import time
-from collections.abc import Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import pandas as pd
 
-from sim.analysis.metrics import RunResult, ci_stats
-from sim.analysis.output import write_results_index
+from sim.analysis.metrics import RunResult
 from sim.analysis.plots import ci_bars, ci_lines, new_panels, save_png
 from sim.build import build
 from sim.config import Scenario, scenario_from_dict
-from sim.experiment import compare
-from sim.study import experiment_parser
+from sim.study import Design, Options, Report, Run, Study, run_study, summary_rows
 from sim.study import mean_ci as _ci
 from sim.study import number as _num
-from sim.study import run_metric as _m
 from sim.study import select as _select
 from sim.study import summary_row as _row
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_OUT = ROOT / "results" / "dlq_policies"
-DEFAULT_SEED = 20260601
-LEVEL = 0.95
+#: A replication's run metrics (``RunResult.metrics``), as its worker returns them.
+Raw = Mapping[str, Any]
 
 RATE_PER_S = 10.0
 POLICY_CONCURRENCY = 5  # at most 5 concurrent batches (ESM maximum concurrency)
@@ -210,13 +203,17 @@ def points(grid: Grid) -> list[Point]:
 # --------------------------------------------------------------------------- derived metrics
 
 
+def _m(r: RunResult | Raw, name: str) -> float:
+    """Metric ``name`` of a run or of its metrics as a float; NaN where there is none."""
+    v = (r.metrics if isinstance(r, RunResult) else r).get(name)
+    return math.nan if v is None else float(v)
+
+
 def _ratio(a: float, b: float) -> float:
     return a / b if b else math.nan
 
 
-def policy_metrics(
-    r: RunResult, poison: float, twin: RunResult | None, dlq: bool
-) -> dict[str, float]:
+def policy_metrics(r: Raw, poison: float, twin: Raw | None, dlq: bool) -> dict[str, float]:
     """Derived metrics of one replication of a policy point (see the module docstring)."""
     produced = _m(r, "messages_produced")
     expected = _m(r, "deliveries_expected")
@@ -274,77 +271,60 @@ def visibility_metrics(r: RunResult) -> dict[str, float]:
     }
 
 
-def _summary_rows(
-    keys: dict[str, Any], per_rep: list[dict[str, float]], seed: int
-) -> list[dict[str, Any]]:
-    rows = []
-    for metric in per_rep[0]:
-        s = ci_stats([d.get(metric, math.nan) for d in per_rep], LEVEL)
-        rows.append({**keys, "metric": metric, "n": s["n"], "mean": s["mean"], "std": s["std"],
-                     "ci_low": s["ci_low"], "ci_high": s["ci_high"], "seed": seed})  # fmt: skip
-    return rows
+def raw_metrics(p: Point, r: RunResult) -> Raw:
+    """A policy or census replication's run metrics (in its worker; census checked)."""
+    m = r.metrics
+    if p.study == "census" and (m["expired"] or m["in_flight"] or m["lost"] or (
+        m["delivered"] + m["dead_lettered"] != m["deliveries_expected"]
+    )):  # fmt: skip  # exactly the poison messages must reach the DLQ
+        raise RuntimeError(f"census {p.name} rep {r.rep} is not exact: {m}")
+    return dict(m)
 
 
-def tables(
-    pts: Sequence[Point], runs: dict[str, list[RunResult]], seed: int
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The policies and visibility tables (tidy summaries) from the runs of every point."""
-    census = {p.poison_rate: runs[p.name] for p in pts if p.study == "census"}
-    twins = {(p.policy, p.max_receive_count, p.error_rate, p.partial): runs[p.name]
-             for p in pts if p.study == "policy" and p.poison_rate == 0}  # fmt: skip
-    policy_rows: list[dict[str, Any]] = []
-    vt_rows: list[dict[str, Any]] = []
-    for p in pts:
-        if p.study == "policy":
-            twin = twins.get((p.policy, p.max_receive_count, p.error_rate, p.partial))
-            per_rep = []
-            for i, r in enumerate(runs[p.name]):
-                c = census.get(p.poison_rate)
-                poison = _m(c[i], "dead_lettered") if c is not None else 0.0
-                per_rep.append(policy_metrics(r, poison, twin[i] if twin else None,
-                                              p.policy == "dlq"))  # fmt: skip
-            keys = {"policy": p.policy, "max_receive_count": p.max_receive_count,
-                    "error_rate": p.error_rate, "poison_rate": p.poison_rate,
-                    "report_batch_item_failures": p.partial}  # fmt: skip
-            policy_rows += _summary_rows(keys, per_rep, seed)
-        elif p.study == "visibility":
-            keys = {"esm_max_concurrency": p.esm_max_concurrency,
-                    "reserved_concurrency": RESERVED_CONCURRENCY,
-                    "visibility_timeout_s": p.visibility_timeout_s,
-                    "function_timeout_s": max(1.0, min(p.visibility_timeout_s,
-                                                       VT_TIMEOUT_CAP_S))}  # fmt: skip
-            vt_rows += _summary_rows(keys, [visibility_metrics(r) for r in runs[p.name]], seed)
-    policies = pd.DataFrame(policy_rows)
-    policies["max_receive_count"] = policies["max_receive_count"].astype("Int64")
-    return policies, pd.DataFrame(vt_rows)
+def derive(p: Point, measured: Mapping[Hashable, Sequence[Raw]]) -> list[dict[str, float]]:
+    """A policy point's metrics against its census (poison count) and poison-free twin."""
+    census = measured.get(Point("census", "dlq", 1, 0.0, p.poison_rate, True))
+    twin = measured.get(p._replace(poison_rate=0.0))
+    return [policy_metrics(r, _m(census[i], "dead_lettered") if census else 0.0,
+                           twin[i] if twin else None, p.policy == "dlq")
+            for i, r in enumerate(measured[p])]  # fmt: skip
 
 
-# --------------------------------------------------------------------------- running
+def _columns(p: Point) -> dict[str, Any] | None:
+    if p.study == "policy":
+        return {"policy": p.policy, "max_receive_count": p.max_receive_count,
+                "error_rate": p.error_rate, "poison_rate": p.poison_rate,
+                "report_batch_item_failures": p.partial}  # fmt: skip
+    if p.study == "visibility":
+        return {"esm_max_concurrency": p.esm_max_concurrency,
+                "reserved_concurrency": RESERVED_CONCURRENCY,
+                "visibility_timeout_s": p.visibility_timeout_s,
+                "function_timeout_s": max(1.0, min(p.visibility_timeout_s, VT_TIMEOUT_CAP_S))}
+    return None  # a census: measured for the policies, not tabulated
 
 
-def run(grid: Grid, seed: int, workers: int | None, replications: int | None = None
-        ) -> tuple[list[Point], dict[str, list[RunResult]]]:
-    """Run every point of ``grid`` with the same root seed (common random numbers)."""
+def designs(o: Options) -> list[Design[Point]]:
+    """The policies (with their censuses) and the visibility sweep, one seed for all."""
+    grid = QUICK if o.quick else FULL
     pts = points(grid)
-    bases = {"visibility": vt_base(grid.duration_s, seed)}
-    base = policy_base(grid.duration_s, seed)
-    variants = [bases.get(p.study, base).with_updates(p.updates()) for p in pts]
-    res = compare(variants, replications or grid.replications, seed, workers,
-                  progress=sys.stderr.isatty())  # fmt: skip
-    for p in pts:
-        if p.study == "census":  # exactly the poison messages must reach the DLQ
-            for r in res.runs[p.name]:
-                m = r.metrics
-                if m["expired"] or m["in_flight"] or m["lost"] or (
-                    m["delivered"] + m["dead_lettered"] != m["deliveries_expected"]
-                ):
-                    raise RuntimeError(f"census {p.name} rep {r.rep} is not exact: {m}")
-    return pts, res.runs
+    base = policy_base(grid.duration_s, o.seed)
+    vt = vt_base(grid.duration_s, o.seed)
+    return [
+        Design("policies", [p for p in pts if p.study != "visibility"],
+               lambda p: base.with_updates(p.updates()), raw_metrics, grid.replications,
+               "policies", _columns, derive=derive, dtypes={"max_receive_count": "Int64"}),
+        Design("visibility", [p for p in pts if p.study == "visibility"],
+               lambda p: vt.with_updates(p.updates()), visibility_measure, grid.replications,
+               "visibility", _columns),
+    ]  # fmt: skip
 
 
-def dlq_contents(
-    grid: Grid, seed: int, runs: dict[str, list[RunResult]], pts: Sequence[Point]
-) -> pd.DataFrame:
+def visibility_measure(p: Point, r: RunResult) -> dict[str, float]:
+    """The measures of a visibility replication (in its worker)."""
+    return visibility_metrics(r)
+
+
+def dlq_contents(o: Options, designs: Sequence[Design[Any]], run: Run) -> dict[str, pd.DataFrame]:
     """Drill-down: how many good messages the DLQ holds under whole-batch failure.
 
     The ledger counts a message processed successfully once as delivered, even if its batch
@@ -354,8 +334,10 @@ def dlq_contents(
     Re-runs replications ``0 .. drill_replications-1`` of the whole-batch policy points at the
     highest poison fraction (identical runs: same scenario, seed and replication).
     """
+    grid, seed = QUICK if o.quick else FULL, o.seed
+    pts, runs = designs[0].points, run.measured
     poison = max(grid.poison_rates)
-    census = {p.poison_rate: runs[p.name] for p in pts if p.study == "census"}
+    census = {p.poison_rate: runs[p] for p in pts if p.study == "census"}
     base = policy_base(grid.duration_s, seed)
     rows: list[dict[str, Any]] = []
     for p in pts:
@@ -366,7 +348,7 @@ def dlq_contents(
         for rep in range(grid.drill_replications):
             model = build(base.with_updates(p.updates()), rep, seed)
             r = model.run()
-            if r.metrics != runs[p.name][rep].metrics:
+            if r.metrics != runs[p][rep]:
                 raise RuntimeError(f"drill-down of {p.name} rep {rep} differs from its run")
             n_poison = _m(census[poison][rep], "dead_lettered") if poison > 0 else 0.0
             good = _m(r, "deliveries_expected") - n_poison
@@ -378,8 +360,8 @@ def dlq_contents(
             })  # fmt: skip
         keys = {"max_receive_count": p.max_receive_count, "error_rate": p.error_rate,
                 "poison_rate": p.poison_rate, "report_batch_item_failures": p.partial}  # fmt: skip
-        rows += _summary_rows(keys, per_rep, seed)
-    return pd.DataFrame(rows)
+        rows += summary_rows(keys, per_rep, seed=seed)
+    return {"dlq_contents": pd.DataFrame(rows)}
 
 
 # --------------------------------------------------------------------------- charts
@@ -618,7 +600,7 @@ def findings(
         f"({p_hi:.1%} poison, partial batch response) max_receive_count "
         + "; ".join(f"{k} loses {_ci(lost[k])}" for k in ks)
         + f" good messages per million (theory p^k: {theory}). With whole-batch failure: "
-        + "; ".join(f"{k}: {_num(whole[k]['mean'] if whole[k] is not None else math.nan)}"
+        + "; ".join(f"{k}: {_num(_mean(whole[k]))}"
                     for k in ks)
         + " (evsim processes every message of a failing batch, and a good message processed "
         "once counts as delivered, so only its own failures can dead-letter it)."
@@ -673,7 +655,7 @@ def findings(
         f"- **Whole-batch failure costs duplicates, money and latency, not messages**: at "
         f"{e_mid:.0%} errors (max_receive_count {k_mid}, {p_mid:.1%} poison) it causes "
         f"{_ci(d[False])} duplicate processings per 1,000 messages against "
-        f"{_num(d[True]['mean'] if d[True] is not None else math.nan)} with a partial batch "
+        f"{_num(_mean(d[True]))} with a partial batch "
         f"response (0 in all {len(partial_dups)} partial-response configurations: "
         f"max {_num(partial_dups.max())}), {_ci(c[False], 'USD')} vs {_ci(c[True], 'USD')} per "
         f"million messages and a p99 latency of {_ci(lat[False], 's')} vs {_ci(lat[True], 's')}."
@@ -708,6 +690,10 @@ def findings(
     return "\n".join(lines) + "\n"
 
 
+def _mean(row: pd.Series | None) -> float:
+    return math.nan if row is None else float(row["mean"])
+
+
 def _visibility_findings(vt: pd.DataFrame) -> list[str]:
     quiet, loud = RESERVED_CONCURRENCY, 2 * RESERVED_CONCURRENCY
     vts = sorted(vt["visibility_timeout_s"].unique())
@@ -719,7 +705,7 @@ def _visibility_findings(vt: pd.DataFrame) -> list[str]:
             and r["mean"] == 0]  # fmt: skip
     dup_quiet = _select(vt, "duplicates_per_1k", esm_max_concurrency=quiet)["mean"].max()
     dups = _select(vt, "duplicates_per_1k", esm_max_concurrency=loud)
-    top = dups.loc[dups["mean"].idxmax()] if len(dups) else None
+    top = dups.loc[dups["mean"].idxmax()] if len(dups) else None  # type: ignore[call-overload]
     last = vts[-1]
     dl_last = _row(vt, "dead_lettered_per_1k", esm_max_concurrency=loud,
                    visibility_timeout_s=last)  # fmt: skip
@@ -750,57 +736,34 @@ def _visibility_findings(vt: pd.DataFrame) -> list[str]:
 # --------------------------------------------------------------------------- main
 
 
-def _parser() -> argparse.ArgumentParser:
-    return experiment_parser(
-        "experiments/dlq_policies.py",
-        "DLQ retry policies for SQS → Lambda (DESIGN A1); writes results/dlq_policies/.",
-        default_out=DEFAULT_OUT,
-        default_seed=DEFAULT_SEED,
-        replications_help="replications per configuration (default: 10, --quick 3)",
-    )
-
-
-def _read(path: Path) -> pd.DataFrame:
-    return pd.read_csv(path, dtype={"max_receive_count": "Int64"})
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    grid = QUICK if args.quick else FULL
-    out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
-
-    start = time.perf_counter()
-    if not args.replot:
-        pts, runs = run(grid, args.seed, args.workers, args.replications)
-        pol, vt = tables(pts, runs, args.seed)
-        dlq = dlq_contents(grid, args.seed, runs, pts)
-        pol.to_csv(out / "policies.csv", index=False)
-        vt.to_csv(out / "visibility.csv", index=False)
-        dlq.to_csv(out / "dlq_contents.csv", index=False)
-    wall = time.perf_counter() - start
-
-    # Everything below reads the CSVs back: the charts and findings show what was written.
-    pol, vt, dlq = (_read(out / f) for f in ("policies.csv", "visibility.csv",
-                                             "dlq_contents.csv"))  # fmt: skip
-    reps = int(pol["n"].max())
+def report(rep: Report) -> str:
+    """The four charts and the findings, from the three CSV tables."""
+    pol, vt, dlq = (rep.tables[n] for n in ("policies", "visibility", "dlq_contents"))
+    reps, out = int(pol["n"].max()), rep.out
     k = 5 if 5 in set(pol["max_receive_count"].dropna()) else int(pol["max_receive_count"].max())
     chart_good_lost(pol, dlq, out / "good_lost.png", reps)
     chart_poison(pol, out / "poison_loop.png", reps)
     chart_batch_failures(pol, out / "batch_failures.png", reps, k)
     chart_visibility(vt, out / "visibility_timeout.png", reps)
-    (out / "findings.md").write_text(findings(pol, vt, dlq, out.name, args.quick, args.seed,
-                                              reps))  # fmt: skip
-    index = write_results_index(out.parent)
-    print(
-        f"dlq_policies: {len(pol.groupby(list(pol.columns[:5]), dropna=False))} policy and "
-        f"{len(vt.groupby(['esm_max_concurrency', 'visibility_timeout_s']))} visibility "
-        f"configurations × {reps} replications; wall time {wall:.1f} s (simulation); wrote "
-        f"{out}/policies.csv, visibility.csv, dlq_contents.csv, 4 PNG charts, findings.md "
-        f"and {index}",
-        file=sys.stderr,
-    )
-    return 0
+    return findings(pol, vt, dlq, out.name, rep.quick, rep.seed, reps)
+
+
+STUDY = Study(
+    "dlq_policies",
+    "DLQ retry policies for SQS → Lambda (DESIGN A1); writes results/dlq_policies/.",
+    20260601,
+    designs,
+    report,
+    extra_tables=dlq_contents,
+    extra_table_names=("dlq_contents",),
+    read_csv={"dtype": {"max_receive_count": "Int64"}},
+    replications_help="replications per configuration (default: 10, --quick 3)",
+)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the study (see the module docstring for the command line)."""
+    return run_study(STUDY, argv)
 
 
 if __name__ == "__main__":

@@ -48,23 +48,20 @@ Usage: ``python experiments/fanout.py [--quick] [--out DIR] [--seed S] [--worker
 
 from __future__ import annotations
 
-import argparse
 import functools
 import math
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import pandas as pd
 
-from sim.analysis.metrics import RunResult, ci_stats
+from sim.analysis.metrics import RunResult
 from sim.analysis.plots import ci_bars, ci_lines, new_panels, save_png
 from sim.analysis.theory import sdk_send_failure, sequential_fanout_all_delivered
 from sim.config import Scenario, scenario_from_dict
-from sim.experiment import compare
-from sim.study import cpu_seconds, experiment_parser, finish, percent_ci
+from sim.study import Design, Options, Report, Study, percent_ci, run_study
 from sim.study import mean_ci as _ci
 from sim.study import number as _num
 from sim.study import percent as _p
@@ -72,11 +69,6 @@ from sim.study import points_ci as _pp
 from sim.study import run_metric as _m
 from sim.study import select as _select
 from sim.study import summary_row as _row
-
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_OUT = ROOT / "results" / "fanout"
-DEFAULT_SEED = 20260604
-LEVEL = 0.95
 
 RATE_PER_S = 10.0
 DRAIN_S = 60.0
@@ -198,11 +190,13 @@ def theory(option: int, q: float, n: int, m: int) -> dict[str, float]:
             "none_delivered_fraction": qm, "partial_per_million": partial * 1e6}  # fmt: skip
 
 
-# --------------------------------------------------------------------------- running
+# --------------------------------------------------------------------------- design
 
 
-def rep_metrics(r: RunResult, p: Point) -> dict[str, float]:
-    """The reported quantities of one replication."""
+def measure(p: Point, r: RunResult) -> dict[str, float]:
+    """The reported quantities of one replication (in its worker)."""
+    if r.metrics["in_flight"]:
+        raise RuntimeError(f"{p.name} rep {r.rep}: messages still in flight")
     all_, partial = _m(r, "all_delivered_fraction"), _m(r, "partial_fraction")
     out = {
         "messages": _m(r, "messages_produced"),
@@ -224,28 +218,9 @@ def rep_metrics(r: RunResult, p: Point) -> dict[str, float]:
     return out
 
 
-def run(
-    grid: Grid, seed: int, workers: int | None, replications: int | None = None
-) -> tuple[list[Point], dict[str, list[RunResult]]]:
-    """Run both studies with the same root seed (common random numbers)."""
-    runs: dict[str, list[RunResult]] = {}
-    for pts, dur, start, reps in (
-        (sweep_points(grid), grid.duration_s, 0.0, replications or grid.replications),
-        (outage_points(grid), grid.outage_run_s, grid.outage_start_s,
-         replications or grid.outage_replications),
-    ):  # fmt: skip
-        res = compare([p.scenario(dur, seed, start) for p in pts], reps, seed, workers,
-                      progress=sys.stderr.isatty())  # fmt: skip
-        runs.update(res.runs)
-    pts = [*sweep_points(grid), *outage_points(grid)]
-    for p in pts:
-        for r in runs[p.name]:
-            if r.metrics["in_flight"]:
-                raise RuntimeError(f"{p.name} rep {r.rep}: messages still in flight")
-    return pts, runs
-
-
 KEYS = ("study", "option", "n_queues", "send_failure_q", "max_attempts", "outage_queue")
+DIFF_METRICS = ("all_delivered_fraction", "partial_fraction", "partial_per_million",
+                "producer_latency_mean_s", "latency_p99_s", "cost_per_million_usd")  # fmt: skip
 
 
 def _keys(p: Point) -> dict[str, Any]:
@@ -253,50 +228,37 @@ def _keys(p: Point) -> dict[str, Any]:
                     strict=True))  # fmt: skip
 
 
-def tables(
-    pts: Sequence[Point], runs: dict[str, list[RunResult]], seed: int
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The summary table (with closed forms) and the paired differences option 2 − option 1."""
-    rows: list[dict[str, Any]] = []
-    per_rep = {p: [rep_metrics(r, p) for r in runs[p.name]] for p in pts}
-    for p in pts:
-        th = theory(p.option, p.q, p.n_queues, p.max_attempts) if p.study == "sweep" else {}
-        for metric in per_rep[p][0]:
-            s = ci_stats([d[metric] for d in per_rep[p]], LEVEL)
-            rows.append({**_keys(p), "metric": metric, "n": s["n"], "mean": s["mean"],
-                         "std": s["std"], "ci_low": s["ci_low"], "ci_high": s["ci_high"],
-                         "theory": th.get(metric, math.nan), "seed": seed})  # fmt: skip
-    diffs: list[dict[str, Any]] = []
-    for p in pts:
-        if p.option != 2:
-            continue
-        twin = next((o for o in pts if o.option == 1 and o.study == p.study
-                     and o.n_queues == p.n_queues and o.q == p.q
-                     and o.max_attempts == p.max_attempts and o.outage == p.outage), None)
-        if twin is None:
-            continue
-        for metric in ("all_delivered_fraction", "partial_fraction", "partial_per_million",
-                       "producer_latency_mean_s", "latency_p99_s", "cost_per_million_usd"):
-            d = [b[metric] - a[metric] for a, b in zip(per_rep[twin], per_rep[p], strict=True)]
-            s = ci_stats(d, LEVEL)
-            keys = {k: v for k, v in _keys(p).items() if k != "option"}
-            diffs.append({**keys, "metric": metric, "n": s["n"], "mean": s["mean"],
-                          "std": s["std"], "ci_low": s["ci_low"], "ci_high": s["ci_high"],
-                          "seed": seed})  # fmt: skip
-    return pd.DataFrame(rows), pd.DataFrame(diffs)
+def designs(o: Options) -> list[Design[Point]]:
+    """The sweep and the outage study: option 2 differenced against option 1, point by point."""
+    grid = QUICK if o.quick else FULL
+    common: dict[str, Any] = {
+        "measure": measure, "table": "fanout", "columns": _keys,
+        "closed_forms": lambda p: theory(p.option, p.q, p.n_queues, p.max_attempts)
+        if p.study == "sweep" else {},
+        "baseline": lambda p: p._replace(option=1) if p.option == 2 else None,
+        "difference_metrics": DIFF_METRICS,
+        "difference_columns": lambda p: {k: v for k, v in _keys(p).items() if k != "option"},
+    }  # fmt: skip
+    return [
+        Design("sweep", sweep_points(grid), replications=grid.replications,
+               scenario=lambda p: p.scenario(grid.duration_s, o.seed, 0.0), **common),
+        Design("outage", outage_points(grid), replications=grid.outage_replications,
+               scenario=lambda p: p.scenario(grid.outage_run_s, o.seed, grid.outage_start_s),
+               **common),
+    ]  # fmt: skip
 
 
 # --------------------------------------------------------------------------- charts
 
-VARIANTS: dict[object, str] = {
+VARIANTS: dict[tuple[int, int], str] = {
     (1, 1): "option 1: sequential sends, no SDK retries (m = 1)",
     (1, 3): "option 1: sequential sends, 3 SDK attempts",
     (2, 1): "option 2: SNS publish, no SDK retries (m = 1)",
     (2, 3): "option 2: SNS publish, 3 SDK attempts",
 }
-COLORS: dict[object, str] = {(1, 1): "tab:red", (1, 3): "tab:orange", (2, 1): "tab:blue",
+COLORS: dict[tuple[int, int], str] = {(1, 1): "tab:red", (1, 3): "tab:orange", (2, 1): "tab:blue",
                              (2, 3): "tab:green"}  # fmt: skip
-STYLE: dict[object, tuple[str, str, float]] = {  # linestyle, marker, x offset
+STYLE: dict[tuple[int, int], tuple[str, str, float]] = {  # linestyle, marker, x offset
     (1, 1): ("-", "o", -0.15), (1, 3): ("--", "s", -0.05),
     (2, 1): ("-", "^", 0.05), (2, 3): ("--", "D", 0.15),
 }  # fmt: skip
@@ -334,7 +296,7 @@ def _lines(df: pd.DataFrame, ax: Any, scale: float = 1.0) -> None:
 def _theory_curves(ax: Any, q: float, ns: Sequence[int], metric: str, scale: float) -> None:
     xs = list(range(min(ns), max(ns) + 1))
     for key in VARIANTS:
-        option, m = key  # type: ignore[misc]
+        option, m = key
         if option == 2 and metric == "partial_per_million":
             continue  # 0: drawn by the points themselves
         ys = [theory(option, q, n, m)[metric] * scale for n in xs]
@@ -628,44 +590,33 @@ def findings(
 # --------------------------------------------------------------------------- main
 
 
-def _parser() -> argparse.ArgumentParser:
-    return experiment_parser(
-        "experiments/fanout.py",
-        "Fan-out to N SQS queues, sequential sends vs SNS (DESIGN A4); writes results/fanout/.",
-        default_out=DEFAULT_OUT,
-        default_seed=DEFAULT_SEED,
-        replications_help="replications per configuration (default: 10 sweep / 4 outage, "
-        "--quick 3 / 2)",
-    )
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    grid = QUICK if args.quick else FULL
-    out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
-
-    start, cpu0 = time.perf_counter(), cpu_seconds()
-    if not args.replot:
-        pts, runs = run(grid, args.seed, args.workers, args.replications)
-        summary, diff = tables(pts, runs, args.seed)
-        summary.to_csv(out / "fanout.csv", index=False)
-        diff.to_csv(out / "differences.csv", index=False)
-    wall, cpu = time.perf_counter() - start, cpu_seconds() - cpu0
-
-    # Everything below reads the CSVs back: the charts and findings show what was written.
-    df, diff = pd.read_csv(out / "fanout.csv"), pd.read_csv(out / "differences.csv")
+def report(rep: Report) -> str:
+    """The three charts and the findings, from ``fanout.csv`` and ``differences.csv``."""
+    grid = QUICK if rep.quick else FULL
+    df, diff, out = rep.tables["fanout"], rep.tables["differences"], rep.out
     reps = int(df.loc[df["study"] == "sweep", "n"].max())
     outage_reps = int(df.loc[df["study"] == "outage", "n"].max())
     chart_delivery(df, out / "delivery.png", reps)
     chart_latency_cost(df, out / "latency_cost.png", reps)
     chart_outage(df, out / "outage.png", outage_reps, grid.outage_run_s, grid.outage_start_s)
-    (out / "findings.md").write_text(findings(
-        df, diff, out.name, args.quick, args.seed, reps, outage_reps, grid.outage_run_s,
-        grid.outage_start_s))  # fmt: skip
-    finish("fanout", out, len(df.groupby(list(KEYS))), wall, cpu,
-           "fanout.csv, differences.csv, 3 PNG charts, findings.md")  # fmt: skip
-    return 0
+    return findings(df, diff, out.name, rep.quick, rep.seed, reps, outage_reps,
+                    grid.outage_run_s, grid.outage_start_s)  # fmt: skip
+
+
+STUDY = Study(
+    "fanout",
+    "Fan-out to N SQS queues, sequential sends vs SNS (DESIGN A4); writes results/fanout/.",
+    20260604,
+    designs,
+    report,
+    replications_help="replications per configuration (default: 10 sweep / 4 outage, "
+    "--quick 3 / 2)",
+)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the study (see the module docstring for the command line)."""
+    return run_study(STUDY, argv)
 
 
 if __name__ == "__main__":

@@ -44,34 +44,24 @@ or ``evsim experiments fifo_ordering [--quick]``.
 
 from __future__ import annotations
 
-import argparse
 import functools
 import math
 import sys
-import time
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
+from matplotlib.axes import Axes
 
-from sim.analysis.metrics import RunResult, ci_stats
-from sim.analysis.output import write_results_index
-from sim.analysis.plots import ci_bar_chart, ci_line_chart, new_figure_row, save_png, timeline_chart
-from sim.build import run_once
+from sim.analysis.metrics import RunResult
+from sim.analysis.plots import ci_bars, ci_lines, new_panels, save_png
 from sim.config import Scenario, scenario_from_dict
 from sim.engine.streams import RandomStreams
-from sim.experiment import default_workers
-from sim.study import experiment_parser
+from sim.study import Design, Detailed, Measured, Options, Report, Run, Study, run_study
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_OUT = ROOT / "results" / "fifo_ordering"
-DEFAULT_SEED = 20260402
 LEVEL = 0.95
-STATS = ["n", "mean", "std", "ci_low", "ci_high"]
 
 #: Lambda duration of one invocation, whatever its batch size (seconds): gamma, mean 0.1, cv 0.5.
 MEAN_DURATION_S = 0.1
@@ -293,7 +283,7 @@ class PoisonPlan(NamedTuple):
     rep: int
     poison_rate: float
     group: int
-    index: int
+    msg_index: int  # the message's index within its group
     send_s: float
 
 
@@ -342,61 +332,7 @@ def limit_scenario(setup: Setup, load: float) -> Scenario:
     })  # fmt: skip
 
 
-# ------------------------------------------------------------------------------- running
-
-Task = tuple[Scenario, int, int, bool, bool]
-#: Turns one replication's result into its metrics (in the main process, as results arrive).
-Reducer = Callable[[RunResult], Any]
-
-
-def run_all(
-    tasks: Sequence[tuple[Task, Reducer]], workers: int | None, progress: bool
-) -> list[Any]:
-    """``run_once`` for every task on ``workers`` processes, each result reduced at once.
-
-    Results come back in task order whatever the number of workers; a trace is dropped as soon
-    as its reducer has read it, so memory stays bounded.
-    """
-    n = default_workers() if workers is None else max(1, workers)
-    runs = [t for t, _ in tasks]
-    out: list[Any] = []
-    with tqdm(total=len(tasks), desc="fifo_ordering", unit="run", file=sys.stderr,
-              disable=not progress) as bar:  # fmt: skip
-        if n == 1:
-            results: Iterable[RunResult] = (run_once(*t) for t in runs)
-            for (_, reduce), r in zip(tasks, results, strict=True):
-                out.append(reduce(r))
-                bar.update()
-            return out
-        with ProcessPoolExecutor(max_workers=min(n, len(tasks))) as pool:
-            results = pool.map(run_once, *zip(*runs, strict=True))
-            for (_, reduce), r in zip(tasks, results, strict=True):
-                out.append(reduce(r))
-                bar.update()
-    return out
-
-
-def _stats_row(values: Iterable[float | None]) -> dict[str, Any]:
-    s = ci_stats(list(values), LEVEL)
-    return {k: s[k] for k in STATS}
-
-
-def summary_table(
-    variants: dict[Any, tuple[dict[str, Any], list[dict[str, float | None]]]],
-    units: dict[str, str],
-) -> pd.DataFrame:
-    """Tidy summary: per variant and metric, the variant's keys, metric, unit, n, mean, std, CI.
-
-    Args:
-        variants: ``{key: (columns identifying the variant, per-replication metrics)}``.
-        units: Metric name → unit, in output order.
-    """
-    rows = []
-    for keys, reps in variants.values():
-        for name, unit in units.items():
-            rows.append({**keys, "metric": name, "unit": unit,
-                         **_stats_row(m[name] for m in reps)})  # fmt: skip
-    return pd.DataFrame(rows)
+# ------------------------------------------------------------------------------- measures
 
 
 def _per_10k(r: RunResult, name: str) -> float | None:
@@ -419,7 +355,7 @@ ORDERING_UNITS = {
 }
 
 
-def ordering_measure(r: RunResult) -> dict[str, float | None]:
+def ordering_measure(p: Any, r: RunResult) -> dict[str, float | None]:
     """Study 1, one replication: violations and duplicates per 10,000 produced messages."""
     m = r.metrics
     return {
@@ -441,7 +377,7 @@ GROUPS_UNITS = {
 }
 
 
-def groups_measure(setup: Setup, r: RunResult) -> dict[str, float | None]:
+def groups_measure(setup: Setup, p: Any, r: RunResult) -> dict[str, float | None]:
     """Study 2, one replication: throughput = delivered ÷ arrival window (no drain)."""
     m = r.metrics
     return {
@@ -464,7 +400,7 @@ LIMIT_UNITS = {
 }
 
 
-def limit_measure(setup: Setup, r: RunResult) -> dict[str, float | None]:
+def limit_measure(setup: Setup, p: Any, r: RunResult) -> dict[str, float | None]:
     """Study 4, one replication, from the trace and the ledger.
 
     ``accepted_sends_per_s`` counts successful SendMessage calls during the measured window
@@ -504,17 +440,25 @@ def limit_measure(setup: Setup, r: RunResult) -> dict[str, float | None]:
 # ------------------------------------------------------------------------ head-of-line trace
 
 
-def hol_measure(
-    setup: Setup, v: HolVariant, plan: PoisonPlan, keep_timeline: bool, r: RunResult
-) -> tuple[dict[str, float], pd.DataFrame | None]:
-    """Per-replication head-of-line metrics from the trace, and (if asked) the latencies of two
-    groups' messages around the poison message.
+class HolPoint(NamedTuple):
+    """A head-of-line variant with the poison plans of its replications."""
+
+    variant: HolVariant
+    plans: tuple[PoisonPlan, ...]
+
+
+def hol_measure(setup: Setup, p: HolPoint, r: RunResult) -> Measured:
+    """Head-of-line metrics of one replication, from its trace (in its worker).
+
+    In the first planned replication, also the latencies of two groups' messages around the
+    poison message (the timeline, as the measure's detail).
 
     Raises:
         RuntimeError: if the trace does not show exactly the planned poison message.
     """
     tr = r.trace
     assert tr is not None
+    v, plan = p.variant, next(x for x in p.plans if x.rep == r.rep)
     g, period = setup.hol_groups, setup.hol_period_s
     sends = tr[(tr["event"] == "send") & (tr["component"] == "jobs")]
     sent = pd.DataFrame({"msg_id": sends["msg_id"].to_numpy(), "t": sends["t_s"].to_numpy()})
@@ -528,11 +472,11 @@ def hol_measure(
     sent["done"] = sent["msg_id"].map(firsts)
     sent["latency"] = sent["done"] - sent["t"]
     failed = tr.loc[tr["event"] == "failure", "msg_id"].unique()
-    row = sent[(sent["group"] == plan.group) & (sent["index"] == plan.index)]
+    row = sent[(sent["group"] == plan.group) & (sent["index"] == plan.msg_index)]
     if len(failed) != 1 or len(row) != 1 or int(row["msg_id"].iloc[0]) != int(failed[0]):
         raise RuntimeError(
             f"{r.scenario} rep {r.rep}: expected one poison message (group {plan.group}, "
-            f"index {plan.index}); failures of messages {list(failed)}"
+            f"index {plan.msg_index}); failures of messages {list(failed)}"
         )
     pid = int(failed[0])
     t_p = float(row["t"].iloc[0])
@@ -546,7 +490,7 @@ def hol_measure(
     ledger_mean = r.metrics["latency_mean_s"]
     if abs(delivered.mean() - ledger_mean) > 1e-9 * max(1.0, ledger_mean):
         raise RuntimeError(f"{r.scenario} rep {r.rep}: trace and ledger latencies disagree")
-    same = sent[(sent["group"] == plan.group) & (sent["index"] > plan.index)]
+    same = sent[(sent["group"] == plan.group) & (sent["index"] > plan.msg_index)]
     behind = same[same["t"] < t_gone]
     others = sent[(sent["group"] != plan.group) & (sent["t"] >= t_p) & (sent["t"] < t_gone)]
     other_lat = others["latency"].dropna().to_numpy()
@@ -561,8 +505,8 @@ def hol_measure(
         "poison_receives": float(len(receives)),
         "messages_dead_lettered": float(r.metrics["dead_lettered"]),
     }
-    if not keep_timeline:
-        return metrics, None
+    if plan.rep != p.plans[0].rep:
+        return metrics
     other_group = (plan.group + 1) % g
     window = sent[(sent["t"] >= t_p - 30) & (sent["t"] <= t_gone + 60)]
     window = window[window["group"].isin([plan.group, other_group])]
@@ -573,7 +517,7 @@ def hol_measure(
         "created_rel_s": (window["t"] - t_p).round(6),
         "latency_s": window["latency"].round(6),
     })  # fmt: skip
-    return metrics, timeline
+    return Detailed(metrics, timeline)
 
 
 HOL_UNITS = {
@@ -598,6 +542,76 @@ def hol_keys(v: HolVariant) -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------- charts
 
+#: Colours of successive series (the order of their first appearance in a table).
+COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown")
+CI_LEGEND = f"mean, {LEVEL:.0%} CI"
+#: A dashed reference line: label, xs, ys.
+Reference = tuple[str, Sequence[float], Sequence[float]]
+
+
+def _series(df: pd.DataFrame, col: str) -> dict[Any, str]:
+    return {v: COLORS[i % len(COLORS)] for i, v in enumerate(dict.fromkeys(df[col]))}
+
+
+def _axes(ax: Axes, xlabel: str, ylabel: str, title: str) -> None:
+    if xlabel:
+        ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+
+
+def _bars(df: pd.DataFrame, ax: Axes, *, category: str, series: str, ylabel: str, title: str,
+          xlabel: str = "", log: bool = False, theory_label: str | None = None,
+          legend_below: bool = False) -> None:  # fmt: skip
+    """Grouped CI bars labelled with their means (categories and series in table order)."""
+    if log:
+        ax.set_yscale("log")
+    colors = _series(df, series)
+    ci_bars(df, ax, category, series, {c: str(c) for c in dict.fromkeys(df[category])},
+            {k: str(k) for k in colors}, colors, annotate=True,
+            theory="theory" if theory_label else None, theory_label=theory_label or "")
+    ax.tick_params(axis="x", labelsize=8)
+    ax.margins(y=0.15)
+    _axes(ax, xlabel, ylabel, title)
+    below: dict[str, Any] = {"loc": "upper center", "bbox_to_anchor": (0.5, -0.2), "ncol": 2}
+    ax.legend(fontsize=7, title=CI_LEGEND, title_fontsize=7, **(below if legend_below else {}))
+
+
+def _lines(df: pd.DataFrame, ax: Axes, *, x: str, series: str, xlabel: str, ylabel: str,
+           title: str, logx: bool = False, logy: bool = False, xticks: Sequence[float] = (),
+           references: Sequence[Reference] = ()) -> None:  # fmt: skip
+    """CI lines against ``x`` (one per series, table order) and dashed reference lines."""
+    colors = _series(df, series)
+    ci_lines(df, ax, x, series, {k: f"{k} ({CI_LEGEND})" for k in colors}, colors)
+    for j, (label, xs, ys) in enumerate(references):
+        ax.plot(list(xs), list(ys), ("--", ":", "-.")[j % 3], color="0.25", linewidth=1.1,
+                label=label)  # fmt: skip
+    ax.set_xscale("log" if logx else "linear")
+    ax.set_yscale("log" if logy else "linear")
+    if xticks:
+        ax.set_xticks(list(xticks), [f"{v:,g}" for v in xticks])
+        ax.minorticks_off()
+    _axes(ax, xlabel, ylabel, title)
+    ax.legend(fontsize=7)
+
+
+def _timeline(df: pd.DataFrame, ax: Axes, *, x: str, y: str, series: str, xlabel: str,
+              ylabel: str, title: str, muted: str, vline: tuple[str, float]) -> None:  # fmt: skip
+    """Per-message values against time (no CIs); the ``muted`` series grey, behind."""
+    i = 0
+    for name in dict.fromkeys(df[series]):
+        sub = df[df[series] == name].sort_values(x)
+        color = "0.6" if name == muted else COLORS[i % len(COLORS)]
+        i += name != muted
+        ax.plot(sub[x].astype(float), sub[y].astype(float), marker=".", markersize=3,
+                linewidth=0.8, color=color, zorder=1.0 if name == muted else 2.0, label=name)
+    ax.axvline(vline[1], color="black", linestyle=":", linewidth=1.0, label=vline[0])
+    ax.set_yscale("log")
+    ax.grid(color="0.88", linewidth=0.8)
+    ax.set_axisbelow(True)
+    _axes(ax, xlabel, ylabel, title)
+    ax.legend(fontsize=7)
+
 
 def _pick(df: pd.DataFrame, metric: str) -> pd.DataFrame:
     return df[df["metric"] == metric].reset_index(drop=True)
@@ -605,7 +619,7 @@ def _pick(df: pd.DataFrame, metric: str) -> pd.DataFrame:
 
 def ordering_chart(df: pd.DataFrame, setup: Setup, path: Path) -> None:
     """Violations, duplicates and p99 latency per queue type and function error rate."""
-    fig, axes = new_figure_row(13.0, 4.4, 3)
+    fig, axes = new_panels(1, 3, 13.0, 4.4)
     df = df[df["queue"] != NO_REORDER]
     df = df.assign(errors=[error_label(e) for e in df["function_error_rate"]])
     panels = [
@@ -617,8 +631,8 @@ def ordering_chart(df: pd.DataFrame, setup: Setup, path: Path) -> None:
          "(c) p99 latency, producer to processed", True),
     ]  # fmt: skip
     for ax, (metric, ylabel, title, log) in zip(axes, panels, strict=True):
-        ci_bar_chart(_pick(df, metric), ax, category="queue", series="errors", ylabel=ylabel,
-                     title=title, xlabel="queue type", log=log, level=LEVEL)  # fmt: skip
+        _bars(_pick(df, metric), ax, category="queue", series="errors", ylabel=ylabel,
+                     title=title, xlabel="queue type", log=log)  # fmt: skip
     reps = setup.ordering_reps
     fig.suptitle(
         f"SQS standard vs FIFO → Lambda, {setup.ordering_rate_per_s:g} msg/s in 10 groups, "
@@ -632,26 +646,26 @@ def ordering_chart(df: pd.DataFrame, setup: Setup, path: Path) -> None:
 
 def groups_chart(df: pd.DataFrame, setup: Setup, path: Path) -> None:
     """Throughput, p99 latency and ordering violations against the number of groups."""
-    fig, axes = new_figure_row(13.0, 4.4, 3)
+    fig, axes = new_panels(1, 3, 13.0, 4.4)
     xs = sorted(set(df["groups"]))
     rate = setup.groups_rate_per_s
     bound = [min(rate, x / MEAN_DURATION_S) for x in xs]
-    ci_line_chart(
+    _lines(
         _pick(df, "throughput_per_s"), axes[0], x="groups", series="queue",
         xlabel="message groups (log scale)", ylabel="delivered throughput (messages/s)",
-        title="(a) Throughput", logx=True, level=LEVEL, xticks=xs,
+        title="(a) Throughput", logx=True, xticks=xs,
         references=[(f"offered load {rate:g} msg/s", xs, [rate] * len(xs)),
                     ("FIFO bound min(load, groups ÷ 0.1 s)", xs, bound)],
     )  # fmt: skip
-    ci_line_chart(
+    _lines(
         _pick(df, "latency_p99_s"), axes[1], x="groups", series="queue",
         xlabel="message groups (log scale)", ylabel="p99 latency of delivered messages (s, log)",
-        title="(b) p99 latency", logx=True, logy=True, level=LEVEL, xticks=xs,
+        title="(b) p99 latency", logx=True, logy=True, xticks=xs,
     )  # fmt: skip
-    ci_line_chart(
+    _lines(
         _pick(df, "ordering_violations_per_10k"), axes[2], x="groups", series="queue",
         xlabel="message groups (log scale)", ylabel="ordering violations per 10,000 messages",
-        title="(c) Ordering violations", logx=True, level=LEVEL, xticks=xs,
+        title="(c) Ordering violations", logx=True, xticks=xs,
     )  # fmt: skip
     fig.suptitle(
         f"FIFO concurrency is capped by the number of message groups: {rate:g} msg/s, batch "
@@ -664,22 +678,22 @@ def groups_chart(df: pd.DataFrame, setup: Setup, path: Path) -> None:
 
 def hol_chart(df: pd.DataFrame, timeline: pd.DataFrame, setup: Setup, path: Path) -> None:
     """A replication's latencies around the poison message, and stall vs theory."""
-    fig, axes = new_figure_row(13.0, 4.8, 2)
+    fig, axes = new_panels(1, 2, 13.0, 4.8)
     tl = timeline.dropna(subset=["latency_s"])
     first = str(tl["variant"].iloc[0])
     poison = tl[tl["group"] == "poison's group"]
     poison = poison.assign(series=[f"poison's group, {v}" for v in poison["variant"]])
     other = tl[(tl["group"] == "another group") & (tl["variant"] == first)]
     other = other.assign(series="another group (the same in every variant)")
-    timeline_chart(
+    _timeline(
         pd.concat([other, poison], ignore_index=True), axes[0], x="created_rel_s",
         y="latency_s", series="series",
         xlabel="message creation time − poison message's creation time (s)",
         ylabel="end-to-end latency (s, log scale)",
         title=f"(a) One replication (rep {int(timeline['rep'].iloc[0])}): latency of each "
-              "message of two groups", logy=True,
-        muted=["another group (the same in every variant)"],
-        vlines=[("poison message created (never processed)", 0.0)],
+              "message of two groups",
+        muted="another group (the same in every variant)",
+        vline=("poison message created (never processed)", 0.0),
     )  # fmt: skip
     names = {
         "stall_s": "poison message blocks its group",
@@ -690,9 +704,9 @@ def hol_chart(df: pd.DataFrame, timeline: pd.DataFrame, setup: Setup, path: Path
     bars["what"] = bars["metric"].map(names)
     bars["theory"] = np.where(bars["metric"] == "stall_s", bars["theory_stall_s"], np.nan)
     bars["variant"] = [str(v).replace(", visibility", "\nvisibility") for v in bars["variant"]]
-    ci_bar_chart(
+    _bars(
         bars, axes[1], category="variant", series="what", ylabel="seconds (log scale)",
-        title="(b) Stall of the poison's group vs other groups", log=True, level=LEVEL,
+        title="(b) Stall of the poison's group vs other groups", log=True,
         theory_label="theory: maxReceiveCount × visibility, or retention", legend_below=True,
     )  # fmt: skip
     fig.suptitle(
@@ -707,17 +721,17 @@ def hol_chart(df: pd.DataFrame, timeline: pd.DataFrame, setup: Setup, path: Path
 
 def limit_chart(df: pd.DataFrame, setup: Setup, path: Path) -> None:
     """Delivered throughput, loss and producer time against the offered load."""
-    fig, axes = new_figure_row(13.0, 4.4, 3)
+    fig, axes = new_panels(1, 3, 13.0, 4.4)
     xs = sorted(set(df["offered_per_s"]))
     calls = df[df["metric"].isin(["accepted_sends_per_s", "throttled_sends_per_s"])].copy()
     calls["series"] = calls["metric"].map({
         "accepted_sends_per_s": "accepted sends (queue throughput)",
         "throttled_sends_per_s": "throttled sends (first tries and retries)",
     })  # fmt: skip
-    ci_line_chart(
+    _lines(
         calls, axes[0], x="offered_per_s", series="series", xlabel="offered load (messages/s)",
         ylabel="SendMessage calls per second", title="(a) Accepted and throttled sends",
-        level=LEVEL, xticks=xs,
+        xticks=xs,
         references=[("no limit (accepted = offered)", xs, xs),
                     (f"FIFO limit {FIFO_CALLS_PER_S:g} calls/s", xs,
                      [FIFO_CALLS_PER_S] * len(xs))],
@@ -725,9 +739,9 @@ def limit_chart(df: pd.DataFrame, setup: Setup, path: Path) -> None:
     lost = _pick(df, "lost_fraction").assign(series="FIFO queue")
     for c in ("mean", "ci_low", "ci_high"):
         lost[c] = lost[c] * 100
-    ci_line_chart(
+    _lines(
         lost, axes[1], x="offered_per_s", series="series", xlabel="offered load (messages/s)",
-        ylabel="messages lost after 3 send attempts (%)", title="(b) Lost messages", level=LEVEL,
+        ylabel="messages lost after 3 send attempts (%)", title="(b) Lost messages",
         xticks=xs, references=[("1 − limit ÷ load", xs,
                      [max(0.0, 1 - FIFO_CALLS_PER_S / x) * 100 for x in xs])],
     )  # fmt: skip
@@ -736,9 +750,9 @@ def limit_chart(df: pd.DataFrame, setup: Setup, path: Path) -> None:
         "producer_latency_mean_s": "producer time per message",
         "latency_p99_s": "p99 end-to-end latency",
     })  # fmt: skip
-    ci_line_chart(
+    _lines(
         times, axes[2], x="offered_per_s", series="series", xlabel="offered load (messages/s)",
-        ylabel="seconds", title="(c) Producer time and latency", level=LEVEL, xticks=xs,
+        ylabel="seconds", title="(c) Producer time and latency", xticks=xs,
     )  # fmt: skip
     fig.suptitle(
         f"FIFO throughput limit ({FIFO_CALLS_PER_S:g} SendMessage calls/s, no batching): "
@@ -1029,109 +1043,85 @@ def findings(
     return "\n".join(lines)
 
 
-# ------------------------------------------------------------------------------- main
+# ------------------------------------------------------------------------------- study
 
 
-def _parser() -> argparse.ArgumentParser:
-    return experiment_parser(
-        "experiments/fifo_ordering.py",
-        "SQS standard vs FIFO → Lambda (DESIGN A2); writes results/fifo_ordering/.",
-        default_out=DEFAULT_OUT,
-        default_seed=DEFAULT_SEED,
-        quick_help="shorter runs, fewer replications",
-        replot=False,
-    )
+def _setup(o: Options) -> Setup:
+    """The sizes of this invocation (``--replications`` sets every study's replications)."""
+    setup = QUICK if o.quick else FULL
+    n = o.replications
+    return setup if n is None else setup._replace(
+        ordering_reps=n, groups_reps=n, hol_reps=n, limit_reps=n)  # fmt: skip
 
 
-def _write(df: pd.DataFrame, path: Path) -> pd.DataFrame:
-    df.to_csv(path, index=False, float_format="%.10g")
-    return pd.read_csv(path)
+def designs(o: Options) -> list[Design[Any]]:
+    """The four studies; head-of-line runs the replications its poison plans chose."""
+    setup = _setup(o)
+    plans = tuple(plan_poison(setup, o.seed))
+    reps = [plan.rep for plan in plans]
+    common: dict[str, Any] = {"seed_column": False, "level": LEVEL}
+    return [
+        Design("limit", [float(x) for x in setup.limit_loads],
+               lambda load: limit_scenario(setup, load), functools.partial(limit_measure, setup),
+               setup.limit_reps, "throughput_limit", trace=True, units=LIMIT_UNITS,
+               columns=lambda load: {"offered_per_s": load,
+                                     "limit_calls_per_s": FIFO_CALLS_PER_S}, **common),
+        Design("hol", [HolPoint(v, plans) for v in setup.hol_variants],
+               lambda p: hol_scenario(setup, p.variant, plans[0].poison_rate),
+               functools.partial(hol_measure, setup), setup.hol_reps, "head_of_line",
+               lambda p: hol_keys(p.variant), trace=True, units=HOL_UNITS,
+               rep_indices=lambda n: reps,
+               rep_scenario=lambda p, rep: hol_scenario(
+                   setup, p.variant, next(x for x in plans if x.rep == rep).poison_rate),
+               **common),
+        Design("ordering", ordering_variants(setup),
+               lambda p: ordering_scenario(setup, *p), ordering_measure, setup.ordering_reps,
+               "ordering", lambda p: {"queue": p[0], "function_error_rate": p[1]},
+               units=ORDERING_UNITS, **common),
+        Design("groups", [(fifo, g) for fifo in (True, False) for g in setup.groups],
+               lambda p: groups_scenario(setup, *p), functools.partial(groups_measure, setup),
+               setup.groups_reps, "groups", lambda p: {
+                   "queue": queue_label(p[0]), "groups": p[1],
+                   "offered_per_s": setup.groups_rate_per_s,
+                   "fifo_bound_per_s": min(setup.groups_rate_per_s, p[1] / MEAN_DURATION_S)
+                   if p[0] else None}, units=GROUPS_UNITS, **common),
+    ]  # fmt: skip
+
+
+def timeline(o: Options, designs: Sequence[Design[Any]], run: Run) -> dict[str, pd.DataFrame]:
+    """``head_of_line_timeline``: every variant's first planned replication, message by message."""
+    hol = next(d for d in designs if d.name == "hol")
+    parts = [run.details[p][rep] for p in hol.points for rep in sorted(run.details.get(p, {}))]
+    return {"head_of_line_timeline": pd.concat(parts, ignore_index=True)}
+
+
+def report(rep: Report) -> str:
+    """The four charts and the findings, from the five CSV tables."""
+    setup, t, out = _setup(rep.options), rep.tables, rep.out
+    ordering_chart(t["ordering"], setup, out / "ordering.png")
+    groups_chart(t["groups"], setup, out / "groups.png")
+    hol_chart(t["head_of_line"], t["head_of_line_timeline"], setup, out / "head_of_line.png")
+    limit_chart(t["throughput_limit"], setup, out / "throughput_limit.png")
+    return findings(dict(t), setup, out.name, rep.quick, rep.seed)
+
+
+STUDY = Study(
+    "fifo_ordering",
+    "SQS standard vs FIFO → Lambda (DESIGN A2); writes results/fifo_ordering/.",
+    20260402,
+    designs,
+    report,
+    extra_tables=timeline,
+    extra_table_names=("head_of_line_timeline",),
+    float_format="%.10g",
+    quick_help="shorter runs, fewer replications",
+    replications_help="replications per variant of every study (default: the study's)",
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    setup = QUICK if args.quick else FULL
-    seed: int = args.seed
-    out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
-
-    # Every run of the four studies goes into one pool, the longest first; each result is
-    # reduced to its metrics as it arrives: (study, variant key) -> (columns, [metrics per rep]).
-    plans = plan_poison(setup, seed)
-    tasks: list[tuple[Task, Reducer]] = []
-    where: list[tuple[str, Any]] = []
-    variants: dict[str, dict[Any, tuple[dict[str, Any], list[Any]]]] = {
-        k: {} for k in ("limit", "hol", "ordering", "groups")
-    }
-
-    def add(study: str, key: Any, columns: dict[str, Any], task: Task, reduce: Reducer) -> None:
-        variants[study].setdefault(key, (columns, []))
-        tasks.append((task, reduce))
-        where.append((study, key))
-
-    for load in setup.limit_loads:
-        sc = limit_scenario(setup, load)
-        cols = {"offered_per_s": load, "limit_calls_per_s": FIFO_CALLS_PER_S}
-        for rep in range(setup.limit_reps):
-            add("limit", load, cols, (sc, rep, seed, False, True),
-                functools.partial(limit_measure, setup))  # fmt: skip
-    for v in setup.hol_variants:
-        for plan in plans:
-            sc = hol_scenario(setup, v, plan.poison_rate)
-            add("hol", v, hol_keys(v), (sc, plan.rep, seed, False, True),
-                functools.partial(hol_measure, setup, v, plan, plan is plans[0]))  # fmt: skip
-    for queue, err in ordering_variants(setup):
-        sc = ordering_scenario(setup, queue, err)
-        cols = {"queue": queue, "function_error_rate": err}
-        for rep in range(setup.ordering_reps):
-            add("ordering", (queue, err), cols, (sc, rep, seed, False, False), ordering_measure)
-    for fifo in (True, False):
-        for g in setup.groups:
-            sc = groups_scenario(setup, fifo, g)
-            cols = {"queue": queue_label(fifo), "groups": g,
-                    "offered_per_s": setup.groups_rate_per_s,
-                    "fifo_bound_per_s": min(setup.groups_rate_per_s, g / MEAN_DURATION_S)
-                    if fifo else None}  # fmt: skip
-            for rep in range(setup.groups_reps):
-                add("groups", (fifo, g), cols, (sc, rep, seed, False, False),
-                    functools.partial(groups_measure, setup))  # fmt: skip
-    reduced = run_all(tasks, args.workers, progress=sys.stderr.isatty())
-    timelines = []
-    for (study, key), value in zip(where, reduced, strict=True):
-        if study == "hol":
-            value, timeline = value
-            if timeline is not None:
-                timelines.append(timeline)
-        variants[study][key][1].append(value)
-    wall = time.perf_counter() - start
-
-    tables = {
-        "ordering": _write(summary_table(variants["ordering"], ORDERING_UNITS),
-                           out / "ordering.csv"),
-        "groups": _write(summary_table(variants["groups"], GROUPS_UNITS), out / "groups.csv"),
-        "head_of_line": _write(summary_table(variants["hol"], HOL_UNITS),
-                               out / "head_of_line.csv"),
-        "head_of_line_timeline": _write(pd.concat(timelines, ignore_index=True),
-                                        out / "head_of_line_timeline.csv"),
-        "throughput_limit": _write(summary_table(variants["limit"], LIMIT_UNITS),
-                                   out / "throughput_limit.csv"),
-    }  # fmt: skip
-    # Everything below reads the CSVs back, so the charts and findings show what was written.
-    ordering_chart(tables["ordering"], setup, out / "ordering.png")
-    groups_chart(tables["groups"], setup, out / "groups.png")
-    hol_chart(tables["head_of_line"], tables["head_of_line_timeline"], setup,
-              out / "head_of_line.png")  # fmt: skip
-    limit_chart(tables["throughput_limit"], setup, out / "throughput_limit.png")
-    text = findings(tables, setup, out.name, args.quick, seed)
-    (out / "findings.md").write_text(text)
-    index = write_results_index(out.parent)
-    print(text)
-    print(
-        f"fifo_ordering: {len(tasks)} runs, wall time {wall:.1f} s; wrote {out} and {index}",
-        file=sys.stderr,
-    )
-    return 0
+    """Run the four studies (see the module docstring for the command line)."""
+    return run_study(STUDY, argv)
 
 
 if __name__ == "__main__":

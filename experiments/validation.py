@@ -1,7 +1,8 @@
-"""Validation: does evsim agree with queueing theory? (DESIGN §7)
+"""Validation: does evsim agree with queueing theory (DESIGN §7)?
 
-Runs every theory check of :mod:`sim.validation` (M/M/1, M/M/c with Erlang C, Little's law,
-P(dead-lettered) = p^k, mean attempts, sequential fan-out, SDK retries) on all cores and writes
+Runs every theory check of :mod:`sim.study.validation` (M/M/1, M/M/c with Erlang C, Little's
+law, P(dead-lettered) = p^k, mean attempts, sequential fan-out, SDK retries) on all cores and
+writes
 
 * ``results/validation/validation.csv``: one row per case (case, theory, sim_mean, ci_low,
   ci_high, inside_ci, replications, level, unit);
@@ -12,7 +13,8 @@ P(dead-lettered) = p^k, mean attempts, sequential fan-out, SDK retries) on all c
 Same seed ⇒ same files, byte for byte (the results do not depend on the number of workers, and
 the PNG carries no version metadata). ``--quick`` runs shorter, fewer replications.
 
-Usage: ``python experiments/validation.py [--quick] [--out DIR] [--seed S] [--case TEXT ...]``
+Usage: ``python experiments/validation.py [--quick] [--out DIR] [--seed S] [--workers N]
+[--replications R] [--replot] [--case TEXT ...]``
 or ``evsim experiments validation [--quick]``.
 """
 
@@ -20,43 +22,37 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from collections.abc import Sequence
-from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from sim.analysis.output import write_results_index
 from sim.analysis.plots import new_figure, save_png, validation_chart
-from sim.study import experiment_parser
-from sim.validation import DEFAULT_SEED, cases, check_cases
+from sim.study import Design, Options, Report, Study, StudyUsageError, run_study
+from sim.study.validation import DEFAULT_SEED, cases
+from sim.study.validation import designs as check_designs
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_OUT = ROOT / "results" / "validation"
-COLUMNS = [
-    "case", "theory", "sim_mean", "ci_low", "ci_high", "inside_ci", "replications", "level",
-    "unit",
-]  # fmt: skip
 LEVEL = 0.99
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = experiment_parser(
-        "experiments/validation.py",
-        "Check evsim against queueing theory and write results/validation/.",
-        default_out=DEFAULT_OUT,
-        default_seed=DEFAULT_SEED,
-        quick_help="shorter runs, fewer replications",
-        replot=False,
-    )
+def _options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--case", action="append", default=None, metavar="TEXT",
         help="only the cases whose name contains TEXT (repeatable)",
     )  # fmt: skip
-    return p
 
 
-def _number(value: float, unit: str) -> str:
+def designs(o: Options) -> list[Design[int]]:
+    """Every theory check (or those ``--case`` selects), one design per shared scenario."""
+    selected = cases(o.quick)
+    if o.args.case:
+        selected = [c for c in selected if any(t in c.name for t in o.args.case)]
+        if not selected:
+            raise StudyUsageError(f"no case matches {o.args.case}")
+    return check_designs(selected, LEVEL)
+
+
+def _number(value: Any, unit: Any) -> str:
     text = f"{value:.4g}"
     return f"{text} s" if unit == "s" else text
 
@@ -69,7 +65,8 @@ def findings(table: pd.DataFrame, out_name: str, quick: bool, seed: int) -> str:
     level = "/".join(f"{lv:.0%}" for lv in sorted(set(table["level"])))
     ratio = table["sim_mean"] / table["theory"]
     err = (ratio - 1).abs()
-    worst = table.loc[err.idxmax()] if n else None
+    at: Any = err.idxmax() if n else None
+    worst: Any = table.loc[at] if n else None
     half_width = (table["ci_high"] - table["ci_low"]) / 2 / table["theory"].abs()
     lines = [
         "## Validation: evsim against queueing theory",
@@ -103,7 +100,7 @@ def findings(table: pd.DataFrame, out_name: str, quick: bool, seed: int) -> str:
             f"{err.median():.2%}; the largest is {err.max():.2%} ({worst['case']}: "
             f"{_number(worst['sim_mean'], worst['unit'])} vs "
             f"{_number(worst['theory'], worst['unit'])}), where the CI half-width is "
-            f"±{half_width[err.idxmax()]:.1%} of theory."
+            f"±{half_width[at]:.1%} of theory."
         )
     for key, what in (
         ("M/M/1 mean sojourn, rho=0.9", "Heavy traffic, M/M/1 at ρ = 0.9"),
@@ -130,45 +127,37 @@ def findings(table: pd.DataFrame, out_name: str, quick: bool, seed: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    selected = cases(args.quick)
-    if args.case:
-        selected = [c for c in selected if any(t in c.name for t in args.case)]
-        if not selected:
-            print(f"no case matches {args.case}", file=sys.stderr)
-            return 2
-    out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
-
-    start = time.perf_counter()
-    table = check_cases(
-        selected, LEVEL, workers=args.workers, seed=args.seed, progress=sys.stderr.isatty()
-    )[COLUMNS]
-    wall = time.perf_counter() - start
-    table.to_csv(out / "validation.csv", index=False)
-
-    # Everything below reads the CSV back, so the chart and the findings show what was written.
-    table = pd.read_csv(out / "validation.csv", keep_default_na=False, na_values=[""])
+def report(rep: Report) -> str:
+    """The chart and the findings from ``validation.csv``; the table also goes to stdout."""
+    table = rep.tables["validation"]
     table["unit"] = table["unit"].fillna("")
     fig, ax = new_figure(10.0, 1.2 + 0.42 * len(table))
     validation_chart(table, ax)
-    save_png(fig, out / "validation.png")
-    (out / "findings.md").write_text(findings(table, out.name, args.quick, args.seed))
-    index = write_results_index(out.parent)
-
+    save_png(fig, rep.out / "validation.png")
     with pd.option_context("display.width", 200, "display.max_colwidth", 60):
         print(table[["case", "theory", "sim_mean", "ci_low", "ci_high", "inside_ci"]]
               .to_string(index=False))  # fmt: skip
-    print(
-        f"validation: {int(table['inside_ci'].sum())} of {len(table)} inside the {LEVEL:.0%} CI; "
-        f"wall time {wall:.1f} s; wrote {out}/validation.csv, validation.png, findings.md "
-        f"and {index}",
-        file=sys.stderr,
-    )
     # A miss is reported in the files, not as a failure: at 99% about one case in a hundred
     # misses by chance. The slow tests in tests/validation/ are the gate.
-    return 0
+    return findings(table, rep.out.name, rep.quick, rep.seed)
+
+
+STUDY = Study(
+    "validation",
+    "Check evsim against queueing theory and write results/validation/.",
+    DEFAULT_SEED,
+    designs,
+    report,
+    read_csv={"keep_default_na": False, "na_values": [""]},
+    quick_help="shorter runs, fewer replications",
+    replications_help="replications per case (default: 20, --quick 10)",
+    add_options=_options,
+)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the theory checks (see the module docstring for the command line)."""
+    return run_study(STUDY, argv)
 
 
 if __name__ == "__main__":

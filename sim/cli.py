@@ -149,7 +149,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from sim.validation import run_checks
+    from sim.study.validation import run_checks
 
     table = run_checks(quick=args.quick, progress=sys.stderr.isatty())
     cols = ["case", "theory", "sim_mean", "ci_low", "ci_high", "inside_ci"]

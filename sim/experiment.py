@@ -12,20 +12,29 @@ unchanged. :func:`compare` and :func:`sweep` pair replications across variants a
 differences against the first with t-based CIs; a scenario compared with itself differs by
 exactly zero.
 
+Per-run reduce hook (``reduce``): a function applied to each replication's
+:class:`RunResult` in the worker that ran it, so that only what it returns travels
+back (a trace of millions of events need not). With ``trace=True`` the replications keep their
+per-event trace for the hook to read. The hook must be picklable (a module-level function, or
+a ``functools.partial`` / instance of one); worker processes are forked where the platform
+allows it, so a hook defined in a script loaded from its file path is found in the workers.
+
 Sequential stopping (``precision``): replications are added in rounds until every headline
 metric's CI half-width is within ``precision × |mean|`` in every variant, or a cap is reached.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
+import multiprocessing
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, overload
 
 from tqdm import tqdm
 
@@ -40,12 +49,15 @@ __all__ = [
     "SweepResult",
     "compare",
     "default_workers",
+    "paired_differences",
+    "paired_stats",
     "run_replications",
     "run_tasks",
     "sweep",
 ]
 
 Task = tuple[Scenario, int, int]
+T = TypeVar("T")
 
 #: Metrics whose precision ``precision`` asks for (when they have a value).
 HEADLINE_METRICS: tuple[str, ...] = (
@@ -61,16 +73,23 @@ def default_workers() -> int:
     return os.cpu_count() or 1
 
 
-def _run_task(task: Task) -> RunResult:
+def _run_task(
+    task: Task, reduce: Callable[[RunResult], Any] | None = None, trace: bool = False
+) -> Any:
     scenario, rep, seed = task
-    return run_once(scenario, rep, seed)
+    result = run_once(scenario, rep, seed, trace=trace)
+    return result if reduce is None else reduce(result)
 
 
 @contextmanager
 def _mapper(
-    workers: int | None, dask: str | None, n_tasks: int
-) -> Iterator[Callable[[Sequence[Task]], Iterator[RunResult]]]:
-    """A function mapping tasks to results, in order, on the chosen executor."""
+    workers: int | None,
+    dask: str | None,
+    n_tasks: int,
+    work: Callable[[Task], Any] = _run_task,
+    fork: bool = False,
+) -> Iterator[Callable[[Sequence[Task]], Iterator[Any]]]:
+    """A function mapping tasks to ``work(task)``, in order, on the chosen executor."""
     if dask is not None:
         try:
             from dask.distributed import Client, LocalCluster
@@ -89,8 +108,8 @@ def _mapper(
             client = Client(dask)
         try:
 
-            def dask_map(tasks: Sequence[Task]) -> Iterator[RunResult]:
-                futures = client.map(_run_task, list(tasks), pure=False)
+            def dask_map(tasks: Sequence[Task]) -> Iterator[Any]:
+                futures = client.map(work, list(tasks), pure=False)
                 for fut in futures:
                     yield fut.result()
 
@@ -102,10 +121,41 @@ def _mapper(
         return
     n = default_workers() if workers is None else max(1, workers)
     if n == 1 or n_tasks <= 1:
-        yield lambda tasks: (_run_task(t) for t in tasks)
+        yield lambda tasks: (work(t) for t in tasks)
         return
-    with ProcessPoolExecutor(max_workers=min(n, n_tasks)) as pool:
-        yield lambda tasks: pool.map(_run_task, tasks)
+    context = (
+        multiprocessing.get_context("fork")
+        if fork and "fork" in multiprocessing.get_all_start_methods()
+        else None
+    )
+    with ProcessPoolExecutor(max_workers=min(n, n_tasks), mp_context=context) as pool:
+        yield lambda tasks: pool.map(work, tasks)
+
+
+@overload
+def run_tasks(
+    tasks: Sequence[Task],
+    workers: int | None = ...,
+    dask: str | None = ...,
+    progress: bool = ...,
+    desc: str = ...,
+    *,
+    reduce: None = ...,
+    trace: bool = ...,
+) -> list[RunResult]: ...
+
+
+@overload
+def run_tasks(
+    tasks: Sequence[Task],
+    workers: int | None = ...,
+    dask: str | None = ...,
+    progress: bool = ...,
+    desc: str = ...,
+    *,
+    reduce: Callable[[RunResult], T],
+    trace: bool = ...,
+) -> list[T]: ...
 
 
 def run_tasks(
@@ -114,7 +164,10 @@ def run_tasks(
     dask: str | None = None,
     progress: bool = False,
     desc: str = "replications",
-) -> list[RunResult]:
+    *,
+    reduce: Callable[[RunResult], Any] | None = None,
+    trace: bool = False,
+) -> list[Any]:
     """Run ``tasks`` on the chosen executor; results in task order.
 
     Args:
@@ -125,11 +178,19 @@ def run_tasks(
             (``"tcp://HOST:PORT"``).
         progress: Show a tqdm progress bar on stderr.
         desc: Label of the progress bar.
+        reduce: The per-run reduce hook (see the module docstring): applied to each result in
+            the worker, which returns what it returns instead of the result. None returns the
+            results themselves.
+        trace: Run every replication with its per-event trace (for ``reduce`` to read).
+
+    Returns:
+        One item per task, in task order: the :class:`RunResult`, or what ``reduce`` made of it.
     """
-    out: list[RunResult] = []
+    work = functools.partial(_run_task, reduce=reduce, trace=trace)
+    out: list[Any] = []
     with (
         tqdm(total=len(tasks), desc=desc, unit="rep", file=sys.stderr, disable=not progress) as bar,
-        _mapper(workers, dask, len(tasks)) as run_all,
+        _mapper(workers, dask, len(tasks), work, fork=reduce is not None) as run_all,
     ):
         for r in run_all(tasks):
             out.append(r)
@@ -181,23 +242,48 @@ def _precise(results: Sequence[RunResult], precision: float) -> bool:
     return True
 
 
+def paired_stats(
+    base: Mapping[int, Mapping[str, Any]],
+    other: Mapping[int, Mapping[str, Any]],
+    metrics: Sequence[str],
+    level: float = 0.95,
+) -> dict[str, dict[str, float | None]]:
+    """Per metric: :func:`ci_stats` of ``other − base``, paired by replication.
+
+    Args:
+        base: Per replication index, the baseline's values (a missing or None value, or a
+            replication missing from ``base``, gives no difference).
+        other: Per replication index, the variant's values, in the order to pair them.
+        metrics: The metrics to difference.
+        level: Confidence level of the t-based interval.
+
+    Returns:
+        ``{metric: {"mean", "ci_low", "ci_high", "std", "n"}}``.
+    """
+    out: dict[str, dict[str, float | None]] = {}
+    for name in metrics:
+        diffs: list[float | None] = []
+        for rep, values in other.items():
+            b = base.get(rep)
+            if b is None:
+                continue
+            x, y = values.get(name), b.get(name)
+            diffs.append(None if x is None or y is None else float(x) - float(y))
+        out[name] = ci_stats(diffs, level)
+    return out
+
+
 def paired_differences(
     base: Sequence[RunResult], other: Sequence[RunResult]
 ) -> dict[str, dict[str, float | None]]:
     """Per metric: mean and t-based 95% CI of ``other − base``, paired by replication."""
-    by_rep = {r.rep: r for r in base}
-    out: dict[str, dict[str, float | None]] = {}
-    for name in METRICS:
-        diffs: list[float | None] = []
-        for r in other:
-            b = by_rep.get(r.rep)
-            if b is None:
-                continue
-            x, y = r.metrics.get(name), b.metrics.get(name)
-            diffs.append(None if x is None or y is None else float(x) - float(y))
-        s = ci_stats(diffs)
-        out[name] = {"mean": s["mean"], "ci_low": s["ci_low"], "ci_high": s["ci_high"]}
-    return out
+    stats = paired_stats(
+        {r.rep: r.metrics for r in base}, {r.rep: r.metrics for r in other}, METRICS
+    )
+    return {
+        name: {"mean": s["mean"], "ci_low": s["ci_low"], "ci_high": s["ci_high"]}
+        for name, s in stats.items()
+    }
 
 
 @dataclass
@@ -237,6 +323,9 @@ def compare(
     dask: str | None = None,
     precision: float | None = None,
     max_replications: int = 200,
+    *,
+    reduce: Callable[[RunResult], RunResult] | None = None,
+    trace: bool = False,
 ) -> CompareResult:
     """Run every variant with the same root seed and replication indices (common random numbers).
 
@@ -250,6 +339,10 @@ def compare(
         precision: Relative CI half-width to reach on the headline metrics (sequential
             stopping); None runs exactly ``replications``.
         max_replications: Cap on replications per variant when ``precision`` is set.
+        reduce: Per-run reduce hook, applied in the worker (see the module docstring); it
+            returns a slimmer :class:`RunResult` (e.g. its trace summarised into
+            ``diagnostics`` and dropped).
+        trace: Run the replications with their per-event trace (for ``reduce`` to read).
     """
     if not scenarios:
         raise ValueError("compare needs at least one scenario")
@@ -264,7 +357,10 @@ def compare(
     target = n
     while True:
         tasks = [(s, rep, root) for s in scenarios for rep in range(done, target)]
-        runs = run_tasks(tasks, workers, dask, progress, desc=base.name)
+        if reduce is None:
+            runs = run_tasks(tasks, workers, dask, progress, desc=base.name, trace=trace)
+        else:
+            runs = run_tasks(tasks, workers, dask, progress, base.name, reduce=reduce, trace=trace)
         per = target - done
         for i, name in enumerate(names):
             result.runs[name].extend(runs[i * per : (i + 1) * per])

@@ -246,8 +246,8 @@ def table_row(table: pd.DataFrame, metric: str, **eq: object) -> pd.Series:
 
 
 def assert_theory_inside_ci(case: Any) -> None:
-    """A :class:`sim.validation.Case`'s closed form lies inside the simulation's 99% CI."""
-    from sim.validation import check_case
+    """A :class:`sim.study.validation.Case`'s closed form lies inside the simulation's 99% CI."""
+    from sim.study.validation import check_case
 
     row = check_case(case, level=0.99, workers=1)
     assert row["replications"] == case.replications

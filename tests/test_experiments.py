@@ -96,7 +96,7 @@ def test_validation_quick_runs_every_case(validation: ModuleType, tmp_path: Path
     out = tmp_path / "validation"
     assert validation.main(["--quick", "--out", str(out)]) == 0
     table = pd.read_csv(out / "validation.csv")
-    from sim.validation import cases
+    from sim.study.validation import cases
 
     assert list(table["case"]) == [c.name for c in cases(quick=True)]
     assert (out / "validation.png").read_bytes().startswith(PNG_MAGIC)

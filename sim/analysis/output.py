@@ -21,7 +21,14 @@ import pandas as pd
 from sim.analysis.metrics import RunResult, summarize, tidy
 from sim.config.scenario import Scenario
 
-__all__ = ["git_commit", "manifest", "write_results_index", "write_run", "write_study"]
+__all__ = [
+    "git_commit",
+    "manifest",
+    "versions",
+    "write_results_index",
+    "write_run",
+    "write_study",
+]
 
 _PACKAGES = ("evsim", "simpy", "numpy", "pandas", "pydantic", "scipy", "pyarrow", "matplotlib")
 
@@ -42,7 +49,8 @@ def git_commit() -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
-def _versions() -> dict[str, str | None]:
+def versions() -> dict[str, str | None]:
+    """The versions of Python and of evsim and the packages its results depend on."""
     out: dict[str, str | None] = {"python": platform.python_version()}
     for name in _PACKAGES:
         try:
@@ -62,7 +70,7 @@ def manifest(scenario: Scenario, seed: int, results: Sequence[RunResult]) -> dic
             {"rep": r.rep, "seed": r.seed, "spawn_key": ["rep", "component", "purpose"]}
             for r in results
         ],
-        "versions": _versions(),
+        "versions": versions(),
         "git_commit": git_commit(),
     }
 
@@ -122,7 +130,7 @@ def write_study(
         "replications": len(first),
         "replication_seeds": [{"rep": r.rep, "seed": r.seed} for r in first],
         "tasks": len(all_results),
-        "versions": _versions(),
+        "versions": versions(),
         "git_commit": git_commit(),
         **(dict(extra) if extra else {}),
     }

@@ -12,28 +12,23 @@ so the same data always gives the same PNG file.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import NullLocator
 
 __all__ = [
     "DPI",
-    "SERIES_COLORS",
     "case_label",
-    "ci_bar_chart",
     "ci_bars",
-    "ci_line_chart",
     "ci_lines",
     "new_figure",
-    "new_figure_row",
     "new_panels",
     "save_png",
-    "timeline_chart",
     "validation_chart",
 ]
 
@@ -179,9 +174,9 @@ def ci_lines(
     ax: Axes,
     x: str,
     series: str,
-    labels: dict[object, str],
-    colors: dict[object, str] | None = None,
-    positions: dict[object, float] | None = None,
+    labels: Mapping[Any, str],
+    colors: Mapping[Any, str] | None = None,
+    positions: Mapping[Any, float] | None = None,
     linestyle: str = "-",
     marker: str = "o",
 ) -> Axes:
@@ -224,17 +219,22 @@ def ci_bars(
     ax: Axes,
     category: str,
     series: str,
-    categories: dict[object, str],
-    labels: dict[object, str],
-    colors: dict[object, str] | None = None,
+    categories: Mapping[Any, str],
+    labels: Mapping[Any, str],
+    colors: Mapping[Any, str] | None = None,
     width: float = 0.8,
+    *,
+    annotate: bool = False,
+    theory: str | None = None,
+    theory_label: str = "theory",
 ) -> Axes:
     """Grouped bars: one group per ``category`` value, one bar per ``series`` value, CI bars.
 
     Args:
         df: Summary rows with columns ``category``, ``series``, ``mean``, ``ci_low`` and
             ``ci_high``.
-        ax: The axes to draw on.
+        ax: The axes to draw on (set a log y scale before, if wanted: bars with a mean ≤ 0
+            then get no value label).
         category: Column whose values make the groups, in the order and with the tick labels
             of ``categories``.
         series: Column whose values make the bars of a group, in the order and with the legend
@@ -243,6 +243,11 @@ def ci_bars(
         labels: Legend label of each series value.
         colors: Colour of each series value.
         width: Total width of a group (1 = no gap between groups).
+        annotate: Print each bar's mean above its CI bar (3 significant digits, whole
+            numbers with separators from 100 on).
+        theory: Column of a closed form to mark on each bar as a black bar-wide tick (NaN: no
+            tick), labelled ``theory_label`` in the legend.
+        theory_label: The legend label of the theory ticks.
 
     Returns:
         ``ax``, with one bar container per series.
@@ -250,6 +255,8 @@ def ci_bars(
     keys = list(categories)
     n = max(1, len(labels))
     bar = width / n
+    log = ax.get_yscale() == "log"
+    theory_drawn = False
     for i, (key, label) in enumerate(labels.items()):
         part = df[df[series] == key].set_index(category).reindex(keys)
         xs = [j - width / 2 + bar * (i + 0.5) for j in range(len(keys))]
@@ -259,248 +266,22 @@ def ci_bars(
         ax.bar(xs, heights, width=bar * 0.92, label=label, color=color)
         ax.errorbar(xs, heights, yerr=[minus, plus], fmt="none", ecolor="black",
                     elinewidth=1.0, capsize=3)  # fmt: skip
-    ax.set_xticks(range(len(keys)), list(categories.values()))
-    ax.grid(axis="y", color="0.88", linewidth=0.8)
-    ax.set_axisbelow(True)
-    return ax
-
-
-# ---------------------------------------------------------------------------------------------
-# Charts with confidence intervals, several panels per figure (used by
-# experiments/fifo_ordering.py). Tidy input: one row per (category or x, series) with the
-# columns ``mean``, ``ci_low`` and ``ci_high`` (missing bounds draw no error bar).
-# ---------------------------------------------------------------------------------------------
-
-#: Colours of successive series in the CI charts (colour-blind safe tab10 subset).
-SERIES_COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown")
-
-
-def new_figure_row(width_in: float, height_in: float, ncols: int) -> tuple[Figure, list[Axes]]:
-    """A figure of ``width_in`` × ``height_in`` inches on an Agg canvas with ``ncols`` axes."""
-    fig = Figure(figsize=(width_in, height_in), layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig, [fig.add_subplot(1, ncols, i + 1) for i in range(ncols)]
-
-
-def _ci_err(df: pd.DataFrame) -> tuple[list[float], list[float]]:
-    """Error-bar lengths below and above each mean (0 where a bound is missing)."""
-    lower, upper = [], []
-    for mean, lo, hi in zip(df["mean"], df["ci_low"], df["ci_high"], strict=True):
-        m, a, b = _num(mean), _num(lo), _num(hi)
-        lower.append(0.0 if math.isnan(a) or math.isnan(m) else max(0.0, m - a))
-        upper.append(0.0 if math.isnan(b) or math.isnan(m) else max(0.0, b - m))
-    return lower, upper
-
-
-def _bar_label(value: float) -> str:
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
-
-
-def ci_bar_chart(
-    df: pd.DataFrame,
-    ax: Axes,
-    *,
-    category: str,
-    series: str,
-    ylabel: str,
-    title: str,
-    xlabel: str = "",
-    log: bool = False,
-    fmt: str | None = None,
-    level: float = 0.95,
-    theory_label: str | None = None,
-    legend_below: bool = False,
-) -> Axes:
-    """Grouped bars of means with CI error bars, each bar labelled with its mean.
-
-    Args:
-        df: One row per (``category``, ``series``) with ``mean``, ``ci_low``, ``ci_high`` and
-            optionally ``theory`` (drawn as a black bar-wide tick when ``theory_label`` is set).
-        ax: The axes to draw on.
-        category: Column giving the groups along x (in first-appearance order).
-        series: Column giving the bars within a group (in first-appearance order, one colour
-            each, in the legend).
-        ylabel: The y axis label (with its unit).
-        title: The panel title.
-        xlabel: The x axis label.
-        log: Logarithmic y axis (bars with a mean ≤ 0 are then not drawn).
-        fmt: Format of the value printed above each bar (default: 3 significant digits,
-            whole numbers from 100 on).
-        level: Confidence level of the CIs (for the legend).
-        theory_label: Legend label of the theory ticks (None: no ticks).
-        legend_below: Put the legend under the axes (when it would hide bars).
-
-    Returns:
-        ``ax``.
-    """
-    cats = list(dict.fromkeys(df[category]))
-    names = list(dict.fromkeys(df[series]))
-    width = 0.8 / max(1, len(names))
-    theory_drawn = False
-    for i, name in enumerate(names):
-        sub = df[df[series] == name].set_index(category).reindex(cats)
-        xs = [c + (i - (len(names) - 1) / 2) * width for c in range(len(cats))]
-        means = [_num(v) for v in sub["mean"]]
-        lower, upper = _ci_err(sub)
-        color = SERIES_COLORS[i % len(SERIES_COLORS)]
-        ax.bar(
-            xs, [0.0 if math.isnan(m) else m for m in means], width * 0.92,
-            yerr=[lower, upper], capsize=3, color=color, label=str(name),
-            error_kw={"elinewidth": 1.2, "ecolor": "black"},
-        )  # fmt: skip
-        for x, m, up in zip(xs, means, upper, strict=True):
-            if math.isnan(m) or (log and m <= 0):
-                continue
-            text = _bar_label(m) if fmt is None else fmt.format(m)
-            ax.annotate(
-                text, (x, m + up), xytext=(0, 2), textcoords="offset points", ha="center",
-                va="bottom", fontsize=7,
-            )  # fmt: skip
-        if theory_label is not None and "theory" in sub:
-            for x, th in zip(xs, sub["theory"], strict=True):
+        if annotate:
+            for x, m, up in zip(xs, means, plus, strict=True):
+                if math.isnan(m) or (log and m <= 0):
+                    continue
+                ax.annotate(f"{m:,.0f}" if abs(m) >= 100 else f"{m:.3g}", (x, m + up),
+                            xytext=(0, 2), textcoords="offset points", ha="center",
+                            va="bottom", fontsize=7)  # fmt: skip
+        if theory is not None:
+            for x, th in zip(xs, part[theory], strict=True):
                 t = _num(th)
                 if math.isnan(t):
                     continue
-                ax.plot(
-                    [x - width * 0.5, x + width * 0.5], [t, t], color="black", linewidth=2.0,
-                    label=None if theory_drawn else theory_label,
-                )  # fmt: skip
+                ax.plot([x - bar * 0.5, x + bar * 0.5], [t, t], color="black", linewidth=2.0,
+                        label=None if theory_drawn else theory_label)  # fmt: skip
                 theory_drawn = True
-    ax.set_xticks(range(len(cats)), [str(c) for c in cats], fontsize=8)
-    if log:
-        ax.set_yscale("log")
-    ax.margins(y=0.15)
+    ax.set_xticks(range(len(keys)), list(categories.values()))
     ax.grid(axis="y", color="0.88", linewidth=0.8)
     ax.set_axisbelow(True)
-    ax.set_ylabel(ylabel)
-    if xlabel:
-        ax.set_xlabel(xlabel)
-    ax.set_title(title, fontsize=9)
-    title_text = f"mean, {level:.0%} CI"
-    if legend_below:
-        ax.legend(
-            fontsize=7, title=title_text, title_fontsize=7, loc="upper center",
-            bbox_to_anchor=(0.5, -0.2), ncol=2,
-        )  # fmt: skip
-    else:
-        ax.legend(fontsize=7, title=title_text, title_fontsize=7)
-    return ax
-
-
-def ci_line_chart(
-    df: pd.DataFrame,
-    ax: Axes,
-    *,
-    x: str,
-    series: str,
-    xlabel: str,
-    ylabel: str,
-    title: str,
-    logx: bool = False,
-    logy: bool = False,
-    level: float = 0.95,
-    references: Sequence[tuple[str, Sequence[float], Sequence[float]]] = (),
-    xticks: Sequence[float] | None = None,
-) -> Axes:
-    """Means against a numeric ``x`` with CI error bars, one line per ``series``.
-
-    Args:
-        df: One row per (``x``, ``series``) with ``mean``, ``ci_low`` and ``ci_high``.
-        ax: The axes to draw on.
-        x: Column of the x values.
-        series: Column naming the lines (first-appearance order, in the legend).
-        xlabel: The x axis label (with its unit).
-        ylabel: The y axis label (with its unit).
-        title: The panel title.
-        logx: Logarithmic x axis.
-        logy: Logarithmic y axis.
-        level: Confidence level of the CIs (for the legend).
-        references: Dashed reference lines ``(label, xs, ys)`` (theory, limits).
-        xticks: Ticks at exactly these x values, labelled as plain numbers.
-
-    Returns:
-        ``ax``.
-    """
-    for i, name in enumerate(dict.fromkeys(df[series])):
-        sub = df[df[series] == name].sort_values(x)
-        lower, upper = _ci_err(sub)
-        color = SERIES_COLORS[i % len(SERIES_COLORS)]
-        ax.errorbar(
-            [float(v) for v in sub[x]], [_num(v) for v in sub["mean"]], yerr=[lower, upper],
-            fmt="o-", color=color, ecolor=color, capsize=3, markersize=4, linewidth=1.3,
-            label=f"{name} (mean, {level:.0%} CI)",
-        )  # fmt: skip
-    for j, (label, xs, ys) in enumerate(references):
-        style = ("--", ":", "-.")[j % 3]
-        ax.plot(list(xs), list(ys), style, color="0.25", linewidth=1.1, label=label)
-    if logx:
-        ax.set_xscale("log")
-    if logy:
-        ax.set_yscale("log")
-    if xticks is not None:
-        ax.set_xticks(list(xticks), [f"{v:,g}" for v in xticks])
-        ax.xaxis.set_minor_locator(NullLocator())
-    ax.grid(color="0.88", linewidth=0.8)
-    ax.set_axisbelow(True)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=7)
-    return ax
-
-
-def timeline_chart(
-    df: pd.DataFrame,
-    ax: Axes,
-    *,
-    x: str,
-    y: str,
-    series: str,
-    xlabel: str,
-    ylabel: str,
-    title: str,
-    logy: bool = False,
-    muted: Sequence[str] = (),
-    vlines: Sequence[tuple[str, float]] = (),
-) -> Axes:
-    """Per-message values (no CIs) against time, one marker series per ``series`` value.
-
-    Args:
-        df: One row per message with columns ``x``, ``y`` and ``series``.
-        ax: The axes to draw on.
-        x: Column of the times (x axis).
-        y: Column of the values (y axis).
-        series: Column naming the series (first-appearance order, in the legend).
-        xlabel: The x axis label (with its unit).
-        ylabel: The y axis label (with its unit).
-        title: The panel title.
-        logy: Logarithmic y axis.
-        muted: Series drawn in grey, behind the others (a background for comparison).
-        vlines: Vertical dotted lines ``(label, x)`` marking events.
-
-    Returns:
-        ``ax``.
-    """
-    i = 0
-    for name in dict.fromkeys(df[series]):
-        sub = df[df[series] == name].sort_values(x)
-        if name in muted:
-            color, zorder = "0.6", 1.0
-        else:
-            color, zorder = SERIES_COLORS[i % len(SERIES_COLORS)], 2.0
-            i += 1
-        ax.plot(
-            [float(v) for v in sub[x]], [float(v) for v in sub[y]], marker=".", markersize=3,
-            linewidth=0.8, color=color, zorder=zorder, label=str(name),
-        )  # fmt: skip
-    for label, at in vlines:
-        ax.axvline(at, color="black", linestyle=":", linewidth=1.0, label=label)
-    if logy:
-        ax.set_yscale("log")
-    ax.grid(color="0.88", linewidth=0.8)
-    ax.set_axisbelow(True)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=7)
     return ax

@@ -26,7 +26,7 @@ from sim.analysis import theory
 from sim.analysis.metrics import RunResult
 from sim.build import run_once
 from sim.config import scenario_from_dict
-from sim.validation import Case
+from sim.study.validation import Case
 
 ZERO_FN: dict[str, Any] = {
     "type": "lambda_function",

@@ -21,7 +21,7 @@ from conftest import assert_theory_inside_ci
 from sim.analysis import theory
 from sim.analysis.metrics import RunResult
 from sim.config import scenario_from_dict
-from sim.validation import Case, check_case, fanout_scenario
+from sim.study.validation import Case, check_case, fanout_scenario
 
 ZERO_FN: dict[str, Any] = {
     "type": "lambda_function",

@@ -1,6 +1,6 @@
 """Theory checks (DESIGN §7): the simulator against closed forms, one test per case.
 
-Each case of :func:`sim.validation.cases` (quick size) runs its seeded replications and passes
+Each case of :func:`sim.study.validation.cases` (quick size) runs its seeded replications and passes
 when the theoretical value lies inside the simulation's 99% t-interval. These are statistical
 checks of the whole simulator and take seconds each: marked ``slow``.
 """
@@ -17,7 +17,7 @@ from sim.config import (
     LambdaFunctionSpec,
     SqsQueueSpec,
 )
-from sim.validation import Case, cases
+from sim.study.validation import Case, cases
 
 CASES = cases(quick=True)
 

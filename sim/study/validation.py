@@ -15,9 +15,9 @@ attempts (1 − q^(r+1))/(1 − q) at an HTTP endpoint target).
 
 from __future__ import annotations
 
-import sys
+import functools
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,12 +25,20 @@ import pandas as pd
 
 from sim.analysis import theory
 from sim.analysis.metrics import RunResult, ci_stats
-from sim.config.load import scenario_from_dict
-from sim.config.problems import EvsimWarning
-from sim.config.scenario import Scenario
-from sim.experiment import run_replications
+from sim.config import EvsimWarning, Scenario, scenario_from_dict
+from sim.study.design import Design
+from sim.study.runner import measure
 
-__all__ = ["DEFAULT_SEED", "Case", "cases", "check_case", "check_cases", "run_checks"]
+__all__ = [
+    "COLUMNS",
+    "DEFAULT_SEED",
+    "Case",
+    "cases",
+    "check_case",
+    "check_cases",
+    "designs",
+    "run_checks",
+]
 
 #: Root seed of the theory checks.
 DEFAULT_SEED = 20261127
@@ -170,28 +178,38 @@ def eventbridge_scenario(q_fail: float, retries: int, events: int) -> Scenario:
     )  # fmt: skip
 
 
-def _metric(name: str) -> Callable[[RunResult], float | None]:
-    def read(r: RunResult) -> float | None:
-        v = r.metrics[name]
+@dataclass(frozen=True)
+class _Metric:
+    """Run metric ``name`` as a float (picklable: it runs in the worker)."""
+
+    name: str
+
+    def __call__(self, r: RunResult) -> float | None:
+        v = r.metrics[self.name]
         return None if v is None else float(v)
 
-    return read
+
+@dataclass(frozen=True)
+class _Ratio:
+    """Run metric ``num`` ÷ run metric ``den`` (None where ``den`` is 0)."""
+
+    num: str
+    den: str
+
+    def __call__(self, r: RunResult) -> float | None:
+        d = r.metrics[self.den]
+        return float(r.metrics[self.num]) / d if d else None
 
 
-def _ratio(num: str, den: str) -> Callable[[RunResult], float | None]:
-    def read(r: RunResult) -> float | None:
-        d = r.metrics[den]
-        return float(r.metrics[num]) / d if d else None
+@dataclass(frozen=True)
+class _LittlesL:
+    """Time-average number in the system at ``sink``: the in-flight integral ÷ the window."""
 
-    return read
+    sink: str
 
-
-def _littles_l(sink: str) -> Callable[[RunResult], float | None]:
-    def read(r: RunResult) -> float | None:
-        area = r.diagnostics["in_flight_area"][sink]
+    def __call__(self, r: RunResult) -> float | None:
+        area = r.diagnostics["in_flight_area"][self.sink]
         return float(area) / float(r.diagnostics["arrival_window_s"])
-
-    return read
 
 
 def cases(quick: bool = False) -> list[Case]:
@@ -205,7 +223,7 @@ def cases(quick: bool = False) -> list[Case]:
         lam = rho
         out.append(
             Case(f"M/M/1 mean sojourn, rho={rho}", s, theory.mm1_mean_sojourn_s(lam, 1.0),
-                 _metric("latency_mean_s"), reps, "s")
+                 _Metric("latency_mean_s"), reps, "s")
         )
     for c, rho in ((2, 0.5), (4, 0.9), (8, 0.7), (8, 0.3)):
         n = int((10000 if rho < 0.9 else 30000) * scale)
@@ -213,12 +231,12 @@ def cases(quick: bool = False) -> list[Case]:
         lam = rho * c
         out.append(
             Case(f"M/M/{c} mean sojourn (Erlang C), rho={rho}", s,
-                 theory.mmc_mean_sojourn_s(lam, 1.0, c), _metric("latency_mean_s"), reps, "s")
+                 theory.mmc_mean_sojourn_s(lam, 1.0, c), _Metric("latency_mean_s"), reps, "s")
         )
         if (c in (4, 8) and rho == 0.7) or c == 4:
             out.append(
                 Case(f"Little's law L=λW, M/M/{c}, rho={rho}", s,
-                     theory.mmc_mean_in_system(lam, 1.0, c), _littles_l("server"), reps,
+                     theory.mmc_mean_in_system(lam, 1.0, c), _LittlesL("server"), reps,
                      "messages")
             )
     for p, k in ((0.05, 1), (0.2, 2), (0.5, 4), (0.3, 3), (0.5, 10)):
@@ -226,36 +244,98 @@ def cases(quick: bool = False) -> list[Case]:
         s = dlq_scenario(p, k, n)
         out.append(
             Case(f"P(dead-lettered)=p^k, p={p}, k={k}", s, theory.dead_letter_probability(p, k),
-                 _ratio("dead_lettered", "deliveries_expected"), reps, "probability")
+                 _Ratio("dead_lettered", "deliveries_expected"), reps, "probability")
         )
         out.append(
             Case(f"mean attempts (1-p^k)/(1-p), p={p}, k={k}", s, theory.mean_attempts(p, k),
-                 _ratio("attempts", "deliveries_expected"), reps, "attempts per message")
+                 _Ratio("attempts", "deliveries_expected"), reps, "attempts per message")
         )
     s = fanout_scenario(0.1, 3, 1, int(4000 * scale))
     out.append(
         Case("sequential fan-out all delivered=(1-q)^N, q=0.1, N=3", s,
-             theory.sequential_fanout_all_delivered(0.1, 3), _metric("all_delivered_fraction"),
+             theory.sequential_fanout_all_delivered(0.1, 3), _Metric("all_delivered_fraction"),
              reps, "probability")
     )
     s = fanout_scenario(0.3, 1, 3, int(4000 * scale))
     out.append(
         Case("SDK retries: send lost=q^m, q=0.3, m=3", s, theory.sdk_send_failure(0.3, 3),
-             _ratio("lost", "deliveries_expected"), reps, "probability")
+             _Ratio("lost", "deliveries_expected"), reps, "probability")
     )
     for q, r in ((0.5, 0), (0.5, 2), (0.3, 3)):
         s = eventbridge_scenario(q, r, int((4000 if q ** (r + 1) > 0.05 else 12000) * scale))
         out.append(
             Case(f"EventBridge target lost=q^(r+1), q={q}, r={r}", s,
-                 theory.eventbridge_target_loss(q, r), _ratio("lost", "deliveries_expected"),
+                 theory.eventbridge_target_loss(q, r), _Ratio("lost", "deliveries_expected"),
                  reps, "probability")
         )
         out.append(
             Case(f"EventBridge mean attempts (1-q^(r+1))/(1-q), q={q}, r={r}", s,
-                 theory.mean_attempts(q, r + 1), _ratio("attempts", "deliveries_expected"),
+                 theory.mean_attempts(q, r + 1), _Ratio("attempts", "deliveries_expected"),
                  reps, "attempts per event")
         )
     return out
+
+
+#: The columns of the theory-check table, in order.
+COLUMNS: tuple[str, ...] = ("case", "theory", "sim_mean", "ci_low", "ci_high", "inside_ci",
+                            "replications", "level", "unit")  # fmt: skip
+
+
+def _measure_cases(cases: Sequence[Case], point: int, r: RunResult) -> dict[str, float | None]:
+    """What each case reads off one replication (in the worker), by case name."""
+    return {c.name: c.measure(r) for c in cases}
+
+
+def _case_rows(
+    cases: Sequence[Case], level: float, point: int, per_rep: Sequence[Mapping[str, float | None]]
+) -> list[dict[str, Any]]:
+    rows = []
+    for case in cases:
+        s = ci_stats([m.get(case.name) for m in per_rep], level)
+        lo, hi = s["ci_low"], s["ci_high"]
+        rows.append({
+            "case": case.name, "theory": case.theory, "sim_mean": s["mean"], "ci_low": lo,
+            "ci_high": hi, "inside_ci": lo is not None and hi is not None
+            and lo <= case.theory <= hi, "replications": s["n"], "level": level,
+            "unit": case.unit,
+        })  # fmt: skip
+    return rows
+
+
+def _same_scenario(scenario: Scenario, point: int) -> Scenario:
+    return scenario
+
+
+def _groups(selected: Sequence[Case]) -> list[tuple[Case, ...]]:
+    """Consecutive cases on the same scenario object with the same number of replications."""
+    groups: list[list[Case]] = []
+    for case in selected:
+        last = groups[-1][0] if groups else None
+        if last is not None and last.scenario is case.scenario and (
+            last.replications == case.replications
+        ):
+            groups[-1].append(case)
+        else:
+            groups.append([case])
+    return [tuple(g) for g in groups]
+
+
+def designs(selected: Sequence[Case], level: float = 0.99) -> list[Design[int]]:
+    """The theory checks as study designs: one per run of consecutive cases on one scenario.
+
+    Cases on the same scenario object with the same number of replications, one after the
+    other, share one set of runs (one design, one point); the table ``validation`` has one
+    row per case, in order (:data:`COLUMNS`).
+    """
+    groups = _groups(selected)
+    return [
+        Design(f"{i + 1}/{len(groups)} {g[0].scenario.name}", [i],
+               functools.partial(_same_scenario, g[0].scenario),
+               functools.partial(_measure_cases, g), g[0].replications, "validation",
+               lambda i: {"group": i}, rows=functools.partial(_case_rows, g, level),
+               level=level, seed_column=False)
+        for i, g in enumerate(groups)
+    ]  # fmt: skip
 
 
 def check_case(
@@ -266,25 +346,15 @@ def check_case(
     Returns:
         ``{case, theory, sim_mean, ci_low, ci_high, inside_ci, replications, level, unit}``.
     """
-    results = run_replications(case.scenario, case.replications, seed, workers=workers)
-    return _compare(case, results, level)
+    return _check_rows([case], level, workers, seed)[0]
 
 
-def _compare(case: Case, results: list[RunResult], level: float) -> dict[str, Any]:
-    s = ci_stats([case.measure(r) for r in results], level)
-    lo, hi = s["ci_low"], s["ci_high"]
-    inside = lo is not None and hi is not None and lo <= case.theory <= hi
-    return {
-        "case": case.name,
-        "theory": case.theory,
-        "sim_mean": s["mean"],
-        "ci_low": lo,
-        "ci_high": hi,
-        "inside_ci": inside,
-        "replications": s["n"],
-        "level": level,
-        "unit": case.unit,
-    }
+def _check_rows(selected: Sequence[Case], level: float, workers: int | None, seed: int,
+                progress: bool = False) -> list[dict[str, Any]]:  # fmt: skip
+    ds = designs(selected, level)
+    run = measure(ds, seed, workers=workers, progress=progress, label="validation")
+    return [row for i, g in enumerate(_groups(selected))
+            for row in _case_rows(g, level, i, run.measures[i])]  # fmt: skip
 
 
 def check_cases(
@@ -296,21 +366,12 @@ def check_cases(
 ) -> pd.DataFrame:
     """Run ``selected`` cases; one row per case, in order (see :func:`check_case`).
 
-    Cases built on the same scenario object with the same number of replications share one
-    set of runs; each row is identical to what :func:`check_case` gives for its case alone.
+    Consecutive cases built on the same scenario object with the same number of replications
+    share one set of runs (:func:`designs`); each row is identical to what
+    :func:`check_case` gives for its case alone.
     """
-    runs: dict[tuple[int, int], list[RunResult]] = {}
-    rows = []
-    for i, case in enumerate(selected):
-        if progress:
-            print(f"[{i + 1}/{len(selected)}] {case.name}", flush=True, file=sys.stderr)
-        key = (id(case.scenario), case.replications)
-        if key not in runs:
-            runs[key] = run_replications(
-                case.scenario, case.replications, seed, workers=workers
-            )
-        rows.append(_compare(case, runs[key], level))
-    return pd.DataFrame(rows)
+    return pd.DataFrame(_check_rows(selected, level, workers, seed, progress),
+                        columns=list(COLUMNS))  # fmt: skip
 
 
 def run_checks(
