@@ -1,9 +1,10 @@
 """Scenario → wired model → one run (one replication).
 
-The phases follow a fixed order: construct every component from its spec, connect the edges
-(dead-letter queues, event source mappings, producer targets and the intended sinks behind
-them), start the standing processes, run for ``duration_s + drain_s``, finalize (retention
-expiry of what is still stored), check conservation, collect the metrics.
+The phases follow a fixed order (``docs/architecture.md``): construct every component from
+``(ctx, name, spec)`` through the registry (:mod:`sim.services.registry`); connect: ask each
+for its port, then let each wire its own edges from one :class:`~sim.engine.wiring.Wiring`;
+start the standing processes; run for ``duration_s + drain_s``; finalize (retention expiry of
+what is still stored); check conservation; collect the metrics.
 """
 
 from __future__ import annotations
@@ -21,19 +22,25 @@ from sim.engine.cost import CostMeter
 from sim.engine.faults import Faults
 from sim.engine.ledger import Ledger
 from sim.engine.streams import RandomStreams
+from sim.engine.wiring import Wiring
 from sim.services.apigateway import ApiGateway
 from sim.services.cloudtrail import Trail
-from sim.services.endpoint import Endpoint, EndpointPort
+from sim.services.endpoint import Endpoint
 from sim.services.eventbridge import EventBus
-from sim.services.lambda_ import ConcurrencyPool, FunctionPort, LambdaFunction, SyncFunctionPort
-from sim.services.lambda_esm import EventSourceMapping
+from sim.services.lambda_ import LambdaFunction
 from sim.services.producer import Producer
 from sim.services.registry import SERVICES
 from sim.services.s3 import Bucket
-from sim.services.sns import DeliveryTarget, Subscription, Topic, TopicPort
-from sim.services.sqs import Queue, QueuePort
+from sim.services.sns import Topic
+from sim.services.sqs import Queue
 
 __all__ = ["Model", "RunResult", "build", "run_once"]
+
+#: The order in which component types connect (see :meth:`Model._connect`).
+_CONNECT_ORDER = (
+    "sqs_queue", "lambda_function", "sns_topic", "event_bus", "s3_bucket", "cloudtrail",
+    "api_gateway", "producer",
+)  # fmt: skip
 
 #: Component type -> the attribute of :class:`Model` that holds those components by name.
 _BY_TYPE = {
@@ -97,93 +104,20 @@ class Model:
             getattr(self, _BY_TYPE[spec.type])[name] = component
 
     def _connect(self) -> None:
-        scenario = self.scenario
-        for queue in self.queues.values():
-            dl = queue.spec.dead_letter
-            if dl is not None:
-                queue.connect_dead_letter(self.queues[dl.target], dl.max_receive_count)
-        reserved = sum(
-            f.spec.reserved_concurrency or 0 for f in self.functions.values()
-        )
-        shared = ConcurrencyPool(max(0, scenario.account_concurrency - reserved))
-        consumer_of: dict[str, str] = {}
-        for name, fn in self.functions.items():
-            rc = fn.spec.reserved_concurrency
-            fn.pool = ConcurrencyPool(rc) if rc is not None else shared
-            trigger = fn.spec.trigger
-            if trigger is not None:
-                EventSourceMapping(fn, self.queues[trigger.source], trigger)
-                consumer_of[trigger.source] = name
-        for fn in self.functions.values():
-            dest = fn.spec.async_.on_failure
-            if dest is not None and dest in self.queues:
-                fn.async_invoker.destination_queue = self.queues[dest]
-        for name, topic in self.topics.items():
-            self._subscribe(name, topic, consumer_of)
-        self._connect_ports(consumer_of)
-        for producer in self.producers.values():
-            send_to = producer.spec.send_to
-            if all(t in self.queues for t in send_to) and producer.limiter is None:
-                targets = [self.queues[t] for t in send_to]
-                sinks = [consumer_of.get(t) for t in send_to]
-                producer.connect(targets, self.ledger.route(sinks))
-                continue
-            ports = [self.ports[t] for t in send_to]
-            for port in ports:
-                for sink in port.reachable():
-                    self.ledger.sink(sink)
-            producer.connect_ports(ports)
+        """Give every component the wiring: ports first, then ``connect`` in type order.
 
-    def _connect_ports(self, consumer_of: dict[str, str]) -> None:
-        """A port for every addressable component; wire buses, buckets, APIs and trails."""
-        ports = self.ports
-        for name, queue in self.queues.items():
-            ports[name] = QueuePort(queue, consumer_of.get(name))
-        for name, fn in self.functions.items():
-            ports[name] = FunctionPort(fn)
-        for name, topic in self.topics.items():
-            ports[name] = TopicPort(topic)
-        for name, endpoint in self.endpoints.items():
-            ports[name] = EndpointPort(endpoint)
-        ports.update(self.buses)
-        ports.update(self.buckets)
-        ports.update(self.apis)
-        ports.update(self.trails)
-        for bus in self.buses.values():
-            bus.connect(ports, self.queues)
-        for bucket in self.buckets.values():
-            eb = bucket.spec.eventbridge
-            bucket.connect(ports, self.buses[eb] if eb is not None else None)
-        for trail in self.trails.values():
-            trail.connect(self.buses[trail.spec.bus])
-        for api in self.apis.values():
-            target = api.spec.integration
-            sync = self.functions.get(target)
-            api.connect(SyncFunctionPort(sync) if sync is not None else ports[target])
-
-    def _subscribe(self, name: str, topic: Topic, consumer_of: dict[str, str]) -> None:
-        """Wire ``topic``'s subscriptions to their targets and register their sinks."""
-        for i, spec in enumerate(topic.spec.subscriptions):
-            target: DeliveryTarget
-            sink: str | None
-            if spec.target in self.queues:
-                target, protocol = self.queues[spec.target], "sqs"
-                sink = consumer_of.get(spec.target)
-            elif spec.target in self.functions:
-                target, protocol = self.functions[spec.target].async_invoker, "lambda"
-                sink = spec.target
-            else:
-                endpoint = self.endpoints[spec.target]
-                target, protocol, sink = endpoint, endpoint.protocol, spec.target
-            if sink is not None:
-                self.ledger.sink(sink)
-            dlq = self.queues[spec.dead_letter.target] if spec.dead_letter else None
-            draw = (
-                self.ctx.streams.uniform(name, f"client_errors:{i}")
-                if spec.client_error_rate > 0
-                else None
-            )
-            topic.subscribe(Subscription(spec, protocol, target, dlq, sink, draw))
+        The order of the types is fixed (it decides the order in which sinks are registered,
+        and so the order of the per-sink tables); within a type, the scenario file's order.
+        """
+        wiring = Wiring(self.scenario, self.ledger, self.components)
+        for name, component in self.components.items():
+            port = component.port(wiring)
+            if port is not None:
+                wiring.ports[name] = port
+        self.ports = wiring.ports
+        for component_type in _CONNECT_ORDER:
+            for component in getattr(self, _BY_TYPE[component_type]).values():
+                component.connect(wiring)
 
     def run(self) -> RunResult:
         """Start, run to ``duration_s + drain_s``, finalize and collect the metrics."""

@@ -7,10 +7,15 @@ Every service is built from ``(ctx, name, spec)``, wired by :mod:`sim.build` thr
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from sim.config.fields import DistSpec
 from sim.engine.context import Context
 from sim.engine.samplers import is_zero, make_sampler
+
+if TYPE_CHECKING:
+    from sim.engine.ports import Port
+    from sim.engine.wiring import Wiring
 
 __all__ = ["Component", "RequestTarget"]
 
@@ -23,6 +28,13 @@ class Component:
         self.env = ctx.env
         self.name = name
         self.ledger = ctx.ledger
+
+    def port(self, wiring: Wiring) -> Port | None:
+        """How a sender reaches this component; None if nothing can address it (a producer)."""
+        return None
+
+    def connect(self, wiring: Wiring) -> None:
+        """Declare this component's outgoing edges (called once by :mod:`sim.build`)."""
 
     def start(self) -> None:
         """Register standing processes (called once, after every edge exists)."""

@@ -6,11 +6,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    pass
-
 __all__ = ["DEAD_LETTERED", "DELIVERED", "EXPIRED", "FATES", "IN_FLIGHT", "LOST"]
 
 #: Fate codes; ``FATES[code]`` is the metric name.

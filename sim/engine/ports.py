@@ -1,24 +1,24 @@
-"""Routing of one message through forwarding components: plans, ports and retried deliveries.
+"""Ports: how a sender reaches any component, whatever its kind.
 
-A message's intended sinks are fixed when it is created (DESIGN §3) by following the wiring and
-evaluating filters and event patterns on it. Every component a sender can address is reached
-through a *port*, which offers:
+A message's intended sinks are fixed when it is created (``docs/metrics.md``) by following the
+wiring and evaluating filters and event patterns on it. Every component a sender can address is
+reached through its *port* (the component itself, or a small adapter in the service's module),
+which offers:
 
 * ``plan(msg) -> Plan``: the sinks behind the port for ``msg``, as a tree of branches (an
   EventBridge rule's targets, an S3 bucket's notifications, an SNS topic's subscriptions);
-* ``send(msg, plan, pairs, reply)``: a request with an answer (PutEvents, PutObject, an HTTP
-  request, SendMessage, Publish, Invoke). ``pairs`` are the message's pairs for ``plan.sinks``,
-  in order. ``reply(None)`` means the port took one live unit of each pair; ``reply(error)``
-  leaves them with the sender, which may retry. ``error`` is one of :data:`RETRIABLE` or
-  :data:`CLIENT_ERROR` (never retried);
-* for senders that retry on their own schedule (EventBridge, S3): ``attempt_fails(t)``,
-  ``failing_until(t)``, ``always_fails()`` and ``hand_over(msg, plan, pairs)`` (the successful
-  attempt, now).
+* ``accept(msg, plan, pairs, reply)``: the one inbound request (SendMessage, Publish,
+  PutEvents, PutObject, an HTTP request, Invoke). ``pairs`` are the message's pairs for
+  ``plan.sinks``, in order. ``reply(None)`` means the port took one live unit of each pair;
+  ``reply(error)`` leaves them with the sender, which may retry. ``error`` is one of
+  :data:`RETRIABLE` or :data:`CLIENT_ERROR` (never retried). An answer that is known at once
+  is given at once, with no SimPy event;
+* for senders that decide a whole retry schedule ahead (SNS subscriptions, EventBridge and S3
+  targets), a :class:`RetryTarget` also offers ``attempt_fails(t)``, ``failing_until(t)``,
+  ``always_fails()`` and ``hand_over(msg, plan, pairs)``: the successful attempt, now.
 
-:class:`Retrier` decides a whole retried delivery when it starts (EventBridge's exponential
-backoff with jitter, a maximum age, a maximum number of retries), attempt by attempt but with
-one scheduled event at its outcome, so that a 185-attempt schedule across a two-day outage costs
-one SimPy event.
+The scheduling of retried deliveries is :mod:`sim.engine.retry`; the sender never needs to know
+what kind of component is behind a port.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ class Port(Protocol):
         """Every sink this port can lead to (for registering sinks at build time)."""
         ...
 
-    def send(self, msg: Message, plan: Plan, pairs: list[Pair], reply: Reply) -> None:
+    def accept(self, msg: Message, plan: Plan, pairs: list[Pair], reply: Reply) -> None:
         """A request with an answer; see the module docstring."""
         ...
 

@@ -24,7 +24,7 @@ Not modelled:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sim.config.apigateway import ApiGatewaySpec
 from sim.engine.component import RequestTarget
@@ -34,7 +34,11 @@ from sim.engine.message import Message, Pair
 from sim.engine.ports import CLIENT_ERROR, Plan, Port, Reply
 from sim.engine.schedule import call_after
 from sim.engine.tokens import TokenBucket
+from sim.services.lambda_ import SyncFunctionPort
 from sim.services.s3 import object_size
+
+if TYPE_CHECKING:
+    from sim.engine.wiring import Wiring
 
 __all__ = ["ApiGateway"]
 
@@ -81,9 +85,17 @@ class ApiGateway(RequestTarget):
         self._bill = ctx.cost.counter(name, "apigateway_requests")
         self._trace = ctx.ledger.trace
 
-    def connect(self, integration: Port) -> None:
-        """Wire the integration (only the builder calls this)."""
-        self._integration = integration
+    def port(self, wiring: Wiring) -> Port:
+        """The component is its own port."""
+        return self
+
+    def connect(self, wiring: Wiring) -> None:
+        """Wire the integration: a function is invoked synchronously, anything else sent to."""
+        target = self.spec.integration
+        if wiring.is_type(target, "lambda_function"):
+            self._integration = SyncFunctionPort(wiring.components[target])
+        else:
+            self._integration = wiring.ports[target]
 
     def plan(self, msg: Message, body: dict[str, Any] | None = None) -> Plan:
         """The integration's plan."""
@@ -95,7 +107,7 @@ class ApiGateway(RequestTarget):
         assert self._integration is not None
         return self._integration.reachable()
 
-    def send(self, msg: Message, plan: Plan, pairs: list[Pair], reply: Reply) -> None:
+    def accept(self, msg: Message, plan: Plan, pairs: list[Pair], reply: Reply) -> None:
         """One HTTP request carrying ``msg``."""
         now = self.env.now
         self.ledger.count("api_requests")
@@ -125,4 +137,4 @@ class ApiGateway(RequestTarget):
     def _integrate(self, call: _Call, msg: Message, plan: Plan, pairs: list[Pair]) -> None:
         assert self._integration is not None
         call_after(self.env, self.spec.timeout_s, call.timeout)
-        self._integration.send(msg, plan, pairs, call.answer)
+        self._integration.accept(msg, plan, pairs, call.answer)

@@ -25,11 +25,12 @@ from sim.engine.component import Component
 from sim.engine.context import Context
 from sim.engine.fates import LOST
 from sim.engine.message import Message, Pair
-from sim.engine.ports import Plan, Reply
+from sim.engine.ports import Plan, Port, Reply
 from sim.engine.schedule import call_at
 from sim.services.eventbridge import REGION, envelope, iso_time
 
 if TYPE_CHECKING:
+    from sim.engine.wiring import Wiring
     from sim.services.eventbridge import EventBus
 
 __all__ = ["Trail", "cloudtrail_event"]
@@ -64,9 +65,13 @@ class Trail(Component):
         self._bus: EventBus | None = None
         self._trace = ctx.ledger.trace
 
-    def connect(self, bus: EventBus) -> None:
-        """Wire the bus (only the builder calls this)."""
-        self._bus = bus
+    def port(self, wiring: Wiring) -> Port:
+        """The component is its own port."""
+        return self
+
+    def connect(self, wiring: Wiring) -> None:
+        """Wire the bus the trail delivers to."""
+        self._bus = wiring.components[self.spec.bus]
 
     def plan(self, msg: Message, body: dict[str, Any] | None = None) -> Plan:
         """The bus's rules matched by the CloudTrail event of ``msg``."""
@@ -78,7 +83,7 @@ class Trail(Component):
         assert self._bus is not None
         return self._bus.reachable()
 
-    def send(self, msg: Message, plan: Plan, pairs: list[Pair], reply: Reply) -> None:
+    def accept(self, msg: Message, plan: Plan, pairs: list[Pair], reply: Reply) -> None:
         """Record the API call now; its event follows after the delivery delay."""
         reply(None)
         if self._loss_draw is not None and self._loss_draw() < self._loss_rate:

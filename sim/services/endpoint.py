@@ -13,7 +13,7 @@ Not modelled:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sim.config.endpoint import EndpointSpec
 from sim.engine.component import Component
@@ -22,6 +22,9 @@ from sim.engine.message import Message, Pair
 from sim.engine.ports import Plan, Reply
 from sim.engine.samplers import is_zero, make_sampler
 from sim.engine.schedule import call_after
+
+if TYPE_CHECKING:
+    from sim.engine.wiring import Wiring
 
 __all__ = ["Endpoint", "EndpointPort"]
 
@@ -40,6 +43,10 @@ class Endpoint(Component):
             else make_sampler(spec.latency_s, ctx.streams.get(name, "latency"))
         )
         self._trace = ctx.ledger.trace
+
+    def port(self, wiring: Wiring) -> EndpointPort:
+        """An HTTP request (or email, SMS) to the endpoint, which is the sink."""
+        return EndpointPort(self)
 
     def attempt_fails(self, t_s: float) -> bool:
         """One delivery attempt at ``t_s`` fails (error rate or outage)."""
@@ -82,6 +89,9 @@ class EndpointPort:
     def __init__(self, endpoint: Endpoint) -> None:
         self.endpoint = endpoint
         self.name = endpoint.name
+        self.sink: str | None = endpoint.name
+        #: the SNS subscription protocol: the endpoint's own (http, https, email, ...)
+        self.protocol = endpoint.protocol
         self._plan = Plan((endpoint.name,))
 
     def plan(self, msg: Message, body: dict[str, Any] | None = None) -> Plan:
@@ -92,7 +102,7 @@ class EndpointPort:
         """The endpoint."""
         return [self.name]
 
-    def send(self, msg: Message, plan: Plan, pairs: list[Pair], reply: Reply) -> None:
+    def accept(self, msg: Message, plan: Plan, pairs: list[Pair], reply: Reply) -> None:
         """An HTTP request answered at once."""
         now = self.endpoint.env.now
         until = self.endpoint.failing_until(now)

@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from sim.config.eventbridge import EventBusSpec, ReplaySpec, TargetSpec
@@ -49,7 +48,7 @@ from sim.engine.component import RequestTarget
 from sim.engine.context import Context
 from sim.engine.cost import sqs_chunks
 from sim.engine.message import Message, Pair
-from sim.engine.ports import Plan, Reply, RetryTarget
+from sim.engine.ports import Plan, Port, Reply, RetryTarget
 from sim.engine.retry import Retrier, give_up
 from sim.engine.schedule import call_after, call_at
 from sim.engine.tokens import TokenBucket
@@ -57,6 +56,7 @@ from sim.patterns import matches
 from sim.services.endpoint import EndpointPort
 
 if TYPE_CHECKING:
+    from sim.engine.wiring import Wiring
     from sim.services.sqs import Queue
 
 __all__ = ["ACCOUNT", "REGION", "EventBus", "custom_event", "envelope", "iso_time"]
@@ -154,12 +154,17 @@ class EventBus(RequestTarget):
         self._bill_archive = ctx.cost.counter(name, "eventbridge_archive_gb")
         self._trace = ctx.ledger.trace
 
-    def connect(self, ports: Mapping[str, Any], queues: dict[str, Queue]) -> None:
-        """Wire every rule target to its port and DLQ (only the builder calls this)."""
+    def port(self, wiring: Wiring) -> Port:
+        """The component is its own port."""
+        return self
+
+    def connect(self, wiring: Wiring) -> None:
+        """Wire every rule target to its port and DLQ."""
+        ports, components = wiring.ports, wiring.components
         for ri, rule in enumerate(self.spec.rules):
             row = []
             for ti, t in enumerate(rule.targets):
-                dlq = queues[t.dead_letter.target] if t.dead_letter is not None else None
+                dlq = components[t.dead_letter.target] if t.dead_letter is not None else None
                 row.append(_Target(self, ri, ti, t, ports[t.target], dlq))
             self._targets.append(row)
 
@@ -193,7 +198,7 @@ class EventBus(RequestTarget):
 
     # -- PutEvents ------------------------------------------------------------------------------
 
-    def send(self, msg: Message, plan: Plan, pairs: list[Pair], reply: Reply) -> None:
+    def accept(self, msg: Message, plan: Plan, pairs: list[Pair], reply: Reply) -> None:
         """PutEvents of a custom event (billed); answered at once."""
         error = self.request_error(self.env.now)
         if error is not None:

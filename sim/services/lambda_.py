@@ -59,9 +59,10 @@ from sim.engine.ports import Plan, Reply
 from sim.engine.samplers import is_zero, make_sampler
 from sim.engine.schedule import call_after
 from sim.services.lambda_async import AsyncInvoker
+from sim.services.lambda_esm import EventSourceMapping
 
 if TYPE_CHECKING:
-    from sim.engine.message import Pair
+    from sim.engine.wiring import Wiring
 
 __all__ = ["ConcurrencyPool", "FunctionPort", "LambdaFunction", "SyncFunctionPort"]
 
@@ -74,6 +75,13 @@ class ConcurrencyPool:
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.busy = 0
+
+
+def _unreserved(wiring: Wiring) -> ConcurrencyPool:
+    """The pool the functions without a reservation share: the account's unreserved rest."""
+    specs = wiring.scenario.components.values()
+    reserved = sum(s.reserved_concurrency or 0 for s in specs if isinstance(s, LambdaFunctionSpec))
+    return ConcurrencyPool(max(0, wiring.scenario.account_concurrency - reserved))
 
 
 class LambdaFunction(Component):
@@ -112,6 +120,28 @@ class LambdaFunction(Component):
     def concurrency_in_use(self) -> int:
         """Executions of this function's pool currently running."""
         return self.pool.busy
+
+    def port(self, wiring: Wiring) -> FunctionPort:
+        """An asynchronous Invoke (the function's internal queue); the function is the sink."""
+        return FunctionPort(self)
+
+    def connect(self, wiring: Wiring) -> None:
+        """Take a concurrency pool, attach the SQS trigger, wire the on-failure queue.
+
+        A function with ``reserved_concurrency`` has a pool of its own; the others share what
+        the reservations leave of ``account_concurrency``.
+        """
+        rc = self.spec.reserved_concurrency
+        if rc is not None:
+            self.pool = ConcurrencyPool(rc)
+        else:
+            self.pool = wiring.shared("unreserved concurrency", lambda: _unreserved(wiring))
+        trigger = self.spec.trigger
+        if trigger is not None:
+            EventSourceMapping(self, wiring.components[trigger.source], trigger)
+        dest = self.spec.async_.on_failure
+        if dest is not None and wiring.is_type(dest, "sqs_queue"):
+            self.async_invoker.destination_queue = wiring.components[dest]
 
     def message_fails(self, poison_u: float) -> bool:
         """Draw whether processing one message fails (poison messages always fail)."""
@@ -210,9 +240,13 @@ class LambdaFunction(Component):
 class FunctionPort:
     """A Lambda function invoked asynchronously (its internal queue); it is the sink."""
 
+    #: the SNS subscription protocol of a function target
+    protocol = "lambda"
+
     def __init__(self, fn: LambdaFunction) -> None:
         self.fn = fn
         self.name = fn.name
+        self.sink: str | None = fn.name
         self._invoker = fn.async_invoker
         self._plan = Plan((fn.name,))
 
@@ -224,7 +258,7 @@ class FunctionPort:
         """The function."""
         return [self.name]
 
-    def send(self, msg: Message, plan: Plan, pairs: list[Pair], reply: Reply) -> None:
+    def accept(self, msg: Message, plan: Plan, pairs: list[Pair], reply: Reply) -> None:
         """Invoke (asynchronous)."""
         self._invoker.accept(pairs[0], reply)
 
@@ -248,6 +282,6 @@ class FunctionPort:
 class SyncFunctionPort(FunctionPort):
     """A Lambda function invoked synchronously (behind API Gateway)."""
 
-    def send(self, msg: Message, plan: Plan, pairs: list[Pair], reply: Reply) -> None:
+    def accept(self, msg: Message, plan: Plan, pairs: list[Pair], reply: Reply) -> None:
         """Invoke (RequestResponse): answered when the function finishes."""
         self.fn.invoke_sync(pairs[0], reply)

@@ -17,8 +17,7 @@ from sim.engine.schedule import Timer, call_after
 from sim.services.sqs import Queue, QueueCopy
 
 if TYPE_CHECKING:
-    pass
-from sim.services.lambda_ import LambdaFunction
+    from sim.services.lambda_async import Function
 
 __all__ = ["EventSourceMapping"]
 
@@ -51,7 +50,7 @@ class _Batch:
 class EventSourceMapping:
     """An SQS event source mapping: polls ``queue`` and invokes ``fn`` with batches."""
 
-    def __init__(self, fn: LambdaFunction, queue: Queue, spec: TriggerSpec) -> None:
+    def __init__(self, fn: Function, queue: Queue, spec: TriggerSpec) -> None:
         self.fn = fn
         self.queue = queue
         self.env = fn.env

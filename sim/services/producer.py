@@ -37,7 +37,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from simpy.events import Event
@@ -49,12 +49,15 @@ from sim.engine.fates import LOST
 from sim.engine.faults import THROTTLED
 from sim.engine.ledger import Route
 from sim.engine.message import Message, Pair
-from sim.engine.ports import CLIENT_ERROR, Plan, Port
+from sim.engine.ports import CLIENT_ERROR, Plan
 from sim.engine.samplers import make_sampler
 from sim.engine.schedule import ProcessGen, call_after
 from sim.engine.streams import RandomStreams, buffered
 from sim.engine.tokens import TokenBucket
-from sim.services.sqs import Queue
+from sim.services.sqs import QueuePort
+
+if TYPE_CHECKING:
+    from sim.engine.wiring import Wiring
 
 __all__ = ["AdaptiveLimiter", "Producer"]
 
@@ -243,7 +246,7 @@ class _Send:
         assert self.plans is not None
         a, b = self.spans[self.i]
         target = self.producer.targets[self.i]
-        target.send(self.msg, self.plans[self.i], self.pairs[a:b], self.reply)
+        target.accept(self.msg, self.plans[self.i], self.pairs[a:b], self.reply)
 
     def reply(self, error: str | None) -> None:
         p = self.producer
@@ -329,16 +332,26 @@ class Producer(Component):
         self._size = spec.size_bytes
         self._horizon_s = ctx.scenario.duration_s
 
-    def connect(self, targets: Sequence[Queue], route: Route) -> None:
-        """Send to queues ``targets`` in turn; ``route`` holds the intended sink behind each."""
-        self.targets = list(targets)
-        self._route = route
-        self._instant = all(t.instant for t in targets)
-        self._single_instant = self._instant and len(self.targets) == 1
+    def connect(self, wiring: Wiring) -> None:
+        """Send to the ``send_to`` targets in turn, through their ports.
 
-    def connect_ports(self, ports: Sequence[Port]) -> None:
-        """Send to ``ports`` in turn, planning each message's sinks behind them when created."""
-        self.targets = list(ports)
+        Fast path, chosen here once for the run: when every target is an SQS queue and no
+        adaptive limiter paces the sends, the producer talks to the queues directly with the
+        intended sinks fixed for the run (one :class:`~sim.engine.ledger.Route`); otherwise it
+        plans each message's sinks behind the ports when the message is created.
+        """
+        ports = [wiring.ports[t] for t in self.spec.send_to]
+        if self.limiter is None and all(isinstance(p, QueuePort) for p in ports):
+            queues = [p.queue for p in ports]
+            self.targets = queues
+            self._route = wiring.ledger.route([p.sink for p in ports])
+            self._instant = all(q.instant for q in queues)
+            self._single_instant = self._instant and len(queues) == 1
+            return
+        for port in ports:
+            for sink in port.reachable():
+                wiring.ledger.sink(sink)
+        self.targets = ports
         self._route = None
 
     def _emit_dynamic(self, msg: Message, now: float) -> list[Pair]:

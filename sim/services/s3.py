@@ -30,7 +30,6 @@ Not modelled:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from sim.config.s3 import S3BucketSpec
@@ -38,12 +37,13 @@ from sim.engine.component import RequestTarget
 from sim.engine.context import Context
 from sim.engine.fates import LOST
 from sim.engine.message import Message, Pair
-from sim.engine.ports import Plan, Reply, RetryTarget
+from sim.engine.ports import Plan, Port, Reply, RetryTarget
 from sim.engine.retry import Retrier
 from sim.engine.schedule import call_after, call_at
 from sim.services.eventbridge import REGION, envelope, iso_time
 
 if TYPE_CHECKING:
+    from sim.engine.wiring import Wiring
     from sim.services.eventbridge import EventBus
 
 __all__ = ["Bucket", "S3Object", "object_of", "object_size", "s3_event", "s3_notification"]
@@ -141,10 +141,15 @@ class Bucket(RequestTarget):
         self._bill_puts = ctx.cost.counter(name, "s3_puts")
         self._trace = ctx.ledger.trace
 
-    def connect(self, ports: Mapping[str, Any], bus: EventBus | None) -> None:
-        """Wire the notification targets and the bus (only the builder calls this)."""
-        self._ports = [ports[n.target] for n in self.spec.notifications]
-        self._bus = bus
+    def port(self, wiring: Wiring) -> Port:
+        """The component is its own port."""
+        return self
+
+    def connect(self, wiring: Wiring) -> None:
+        """Wire the notification targets and the EventBridge bus, if any."""
+        self._ports = [wiring.ports[n.target] for n in self.spec.notifications]
+        eb = self.spec.eventbridge
+        self._bus = wiring.components[eb] if eb is not None else None
 
     # -- routing --------------------------------------------------------------------------------
 
@@ -175,7 +180,7 @@ class Bucket(RequestTarget):
 
     # -- PutObject ------------------------------------------------------------------------------
 
-    def send(self, msg: Message, plan: Plan, pairs: list[Pair], reply: Reply) -> None:
+    def accept(self, msg: Message, plan: Plan, pairs: list[Pair], reply: Reply) -> None:
         """PutObject: answered after ``latency_s``; the events follow a stored object."""
         now = self.env.now
         error = self.request_error(now)

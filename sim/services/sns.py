@@ -40,7 +40,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from simpy.events import Event
 
@@ -54,45 +54,20 @@ from sim.engine.component import RequestTarget
 from sim.engine.context import Context
 from sim.engine.cost import sqs_chunks
 from sim.engine.message import Message, Pair
-from sim.engine.ports import Plan, Reply
+from sim.engine.ports import Plan, Reply, RetryTarget
 from sim.engine.retry import give_up
 from sim.engine.schedule import call_after, call_at
 from sim.engine.tokens import TokenBucket
 from sim.patterns import filter_policy_matches
 
 if TYPE_CHECKING:
+    from sim.engine.wiring import Wiring
     from sim.services.sqs import Queue
 
-__all__ = ["DeliveryTarget", "Schedule", "Subscription", "Topic", "TopicPort"]
-
-#: A reply to a publish: None on success, else the error kind.
+__all__ = ["Schedule", "Subscription", "Topic", "TopicPort"]
 
 #: FIFO topic deduplication interval (seconds; the same as SQS FIFO, unconfirmed for SNS).
 DEDUP_WINDOW_S = 300.0
-
-
-class DeliveryTarget(Protocol):
-    """What SNS needs from a subscriber: attempt outcomes, outage ends, and the hand-over.
-
-    Implemented by :class:`sim.services.sqs.Queue`, :class:`sim.services.endpoint.Endpoint` and
-    :class:`sim.services.lambda_async.AsyncInvoker`.
-    """
-
-    def attempt_fails(self, t_s: float) -> bool:
-        """Whether one delivery attempt at ``t_s`` fails (draws the target's error stream)."""
-        ...
-
-    def failing_until(self, t_s: float) -> float | None:
-        """End of the outage window that makes every attempt at ``t_s`` fail, if any."""
-        ...
-
-    def always_fails(self) -> bool:
-        """True if every attempt fails whatever the time (an error rate of 1)."""
-        ...
-
-    def take_delivery(self, pair: Pair) -> None:
-        """Receive ``pair`` now (the successful attempt); owns its live unit from now on."""
-        ...
 
 
 class Schedule:
@@ -177,7 +152,7 @@ class Subscription:
         self,
         spec: SubscriptionSpec,
         protocol: str,
-        target: DeliveryTarget,
+        target: RetryTarget,
         dead_letter: Queue | None,
         sink: str | None,
         client_error_draw: Callable[[], float] | None,
@@ -187,6 +162,8 @@ class Subscription:
         self.target = target
         self.dead_letter = dead_letter
         self.sink = sink
+        #: what the target is handed on the successful attempt: its one pair
+        self.plan = Plan((sink,))
         self.schedule = Schedule(spec.retry or default_delivery_policy(protocol))
         self.filter_policy = spec.filter_policy
         self.body_scope = spec.filter_policy_scope == "MessageBody"
@@ -233,9 +210,24 @@ class Topic(RequestTarget):
         self._dedup: dict[int, float] = {}
         self._dedup_order: deque[tuple[float, int]] = deque()
 
-    def subscribe(self, sub: Subscription) -> None:
-        """Add a subscription (only the builder calls this)."""
-        self.subscriptions.append(sub)
+    def port(self, wiring: Wiring) -> TopicPort:
+        """Publish; each subscription's sink is behind it."""
+        return TopicPort(self)
+
+    def connect(self, wiring: Wiring) -> None:
+        """Subscribe every target through its port, with its DLQ, and register its sink."""
+        for i, spec in enumerate(self.spec.subscriptions):
+            port = wiring.ports[spec.target]
+            sink = port.sink
+            if sink is not None:
+                self.ledger.sink(sink)
+            dlq = wiring.components[spec.dead_letter.target] if spec.dead_letter else None
+            draw = (
+                self.ctx.streams.uniform(self.name, f"client_errors:{i}")
+                if spec.client_error_rate > 0
+                else None
+            )
+            self.subscriptions.append(Subscription(spec, port.protocol, port, dlq, sink, draw))
 
     # -- routing ---------------------------------------------------------------------------------
 
@@ -369,7 +361,7 @@ class Topic(RequestTarget):
         self._count(sub, pair, attempts, True)
         if self._trace is not None:
             self.ledger.log(self.env.now, self.name, "delivered", pair.msg.id)
-        sub.target.take_delivery(pair)
+        sub.target.hand_over(pair.msg, sub.plan, [pair])
 
     def _give_up(self, sub: Subscription, pair: Pair, client_error: bool, attempts: int) -> None:
         self._count(sub, pair, attempts, False)
@@ -403,7 +395,7 @@ class TopicPort:
         """The sinks of every subscription."""
         return [s.sink for s in self.topic.subscriptions if s.sink is not None]
 
-    def send(self, msg: Message, plan: Plan, pairs: list[Pair], reply: Reply) -> None:
+    def accept(self, msg: Message, plan: Plan, pairs: list[Pair], reply: Reply) -> None:
         """Publish."""
         self.topic.publish(msg, _by_key(plan, pairs), reply)
 

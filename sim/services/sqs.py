@@ -41,7 +41,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from simpy.events import Event
 
@@ -54,6 +54,9 @@ from sim.engine.message import Message, Pair
 from sim.engine.ports import Plan, Reply
 from sim.engine.schedule import ProcessGen, call_after
 from sim.engine.tokens import TokenBucket
+
+if TYPE_CHECKING:
+    from sim.engine.wiring import Wiring
 
 __all__ = [
     "Consumer",
@@ -138,10 +141,16 @@ class Queue(RequestTarget):
 
     # -- wiring ---------------------------------------------------------------------------------
 
-    def connect_dead_letter(self, dlq: Queue, max_receive_count: int) -> None:
-        """Redrive messages received ``max_receive_count`` times to ``dlq``."""
-        self.dlq = dlq
-        self.max_receive_count = max_receive_count
+    def port(self, wiring: Wiring) -> QueuePort:
+        """SendMessage; the queue's consumer function is the sink behind it."""
+        return QueuePort(self, wiring.consumer_of.get(self.name))
+
+    def connect(self, wiring: Wiring) -> None:
+        """Redrive to the dead-letter queue after ``max_receive_count`` receives, if one is set."""
+        dl = self.spec.dead_letter
+        if dl is not None:
+            self.dlq = wiring.components[dl.target]
+            self.max_receive_count = dl.max_receive_count
 
     def attach_consumer(self, consumer: Consumer) -> None:
         """Notify ``consumer`` whenever messages become available."""
@@ -722,9 +731,13 @@ def make_queue(ctx: Context, name: str, spec: SqsQueueSpec) -> Queue:
 class QueuePort:
     """An SQS queue as a target; its sink is the queue's consumer function, if any."""
 
+    #: the SNS subscription protocol of a queue target
+    protocol = "sqs"
+
     def __init__(self, queue: Queue, sink: str | None) -> None:
         self.queue = queue
         self.name = queue.name
+        self.sink = sink
         self._plan = Plan((sink,))
 
     def plan(self, msg: Message, body: dict[str, Any] | None = None) -> Plan:
@@ -735,7 +748,7 @@ class QueuePort:
         """The consumer function, if any."""
         return [s for s in self._plan.sinks if s is not None]
 
-    def send(self, msg: Message, plan: Plan, pairs: list[Pair], reply: Reply) -> None:
+    def accept(self, msg: Message, plan: Plan, pairs: list[Pair], reply: Reply) -> None:
         """SendMessage."""
         self.queue.accept(pairs[0], reply)
 
