@@ -32,7 +32,7 @@ from sim.services.producer import Producer
 from sim.services.registry import SERVICES
 from sim.services.s3 import Bucket
 from sim.services.sns import Topic
-from sim.services.sqs import Queue
+from sim.services.sqs.queue import Queue
 
 __all__ = ["Model", "RunResult", "build", "run_once"]
 

@@ -3,8 +3,9 @@
 A scenario is frozen; :meth:`Scenario.with_updates` makes a variant by dumping it, setting
 dotted paths (:func:`set_path`, shared with ``--set`` overrides in :mod:`sim.config`) and
 validating the result again with :func:`validate_scenario`, which reports every problem as one
-:class:`~sim.config.problems.ScenarioError`. :func:`_cross_checks` holds the rules that span
-components: references, one consumer per queue and the FIFO/standard combinations AWS forbids.
+:class:`~sim.config.problems.ScenarioError`. The rules that span components (references, one
+consumer per queue, the FIFO/standard combinations AWS forbids) are
+:func:`sim.config.checks.cross_checks`.
 """
 
 from __future__ import annotations
@@ -15,27 +16,16 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, Field, PrivateAttr, ValidationError, model_validator
 
-from sim.config.apigateway import ApiGatewaySpec
-from sim.config.cloudtrail import CloudTrailSpec
+from sim.config.checks import cross_checks
 from sim.config.common import OutageSpec
 from sim.config.components import COMPONENT_TYPES, ComponentSpec
-from sim.config.endpoint import EndpointSpec
-from sim.config.eventbridge import EventBusSpec
 from sim.config.fields import NonNegFloat, PosFloat, PosInt, Spec
-from sim.config.lambda_ import LambdaFunctionSpec
-from sim.config.prices import DEFAULT_PRICES
 from sim.config.problems import (
-    NO_VALUE,
-    RelProblem,
     ScenarioError,
     invalid_all_error,
     problems_from_errors,
     show,
 )
-from sim.config.producer import ProducerSpec
-from sim.config.s3 import S3BucketSpec
-from sim.config.sns import DeliveryPolicySpec, SnsTopicSpec
-from sim.config.sqs import SqsQueueSpec
 
 __all__ = ["Scenario", "set_path", "validate_scenario"]
 
@@ -85,320 +75,10 @@ class Scenario(Spec):
 
     @model_validator(mode="after")
     def _check_references(self) -> Scenario:
-        problems = _cross_checks(self)
+        problems = cross_checks(self)
         if problems:
             raise invalid_all_error(problems)
         return self
-
-
-def _a(component_type: str) -> str:
-    """A component type with its indefinite article (``an sns_topic``, ``a producer``)."""
-    return f"{'an' if component_type[0] in 'aeios' else 'a'} {component_type}"
-
-
-def _cross_checks(s: Scenario) -> list[RelProblem]:
-    """The rules that span components (references, FIFO/standard combinations)."""
-    out: list[RelProblem] = []
-    comps = s.components
-    unknown = f"no component of that name (components: {', '.join(comps)})"
-
-    def ref(path: tuple[str | int, ...], target: str) -> SqsQueueSpec | None:
-        spec = comps.get(target)
-        if spec is None:
-            out.append((path, target, unknown))
-        elif not isinstance(spec, SqsQueueSpec):
-            out.append((path, target, f"must name an sqs_queue; {target!r} is {_a(spec.type)}"))
-        else:
-            return spec
-        return None
-
-    if "" in comps:
-        out.append((("components",), "", "component names must not be empty"))
-    if s.warmup_s >= s.duration_s:
-        out.append((("warmup_s",), s.warmup_s, f"must be < duration_s ({show(s.duration_s)})"))
-    for price in s.prices:
-        if price not in DEFAULT_PRICES:
-            out.append((("prices", price), price,
-                        f"unknown price name; allowed: {', '.join(DEFAULT_PRICES)}"))  # fmt: skip
-    dlq_targets = set()
-    consumer: dict[str, str] = {}
-    for name, c in comps.items():
-        here = ("components", name)
-        if isinstance(c, ProducerSpec):
-            for i, target in enumerate(c.send_to):
-                spec = comps.get(target)
-                if isinstance(spec, SnsTopicSpec):
-                    if spec.fifo and c.dedup_ids == "content" and not spec.content_based_dedup:
-                        out.append(((*here, "dedup_ids"), c.dedup_ids,
-                                    f"FIFO topic {target!r} has no content_based_dedup; AWS "
-                                    "rejects a FIFO publish with neither a deduplication id nor "
-                                    "content-based deduplication"))  # fmt: skip
-                    continue  # a publish
-                if isinstance(spec, LambdaFunctionSpec):
-                    continue  # an asynchronous invocation
-                if isinstance(spec, EventBusSpec | S3BucketSpec | ApiGatewaySpec | CloudTrailSpec):
-                    continue  # PutEvents, PutObject, an HTTP request, a recorded API call
-                if spec is not None and not isinstance(spec, SqsQueueSpec):
-                    why = (f"must name an sqs_queue, an sns_topic, a lambda_function "
-                           f"(asynchronous invoke), an event_bus, an s3_bucket, an api_gateway "
-                           f"or a cloudtrail; {target!r} is {_a(spec.type)}")
-                    out.append(((*here, "send_to", i), target, why))
-                    continue
-                q = ref((*here, "send_to", i), target)
-                content = c.dedup_ids == "content"
-                if q is not None and q.fifo and content and not q.content_based_dedup:
-                    out.append(((*here, "dedup_ids"), c.dedup_ids,
-                                f"FIFO queue {target!r} has no content_based_dedup; AWS rejects a "
-                                "FIFO send with neither a deduplication id nor content-based "
-                                "deduplication"))  # fmt: skip
-        elif isinstance(c, SqsQueueSpec) and c.dead_letter is not None:
-            path, target = (*here, "dead_letter", "target"), c.dead_letter.target
-            dlq_targets.add(target)
-            if target == name:
-                out.append((path, target, "a queue cannot be its own dead-letter queue"))
-            elif (dlq := ref(path, target)) is not None and dlq.fifo != c.fifo:
-                kind = "FIFO" if c.fifo else "standard"
-                out.append((path, target, f"must be a {kind} queue like {name!r}; AWS requires "
-                            "the DLQ to be the same type as the source queue"))  # fmt: skip
-        elif isinstance(c, SnsTopicSpec):
-            out.extend(_topic_checks(name, c, comps, unknown))
-        elif isinstance(c, EventBusSpec):
-            out.extend(_bus_checks(name, c, comps, unknown))
-        elif isinstance(c, S3BucketSpec):
-            out.extend(_bucket_checks(name, c, comps, unknown))
-        elif isinstance(c, ApiGatewaySpec):
-            integ = comps.get(c.integration)
-            if integ is None:
-                out.append(((*here, "integration"), c.integration, unknown))
-            elif not isinstance(integ, S3BucketSpec | LambdaFunctionSpec):
-                out.append(((*here, "integration"), c.integration,
-                            f"must name an s3_bucket (PutObject) or a lambda_function "
-                            f"(synchronous invoke); it is {_a(integ.type)}"))  # fmt: skip
-        elif isinstance(c, CloudTrailSpec):
-            bus = comps.get(c.bus)
-            if bus is None:
-                out.append(((*here, "bus"), c.bus, unknown))
-            elif not isinstance(bus, EventBusSpec):
-                out.append(((*here, "bus"), c.bus, f"must name an event_bus; it is {_a(bus.type)}"))
-        elif isinstance(c, LambdaFunctionSpec):
-            if c.async_.on_failure is not None:
-                dest_path = (*here, "async", "on_failure")
-                dest = comps.get(c.async_.on_failure)
-                if dest is None:
-                    out.append((dest_path, c.async_.on_failure, unknown))
-                elif not isinstance(dest, SqsQueueSpec | SnsTopicSpec | LambdaFunctionSpec):
-                    out.append((dest_path, c.async_.on_failure,
-                                f"must name a standard sqs_queue, a standard sns_topic or a "
-                                f"lambda_function; it is {_a(dest.type)}"))  # fmt: skip
-                elif isinstance(dest, SqsQueueSpec | SnsTopicSpec) and dest.fifo:
-                    out.append((dest_path, c.async_.on_failure,
-                                "must not be FIFO: AWS on-failure destinations are standard "
-                                "queues and topics"))  # fmt: skip
-            if c.trigger is None:
-                continue
-            t, tp = c.trigger, (*here, "trigger")
-            q = ref((*tp, "source"), t.source)
-            if q is not None and t.source in consumer:
-                out.append(((*tp, "source"), t.source,
-                            f"evsim models one consumer function per queue; "
-                            f"{consumer[t.source]} already consumes {t.source}"))  # fmt: skip
-            consumer.setdefault(t.source, name)
-            if q is not None and q.fifo:
-                if t.batch_size > 10:
-                    out.append(((*tp, "batch_size"), t.batch_size,
-                                "a FIFO source allows batch_size 1–10"))  # fmt: skip
-                if t.batching_window_s != 0:
-                    out.append(((*tp, "batching_window_s"), t.batching_window_s,
-                                "must be 0: a batching window is not supported for FIFO "
-                                "sources"))  # fmt: skip
-            elif t.batch_size > 10 and t.batching_window_s < 1:
-                out.append(((*tp, "batch_size"), t.batch_size,
-                            f"above 10 requires batching_window_s ≥ 1 (it is "
-                            f"{show(t.batching_window_s)}); AWS rule for SQS event "
-                            "sources"))  # fmt: skip
-            if q is not None and c.timeout_s > q.visibility_timeout_s:
-                out.append(((*here, "timeout_s"), c.timeout_s,
-                            f"must be ≤ the source queue's visibility_timeout_s "
-                            f"({show(q.visibility_timeout_s)}); AWS rejects a function timeout "
-                            "above the queue's visibility timeout"))  # fmt: skip
-    for name, q in s.of_type(SqsQueueSpec).items():
-        if q.redrives and name not in dlq_targets:
-            out.append((("components", name, "redrives"), NO_VALUE,
-                        f"only allowed on a dead-letter queue; no queue names {name!r} as "
-                        "dead_letter.target"))  # fmt: skip
-    for i, outage in enumerate(s.outages):
-        if outage.component not in comps:
-            out.append((("outages", i, "component"), outage.component, unknown))
-    return out
-
-
-def _topic_checks(
-    name: str, topic: SnsTopicSpec, comps: Mapping[str, Any], unknown: str
-) -> list[RelProblem]:
-    """Subscription rules of one topic: targets, protocols, FIFO wirings, DLQs, policies."""
-    from sim.patterns import validate_filter_policy
-
-    out: list[RelProblem] = []
-    for i, sub in enumerate(topic.subscriptions):
-        here = ("components", name, "subscriptions", i)
-        target = comps.get(sub.target)
-        if target is None:
-            out.append(((*here, "target"), sub.target, unknown))
-            continue
-        expected: str | None = None
-        if isinstance(target, SqsQueueSpec):
-            expected = "sqs"
-        elif isinstance(target, LambdaFunctionSpec):
-            expected = "lambda"
-        elif isinstance(target, EndpointSpec):
-            expected = target.protocol
-        if expected is None:
-            out.append(((*here, "target"), sub.target,
-                        f"must name an sqs_queue, a lambda_function or an endpoint; it is "
-                        f"{_a(target.type)}"))  # fmt: skip
-            continue
-        if sub.protocol is not None and sub.protocol != expected:
-            out.append(((*here, "protocol"), sub.protocol,
-                        f"{sub.target!r} is reached with protocol {expected!r}"))  # fmt: skip
-        if topic.fifo and not isinstance(target, SqsQueueSpec):
-            out.append(((*here, "target"), sub.target,
-                        "only SQS queues can subscribe to a FIFO topic (AWS)"))  # fmt: skip
-        if not topic.fifo and isinstance(target, SqsQueueSpec) and target.fifo:
-            out.append(((*here, "target"), sub.target,
-                        "a standard topic cannot deliver to a FIFO queue (AWS)"))  # fmt: skip
-        if sub.retry is not None and expected not in ("http", "https"):
-            out.append(((*here, "retry"), NO_VALUE,
-                        "AWS lets you customise the delivery policy of HTTP/S subscriptions "
-                        f"only; this one is {expected}"))  # fmt: skip
-        elif sub.retry is not None:
-            out.extend(_http_policy_checks((*here, "retry"), sub.retry))
-        if sub.dead_letter is not None:
-            dlq = comps.get(sub.dead_letter.target)
-            path = (*here, "dead_letter", "target")
-            if dlq is None:
-                out.append((path, sub.dead_letter.target, unknown))
-            elif not isinstance(dlq, SqsQueueSpec):
-                out.append((path, sub.dead_letter.target, f"must name an sqs_queue; it is "
-                            f"{_a(dlq.type)}"))  # fmt: skip
-            elif dlq.fifo != topic.fifo:
-                kind = "FIFO" if topic.fifo else "standard"
-                out.append((path, sub.dead_letter.target,
-                            f"must be a {kind} queue, like the topic (AWS)"))  # fmt: skip
-        if sub.filter_policy is not None:
-            for problem in validate_filter_policy(sub.filter_policy, scope=sub.filter_policy_scope):
-                out.append(((*here, "filter_policy"), NO_VALUE, problem))
-    return out
-
-
-def _standard_queue(
-    path: tuple[str | int, ...], target: str, comps: Mapping[str, Any], unknown: str, who: str
-) -> list[RelProblem]:
-    """``target`` must be a standard SQS queue (a dead-letter queue of ``who``)."""
-    spec = comps.get(target)
-    if spec is None:
-        return [(path, target, unknown)]
-    if not isinstance(spec, SqsQueueSpec):
-        return [(path, target, f"must name an sqs_queue; it is {_a(spec.type)}")]
-    if spec.fifo:
-        return [(path, target, f"must be a standard queue: {who} (AWS)")]
-    return []
-
-
-_BUS_TARGETS = (SqsQueueSpec, LambdaFunctionSpec, SnsTopicSpec, EndpointSpec)
-
-
-def _bus_checks(
-    name: str, bus: EventBusSpec, comps: Mapping[str, Any], unknown: str
-) -> list[RelProblem]:
-    """Rules of one bus: patterns, targets and their dead-letter queues; the archive pattern."""
-    from sim.patterns import validate_pattern
-
-    out: list[RelProblem] = []
-    for i, rule in enumerate(bus.rules):
-        here = ("components", name, "rules", i)
-        for problem in validate_pattern(rule.pattern):
-            out.append(((*here, "pattern"), NO_VALUE, problem))
-        for j, t in enumerate(rule.targets):
-            tp = (*here, "targets", j)
-            spec = comps.get(t.target)
-            if spec is None:
-                out.append(((*tp, "target"), t.target, unknown))
-            elif isinstance(spec, EndpointSpec) and spec.protocol not in ("http", "https"):
-                out.append(((*tp, "target"), t.target,
-                            f"an endpoint target is an API destination and must be http or "
-                            f"https; {t.target!r} is {spec.protocol}"))  # fmt: skip
-            elif not isinstance(spec, _BUS_TARGETS):
-                out.append(((*tp, "target"), t.target,
-                            f"must name an sqs_queue, a lambda_function, an sns_topic or an http "
-                            f"endpoint (API destination); it is {_a(spec.type)}"))  # fmt: skip
-            if t.dead_letter is not None:
-                out.extend(_standard_queue((*tp, "dead_letter", "target"), t.dead_letter.target,
-                                           comps, unknown, "EventBridge target DLQs are standard "
-                                           "queues"))  # fmt: skip
-    if bus.archive is not None and bus.archive.pattern is not None:
-        for problem in validate_pattern(bus.archive.pattern):
-            out.append((("components", name, "archive", "pattern"), NO_VALUE, problem))
-    return out
-
-
-def _s3_types_overlap(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
-    def one(x: str, y: str) -> bool:
-        return x == y or (x.endswith(":*") and y.startswith(x[:-1])) or (
-            y.endswith(":*") and x.startswith(y[:-1]))  # fmt: skip
-
-    return any(one(x, y) for x in a for y in b)
-
-
-def _bucket_checks(
-    name: str, bucket: S3BucketSpec, comps: Mapping[str, Any], unknown: str
-) -> list[RelProblem]:
-    """Notification targets (standard queue or topic, or a function) and overlapping filters."""
-    out: list[RelProblem] = []
-    here = ("components", name)
-    for i, n in enumerate(bucket.notifications):
-        tp = (*here, "notifications", i, "target")
-        spec = comps.get(n.target)
-        if spec is None:
-            out.append((tp, n.target, unknown))
-        elif not isinstance(spec, SqsQueueSpec | SnsTopicSpec | LambdaFunctionSpec):
-            out.append((tp, n.target, f"must name an sqs_queue, an sns_topic or a "
-                        f"lambda_function; it is {_a(spec.type)}"))  # fmt: skip
-        elif isinstance(spec, SqsQueueSpec | SnsTopicSpec) and spec.fifo:
-            out.append((tp, n.target, "must be standard: S3 cannot notify a FIFO queue or "
-                        "topic (AWS)"))  # fmt: skip
-        for j, m in enumerate(bucket.notifications[:i]):
-            prefixes = n.prefix.startswith(m.prefix) or m.prefix.startswith(n.prefix)
-            suffixes = n.suffix.endswith(m.suffix) or m.suffix.endswith(n.suffix)
-            if prefixes and suffixes and _s3_types_overlap(n.events, m.events):
-                out.append(((*here, "notifications", i), NO_VALUE,
-                            f"overlaps notification {j} (prefix {m.prefix!r}, suffix "
-                            f"{m.suffix!r}) for the same event types; AWS rejects overlapping "
-                            "prefixes and suffixes for one event type"))  # fmt: skip
-    if bucket.eventbridge is not None:
-        spec = comps.get(bucket.eventbridge)
-        if spec is None:
-            out.append(((*here, "eventbridge"), bucket.eventbridge, unknown))
-        elif not isinstance(spec, EventBusSpec):
-            out.append(((*here, "eventbridge"), bucket.eventbridge,
-                        f"must name an event_bus; it is {_a(spec.type)}"))  # fmt: skip
-    return out
-
-
-def _http_policy_checks(path: tuple[str | int, ...], p: DeliveryPolicySpec) -> list[RelProblem]:
-    """AWS's limits on a custom HTTP/S delivery policy."""
-    out: list[RelProblem] = []
-    if p.min_delay_s < 1:
-        out.append(((*path, "min_delay_s"), p.min_delay_s, "must be ≥ 1 s (AWS HTTP/S limit)"))
-    if p.max_delay_s >= 3600:
-        out.append(((*path, "max_delay_s"), p.max_delay_s, "must be < 3600 s (AWS HTTP/S limit)"))
-    if p.retries > 100:
-        out.append(((*path,), p.retries, "at most 100 retries in all (AWS HTTP/S limit)"))
-    total = p.total_s()
-    if total > 3600:
-        out.append(((*path,), NO_VALUE,
-                    f"the retries span {total:g} s; AWS limits an HTTP/S delivery policy to "
-                    "3600 s in all"))  # fmt: skip
-    return out
 
 
 def validate_scenario(data: Mapping[str, Any], source: str, base_dir: Path | None) -> Scenario:

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
     from sim.config.common import DeliveryRetrySpec
     from sim.engine.ledger import Ledger
-    from sim.services.sqs import Queue
+    from sim.services.sqs.queue import Queue
 from sim.engine.ports import RetryTarget
 
 __all__ = ["Retrier", "give_up"]

@@ -57,7 +57,7 @@ from sim.services.endpoint import EndpointPort
 
 if TYPE_CHECKING:
     from sim.engine.wiring import Wiring
-    from sim.services.sqs import Queue
+    from sim.services.sqs.queue import Queue
 
 __all__ = ["ACCOUNT", "REGION", "EventBus", "custom_event", "envelope", "iso_time"]
 

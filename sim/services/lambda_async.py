@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from sim.engine.context import Context
     from sim.engine.ledger import Ledger
     from sim.engine.stats import FunctionStats
-    from sim.services.sqs import Queue
+    from sim.services.sqs.queue import Queue
 
 
 class Function(Protocol):

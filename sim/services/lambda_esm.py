@@ -14,7 +14,7 @@ from sim.config.lambda_ import TriggerSpec
 from sim.engine.faults import THROTTLED, UNAVAILABLE
 from sim.engine.samplers import is_zero, make_sampler
 from sim.engine.schedule import Timer, call_after
-from sim.services.sqs import Queue, QueueCopy
+from sim.services.sqs.queue import Queue, QueueCopy
 
 if TYPE_CHECKING:
     from sim.services.lambda_async import Function

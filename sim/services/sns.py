@@ -45,7 +45,6 @@ from typing import TYPE_CHECKING, Any
 from simpy.events import Event
 
 from sim.config.sns import (
-    DeliveryPolicySpec,
     SnsTopicSpec,
     SubscriptionSpec,
     default_delivery_policy,
@@ -62,87 +61,13 @@ from sim.patterns import filter_policy_matches
 
 if TYPE_CHECKING:
     from sim.engine.wiring import Wiring
-    from sim.services.sqs import Queue
+    from sim.services.sqs.queue import Queue
+from sim.services.sns_schedule import Schedule
 
-__all__ = ["Schedule", "Subscription", "Topic", "TopicPort"]
+__all__ = ["DEDUP_WINDOW_S", "Subscription", "Topic", "TopicPort"]
 
 #: FIFO topic deduplication interval (seconds; the same as SQS FIFO, unconfirmed for SNS).
 DEDUP_WINDOW_S = 300.0
-
-
-class Schedule:
-    """The attempt times of a delivery policy, with arithmetic skipping of long phases.
-
-    Offsets are relative to the first attempt (offset 0). Phases: ``immediate`` retries at +0,
-    ``pre_backoff`` at +min_delay, ``backoff`` growing from min_delay to max_delay, and
-    ``post_backoff`` at +max_delay each.
-    """
-
-    __slots__ = ("_gaps",)
-
-    def __init__(self, policy: DeliveryPolicySpec) -> None:
-        self._gaps = policy.runs()
-
-    def cursor(self, t0: float) -> _Cursor:
-        """A cursor at the first attempt, made at ``t0``."""
-        return _Cursor(self._gaps, t0)
-
-
-class _Cursor:
-    """Position in a schedule: the current attempt's time and how many attempts were made."""
-
-    __slots__ = ("attempts", "gaps", "i", "left", "t")
-
-    def __init__(self, gaps: list[tuple[int, float]], t0: float) -> None:
-        self.gaps = gaps
-        self.i = 0
-        self.left = gaps[0][0] if gaps else 0
-        self.t = t0
-        self.attempts = 1
-
-    def advance(self) -> bool:
-        """Move to the next attempt; False when the schedule is exhausted."""
-        while self.i < len(self.gaps):
-            if self.left > 0:
-                self.left -= 1
-                self.t += self.gaps[self.i][1]
-                self.attempts += 1
-                return True
-            self.i += 1
-            if self.i < len(self.gaps):
-                self.left = self.gaps[self.i][0]
-        return False
-
-    def advance_to(self, until_s: float) -> bool:
-        """Move to the first attempt at or after ``until_s``; False if the schedule ends first.
-
-        Attempts passed over are counted in :attr:`attempts` (they fail: the caller knows the
-        target is down until ``until_s``).
-        """
-        while self.t < until_s:
-            if self.i >= len(self.gaps):
-                return False
-            gap = self.gaps[self.i][1]
-            if self.left > 1 and gap > 0:
-                k = min(self.left - 1, max(0, math.ceil((until_s - self.t) / gap) - 1))
-                if k > 0:
-                    self.left -= k
-                    self.t += k * gap
-                    self.attempts += k
-            if not self.advance():
-                return False
-        return True
-
-    def exhaust(self) -> None:
-        """Move to the last attempt of the schedule (every attempt fails)."""
-        while self.i < len(self.gaps):
-            gap = self.gaps[self.i][1]
-            self.t += self.left * gap
-            self.attempts += self.left
-            self.left = 0
-            self.i += 1
-            if self.i < len(self.gaps):
-                self.left = self.gaps[self.i][0]
 
 
 class Subscription:

@@ -16,7 +16,7 @@ import simpy
 from conftest import NO_COLD, conserved, events, model, rows, run
 
 from sim.engine.tokens import TokenBucket
-from sim.services.producer import AdaptiveLimiter
+from sim.services.sdk import AdaptiveLimiter
 
 FN: dict[str, Any] = {
     "type": "lambda_function",

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from sim.config.sns import DeliveryPolicySpec, default_delivery_policy
 from sim.engine.fates import FATES
-from sim.services.sns import Schedule
+from sim.services.sns_schedule import Schedule
 
 DAY = 86_400.0
 

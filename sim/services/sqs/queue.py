@@ -1,45 +1,13 @@
-"""Amazon SQS queues: standard and FIFO, with visibility timeouts, redrive and retention.
+"""The SQS queue base: stored copies, send, receive, delete, visibility, redrive, retention.
 
-A queue stores :class:`QueueCopy` objects, each one stored copy of a (message, sink) pair.
-
-Modelled:
-    * SendMessage (:meth:`Queue.accept`): per-request error rate and outages (a failed send is a
-      retriable server error for the caller), ``latency_s`` before the reply and before the
-      message is stored, queue-level ``delay_s``; SQS billing in 64 KB chunks.
-    * ReceiveMessage of up to N messages (:meth:`Queue.receive`); each receive increments the
-      receive count and starts the visibility timeout. A message whose receive count has reached
-      ``max_receive_count`` is moved to the dead-letter queue by the next receive instead of
-      being delivered (AWS: "when ReceiveCount exceeds maxReceiveCount").
-    * DeleteMessage (:meth:`Queue.delete`) with the latest receipt only; a delete during an
-      outage fails and the message reappears after its visibility timeout (a duplicate).
-    * Visibility timeout: a message neither deleted nor returned becomes visible again at
-      receive time + ``visibility_timeout_s``; callers schedule this only when it can happen.
-    * Retention: a message older than ``retention_s`` is deleted (fate ``expired``), checked
-      when it would be delivered or become visible again and at the end of the run.
-    * Dead-letter queues: a standard DLQ keeps the original enqueue time (a message can expire
-      early there), a FIFO DLQ resets it; FIFO moves bypass deduplication. Redrive (a move task)
-      sends DLQ messages back to their source queue, oldest first, at up to ``rate_per_s``,
-      resetting retention and the receive count.
-    * Standard queues: ``duplicate_rate`` — a delete misses a replica and the message is
-      delivered again after the visibility timeout; ``reorder_rate`` — a message is stored
-      behind the message sent after it; returned messages go to the back of the queue.
-    * FIFO queues: strict order per message group, head-of-line blocking (no message of a group
-      is delivered while another of the group is in flight; a receive takes as many as possible
-      from the first available group, then from the next), the 5-minute deduplication window
-      (explicit ids, or content-based: the body is unique per message in evsim, so a resend of
-      the same message is the only content duplicate), and the throughput limit of
-      ``max_calls_per_s`` calls per second per action (SendMessage, ReceiveMessage).
-
-Not modelled:
-    * Short-polling false empty receives, the ~120,000 in-flight limit, message size limits.
-    * Empty receives of idle pollers (not billed by evsim).
-    * FIFO high-throughput mode partitions (set ``max_calls_per_s`` instead).
-    * The 120,000-message backlog scan window of FIFO queues.
+What is and is not modelled is stated in :mod:`sim.services.sqs`. One class holds the queue's
+state machine (visible, delayed, in flight, gone) because send, receive, delete, visibility
+expiry, redrive and retention all act on the same structures; the standard and FIFO
+behaviours are in :mod:`sim.services.sqs.standard` and :mod:`sim.services.sqs.fifo`.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -49,7 +17,7 @@ from sim.config.sqs import SqsQueueSpec
 from sim.engine.component import RequestTarget
 from sim.engine.context import Context
 from sim.engine.cost import SQS_CHUNK_BYTES, sqs_chunks
-from sim.engine.fates import DEAD_LETTERED, DELIVERED, EXPIRED, LOST
+from sim.engine.fates import DEAD_LETTERED, DELIVERED, EXPIRED
 from sim.engine.message import Message, Pair
 from sim.engine.ports import Plan, Reply
 from sim.engine.schedule import ProcessGen, call_after
@@ -59,13 +27,15 @@ if TYPE_CHECKING:
     from sim.engine.wiring import Wiring
 
 __all__ = [
+    "DEDUP_WINDOW_S",
+    "DELAYED",
+    "GONE",
+    "INFLIGHT",
+    "VISIBLE",
     "Consumer",
-    "FifoQueue",
     "Queue",
     "QueueCopy",
     "QueuePort",
-    "StandardQueue",
-    "make_queue",
 ]
 
 #: A send's reply: None on success, else the error kind ("unavailable" or "throttled").
@@ -498,231 +468,6 @@ class Queue(RequestTarget):
         for copy in list(self.stored()):
             if copy.state == VISIBLE and now >= copy.enqueue_s + self.retention_s:
                 self._expire(copy)
-
-
-class StandardQueue(Queue):
-    """A standard queue: at-least-once, best-effort order."""
-
-    def send_now(self, pair: Pair) -> str | None:
-        """SendMessage answered at once (see :meth:`Queue.send_now`)."""
-        if self._gated_send or self._trace is not None or self._slow_store:
-            return super().send_now(pair)
-        size = pair.msg.size_bytes
-        self._bill[0] += (size + _CHUNK - 1) // _CHUNK
-        self._store_new(pair, self.env.now)
-        return None
-
-    def _store_new(self, pair: Pair, now: float, logged: bool = False) -> None:
-        if self._trace is not None or self._slow_store:
-            super()._store_new(pair, now, logged)
-            return
-        self._visible.append(QueueCopy(pair, now))
-        self._n_visible += 1
-        if self.consumer is not None:
-            self.consumer.on_available()
-
-    def __init__(self, ctx: Context, name: str, spec: SqsQueueSpec) -> None:
-        super().__init__(ctx, name, spec)
-        self._visible: deque[QueueCopy] = deque()
-        self._n_visible = 0
-        self._dup_rate = spec.duplicate_rate
-        self._reorder_rate = spec.reorder_rate
-        self._dup_draw = ctx.streams.uniform(name, "duplicates") if self._dup_rate > 0 else None
-        self._reorder_draw = (
-            ctx.streams.uniform(name, "reorder") if self._reorder_rate > 0 else None
-        )
-        #: storing needs more than an append (delay, reordering)
-        self._slow_store = self.delay_s > 0.0 or self._reorder_draw is not None
-
-    def _push(self, copy: QueueCopy) -> None:
-        copy.state = VISIBLE
-        q = self._visible
-        if self._reorder_draw is not None and q and self._reorder_draw() < self._reorder_rate:
-            q.insert(len(q) - 1, copy)
-        else:
-            q.append(copy)
-        self._n_visible += 1
-
-    def _requeue(self, copies: list[QueueCopy]) -> None:
-        for copy in copies:
-            self._push(copy)
-
-    def _forget_visible(self, copy: QueueCopy) -> None:
-        self._n_visible -= 1
-
-    def _take(self, max_n: int, now: float) -> list[tuple[QueueCopy, int]]:
-        q = self._visible
-        batch: list[tuple[QueueCopy, int]] = []
-        simple = self.dlq is None and self._trace is None
-        retention = self.retention_s
-        while q and len(batch) < max_n:
-            copy = q.popleft()
-            if copy.state != VISIBLE:
-                continue  # deleted or moved while visible (lazy removal)
-            self._n_visible -= 1
-            # the same test as _admit_receive's, so tracing never changes which copy expires
-            if simple and now < copy.enqueue_s + retention:
-                copy.receive_count += 1
-                copy.receipt += 1
-                copy.state = INFLIGHT
-                batch.append((copy, copy.receipt))
-            elif self._admit_receive(copy, now):
-                batch.append((copy, copy.receipt))
-        return batch
-
-    def _survives_delete(self) -> bool:
-        return self._dup_draw is not None and self._dup_draw() < self._dup_rate
-
-    def _snapshot_redrivable(self) -> list[QueueCopy]:
-        return [c for c in self._visible if c.state == VISIBLE and c.source is not None]
-
-    def stored(self) -> Iterable[QueueCopy]:
-        """Every stored visible copy."""
-        return (c for c in self._visible if c.state == VISIBLE)
-
-    @property
-    def depth(self) -> int:
-        """Number of visible messages."""
-        return self._n_visible
-
-    def has_available(self) -> bool:
-        """True if a receive now could return a message."""
-        return self._n_visible > 0
-
-
-class FifoQueue(Queue):
-    """A FIFO queue: exactly-once within the dedup window, strict order per message group."""
-
-    fifo = True
-
-    def __init__(self, ctx: Context, name: str, spec: SqsQueueSpec) -> None:
-        super().__init__(ctx, name, spec)
-        self._groups: dict[int, deque[QueueCopy]] = {}
-        self._inflight: dict[int, int] = {}
-        self._ready: deque[int] = deque()
-        self._is_ready: set[int] = set()
-        self._n_visible = 0
-        self._dedup: dict[tuple[int, int], tuple[float, Pair]] = {}
-        self._dedup_order: deque[tuple[float, tuple[int, int]]] = deque()
-        self._content_based = spec.content_based_dedup
-
-    # dedup --------------------------------------------------------------------------------------
-
-    def _dedup_admit(self, pair: Pair, now: float) -> bool:
-        order = self._dedup_order
-        while order and order[0][0] <= now:
-            _, old = order.popleft()
-            entry = self._dedup.get(old)
-            if entry is not None and entry[0] <= now:
-                del self._dedup[old]
-        msg = pair.msg
-        # explicit id, else content-based: a hash of the body, unique per logical message
-        key = (0, msg.dedup_id) if msg.dedup_id is not None else (1, msg.id)
-        entry = self._dedup.get(key)
-        if entry is not None:
-            if self._trace is not None:
-                self.ledger.log(now, self.name, "deduplicated", msg.id)
-            if entry[1] is pair:
-                self.ledger.release(pair)
-            else:
-                self.ledger.drop(pair, LOST)
-            return False
-        expiry = now + DEDUP_WINDOW_S
-        self._dedup[key] = (expiry, pair)
-        order.append((expiry, key))
-        return True
-
-    # groups -------------------------------------------------------------------------------------
-
-    def _mark_ready(self, g: int) -> None:
-        if g not in self._is_ready and not self._inflight.get(g) and self._groups.get(g):
-            self._is_ready.add(g)
-            self._ready.append(g)
-
-    def _push(self, copy: QueueCopy) -> None:
-        copy.state = VISIBLE
-        g = copy.pair.msg.group
-        dq = self._groups.get(g)
-        if dq is None:
-            dq = self._groups[g] = deque()
-        dq.append(copy)
-        self._n_visible += 1
-        self._mark_ready(g)
-
-    def _requeue(self, copies: list[QueueCopy]) -> None:
-        by_group: dict[int, list[QueueCopy]] = {}
-        for copy in copies:
-            by_group.setdefault(copy.pair.msg.group, []).append(copy)
-        for g, cs in by_group.items():
-            dq = self._groups.setdefault(g, deque())
-            for copy in reversed(cs):
-                copy.state = VISIBLE
-                dq.appendleft(copy)
-            self._n_visible += len(cs)
-            self._inflight[g] -= len(cs)
-            self._mark_ready(g)
-
-    def _forget_visible(self, copy: QueueCopy) -> None:
-        self._n_visible -= 1
-
-    def _after_delete(self, copy: QueueCopy) -> None:
-        g = copy.pair.msg.group
-        n = self._inflight.get(g, 0)
-        if n > 0:
-            self._inflight[g] = n - 1
-            if n == 1:
-                self._mark_ready(g)
-                self._notify()
-
-    def _take(self, max_n: int, now: float) -> list[tuple[QueueCopy, int]]:
-        batch: list[tuple[QueueCopy, int]] = []
-        ready = self._ready
-        while ready and len(batch) < max_n:
-            g = ready[0]
-            dq = self._groups[g]
-            taken = 0
-            while dq and len(batch) < max_n:
-                copy = dq[0]
-                if copy.state != VISIBLE:
-                    dq.popleft()
-                    continue
-                dq.popleft()
-                self._n_visible -= 1
-                if self._admit_receive(copy, now):
-                    batch.append((copy, copy.receipt))
-                    taken += 1
-            ready.popleft()
-            self._is_ready.discard(g)
-            if taken:
-                self._inflight[g] = self._inflight.get(g, 0) + taken
-            elif not dq:
-                del self._groups[g]
-        return batch
-
-    def _snapshot_redrivable(self) -> list[QueueCopy]:
-        copies = [c for dq in self._groups.values() for c in dq]
-        return sorted(
-            (c for c in copies if c.state == VISIBLE and c.source is not None),
-            key=lambda c: c.enqueue_s,
-        )
-
-    def stored(self) -> Iterable[QueueCopy]:
-        """Every stored visible copy."""
-        return (c for dq in self._groups.values() for c in dq if c.state == VISIBLE)
-
-    @property
-    def depth(self) -> int:
-        """Number of visible messages (blocked groups included)."""
-        return self._n_visible
-
-    def has_available(self) -> bool:
-        """True if some group is unblocked and has a visible message."""
-        return bool(self._ready)
-
-
-def make_queue(ctx: Context, name: str, spec: SqsQueueSpec) -> Queue:
-    """A :class:`FifoQueue` or :class:`StandardQueue` for ``spec``."""
-    return FifoQueue(ctx, name, spec) if spec.fifo else StandardQueue(ctx, name, spec)
 
 
 # --------------------------------------------------------------------------- port
