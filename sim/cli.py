@@ -163,10 +163,15 @@ def _experiments_dir() -> Path:
 
 
 def _cmd_experiments(args: argparse.Namespace) -> int:
-    import importlib.util
+    import importlib
 
     folder = _experiments_dir()
-    available = sorted(p.stem for p in folder.glob("*.py") if not p.stem.startswith("_"))
+    if str(folder.parent) not in sys.path:
+        sys.path.insert(0, str(folder.parent))  # the studies import each other as experiments.*
+    try:
+        available = list(importlib.import_module("experiments").STUDIES)
+    except ImportError:
+        available = []
     names = args.names or available
     unknown = [n for n in names if n not in available]
     if unknown:
@@ -178,12 +183,7 @@ def _cmd_experiments(args: argparse.Namespace) -> int:
         return 2
     status = 0
     for name in names:
-        path = folder / f"{name}.py"
-        spec = importlib.util.spec_from_file_location(f"evsim_experiment_{name}", path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module  # dataclasses and pickling look the module up by name
-        spec.loader.exec_module(module)
+        module = importlib.import_module(f"experiments.{name}")
         print(f"== experiment {name}", file=sys.stderr, flush=True)
         rc = int(module.main(["--quick"] if args.quick else []))
         status = status or rc

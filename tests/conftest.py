@@ -216,16 +216,13 @@ def poison_seed(pattern: list[bool], rate: float = 0.5, producer: str = "prod") 
 EXPERIMENTS_DIR = Path(__file__).resolve().parent.parent / "experiments"
 
 
+if str(EXPERIMENTS_DIR.parent) not in sys.path:
+    sys.path.insert(0, str(EXPERIMENTS_DIR.parent))  # studies import each other as experiments.*
+
+
 def load_experiment(name: str) -> ModuleType:
-    """Import ``experiments/NAME.py`` as a module (registered, so dataclasses work)."""
-    spec = importlib.util.spec_from_file_location(
-        f"experiment_{name}", EXPERIMENTS_DIR / f"{name}.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    """Import the study ``experiments/NAME.py`` (as ``experiments.NAME``)."""
+    return importlib.import_module(f"experiments.{name}")
 
 
 def quick_run(tmp_path_factory: pytest.TempPathFactory, name: str, workers: int = 1) -> Path:

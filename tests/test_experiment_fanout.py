@@ -11,6 +11,8 @@ import pytest
 from conftest import load_experiment, quick_run
 from conftest import table_row as row
 
+import experiments.fanout_design as design
+
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 CHARTS = ("delivery.png", "latency_cost.png", "outage.png")
 TABLES = ("fanout.csv", "differences.csv")
@@ -32,7 +34,7 @@ def test_quick_run_writes_tables_charts_findings_and_index(quick: Path) -> None:
         assert {"metric", "n", "mean", "ci_low", "ci_high", "seed"} <= set(df.columns)
         assert len(df) and (df["n"] <= 3).all()
     df = pd.read_csv(quick / "fanout.csv")
-    assert list(df.columns[:6]) == list(load().KEYS)
+    assert list(df.columns[:6]) == list(design.KEYS)
     assert set(df["study"]) == {"sweep", "outage"}
     for name in CHARTS:
         assert (quick / name).read_bytes().startswith(PNG_MAGIC), name
@@ -86,7 +88,7 @@ def test_quick_numbers_agree_with_theory_and_sns_beats_sequential(quick: Path) -
 
 
 def test_closed_forms() -> None:
-    theory = load().theory
+    theory = design.theory
     assert theory(1, 0.1, 3, 1)["all_delivered_fraction"] == pytest.approx(0.9**3)
     assert theory(1, 0.1, 3, 1)["partial_fraction"] == pytest.approx(0.9 - 0.9**3)
     assert theory(1, 0.1, 3, 2)["partial_fraction"] == pytest.approx(0.99 - 0.99**3)

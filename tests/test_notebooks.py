@@ -8,7 +8,8 @@ also run the nbmake way: ``pytest --nbmake notebooks/``.
 
 The static checks are quick: outputs cleared (small diffs; a run regenerates them), a
 ``parameters`` cell with ``QUICK = True``, and imports limited to the public API of ``sim``
-(no SimPy, no service classes: notebooks hold no model logic).
+and the studies' designs (``experiments.<name>_design``; no SimPy, no service classes:
+notebooks hold no model logic and retype no study).
 """
 
 from __future__ import annotations
@@ -29,9 +30,8 @@ EXPECTED = {
 }  # fmt: skip
 #: Modules of ``sim`` a notebook may import: building scenarios, running them, tables, charts.
 PUBLIC = {
-    "sim.build", "sim.config", "sim.experiment", "sim.analysis.metrics", "sim.analysis.plots",
-    "sim.analysis.report",
-    "sim.analysis.theory",
+    "sim", "sim.build", "sim.config", "sim.experiment", "sim.analysis.metrics",
+    "sim.analysis.plots", "sim.analysis.report", "sim.analysis.theory",
 }  # fmt: skip
 #: Seconds a single cell may run before the test fails (the quick notebooks take seconds).
 CELL_TIMEOUT_S = 300
@@ -97,9 +97,12 @@ def test_notebook_uses_only_the_public_api(path: Path) -> None:
     for cell in code_cells(read(path)):
         modules |= imported_modules(cell.source)
     assert not {m for m in modules if m == "simpy" or m.startswith("simpy.")}
-    sim_modules = {m for m in modules if m.startswith("sim.")}
+    sim_modules = {m for m in modules if m == "sim" or m.startswith("sim.")}
     assert sim_modules, "a notebook uses the library"
     assert sim_modules <= PUBLIC, sorted(sim_modules - PUBLIC)
+    studies = {m for m in modules if m == "experiments" or m.startswith("experiments.")}
+    # a study's design, charts or findings, never its runner: the notebook runs what it shows
+    assert all(m.endswith(("_design", "_charts", "_findings")) for m in studies), sorted(studies)
 
 
 @pytest.mark.slow

@@ -25,7 +25,7 @@ def experiment_parser(
     """The options every experiment script has: ``--quick --out --seed --workers --dask``.
 
     Args:
-        prog: the program name shown in usage, e.g. ``experiments/fanout.py``.
+        prog: the program name shown in usage, e.g. ``python -m experiments.fanout``.
         description: the one-paragraph description of ``--help``.
         default_out: the output folder when ``--out`` is not given.
         default_seed: the root seed when ``--seed`` is not given.

@@ -26,7 +26,8 @@ def results_dir(name: str) -> Path:
 def study_parser(study: Study) -> argparse.ArgumentParser:
     """The command line of ``study``'s script (the shared options and the study's own)."""
     p = experiment_parser(
-        f"experiments/{study.name}.py", study.description, default_out=results_dir(study.name),
+        f"python -m experiments.{study.name}", study.description,
+        default_out=results_dir(study.name),
         default_seed=study.default_seed, quick_help=study.quick_help,
         replications_help=study.replications_help,
     )  # fmt: skip
