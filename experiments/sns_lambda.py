@@ -43,7 +43,7 @@ by replication.
 Writes ``errors.csv``, ``throttling.csv`` and ``outage.csv`` (tidy: one row per configuration
 and metric with n, mean, std and the 95% t-interval over replications), ``theory.csv`` (theory
 against the pooled counts, with exact binomial 95% intervals and p-values), ``timelines.csv``
-(drill-downs of one replication), three PNG charts and ``findings.md`` into
+(drill-downs of one replication), ``manifest.json``, three PNG charts and ``findings.md`` into
 ``results/sns_lambda/``, then the results index. Same seed ⇒ the same files, byte for byte.
 
 Usage, from the repository root: ``python -m experiments.sns_lambda [--quick] [--out DIR]
