@@ -1,12 +1,13 @@
 """The SNS → Lambda study's design: grids, points, scenarios, closed forms and per-run measures.
 
-The question and the method are stated in :mod:`experiments.sns_lambda`. Besides the three
-studies' designs there is a fourth, ``drills``: replication 0 of three configurations, run
-with the per-event trace, whose measure returns the rows of ``timelines.csv`` as its detail.
+The question and the method are stated in :mod:`experiments.sns_lambda`. A fourth design,
+``drills``, runs replication 0 of the timelines' configurations with the per-event trace; its
+measure returns their rows of ``timelines.csv`` as its detail.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any, NamedTuple, cast
@@ -376,12 +377,9 @@ def columns(p: Point) -> dict[str, Any] | None:
     """The columns identifying a point in its study's table (None: a check or drill-down)."""
     if p.check or p.drill:
         return None
-    keys: dict[str, Any] = {}
-    if p.study == "outage":
-        keys["outage_mode"] = p.outage_mode
-    keys |= {"error_rate": p.error_rate, "max_retries": p.max_retries,
-             "max_event_age_s": p.max_event_age_s, "on_failure": p.on_failure}  # fmt: skip
-    return keys
+    mode: dict[str, Any] = {"outage_mode": p.outage_mode} if p.study == "outage" else {}
+    return mode | {"error_rate": p.error_rate, "max_retries": p.max_retries,
+                   "max_event_age_s": p.max_event_age_s, "on_failure": p.on_failure}  # fmt: skip
 
 
 def grid_of(o: Options) -> Grid:
@@ -396,10 +394,7 @@ def designs(o: Options) -> list[Design[Point]]:
     details, gathered after the runs (:func:`experiments.sns_lambda.extra_tables`).
     """
     grid = grid_of(o)
-
-    def scenario_of(p: Point) -> Scenario:
-        return scenario(grid, o.seed, p)
-
+    scenario_of = functools.partial(scenario, grid, o.seed)
     studies = [
         Design(study, pts, scenario_of, measure, grid.replications[study], study, columns,
                derive=checked, level=LEVEL)
