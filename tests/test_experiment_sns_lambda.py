@@ -9,11 +9,13 @@ import pandas as pd
 import pytest
 from conftest import load_experiment, quick_run
 
+import experiments.sns_lambda_design as design
+
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 CHARTS = ("errors.png", "throttling.png", "outage.png")
 TABLES = ("errors.csv", "throttling.csv", "outage.csv", "theory.csv", "timelines.csv")
 SUMMARY_COLUMNS = {"metric", "n", "mean", "std", "ci_low", "ci_high", "seed"}
-SIX_HOURS = 21600.0
+SIX_HOURS = design.DEFAULT_AGE_S
 
 
 def load() -> ModuleType:
@@ -42,10 +44,10 @@ def mean(df: pd.DataFrame, metric: str, **eq: object) -> float:
 
 
 def test_quick_run_writes_tables_charts_findings_and_index(quick: Path) -> None:
-    for name in ("errors.csv", "throttling.csv", "outage.csv"):
-        df = read(quick, name)
+    for study, reps in design.QUICK.replications.items():
+        df = read(quick, f"{study}.csv")
         assert set(df.columns) >= SUMMARY_COLUMNS and len(df)
-        assert (df["n"] == 3).all()
+        assert (df["n"] == reps).all()
         assert {"max_retries", "max_event_age_s", "on_failure"} <= set(df.columns)
     th = read(quick, "theory.csv")
     assert {"theory", "count", "pairs", "exact_low", "exact_high", "p_value"} <= set(th.columns)
