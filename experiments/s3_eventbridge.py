@@ -63,18 +63,17 @@ std, the 95% t-interval over replications and the closed form where there is one
 ``differences.csv`` (paired differences between variants), three PNG charts and ``findings.md``
 into ``results/s3_eventbridge/``, then the results index. Same seed ⇒ the same files.
 
-Usage: ``python experiments/s3_eventbridge.py [--quick] [--out DIR] [--seed S] [--workers N]
-[--replications R] [--replot]`` (``--replot`` redraws charts and findings from the CSVs).
+Usage, from the repository root: ``python -m experiments.s3_eventbridge [--quick] [--out DIR]
+[--seed S] [--workers N] [--replications R] [--replot]`` (``--replot`` redraws charts and
+findings from the CSVs).
 """
 
 from __future__ import annotations
 
-import argparse
+import functools
 import math
 import sys
-import time
-from collections.abc import Callable, Sequence
-from functools import partial
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from pathlib import Path
 from statistics import NormalDist
 from typing import Any, NamedTuple
@@ -82,25 +81,34 @@ from typing import Any, NamedTuple
 import pandas as pd
 from scipy.stats import poisson
 
-from sim.analysis.metrics import RunResult, ci_stats
+from sim.analysis.metrics import RunResult
 from sim.analysis.plots import ci_bars, ci_lines, new_panels, save_png
 from sim.config import Scenario, scenario_from_dict
-from sim.experiment import compare
-from sim.study import cpu_seconds, experiment_parser, finish, mean_ci, percent_ci
+from sim.study import (
+    Design,
+    Options,
+    Report,
+    Run,
+    Study,
+    difference_rows,
+    mean_ci,
+    percent_ci,
+    run_study,
+    summary_rows,
+)
 from sim.study import number as _num
 from sim.study import percent as _p
 from sim.study import select as _select
 from sim.study import summary_row as _get
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_OUT = ROOT / "results" / "s3_eventbridge"
 DEFAULT_SEED = 20260605
+TABLE = "s3_eventbridge"
 LEVEL = 0.95
 
 # The findings' intervals: a NaN mean reads n/a, a metric equal in every replication reads as
 # its mean alone.
-_ci = partial(mean_ci, constant="mean", nan_mean=True)
-_pct = partial(percent_ci, constant="mean", nan_mean=True)
+_ci = functools.partial(mean_ci, constant="mean", nan_mean=True)
+_pct = functools.partial(percent_ci, constant="mean", nan_mean=True)
 HOUR = 3600.0
 KIB, MIB = 1024, 1024 * 1024
 
@@ -157,6 +165,12 @@ SINKS = tuple(r.function for r in RULES)
 ROUTING_VARIANTS = ("eventbridge", "s3-sns-fanout")
 OUTAGE_VARIANTS = ("no-dlq", "dlq")
 REPLAY_VARIANTS = ("no-replay", "replay-all-rules", "replay-images-only")
+STUDIES = ("routing", "outage", "replay")
+
+#: A replication's measures: metric → value (as the library hands them back).
+Measures = Mapping[str, float | None]
+#: Every measured case's measures, one per replication.
+MeasuresByPoint = Mapping[Hashable, Sequence[Measures]]
 
 
 class Grid(NamedTuple):
@@ -234,6 +248,16 @@ def p_delivered_after_outage(
     return (inside + (window_s - affected)) / window_s
 
 
+def matched_per_upload() -> float:
+    """Closed-form expected number of rules an upload matches (pairs per upload)."""
+    p = rule_selectivity()
+    return sum(p[r.name] for r in RULES)
+
+
+#: Closed-form duplicates per (upload, consumer) pair with EventBridge: S3's and the bus's.
+EB_DUPLICATES_PER_PAIR = (1 + DUP_S3) * (1 + DUP_EB) - 1
+
+
 def duplicates_per_upload(variant: str) -> float:
     """Closed-form expected duplicates per upload in the routing study.
 
@@ -241,9 +265,8 @@ def duplicates_per_upload(variant: str) -> float:
     to a target (0.001): (1 + d_s3)(1 + d_eb) − 1 per matched pair. SNS fan-out: S3's extra
     copy reaches all four queues.
     """
-    p = rule_selectivity()
     if variant == "eventbridge":
-        return sum(p[r.name] for r in RULES) * ((1 + DUP_S3) * (1 + DUP_EB) - 1)
+        return matched_per_upload() * EB_DUPLICATES_PER_PAIR
     return len(RULES) * DUP_S3
 
 
@@ -351,6 +374,9 @@ class Case(NamedTuple):
         })  # fmt: skip
 
 
+EVENTBRIDGE = Case("routing", "eventbridge")
+
+
 def cases(grid: Grid) -> dict[str, list[Case]]:
     """Every study's cases, in order."""
     return {
@@ -360,15 +386,20 @@ def cases(grid: Grid) -> dict[str, list[Case]]:
     }
 
 
-# --------------------------------------------------------------------------- running
+# --------------------------------------------------------------------------- measures
+
+#: The columns identifying a row of the tables (then ``metric``).
+KEY_COLS = ("study", "variant", "outage_s", "sink")
+#: Separates the sink from the metric in a replication's (flat) measures: ``sink/metric``.
+SEP = "/"
 
 
-def _v(d: dict[str, Any], name: str) -> float:
+def _v(d: Mapping[str, Any], name: str) -> float:
     v = d.get(name)
     return math.nan if v is None else float(v)
 
 
-def _latency_h(d: dict[str, Any], name: str) -> float:
+def _latency_h(d: Mapping[str, Any], name: str) -> float:
     return _v(d, name) / HOUR
 
 
@@ -425,6 +456,49 @@ def rep_metrics(case: Case, r: RunResult) -> dict[str, dict[str, float]]:
     return out
 
 
+def measure(case: Case, r: RunResult) -> dict[str, float]:
+    """The measures of one replication (in its worker), flat: ``sink/metric`` → value.
+
+    Raises:
+        RuntimeError: pairs are still in flight at the end of the run (the drain is too short).
+    """
+    if r.metrics["in_flight"]:
+        raise RuntimeError(f"{case.name} rep {r.rep}: pairs still in flight")
+    return {f"{sink}{SEP}{metric}": v for sink, ms in rep_metrics(case, r).items()
+            for metric, v in ms.items()}  # fmt: skip
+
+
+def by_sink(measures: Measures) -> dict[str, dict[str, float]]:
+    """A replication's flat measures (:func:`measure`) per sink: sink → metric → value."""
+    out: dict[str, dict[str, float]] = {}
+    for key, v in measures.items():
+        sink, metric = key.split(SEP, 1)
+        out.setdefault(sink, {})[metric] = math.nan if v is None else float(v)
+    return out
+
+
+def derive_useful(case: Case, measured: MeasuresByPoint) -> list[dict[str, float]]:
+    """Routing: each consumer's useful fraction of what it receives (what its rule matches).
+
+    Common random numbers: both routing variants see the same uploads, so what a consumer
+    needs (what its rule matches under EventBridge) is known for the fan-out variant too.
+
+    Raises:
+        RuntimeError: the two variants saw different uploads.
+    """
+    out = []
+    for d_eb, d in zip(measured[EVENTBRIDGE], measured[case], strict=True):
+        if d_eb[f"*{SEP}uploads"] != d[f"*{SEP}uploads"]:
+            raise RuntimeError("the routing variants saw different uploads")
+        final = {k: math.nan if v is None else float(v) for k, v in d.items()}
+        for sink in SINKS:
+            final[f"{sink}{SEP}useful_fraction"] = (
+                _v(d_eb, f"{sink}{SEP}received_fraction") / final[f"{sink}{SEP}received_fraction"]
+            )
+        out.append(final)
+    return out
+
+
 def theory(case: Case, sink: str, metric: str) -> float:
     """The closed form of ``metric`` at ``sink`` in ``case``, or NaN."""
     p = rule_selectivity()
@@ -434,12 +508,12 @@ def theory(case: Case, sink: str, metric: str) -> float:
         if sink == "*":
             return {
                 "unrouted_fraction": p["none"] if eb else 0.0,
-                "deliveries_per_upload": sum(p[r.name] for r in RULES) if eb else len(RULES),
+                "deliveries_per_upload": matched_per_upload() if eb else len(RULES),
                 "duplicates_per_million_uploads": duplicates_per_upload(case.variant) * 1e6,
                 "in_flight": 0.0,
             }.get(metric, math.nan)
         assert rule is not None
-        per_pair = (1 + DUP_S3) * (1 + DUP_EB) - 1 if eb else DUP_S3
+        per_pair = EB_DUPLICATES_PER_PAIR if eb else DUP_S3
         return {
             "received_fraction": p[rule.name] if eb else 1.0,
             "useful_fraction": 1.0 if eb else p[rule.name],
@@ -467,84 +541,56 @@ def theory(case: Case, sink: str, metric: str) -> float:
     }.get(metric, math.nan)
 
 
-def run(
-    grid: Grid, seed: int, workers: int | None, replications: int | None = None
-) -> tuple[dict[str, list[Case]], dict[str, list[RunResult]]]:
-    """Run the three studies, each with the same root seed (common random numbers)."""
-    by_study = cases(grid)
-    reps = {"routing": grid.routing_reps, "outage": grid.outage_reps,
-            "replay": grid.replay_reps}  # fmt: skip
-    runs: dict[str, list[RunResult]] = {}
-    for study, cs in by_study.items():
-        res = compare([c.scenario(grid, seed) for c in cs], replications or reps[study], seed,
-                      workers, progress=sys.stderr.isatty())  # fmt: skip
-        runs.update(res.runs)
-    for cs in by_study.values():
-        for c in cs:
-            for r in runs[c.name]:
-                if r.metrics["in_flight"]:
-                    raise RuntimeError(f"{c.name} rep {r.rep}: pairs still in flight")
-    return by_study, runs
+def _columns(case: Case) -> dict[str, Any]:
+    return {"study": case.study, "variant": case.variant, "outage_s": case.outage_s}
 
 
-KEY_COLS = ("study", "variant", "outage_s", "sink")
-
-
-def _row(case: Case, sink: str, metric: str, values: Sequence[float], seed: int,
-         th: float) -> dict[str, Any]:  # fmt: skip
-    s = ci_stats(list(values), LEVEL)
-    return {"study": case.study, "variant": case.variant, "outage_s": case.outage_s,
-            "sink": sink, "metric": metric, "n": s["n"], "mean": s["mean"], "std": s["std"],
-            "ci_low": s["ci_low"], "ci_high": s["ci_high"], "theory": th,
-            "seed": seed}  # fmt: skip
-
-
-def tables(
-    by_study: dict[str, list[Case]], runs: dict[str, list[RunResult]], seed: int
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The summary table (with closed forms) and the paired differences between variants."""
-    per_rep = {c: [rep_metrics(c, r) for r in runs[c.name]]
-               for cs in by_study.values() for c in cs}  # fmt: skip
-    # Common random numbers: both routing variants see the same uploads, so what a consumer
-    # needs (what its rule matches under EventBridge) is known for the fan-out variant too.
-    eb, fan = by_study["routing"]
-    for a, b in zip(runs[eb.name], runs[fan.name], strict=True):
-        if a.metrics["messages_produced"] != b.metrics["messages_produced"]:
-            raise RuntimeError("the routing variants saw different uploads")
-    for c in (eb, fan):
-        for d_eb, d in zip(per_rep[eb], per_rep[c], strict=True):
-            for sink in SINKS:
-                d[sink]["useful_fraction"] = (
-                    d_eb[sink]["received_fraction"] / d[sink]["received_fraction"]
-                )
+def table_rows(case: Case, per_rep: Sequence[Measures], *, seed: int) -> list[dict[str, Any]]:
+    """The summary rows of a case: one per sink and metric, with the closed form."""
+    sinks = [by_sink(d) for d in per_rep]
     rows: list[dict[str, Any]] = []
-    for cs in by_study.values():
-        for c in cs:
-            reps = per_rep[c]
-            for sink in reps[0]:
-                for metric in reps[0][sink]:
-                    rows.append(_row(c, sink, metric, [d[sink][metric] for d in reps], seed,
-                                     theory(c, sink, metric)))  # fmt: skip
-    diffs: list[dict[str, Any]] = []
+    for sink, metrics in sinks[0].items():
+        rows += summary_rows({**_columns(case), "sink": sink}, [s[sink] for s in sinks],
+                             level=LEVEL, theory={m: theory(case, sink, m) for m in metrics},
+                             seed=seed)  # fmt: skip
+    return rows
+
+
+PerSink = dict[str, dict[str, float]]
+
+
+def differences(o: Options, designs: Sequence[Design[Any]], run: Run) -> dict[str, pd.DataFrame]:
+    """The paired differences between variants (``differences.csv``), with closed forms.
+
+    Routing: the fan-out against EventBridge. Replay: each replay variant against no replay at
+    the same outage, with two paired ratios besides the differences: the fraction of the lost
+    pairs the replay recovered, and the replay's cost per million replayed events.
+    """
+    measures = {p: [by_sink(d) for d in ms] for p, ms in run.measures.items()}
+    rows: list[dict[str, Any]] = []
 
     def paired(c: Case, base: Case, sink: str, metric: str, th: float = math.nan,
-               fn: Callable[[dict[str, Any], dict[str, Any]], float] | None = None) -> None:
-        vals = []
-        for b, o in zip(per_rep[base], per_rep[c], strict=True):
-            vals.append(fn(b, o) if fn else o[sink][metric] - b[sink][metric])
-        diffs.append(_row(c, sink, metric, vals, seed, th))
+               fn: Callable[[PerSink, PerSink], float] | None = None) -> None:  # fmt: skip
+        columns = {**_columns(c), "sink": sink}
+        if fn is None:
+            rows.extend({**row, "theory": th, "seed": o.seed} for row in difference_rows(
+                columns, [b[sink] for b in measures[base]], [v[sink] for v in measures[c]],
+                run.reps[c.study], [metric], level=LEVEL))  # fmt: skip
+            return
+        values = [{metric: fn(b, v)} for b, v in zip(measures[base], measures[c], strict=True)]
+        rows.extend(summary_rows(columns, values, level=LEVEL, theory={metric: th},
+                                 seed=o.seed))  # fmt: skip
 
-    paired(fan, eb, "*", "invocations_per_upload",
-           len(RULES) - sum(rule_selectivity()[r.name] for r in RULES))
+    fan = Case("routing", "s3-sns-fanout")
+    paired(fan, EVENTBRIDGE, "*", "invocations_per_upload", len(RULES) - matched_per_upload())
     for metric in ("latency_p50_s", "latency_p99_s", "cost_per_million_usd",
                    "duplicates_per_million_uploads"):
-        paired(fan, eb, "*", metric)
+        paired(fan, EVENTBRIDGE, "*", metric)
     sink = OUTAGE_RULE.function
-    for c in by_study["replay"]:
+    for c in next(d for d in designs if d.name == "replay").points:
         if c.variant == "no-replay":
             continue
-        base = next(b for b in by_study["replay"]
-                    if b.variant == "no-replay" and b.outage_s == c.outage_s)  # fmt: skip
+        base = c._replace(variant="no-replay")
         paired(c, base, sink, "delivered_fraction")
         paired(c, base, sink, "recovered_fraction_of_lost", 1.0, lambda b, o: (
             (o[sink]["delivered_fraction"] - b[sink]["delivered_fraction"])
@@ -553,7 +599,20 @@ def tables(
         paired(c, base, "*", "replay_cost_per_million_replayed_usd", fn=lambda b, o: (
             (o["*"]["cost_usd"] - b["*"]["cost_usd"])
             / (o["*"]["events_replayed_per_upload"] * o["*"]["uploads"]) * 1e6))
-    return pd.DataFrame(rows), pd.DataFrame(diffs)
+    return {"differences": pd.DataFrame(rows)}
+
+
+def designs(o: Options) -> list[Design[Case]]:
+    """The three studies, one design each, all in ``s3_eventbridge.csv``."""
+    grid = QUICK if o.quick else FULL
+    reps = {"routing": grid.routing_reps, "outage": grid.outage_reps,
+            "replay": grid.replay_reps}  # fmt: skip
+    return [
+        Design(study, points, lambda c: c.scenario(grid, o.seed), measure, reps[study], TABLE,
+               _columns, derive=derive_useful if study == "routing" else None,
+               rows=functools.partial(table_rows, seed=o.seed))
+        for study, points in cases(grid).items()
+    ]  # fmt: skip
 
 
 # --------------------------------------------------------------------------- charts
@@ -761,8 +820,8 @@ def findings(df: pd.DataFrame, diff: pd.DataFrame, out_name: str, quick: bool, s
     """The findings (markdown) for ``results/README.md``, computed from the two CSV tables."""
     files = ", ".join(f"[`{f}`]({out_name}/{f})" for f in (
         "s3_eventbridge.csv", "differences.csv", "routing.png", "outage.png", "replay.png"))
-    rt, ou, rp = (df[df["study"] == s] for s in ("routing", "outage", "replay"))
-    reps = {s: int(df.loc[df["study"] == s, "n"].max()) for s in ("routing", "outage", "replay")}
+    rt, ou, rp = (df[df["study"] == s] for s in STUDIES)
+    reps = {s: int(df.loc[df["study"] == s, "n"].max()) for s in STUDIES}
     up_rt = _get(rt, "uploads", sink="*", variant="eventbridge")
     up_ou = _get(ou, "uploads", sink="*")
     mean_s, sd_s = retry_span_s()
@@ -798,8 +857,8 @@ def findings(df: pd.DataFrame, diff: pd.DataFrame, out_name: str, quick: bool, s
     unrouted = _get(rt, "unrouted_fraction", variant="eventbridge", sink="*")
     lines.append(
         "- **Selectivity.** Fraction of uploads each rule sends to its consumer: "
-        + "; ".join(f"`{r.name}` {_pct(sel[r.name])}, closed form "
-                    f"{_p(sel[r.name]['theory'])}" for r in RULES if sel[r.name] is not None)
+        + "; ".join(f"`{r.name}` {_pct(got)}, closed form {_p(got['theory'])}"
+                    for r in RULES if (got := sel[r.name]) is not None)
         + f"; no rule matches {_pct(unrouted)} (closed form "
         f"{_p(unrouted['theory']) if unrouted is not None else 'n/a'}). Every fraction pooled "
         f"over all uploads lies within {worst:.2f} binomial standard errors of its closed form "
@@ -816,8 +875,8 @@ def findings(df: pd.DataFrame, diff: pd.DataFrame, out_name: str, quick: bool, s
         "prefix/suffix filters for one event type, and size, metadata and anything-but are not "
         "prefix/suffix filters at all, so the four consumers get one unfiltered notification "
         "fanned out by SNS and filter in code: each receives every upload, of which only "
-        + ", ".join(f"{_p(fan[r.name]['mean'])} ({r.function})" for r in RULES
-                    if fan[r.name] is not None)
+        + ", ".join(f"{_p(useful['mean'])} ({r.function})" for r in RULES
+                    if (useful := fan[r.name]) is not None)
         + f" is useful. Consumer invocations per upload: {_ci(inv['s3-sns-fanout'])} vs "
         f"{_ci(inv['eventbridge'])} with EventBridge (paired difference {_ci(extra)}, closed "
         f"form {_num(extra['theory']) if extra is not None else 'n/a'}). Cost per million "
@@ -856,7 +915,7 @@ def findings(df: pd.DataFrame, diff: pd.DataFrame, out_name: str, quick: bool, s
             continue
         text = (f"{_hours(d)}: delivered {_pct(delv)} (closed form {_p(delv['theory'])}), "
                 f"without DLQ lost {_pct(lost)}, with DLQ dead-lettered {_pct(dlq)}")
-        if p50 is not None and not pd.isna(p50["mean"]):
+        if p50 is not None and p99 is not None and not pd.isna(p50["mean"]):
             text += f", delay p50 {_hours(p50['mean'] * HOUR)} / p99 {_hours(p99['mean'] * HOUR)}"
         fates.append(text)
     lines.append(
@@ -945,47 +1004,37 @@ def _hours(seconds: float) -> str:
     return f"{h:.3g} h"
 
 
-# --------------------------------------------------------------------------- main
+# --------------------------------------------------------------------------- study
 
 
-def _parser() -> argparse.ArgumentParser:
-    return experiment_parser(
-        "experiments/s3_eventbridge.py",
-        "S3 → EventBridge rules, target outages, archive replay and direct S3 notifications "
-        "(DESIGN A5); writes results/s3_eventbridge/.",
-        default_out=DEFAULT_OUT,
-        default_seed=DEFAULT_SEED,
-        quick_help="small grid, short runs (for tests)",
-        replications_help="replications per configuration (default: routing 10, outage 10, "
-        "replay 5; --quick 3, 3, 2)",
-    )
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    grid = QUICK if args.quick else FULL
-    out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
-
-    start, cpu0 = time.perf_counter(), cpu_seconds()
-    if not args.replot:
-        by_study, runs = run(grid, args.seed, args.workers, args.replications)
-        summary, diff = tables(by_study, runs, args.seed)
-        summary.to_csv(out / "s3_eventbridge.csv", index=False)
-        diff.to_csv(out / "differences.csv", index=False)
-    wall, cpu = time.perf_counter() - start, cpu_seconds() - cpu0
-
-    # Everything below reads the CSVs back: the charts and findings show what was written.
-    df = pd.read_csv(out / "s3_eventbridge.csv")
-    diff = pd.read_csv(out / "differences.csv")
-    reps = {s: int(df.loc[df["study"] == s, "n"].max()) for s in ("routing", "outage", "replay")}
+def report(rep: Report) -> str:
+    """The three charts and the findings, from ``s3_eventbridge.csv`` and ``differences.csv``."""
+    df, diff, out = rep.tables[TABLE], rep.tables["differences"], rep.out
+    reps = {s: int(df.loc[df["study"] == s, "n"].max()) for s in STUDIES}
     chart_routing(df, out / "routing.png", reps["routing"])
     chart_outage(df, out / "outage.png", reps["outage"])
     chart_replay(df, out / "replay.png", reps["replay"])
-    (out / "findings.md").write_text(findings(df, diff, out.name, args.quick, args.seed))
-    finish("s3_eventbridge", out, len(df.groupby(["study", "variant", "outage_s"])), wall, cpu,
-           "s3_eventbridge.csv, differences.csv, 3 PNG charts, findings.md")  # fmt: skip
-    return 0
+    return findings(df, diff, out.name, rep.quick, rep.seed)
+
+
+STUDY = Study(
+    "s3_eventbridge",
+    "S3 → EventBridge rules, target outages, archive replay and direct S3 notifications "
+    "(DESIGN A5); writes results/s3_eventbridge/.",
+    DEFAULT_SEED,
+    designs,
+    report,
+    extra_tables=differences,
+    extra_table_names=("differences",),
+    quick_help="small grid, short runs (for tests)",
+    replications_help="replications per configuration (default: routing 10, outage 10, "
+    "replay 5; --quick 3, 3, 2)",
+)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the study (see the module docstring for the command line)."""
+    return run_study(STUDY, argv)
 
 
 if __name__ == "__main__":
