@@ -12,6 +12,8 @@ import pytest
 from conftest import load_experiment, quick_run
 from conftest import table_row as row
 
+import experiments.s3_eventbridge_design as design
+
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 CHARTS = ("routing.png", "outage.png", "replay.png")
 TABLES = ("s3_eventbridge.csv", "differences.csv")
@@ -51,7 +53,7 @@ def test_quick_run_writes_tables_charts_findings_and_index(quick: Path, df: pd.D
         assert {"study", "variant", "outage_s", "sink", "metric", "n", "mean", "std", "ci_low",
                 "ci_high", "theory", "seed"} <= set(table.columns)  # fmt: skip
         assert len(table) and (table["n"] <= 3).all()
-    assert list(df.columns[:4]) == list(load().KEY_COLS)
+    assert list(df.columns[:4]) == list(design.KEY_COLS)
     assert set(df["study"]) == {"routing", "outage", "replay"}
     for name in CHARTS:
         assert (quick / name).read_bytes().startswith(PNG_MAGIC), name
@@ -158,18 +160,17 @@ def test_replay_recovers_the_lost_pairs_and_duplicates_the_rest(
 
 
 def test_retry_span_and_outage_closed_forms() -> None:
-    mod = load()
-    mean, sd = mod.retry_span_s()
+    mean, sd = design.retry_span_s()
     assert mean == pytest.approx(0.75 * (1023 + 175 * 600))  # 79,517 s ≈ 22.1 h
     assert sd == pytest.approx(math.sqrt((4**10 - 1) / 3 / 48 + 175 * 600**2 / 48))
-    assert mod.retry_span_s(0) == (0.0, 0.0)
-    p = [mod.p_delivered_after_outage(h * HOUR) for h in (1 / 6, 6, 20, 22, 22.5, 23, 25, 48)]
+    assert design.retry_span_s(0) == (0.0, 0.0)
+    p = [design.p_delivered_after_outage(h * HOUR) for h in (1 / 6, 6, 20, 22, 22.5, 23, 25, 48)]
     assert p[:3] == pytest.approx([1.0, 1.0, 1.0], abs=1e-6)
     assert p == sorted(p, reverse=True) and p[-1] < 1e-12
     assert 0.65 < p[3] < 0.75
     # an outage shorter than the arrival window spares the uploads that arrive after it
-    assert mod.p_delivered_after_outage(300.0, window_s=600.0) == pytest.approx(1.0)
-    sel = mod.rule_selectivity()
+    assert design.p_delivered_after_outage(300.0, window_s=600.0) == pytest.approx(1.0)
+    sel = design.rule_selectivity()
     assert sel["large-objects"] == pytest.approx(P_LARGE, rel=1e-6) and sel["none"] == (
         pytest.approx(P_NONE, rel=1e-6))  # fmt: skip
 
