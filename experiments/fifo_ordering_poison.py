@@ -19,13 +19,16 @@ from sim.analysis.metrics import RunResult
 from sim.engine.streams import RandomStreams
 from sim.study import Detailed, Measured
 
+#: SQS's default message retention (4 days, in seconds).
+DEFAULT_RETENTION_S = 345_600.0
+
 
 def stall_theory_s(max_receive_count: int | None, visibility_timeout_s: float,
-                   retention_s: float) -> float:  # fmt: skip
+                   retention_s: float = DEFAULT_RETENTION_S) -> float:  # fmt: skip
     """When a poison message leaves a FIFO queue, counted from its first receive (s).
 
-    With a DLQ: ``max_receive_count`` × the visibility timeout; without one: at the end of the
-    first visibility timeout after the retention period.
+    With a DLQ (``max_receive_count`` not None): ``max_receive_count`` × the visibility
+    timeout; without one: at the end of the first visibility timeout after ``retention_s``.
     """
     vt = visibility_timeout_s
     if max_receive_count is not None:
