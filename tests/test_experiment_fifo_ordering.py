@@ -3,29 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
-from types import ModuleType
 
 import pandas as pd
 import pytest
-from conftest import load_experiment
+from conftest import quick_run
 
-EXPERIMENT = Path(__file__).resolve().parent.parent / "experiments" / "fifo_ordering.py"
+import experiments.fifo_ordering_design as design
+
 CSVS = ("ordering", "groups", "head_of_line", "head_of_line_timeline", "throughput_limit")
 PNGS = ("ordering", "groups", "head_of_line", "throughput_limit")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 STATS = ["n", "mean", "std", "ci_low", "ci_high"]
 
 
-def load() -> ModuleType:
-    return load_experiment("fifo_ordering")
-
-
 @pytest.fixture(scope="module")
 def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One --quick run shared by the tests below (about 10 s)."""
-    folder = tmp_path_factory.mktemp("results") / "fifo_ordering"
-    assert load().main(["--quick", "--out", str(folder)]) == 0
-    return folder
+    """One serial --quick run shared by the tests below (about 10 s)."""
+    return quick_run(tmp_path_factory, "fifo_ordering")
 
 
 def table(out: Path, name: str) -> pd.DataFrame:
@@ -103,3 +97,14 @@ def test_fifo_send_limit_caps_accepted_sends(out: Path) -> None:
     assert value(lim, "producer_latency_mean_s", offered_per_s=high) > value(
         lim, "producer_latency_mean_s", offered_per_s=low
     )
+
+
+def test_stall_closed_form_and_variants() -> None:
+    assert design.stall_theory_s(3, 30.0) == 90.0
+    assert design.stall_theory_s(None, 30.0, 600.0) == 600.0
+    assert design.stall_theory_s(None, 30.0, 610.0) == 630.0  # the next visibility timeout
+    for setup in (design.FULL, design.QUICK):
+        for v in setup.hol_variants:
+            assert v.theory_stall_s == design.stall_theory_s(
+                v.max_receive_count, v.visibility_timeout_s, v.retention_s
+            )
