@@ -186,10 +186,6 @@ class LambdaFunction(Component):
             run *= self.ctx.faults.slow_factor(self.name, now)
         return run
 
-    def cold_start_s(self) -> float:
-        """Draw one cold start's duration (seconds)."""
-        return self._cold_duration()
-
     def invoke_sync(self, pair: Pair, reply: Callable[[str | None], None]) -> None:
         """A synchronous (RequestResponse) invoke with one message; see the module docstring.
 
