@@ -50,16 +50,15 @@ Writes ``audit_alerts.csv`` (tidy: one row per configuration and metric with n, 
 and ``findings.md`` into ``results/audit_alerts/``, then the results index. Same seed ⇒ the
 same files, byte for byte.
 
-Usage: ``python experiments/audit_alerts.py [--quick] [--out DIR] [--seed S] [--workers N]
-[--replications R] [--replot]`` (``--replot`` redraws charts and findings from the CSVs).
+Usage, from the repository root: ``python -m experiments.audit_alerts [--quick] [--out DIR]
+[--seed S] [--workers N] [--replications R] [--replot]`` (``--replot`` redraws charts and
+findings from the CSVs).
 """
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
-import time
 from collections.abc import Sequence
 from functools import cache, partial
 from pathlib import Path
@@ -70,20 +69,17 @@ import pandas as pd
 from scipy import optimize
 from scipy.special import ndtr
 
-from sim.analysis.metrics import RunResult, ci_stats
+from sim.analysis.metrics import RunResult
 from sim.analysis.plots import ci_bars, ci_lines, new_panels, save_png
 from sim.analysis.theory import dead_letter_probability, mean_attempts
 from sim.build import build
 from sim.config import Scenario, scenario_from_dict
 from sim.config.sns import default_delivery_policy
-from sim.experiment import compare
-from sim.study import cpu_seconds, experiment_parser, finish, mean_ci, percent_ci
+from sim.study import Design, Options, Report, Run, Study, mean_ci, percent_ci, run_study
 from sim.study import number as _num
 from sim.study import percent as _p
 from sim.study import select as _select
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_OUT = ROOT / "results" / "audit_alerts"
 DEFAULT_SEED = 20260606
 LEVEL = 0.95
 
@@ -369,8 +365,14 @@ def _fraction(r: RunResult, sinks: Sequence[str]) -> float:
     return got / exp if exp else math.nan
 
 
-def rep_metrics(r: RunResult, pt: Point) -> dict[str, float]:
-    """The reported quantities of one replication."""
+def measure(pt: Point, r: RunResult) -> dict[str, float]:
+    """The reported quantities of one replication (in its worker).
+
+    Raises:
+        RuntimeError: a notification is still in flight at the end of the run.
+    """
+    if r.metrics["in_flight"]:
+        raise RuntimeError(f"{pt.name} rep {r.rep}: notifications still in flight")
     m = r.metrics
     produced, unrouted = _m(m, "messages_produced"), _m(m, "messages_unrouted")
     expected = _m(m, "deliveries_expected")
@@ -412,33 +414,6 @@ def rep_metrics(r: RunResult, pt: Point) -> dict[str, float]:
     return out
 
 
-def _cost(pt: Point, grid: Grid) -> float:
-    """Rough work of one replication (notifications), to start the longest runs first."""
-    return pt.duration_s(grid) / 3600.0 * pt.n_accounts * (1 + 9 * pt.p)
-
-
-def run(
-    grid: Grid, seed: int, workers: int | None, replications: int | None = None
-) -> tuple[list[Point], dict[str, list[RunResult]]]:
-    """Run the four studies with the same root seed (common random numbers)."""
-    runs: dict[str, list[RunResult]] = {}
-    for pts, reps in (
-        ([*email_points(grid), *loss_points(grid)], replications or grid.replications),
-        (mail_points(grid), replications or grid.mail_replications),
-        (sns_points(), replications or grid.sns_replications),
-    ):
-        order = sorted(pts, key=lambda p: -_cost(p, grid))  # longest first: fewer idle workers
-        res = compare([p.scenario(grid, seed) for p in order], reps, seed, workers,
-                      progress=sys.stderr.isatty())  # fmt: skip
-        runs.update(res.runs)
-    pts = [*email_points(grid), *loss_points(grid), *mail_points(grid), *sns_points()]
-    for p in pts:
-        for r in runs[p.name]:
-            if r.metrics["in_flight"]:
-                raise RuntimeError(f"{p.name} rep {r.rep}: notifications still in flight")
-    return pts, runs
-
-
 KEYS = ("study", "n_accounts", "email_failure_p", "cloudtrail_loss", "outage", "outage_h")
 
 
@@ -447,18 +422,21 @@ def _keys(p: Point) -> dict[str, Any]:
                     strict=True))  # fmt: skip
 
 
-def table(pts: Sequence[Point], runs: dict[str, list[RunResult]], seed: int) -> pd.DataFrame:
-    """The summary table: one row per configuration and metric, with the closed form."""
-    rows: list[dict[str, Any]] = []
-    for p in pts:
-        per_rep = [rep_metrics(r, p) for r in runs[p.name]]
-        th = theory(p)
-        for metric in per_rep[0]:
-            s = ci_stats([d[metric] for d in per_rep], LEVEL)
-            rows.append({**_keys(p), "metric": metric, "n": s["n"], "mean": s["mean"],
-                         "std": s["std"], "ci_low": s["ci_low"], "ci_high": s["ci_high"],
-                         "theory": th.get(metric, math.nan), "seed": seed})  # fmt: skip
-    return pd.DataFrame(rows)
+def designs(o: Options) -> list[Design[Point]]:
+    """The four studies, one design each, all in ``audit_alerts.csv`` with their closed forms."""
+    grid = QUICK if o.quick else FULL
+
+    def design(name: str, points: list[Point], replications: int) -> Design[Point]:
+        return Design(name, points, lambda p: p.scenario(grid, o.seed), measure, replications,
+                      "audit_alerts", _keys, closed_forms=theory)  # fmt: skip
+
+    return [
+        design("emails", email_points(grid), grid.replications),
+        design("loss", loss_points(grid), grid.replications),
+        design("mail_outage", mail_points(grid), grid.mail_replications),
+        design("sns_outage", sns_points(), grid.sns_replications),
+    ]
+
 
 
 def delay_samples(grid: Grid, seed: int) -> pd.DataFrame:
@@ -479,6 +457,12 @@ def delay_samples(grid: Grid, seed: int) -> pd.DataFrame:
                          "theory_s": delay_quantile_s(q, n, CDF_P),
                          "theory_prob": delay_cdf(x, n, CDF_P), "seed": seed})  # fmt: skip
     return pd.DataFrame(rows)
+
+
+def delay_table(o: Options, designs: Sequence[Design[Any]], run: Run) -> dict[str, pd.DataFrame]:
+    """The extra table ``delay_cdf``: :func:`delay_samples` of the invocation's grid."""
+    return {"delay_cdf": delay_samples(QUICK if o.quick else FULL, o.seed)}
+
 
 
 # --------------------------------------------------------------------------- charts
@@ -987,42 +971,34 @@ def findings(df: pd.DataFrame, cdf: pd.DataFrame, out_name: str, quick: bool, se
 # --------------------------------------------------------------------------- main
 
 
-def _parser() -> argparse.ArgumentParser:
-    return experiment_parser(
-        "experiments/audit_alerts.py",
-        "CloudTrail DeleteTable → EventBridge → SNS email to N accounts (DESIGN A6); writes "
-        "results/audit_alerts/.",
-        default_out=DEFAULT_OUT,
-        default_seed=DEFAULT_SEED,
-        replications_help="replications per configuration (default: 5 sweeps / 6 mail outage "
-        "/ 16 SNS outage, --quick 3 / 3 / 3)",
-    )
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    grid = QUICK if args.quick else FULL
-    out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
-
-    start, cpu0 = time.perf_counter(), cpu_seconds()
-    if not args.replot:
-        pts, runs = run(grid, args.seed, args.workers, args.replications)
-        table(pts, runs, args.seed).to_csv(out / "audit_alerts.csv", index=False)
-        delay_samples(grid, args.seed).to_csv(out / "delay_cdf.csv", index=False)
-    wall, cpu = time.perf_counter() - start, cpu_seconds() - cpu0
-
-    # Everything below reads the CSVs back: the charts and findings show what was written.
-    df, cdf = pd.read_csv(out / "audit_alerts.csv"), pd.read_csv(out / "delay_cdf.csv")
+def report(rep: Report) -> str:
+    """The four charts and the findings, from ``audit_alerts.csv`` and ``delay_cdf.csv``."""
+    df, cdf, out = rep.tables["audit_alerts"], rep.tables["delay_cdf"], rep.out
     reps = {s: int(df.loc[df["study"] == s, "n"].max()) for s in df["study"].unique()}
     chart_delivery(df, out / "delivery.png", reps["emails"])
     chart_delay(df, out / "delay.png", reps["emails"])
     chart_cdf(cdf, out / "delay_cdf.png")
     chart_outages(df, out / "outages.png", reps["mail_outage"], reps["sns_outage"])
-    (out / "findings.md").write_text(findings(df, cdf, out.name, args.quick, args.seed))
-    finish("audit_alerts", out, len(df.groupby(list(KEYS))), wall, cpu,
-           "audit_alerts.csv, delay_cdf.csv, 4 PNG charts, findings.md")  # fmt: skip
-    return 0
+    return findings(df, cdf, out.name, rep.quick, rep.seed)
+
+
+STUDY = Study(
+    "audit_alerts",
+    "CloudTrail DeleteTable → EventBridge → SNS email to N accounts (DESIGN A6); writes "
+    "results/audit_alerts/.",
+    DEFAULT_SEED,
+    designs,
+    report,
+    extra_tables=delay_table,
+    extra_table_names=("delay_cdf",),
+    replications_help="replications per configuration (default: 5 sweeps / 6 mail outage "
+    "/ 16 SNS outage, --quick 3 / 3 / 3)",
+)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the study (see the module docstring for the command line)."""
+    return run_study(STUDY, argv)
 
 
 if __name__ == "__main__":
