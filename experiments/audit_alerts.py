@@ -46,9 +46,10 @@ P = E[(W − D)^+]/W (both with the lognormal partial expectation).
 
 Writes ``audit_alerts.csv`` (tidy: one row per configuration and metric with n, mean, std, the
 95% t-interval over replications and the closed form where there is one), ``delay_cdf.csv``
-(the delay distribution of replication 0 at p = 10% against the closed form), four PNG charts
-and ``findings.md`` into ``results/audit_alerts/``, then the results index. Same seed ⇒ the
-same files, byte for byte.
+(the delay distribution of replication 0 at p = 10% against the closed form), ``manifest.json``
+(the seed, the designs' points and replications, the CSV files' hashes), four PNG charts and
+``findings.md`` into ``results/audit_alerts/``, then the results index. Same seed ⇒ the same
+files, byte for byte.
 
 Usage, from the repository root: ``python -m experiments.audit_alerts [--quick] [--out DIR]
 [--seed S] [--workers N] [--replications R] [--replot]`` (``--replot`` redraws charts and
