@@ -10,23 +10,20 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import load_experiment, quick_run
+from conftest import quick_run
 from conftest import table_row as row
 from scipy.integrate import quad
 from scipy.stats import lognorm
 
+import experiments.audit_alerts_design as design
+
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 CHARTS = ("delivery.png", "delay.png", "delay_cdf.png", "outages.png")
 TABLES = ("audit_alerts.csv", "delay_cdf.csv")
-
-
-def load() -> ModuleType:
-    return load_experiment("audit_alerts")
 
 
 @pytest.fixture(scope="module")
@@ -54,16 +51,15 @@ def binomial_ok(r: pd.Series, count: float, k: float = 4.0) -> bool:
 
 
 def test_quick_run_writes_tables_charts_findings_and_index(quick: Path, df: pd.DataFrame) -> None:
-    mod = load()
-    assert list(df.columns[:6]) == list(mod.KEYS)
+    assert list(df.columns[:6]) == list(design.KEYS)
     assert {"metric", "n", "mean", "std", "ci_low", "ci_high", "theory", "seed"} <= set(df)
     assert set(df["study"]) == {"emails", "loss", "mail_outage", "sns_outage"}
-    assert (df["n"] <= 3).all() and (df["seed"] == mod.DEFAULT_SEED).all()
+    assert (df["n"] <= 3).all() and (df["seed"] == design.DEFAULT_SEED).all()
     ok = df["ci_low"].notna()
     assert (df.loc[ok, "ci_low"] <= df.loc[ok, "mean"] + 1e-12).all()
     assert (df.loc[ok, "mean"] <= df.loc[ok, "ci_high"] + 1e-12).all()
     cdf = pd.read_csv(quick / "delay_cdf.csv")
-    assert set(cdf["n_accounts"]) == set(mod.QUICK.cdf_accounts)
+    assert set(cdf["n_accounts"]) == set(design.QUICK.cdf_accounts)
     assert (cdf.groupby("n_accounts")["delay_s"].apply(lambda s: s.is_monotonic_increasing)).all()
     for name in CHARTS:
         assert (quick / name).read_bytes().startswith(PNG_MAGIC), name
@@ -85,12 +81,11 @@ def test_every_notification_is_resolved_and_only_deletetable_matches(df: pd.Data
 
 
 def test_email_failures_against_closed_forms(df: pd.DataFrame) -> None:
-    mod = load()
     em = df[df["study"] == "emails"]
     for p in sorted(em["email_failure_p"].unique()):
         for n in sorted(em["n_accounts"].unique()):
             at = {"email_failure_p": p, "n_accounts": n}
-            miss = p**mod.ATTEMPTS
+            miss = p**design.ATTEMPTS
             d, a = row(em, "delivered_fraction", **at), row(em, "all_delivered_fraction", **at)
             assert d["theory"] == pytest.approx(1 - miss)
             assert a["theory"] == pytest.approx((1 - miss) ** n)
@@ -125,10 +120,9 @@ def test_cloudtrail_loss_hits_whole_alerts(df: pd.DataFrame) -> None:
 
 
 def test_delay_grows_with_n_through_the_email_quota(df: pd.DataFrame) -> None:
-    mod = load()
     em = df[df["study"] == "emails"]
     n0, n1 = sorted(em["n_accounts"].unique())[:: len(em["n_accounts"].unique()) - 1]
-    pace = float(mod.pacing_s(n1)[-1])  # (N − 1)/10 s: the last account's wait
+    pace = float(design.pacing_s(n1)[-1])  # (N − 1)/10 s: the last account's wait
     assert pace == pytest.approx((n1 - 1) / 10)
     for p in (0.01, 0.1):
         at = {"email_failure_p": p}
@@ -140,20 +134,20 @@ def test_delay_grows_with_n_through_the_email_quota(df: pd.DataFrame) -> None:
         # mean pacing, and so does the median
         m0, m1 = (row(em, "latency_mean_s", n_accounts=n, **at) for n in (n0, n1))
         grow = m1["theory"] - m0["theory"]
-        assert grow == pytest.approx(float(np.mean(mod.pacing_s(n1)) - np.mean(mod.pacing_s(n0))))
+        wait = {n: float(np.mean(design.pacing_s(n))) for n in (n0, n1)}  # mean pacing
+        assert grow == pytest.approx(wait[n1] - wait[n0])
         assert abs((m1["mean"] - m0["mean"]) - grow) < 1.0, (p, m1["mean"] - m0["mean"], grow)
         q0, q1 = (row(em, "latency_p50_s", n_accounts=n, **at) for n in (n0, n1))
         assert q1["mean"] > q0["mean"] and q1["theory"] > q0["theory"]
 
 
 def test_mean_delay_matches_the_closed_form(df: pd.DataFrame) -> None:
-    mod = load()
     em = df[df["study"] == "emails"]
-    s = mod.CT_SIGMA
-    var_d = (math.exp(s**2) - 1) * math.exp(2 * math.log(mod.CT_MEDIAN_S) + s**2)
+    s = design.CT_SIGMA
+    var_d = (math.exp(s**2) - 1) * math.exp(2 * math.log(design.CT_MEDIAN_S) + s**2)
     for _, r in em[em["metric"] == "latency_mean_s"].iterrows():
         p, n = float(r["email_failure_p"]), int(r["n_accounts"])
-        atoms, w = mod._mixture(1, p)  # the retry offsets of one account
+        atoms, w = design._mixture(1, p)  # the retry offsets of one account
         var_o = float(np.sum(w * atoms**2) - np.sum(w * atoms) ** 2)
         # an alert's mean delay over its N accounts: shared D, independent retries
         alerts = pooled(em, "alerts", email_failure_p=p, n_accounts=n)
@@ -162,12 +156,11 @@ def test_mean_delay_matches_the_closed_form(df: pd.DataFrame) -> None:
 
 
 def test_outages_against_closed_forms(df: pd.DataFrame) -> None:
-    mod = load()
     ml = df[df["study"] == "mail_outage"]
     for w in sorted(ml["outage_h"].unique()):
         f = row(ml, "affected_delivered_fraction", outage_h=w)
         assert row(ml, "unaffected_delivered_fraction", outage_h=w)["mean"] == 1.0
-        if w * 3600 < mod.POLICY_SPAN_S:  # the retries outlast the outage: late, not lost
+        if w * 3600 < design.POLICY_SPAN_S:  # the retries outlast the outage: late, not lost
             assert f["theory"] == 1.0 and f["mean"] == 1.0
             late = row(ml, "affected_latency_max_s", outage_h=w)["mean"]
             assert w * 3600 * 0.9 < late <= w * 3600 + 600 + 60
@@ -177,39 +170,37 @@ def test_outages_against_closed_forms(df: pd.DataFrame) -> None:
     sn = df[df["study"] == "sns_outage"]
     topic = row(sn, "delivered_fraction", outage="topic")
     assert topic["mean"] == 1.0 and topic["theory"] == 1.0  # EventBridge retries cover it
-    end = mod.SNS_OUTAGE_S
+    end = design.SNS_OUTAGE_S
     assert row(sn, "latency_max_s", outage="topic")["mean"] > end - 300
     assert row(sn, "latency_max_s", outage="topic")["mean"] < end + 600 + 120
     bus = row(sn, "delivered_fraction", outage="bus")
-    assert bus["theory"] == pytest.approx(1 - mod.bus_outage_loss(end))
+    assert bus["theory"] == pytest.approx(1 - design.bus_outage_loss(end))
     assert binomial_ok(bus, pooled(sn, "alerts", outage="bus"))
 
 
 def test_closed_form_helpers() -> None:
-    mod = load()
-    assert mod.ATTEMPTS == 51
-    assert abs(mod.POLICY_SPAN_S - 24_576.1) < 0.1  # 2×10 s + 10 backing off + 38×600 s
-    assert len(mod.attempt_offsets_s()) == mod.ATTEMPTS
-    assert list(mod.pacing_s(3)) == pytest.approx([0.0, 0.1, 0.2])  # 10/s, no burst
-    assert float(mod.pacing_s(500)[-1]) == pytest.approx(49.9)
-    assert mod.delay_quantile_s(0.5, 1, 0.0) == pytest.approx(mod.CT_MEDIAN_S, rel=1e-6)
-    assert mod.delay_mean_s(1, 0.0) == pytest.approx(mod.CT_MEDIAN_S * math.exp(0.5))
+    assert design.ATTEMPTS == 51
+    assert abs(design.POLICY_SPAN_S - 24_576.1) < 0.1  # 2×10 s + 10 backing off + 38×600 s
+    assert len(design.attempt_offsets_s()) == design.ATTEMPTS
+    assert list(design.pacing_s(3)) == pytest.approx([0.0, 0.1, 0.2])  # 10/s, no burst
+    assert float(design.pacing_s(500)[-1]) == pytest.approx(49.9)
+    assert design.delay_quantile_s(0.5, 1, 0.0) == pytest.approx(design.CT_MEDIAN_S, rel=1e-6)
+    assert design.delay_mean_s(1, 0.0) == pytest.approx(design.CT_MEDIAN_S * math.exp(0.5))
     # the lognormal partial expectation E[(c − D)^+] = ∫_0^c P(D ≤ x) dx, integrated
-    dist = lognorm(s=mod.CT_SIGMA, scale=mod.CT_MEDIAN_S)
+    dist = lognorm(s=design.CT_SIGMA, scale=design.CT_MEDIAN_S)
     for c in (10.0, 60.0, 1800.0):
         area = quad(dist.cdf, 0.0, c, limit=200)[0]
-        assert mod._partial_expectation(c) == pytest.approx(area, rel=1e-6)
-    assert mod.mail_outage_loss(6 * 3600.0, 0) == 0.0
-    assert 0.14 < mod.mail_outage_loss(8 * 3600.0, 0) < 0.15  # ≈ (8 − 6.83 − E[D]/3600)/8
-    pt = mod.Point("emails", 500, 0.9, 0.01)
-    th = mod.theory(pt)
+        assert design._partial_expectation(c) == pytest.approx(area, rel=1e-6)
+    assert design.mail_outage_loss(6 * 3600.0, 0) == 0.0
+    assert 0.14 < design.mail_outage_loss(8 * 3600.0, 0) < 0.15  # ≈ (8 − 6.83 − E[D]/3600)/8
+    pt = design.Point("emails", 500, 0.9, 0.01)
+    th = design.theory(pt)
     assert th["all_delivered_fraction"] == pytest.approx(0.99 * (1 - 0.9**51) ** 500)
     assert th["attempts_per_notification"] == pytest.approx(0.99 * (1 - 0.9**51) / 0.1)
 
 
 def test_same_seed_same_delay_samples() -> None:
-    mod = load()
-    grid = mod.QUICK._replace(cdf_accounts=(10,), alerts=20)
-    a, b = mod.delay_samples(grid, 11), mod.delay_samples(grid, 11)
+    grid = design.QUICK._replace(cdf_accounts=(10,), alerts=20)
+    a, b = design.delay_samples(grid, 11), design.delay_samples(grid, 11)
     pd.testing.assert_frame_equal(a, b)
-    assert not a.equals(mod.delay_samples(grid, 12))
+    assert not a.equals(design.delay_samples(grid, 12))
