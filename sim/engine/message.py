@@ -6,9 +6,9 @@ function) is drawn when it is created, so that system variants see the same work
 
 A :class:`Pair` is one (message, intended sink) pair: the unit that ends a run in exactly one
 fate. ``live`` counts the copies of the pair that are on their way (held by a sender, stored in
-a queue, being processed), ``parked`` the copies sitting in a dead-letter queue. A queue copy
-(:class:`sim.services.sqs.QueueCopy`) refers to its pair; when the last copy goes, the pair
-settles into its fate and the message is freed (only counters remain).
+a queue, being processed), ``parked`` the copies sitting in a dead-letter queue. A queue's
+stored copy refers to its pair; when the last copy goes, the pair settles into its fate and the
+message is freed (only counters remain).
 """
 
 from __future__ import annotations

@@ -1,9 +1,13 @@
-"""Retried deliveries decided ahead (EventBridge and S3 targets), and giving up on a delivery."""
+"""Retried deliveries decided ahead (EventBridge and S3 targets), and giving up on a delivery.
+
+A delivery given up goes to its dead-letter queue when it has one (:class:`DeadLetter`: the
+queue parks the pair, which becomes ``dead_lettered``), else its pairs are ``lost``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from sim.engine.fates import LOST
 from sim.engine.message import Pair
@@ -13,10 +17,17 @@ if TYPE_CHECKING:
 
     from sim.config.common import DeliveryRetrySpec
     from sim.engine.ledger import Ledger
-    from sim.services.sqs.queue import Queue
 from sim.engine.ports import RetryTarget
 
-__all__ = ["Retrier", "give_up"]
+__all__ = ["DeadLetter", "Retrier", "give_up"]
+
+
+class DeadLetter(Protocol):
+    """Where a given-up delivery goes (an SQS queue used as a DLQ)."""
+
+    def store_parked(self, pair: Pair, now: float) -> None:
+        """Park ``pair`` (fate ``dead_lettered``), received at ``now``."""
+        ...
 
 
 class Retrier:
@@ -57,7 +68,9 @@ class Retrier:
             attempts += 1
 
 
-def give_up(ledger: Ledger, pairs: list[Pair], dead_letter: Queue | None, now: float) -> None:
+def give_up(
+    ledger: Ledger, pairs: list[Pair], dead_letter: DeadLetter | None, now: float
+) -> None:
     """A delivery given up: its pairs to ``dead_letter``, else lost."""
     for pair in pairs:
         if dead_letter is not None:
