@@ -67,11 +67,8 @@ from __future__ import annotations
 
 import argparse
 import math
-import multiprocessing
 import sys
-import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -80,22 +77,15 @@ import pandas as pd
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from scipy.stats import norm
 
-from sim.analysis.metrics import RunResult, ci_stats
+from sim.analysis.metrics import RunResult
 from sim.analysis.plots import ci_bars, ci_lines, new_panels, save_png
-from sim.build import run_once
 from sim.config import Scenario, scenario_from_dict
-from sim.experiment import compare, default_workers
-from sim.study import cpu_seconds, experiment_parser, finish, mean_ci, percent_ci, points_ci
+from sim.study import Design, Options, Report, Study, mean_ci, percent_ci, points_ci, run_study
 from sim.study import number as _num
 from sim.study import percent as _p
 from sim.study import run_metric as _m
 from sim.study import select as _select
 from sim.study import summary_row as _row
-
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_OUT = ROOT / "results" / "api_uploads"
-DEFAULT_SEED = 20260607
-LEVEL = 0.95
 
 # The findings' intervals: a metric equal in every replication reads as its mean (percentages:
 # "... in every replication").
@@ -370,14 +360,18 @@ def payload_too_large_probability() -> float:
     return float(norm.sf(math.log((MAX_PAYLOAD_BYTES + 0.5) / SIZE_MEDIAN_BYTES) / SIZE_SIGMA))
 
 
+def _throttled(th: float, kind: str) -> dict[str, tuple[float, str]]:
+    """The theory of a point without retries whose requests are throttled with probability th."""
+    return {"throttled_fraction": (th, kind), "success_fraction": (1.0 - th, kind),
+            "lost_fraction": (th, kind), "requests_per_upload": (1.0, "exact")}  # fmt: skip
+
+
 def theory(p: Point, grid: Grid) -> dict[str, tuple[float, str]]:
     """The theory of point ``p``: metric -> (value, kind)."""
     m = 1 if p.mode == "none" else ATTEMPTS
     if p.study == "bucket":
         th = token_bucket_throttled(p.load, p.burst)
-        kind = "exact (stationary M/D/1 with bounded workload)"
-        return {"throttled_fraction": (th, kind), "success_fraction": (1.0 - th, kind),
-                "lost_fraction": (th, kind), "requests_per_upload": (1.0, "exact")}  # fmt: skip
+        return _throttled(th, "exact (stationary M/D/1 with bounded workload)")
     if p.study == "load" and p.mode != "adaptive":
         s = fluid_success(p.load, p.burst, grid.load_s)
         theta = (1.0 - s) ** (1.0 / m)
@@ -391,10 +385,7 @@ def theory(p: Point, grid: Grid) -> dict[str, tuple[float, str]]:
             out |= {"throttled_fraction": (theta, kind), "requests_per_upload": (req, kind)}
         return out
     if p.study == "bursts" and p.mode == "none":
-        th = burst_fluid_throttled(p.burst, grid.burst_run_s)
-        kind = "approx (fluid bursts)"
-        return {"throttled_fraction": (th, kind), "success_fraction": (1.0 - th, kind),
-                "lost_fraction": (th, kind), "requests_per_upload": (1.0, "exact")}  # fmt: skip
+        return _throttled(burst_fluid_throttled(p.burst, grid.burst_run_s), "approx (fluid bursts)")
     if p.study == "timeout":
         q = timeout_probability(p.function_median_s)
         kind = "exact (lognormal tail, independent attempts)"
@@ -418,11 +409,26 @@ def theory(p: Point, grid: Grid) -> dict[str, tuple[float, str]]:
     return {}
 
 
-# --------------------------------------------------------------------------- running
+#: The closed-form columns of ``api_uploads.csv`` and their value where a metric has none.
+THEORY_COLUMNS = {"theory": math.nan, "theory_kind": ""}
 
 
-def rep_metrics(r: RunResult) -> dict[str, float]:
-    """The reported quantities of one replication."""
+def closed_forms(p: Point, grid: Grid) -> dict[str, dict[str, Any]]:
+    """The theory of point ``p`` as the table's ``theory`` and ``theory_kind`` columns."""
+    return {k: {"theory": v, "theory_kind": kind} for k, (v, kind) in theory(p, grid).items()}
+
+
+# --------------------------------------------------------------------------- design
+
+
+def measure(p: Point, r: RunResult) -> dict[str, float]:
+    """The reported quantities of one replication (in its worker; the timeout study's traced).
+
+    Raises:
+        RuntimeError: if an upload is still in flight at the end of the run.
+    """
+    if r.metrics["in_flight"]:
+        raise RuntimeError(f"{p.name} rep {r.rep}: uploads still in flight")
     uploads = _m(r, "messages_produced")
     requests = _m(r, "api_requests")
     out = {
@@ -438,76 +444,16 @@ def rep_metrics(r: RunResult) -> dict[str, float]:
         "cost_per_million_usd": _m(r, "cost_per_million_usd"),
         "in_flight": _m(r, "in_flight"),
     }
-    if "api_timeouts" in r.diagnostics:  # traced runs (timeout study)
-        out["timeout_fraction"] = r.diagnostics["api_timeouts"] / requests
-        out["client_error_fraction"] = r.diagnostics["client_give_ups"] / uploads
+    tr = r.trace
+    if tr is not None:  # traced runs (timeout study): count the 504s and client give-ups
+        component = tr["component"].astype(str)
+        timeouts = int(((component == "api") & (tr["event"] == "timeout")).sum())
+        give_ups = int((component.str.startswith("client") & (tr["event"] == "gave_up")).sum())
+        out["timeout_fraction"] = timeouts / requests
+        out["client_error_fraction"] = give_ups / uploads
     else:  # without 504s a client gives up exactly when its upload is lost
         out["client_error_fraction"] = out["lost_fraction"]
     return out
-
-
-def _traced_task(task: tuple[Scenario, int, int]) -> RunResult:
-    """One replication with the per-event trace, reduced to counts (504s, client give-ups)."""
-    scenario_, rep, seed = task
-    r = run_once(scenario_, rep, seed, trace=True)
-    tr = r.trace
-    assert tr is not None
-    component = tr["component"].astype(str)
-    r.diagnostics["api_timeouts"] = int(((component == "api") & (tr["event"] == "timeout")).sum())
-    r.diagnostics["client_give_ups"] = int(
-        (component.str.startswith("client") & (tr["event"] == "gave_up")).sum()
-    )
-    r.trace = None
-    return r
-
-
-def _run_traced(
-    scenarios: Sequence[Scenario], reps: int, seed: int, workers: int | None
-) -> dict[str, list[RunResult]]:
-    """Replications ``0 .. reps-1`` of every scenario with the trace on (results in order)."""
-    tasks = [(s, rep, seed) for s in scenarios for rep in range(reps)]
-    n = default_workers() if workers is None else max(1, workers)
-    # worker processes must see this module, which may have been loaded from its file path
-    fork = "fork" in multiprocessing.get_all_start_methods()
-    if n == 1 or len(tasks) == 1 or not fork:
-        results = [_traced_task(t) for t in tasks]
-    else:
-        with ProcessPoolExecutor(min(n, len(tasks)), multiprocessing.get_context("fork")) as pool:
-            results = list(pool.map(_traced_task, tasks))
-    return {s.name: results[i * reps : (i + 1) * reps] for i, s in enumerate(scenarios)}
-
-
-def _reps(grid: Grid, study: str) -> int:
-    return {"load": grid.load_reps, "bucket": grid.bucket_reps, "bursts": grid.burst_reps,
-            "timeout": grid.timeout_reps, "payload": grid.payload_reps,
-            "clients": grid.clients_reps}[study]  # fmt: skip
-
-
-def run(
-    grid: Grid,
-    seed: int,
-    workers: int | None,
-    studies: Sequence[str],
-    replications: int | None = None,
-) -> tuple[list[Point], dict[str, list[RunResult]]]:
-    """Run the studies with the same root seed (common random numbers)."""
-    pts: list[Point] = []
-    runs: dict[str, list[RunResult]] = {}
-    for study in studies:
-        study_pts = points(grid, study)
-        scenarios = [scenario(p, grid, seed) for p in study_pts]
-        reps = replications or _reps(grid, study)
-        if study == "timeout":
-            runs.update(_run_traced(scenarios, reps, seed, workers))
-        else:
-            runs.update(compare(scenarios, reps, seed, workers,
-                                progress=sys.stderr.isatty()).runs)  # fmt: skip
-        pts.extend(study_pts)
-    for p in pts:
-        for r in runs[p.name]:
-            if r.metrics["in_flight"]:
-                raise RuntimeError(f"{p.name} rep {r.rep}: uploads still in flight")
-    return pts, runs
 
 
 KEYS = ("study", "retry_mode", "load", "burst", "function_median_s", "clients")
@@ -520,34 +466,25 @@ def _keys(p: Point) -> dict[str, Any]:
     return dict(zip(KEYS, values, strict=True))
 
 
-def tables(
-    pts: Sequence[Point], runs: dict[str, list[RunResult]], seed: int, grid: Grid
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The summary table (with theory) and the paired differences (retry mode − none)."""
-    rows: list[dict[str, Any]] = []
-    per_rep = {p: [rep_metrics(r) for r in runs[p.name]] for p in pts}
-    for p in pts:
-        th = theory(p, grid)
-        for metric in per_rep[p][0]:
-            s = ci_stats([d[metric] for d in per_rep[p]], LEVEL)
-            value, kind = th.get(metric, (math.nan, ""))
-            rows.append({**_keys(p), "metric": metric, "n": s["n"], "mean": s["mean"],
-                         "std": s["std"], "ci_low": s["ci_low"], "ci_high": s["ci_high"],
-                         "theory": value, "theory_kind": kind, "seed": seed})  # fmt: skip
-    diffs: list[dict[str, Any]] = []
-    for p in pts:
-        if p.mode == "none":
-            continue
-        twin = p._replace(mode="none")
-        if twin not in per_rep:
-            continue
-        for metric in DIFF_METRICS:
-            d = [b[metric] - a[metric] for a, b in zip(per_rep[twin], per_rep[p], strict=True)]
-            s = ci_stats(d, LEVEL)
-            diffs.append({**_keys(p), "baseline": "none", "metric": metric, "n": s["n"],
-                          "mean": s["mean"], "std": s["std"], "ci_low": s["ci_low"],
-                          "ci_high": s["ci_high"], "seed": seed})  # fmt: skip
-    return pd.DataFrame(rows), pd.DataFrame(diffs)
+
+def designs(o: Options) -> list[Design[Point]]:
+    """One design per study (``--only`` selects them), each retry mode paired with no retry."""
+    grid = QUICK if o.quick else FULL
+    only = getattr(o.args, "only", None)
+    reps = {"load": grid.load_reps, "bucket": grid.bucket_reps, "bursts": grid.burst_reps,
+            "timeout": grid.timeout_reps, "payload": grid.payload_reps,
+            "clients": grid.clients_reps}  # fmt: skip
+    return [
+        Design(study, points(grid, study), lambda p: scenario(p, grid, o.seed), measure,
+               reps[study], "api_uploads", _keys, trace=study == "timeout",
+               closed_forms=lambda p: closed_forms(p, grid), theory_columns=THEORY_COLUMNS,
+               baseline=lambda p: p._replace(mode="none") if p.mode != "none" else None,
+               difference_metrics=DIFF_METRICS,
+               difference_columns=lambda p: {**_keys(p), "baseline": "none"})
+        for study in STUDIES
+        if only is None or study in only
+    ]  # fmt: skip
+
 
 
 # --------------------------------------------------------------------------- charts
@@ -1097,41 +1034,10 @@ def findings(
 # --------------------------------------------------------------------------- main
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = experiment_parser(
-        "experiments/api_uploads.py",
-        "Uploads through API Gateway into S3 and processing: throttling, SDK retries, bursts, "
-        "timeouts (DESIGN A7); writes results/api_uploads/.",
-        default_out=DEFAULT_OUT,
-        default_seed=DEFAULT_SEED,
-        replications_help="replications per configuration (default: per study, see Grid)",
-        replot=False,  # added below, after --only
-    )
-    p.add_argument("--only", nargs="+", choices=STUDIES, default=None, metavar="STUDY",
-                   help=f"run only these studies ({', '.join(STUDIES)})")  # fmt: skip
-    p.add_argument("--replot", action="store_true",
-                   help="only redraw the charts and findings from the CSVs in --out")  # fmt: skip
-    return p
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    grid = QUICK if args.quick else FULL
-    out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
-    studies = tuple(s for s in STUDIES if args.only is None or s in args.only)
-
-    start, cpu0 = time.perf_counter(), cpu_seconds()
-    if not args.replot:
-        pts, runs = run(grid, args.seed, args.workers, studies, args.replications)
-        summary, diff = tables(pts, runs, args.seed, grid)
-        summary.to_csv(out / "api_uploads.csv", index=False)
-        diff.to_csv(out / "differences.csv", index=False)
-    wall, cpu = time.perf_counter() - start, cpu_seconds() - cpu0
-
-    # Everything below reads the CSVs back: the charts and findings show what was written.
-    df = pd.read_csv(out / "api_uploads.csv")
-    diff = pd.read_csv(out / "differences.csv")
+def report(rep: Report) -> str:
+    """The charts of the studies present and the findings, from the two CSV tables."""
+    grid = QUICK if rep.quick else FULL
+    df, diff, out = rep.tables["api_uploads"], rep.tables["differences"], rep.out
     present = set(df["study"])
     n = {s: int(df.loc[df["study"] == s, "n"].max()) for s in present}
     if "load" in present:
@@ -1144,10 +1050,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         chart_bursts(df, out / "bursts.png", n["bursts"], grid.burst_run_s)
     if present & {"timeout", "payload"}:
         chart_timeouts(df, out / "timeouts.png", max(n.get("timeout", 0), n.get("payload", 0)))
-    (out / "findings.md").write_text(findings(df, diff, out.name, args.quick, args.seed, grid))
-    finish("api_uploads", out, len(df.groupby(list(KEYS), dropna=False)), wall, cpu,
-           "api_uploads.csv, differences.csv, charts, findings.md")  # fmt: skip
-    return 0
+    return findings(df, diff, out.name, rep.quick, rep.seed, grid)
+
+
+def _only(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--only", nargs="+", choices=STUDIES, default=None, metavar="STUDY",
+                   help=f"run only these studies ({', '.join(STUDIES)})")  # fmt: skip
+
+
+STUDY = Study(
+    "api_uploads",
+    "Uploads through API Gateway into S3 and processing: throttling, SDK retries, bursts, "
+    "timeouts (DESIGN A7); writes results/api_uploads/.",
+    20260607,
+    designs,
+    report,
+    replications_help="replications per configuration (default: per study, see Grid)",
+    add_options=_only,
+)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the study (see the module docstring for the command line)."""
+    return run_study(STUDY, argv)
 
 
 if __name__ == "__main__":
