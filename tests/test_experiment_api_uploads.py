@@ -11,6 +11,8 @@ import pytest
 from conftest import load_experiment, quick_run
 from conftest import table_row as row
 
+import experiments.api_uploads_design as design
+
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 CHARTS = ("load.png", "clients.png", "token_bucket.png", "bursts.png", "timeouts.png")
 TABLES = ("api_uploads.csv", "differences.csv")
@@ -38,15 +40,14 @@ def pooled(df: pd.DataFrame, **eq: object) -> float:
 
 
 def test_quick_run_writes_tables_charts_findings_and_index(quick: Path, df: pd.DataFrame) -> None:
-    exp = load()
     for name in TABLES:
         table = pd.read_csv(quick / name)
         assert {"metric", "n", "mean", "std", "ci_low", "ci_high", "seed"} <= set(table.columns)
         assert len(table) and (table["n"] <= 6).all()
-    assert list(df.columns[: len(exp.KEYS)]) == list(exp.KEYS)
+    assert list(df.columns[: len(design.KEYS)]) == list(design.KEYS)
     assert {"theory", "theory_kind"} <= set(df.columns)
-    assert set(df["study"]) == set(exp.STUDIES)
-    assert set(df["retry_mode"]) == set(exp.MODES)
+    assert set(df["study"]) == set(design.STUDIES)
+    assert set(df["retry_mode"]) == set(design.MODES)
     for name in CHARTS:
         assert (quick / name).read_bytes().startswith(PNG_MAGIC), name
     findings = (quick / "findings.md").read_text()
@@ -67,17 +68,16 @@ def test_every_upload_is_resolved(df: pd.DataFrame) -> None:
 
 
 def test_no_retry_success_is_rate_over_load_plus_the_burst(df: pd.DataFrame) -> None:
-    exp = load()
     ld = df[df["study"] == "load"]
     r = row(ld, "success_fraction", retry_mode="none", load=2.0)
     half = r["ci_high"] - r["mean"]
-    window_s = exp.QUICK.load_s
-    burst_share = exp.BURST / (2.0 * exp.RATE_PER_S * window_s)
+    window_s = design.QUICK.load_s
+    burst_share = design.BURST / (2.0 * design.RATE_PER_S * window_s)
     # over a finite window the gateway accepts rate·T requests plus the initial burst
     assert 0.5 - half <= r["mean"] <= 0.5 + burst_share + half
     assert r["theory"] == pytest.approx(0.5 + burst_share)
     # below the rate a burst of 100 tokens absorbs Poisson arrivals: nothing throttled
-    for mode in exp.MODES:
+    for mode in design.MODES:
         assert row(ld, "throttled_fraction", retry_mode=mode, load=0.8)["mean"] == 0.0
         assert row(ld, "success_fraction", retry_mode=mode, load=0.8)["mean"] == 1.0
 
@@ -134,10 +134,9 @@ def test_adaptive_limiters_act_per_client(df: pd.DataFrame) -> None:
 
 
 def test_504s_duplicates_and_client_errors_follow_the_lognormal_tail(df: pd.DataFrame) -> None:
-    exp = load()
     to = df[df["study"] == "timeout"]
     median = float(to["function_median_s"].iloc[0])
-    p = exp.timeout_probability(median)
+    p = design.timeout_probability(median)
     assert p == pytest.approx(0.0916, abs=1e-4)  # P(Z > ln(29 / 10) / 0.8)
     at = {"function_median_s": median}
     n = pooled(to, retry_mode="none", **at)
@@ -149,7 +148,7 @@ def test_504s_duplicates_and_client_errors_follow_the_lognormal_tail(df: pd.Data
     assert abs(dup["mean"] - (p + p * p)) <= 4 * math.sqrt(var / n)
     assert row(to, "duplicates_per_upload", retry_mode="none", **at)["mean"] == 0.0
     assert row(to, "client_error_fraction", retry_mode="standard", **at)["mean"] < none["mean"]
-    for mode in exp.MODES:  # every upload is processed, whatever the client saw
+    for mode in design.MODES:  # every upload is processed, whatever the client saw
         assert row(to, "success_fraction", retry_mode=mode, **at)["mean"] == 1.0
     # no 429 here: adaptive mode's limiter never engages, so it equals standard
     for metric in ("duplicates_per_upload", "client_error_fraction", "requests_per_upload"):
@@ -158,22 +157,20 @@ def test_504s_duplicates_and_client_errors_follow_the_lognormal_tail(df: pd.Data
 
 
 def test_413_share_matches_the_size_distributions_tail(df: pd.DataFrame) -> None:
-    exp = load()
     pl = df[df["study"] == "payload"]
-    q = exp.payload_too_large_probability()
+    q = design.payload_too_large_probability()
     assert q == pytest.approx(0.0488, abs=1e-4)  # P(Z > ln(10,485,760 / 2,000,000))
     n = pooled(pl, retry_mode="none")
-    lost = {m: row(pl, "lost_fraction", retry_mode=m) for m in exp.MODES}
+    lost = {m: row(pl, "lost_fraction", retry_mode=m) for m in design.MODES}
     assert abs(lost["none"]["mean"] - q) <= 4 * math.sqrt(q * (1 - q) / n)
     # a 413 is not retried: the same uploads are lost in every mode, one request each
     assert lost["standard"]["mean"] == lost["adaptive"]["mean"] == lost["none"]["mean"]
-    for mode in exp.MODES:
+    for mode in design.MODES:
         assert row(pl, "requests_per_upload", retry_mode=mode)["mean"] == 1.0
 
 
 def test_closed_forms() -> None:
-    exp = load()
-    tb = exp.token_bucket_throttled
+    tb = design.token_bucket_throttled
     for rho in (0.5, 1.0, 2.0):
         assert tb(rho, 1) == pytest.approx(rho / (1 + rho), rel=1e-9)
     # burst 2 below the rate: (1 − ρ) G / (1 − ρ G), G = P(M/D/1 workload > 1 service time)
@@ -182,12 +179,12 @@ def test_closed_forms() -> None:
     assert tb(rho, 2) == pytest.approx((1 - rho) * g / (1 - rho * g), rel=1e-4)
     assert tb(2.0, 100) == pytest.approx(0.5, abs=1e-6)
     assert tb(0.5, 100) < 1e-12
-    assert exp.burst_fluid_throttled(5000, 100.0) == 0.0
-    assert exp.burst_fluid_throttled(1000, 100.0) == 0.0
+    assert design.burst_fluid_throttled(5000, 100.0) == 0.0
+    assert design.burst_fluid_throttled(1000, 100.0) == 0.0
     # 1,000 uploads + 25/s over 2 s against 200 + 50/s × 2 s tokens, twice, of 4,500 uploads
-    assert exp.burst_fluid_throttled(200, 100.0) == pytest.approx(2 * 750 / 4500)
-    assert exp.fluid_success(2.0, 100, 40.0) == pytest.approx(2100 / 4000)
-    assert exp.fluid_success(0.5, 100, 40.0) == 1.0
+    assert design.burst_fluid_throttled(200, 100.0) == pytest.approx(2 * 750 / 4500)
+    assert design.fluid_success(2.0, 100, 40.0) == pytest.approx(2100 / 4000)
+    assert design.fluid_success(0.5, 100, 40.0) == 1.0
 
 
 def test_same_seed_same_files(tmp_path: Path) -> None:
