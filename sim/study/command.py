@@ -12,6 +12,17 @@ from sim.analysis.output import write_results_index
 __all__ = ["cpu_seconds", "experiment_parser", "finish"]
 
 
+def _positive_int(text: str) -> int:
+    """An ``--replications`` value: a whole number ≥ 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} replications: at least 1 is needed")
+    return value
+
+
 def experiment_parser(
     prog: str,
     description: str,
@@ -48,7 +59,9 @@ def experiment_parser(
         "address; the script must be importable on the workers",
     )  # fmt: skip
     if replications_help is not None:
-        p.add_argument("--replications", type=int, default=None, help=replications_help)
+        p.add_argument(
+            "--replications", type=_positive_int, default=None, help=replications_help
+        )
     if replot:
         p.add_argument(
             "--replot",
