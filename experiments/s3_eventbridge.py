@@ -89,12 +89,10 @@ from experiments.s3_eventbridge_design import (
     STUDIES,
     TABLE,
     Case,
-    by_sink,
-    columns,
-    designs,
     matched_per_upload,
 )
 from experiments.s3_eventbridge_findings import findings
+from experiments.s3_eventbridge_measures import by_sink, columns, designs
 from sim.study import Design, Options, Report, Run, Study, difference_rows, run_study, summary_rows
 
 PerSink = dict[str, dict[str, float]]
