@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 from types import ModuleType
 
 import pandas as pd
 import pytest
 from conftest import load_experiment, quick_run
+
+import experiments.dlq_policies_design as design
+from sim.study import Options
 
 EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -97,3 +101,18 @@ def test_quick_files_are_byte_identical_with_two_workers(quick: Path, tmp_path: 
     assert load().main(["--quick", "--out", str(out), "--workers", "2"]) == 0
     for name in (*TABLES, *CHARTS, "findings.md"):
         assert (out / name).read_bytes() == (quick / name).read_bytes(), name
+
+
+def test_design_points_are_distinct_and_censuses_untabulated() -> None:
+    """The design alone (no run): every point names its own scenario; censuses get no row."""
+    for grid in (design.QUICK, design.FULL):
+        pts = design.points(grid)
+        assert len({p.name for p in pts}) == len(pts) == len(set(pts))
+        census = [p for p in pts if p.study == "census"]
+        # one census per nonzero poison fraction: errors 0, partial response, k = 1
+        assert [p.poison_rate for p in census] == [x for x in grid.poison_rates if x > 0]
+        assert all(p.max_receive_count == 1 and p.partial and p.error_rate == 0 for p in census)
+    designs = design.designs(Options(True, 1, None, argparse.Namespace()))
+    assert [d.table for d in designs] == ["policies", "visibility"]
+    policies = designs[0]
+    assert all((policies.columns(p) is None) == (p.study == "census") for p in policies.points)
