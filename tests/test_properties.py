@@ -304,7 +304,11 @@ def test_fifo_single_group_successes_never_go_back_in_the_trace(data, seed):
     # (a whole-batch failure may reprocess older messages again: duplicates, skipped here)
     ids = _first_successes(_success_ids(r, "fn0"))
     assert ids == sorted(ids)
-    if data["components"]["fn0"]["trigger"]["report_batch_item_failures"]:
+    # with one group, only a reprocessed duplicate can go back in order: a whole-batch failure,
+    # or a delete that fails during a queue outage (the message returns after its visibility
+    # timeout while later messages of its batch were deleted)
+    assert r.metrics["ordering_violations"] <= r.metrics["duplicates"]
+    if r.metrics["duplicates"] == 0:
         assert r.metrics["ordering_violations"] == 0
 
 
