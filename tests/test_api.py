@@ -42,3 +42,12 @@ def test_bad_scenario_raises_the_public_error(tmp_path: Path) -> None:
     bad.write_text("name: x\nduration_s: -1\ncomponents: {}\n")
     with pytest.raises(sim.ScenarioError, match="duration_s"):
         sim.load_scenario(bad)
+
+
+def test_every_package_folder_has_an_init_so_installs_ship_it() -> None:
+    # setuptools' package discovery skips folders without __init__.py (namespace packages):
+    # a wheel would then lack them although an editable install still imports them
+    root = Path(sim.__file__).resolve().parent
+    folders = {p.parent for p in root.rglob("*.py") if "__pycache__" not in p.parts}
+    missing = sorted(str(f.relative_to(root)) for f in folders if not (f / "__init__.py").exists())
+    assert not missing
