@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
-import simpy
 
 from sim.analysis.metrics import RunResult
 from sim.config.scenario import Scenario
@@ -21,6 +20,7 @@ from sim.engine.context import Context
 from sim.engine.cost import CostMeter
 from sim.engine.faults import Faults
 from sim.engine.ledger import Ledger
+from sim.engine.schedule import Environment
 from sim.engine.streams import RandomStreams
 from sim.engine.wiring import Wiring
 from sim.services.apigateway import ApiGateway
@@ -64,7 +64,7 @@ class Model:
         self.scenario = scenario
         self.rep = rep
         self.seed = scenario.seed if seed is None else seed
-        env = simpy.Environment()
+        env = Environment()
         self.env = env
         streams = RandomStreams(self.seed, rep)
         ledger = Ledger(env, scenario.warmup_s, keep_samples, trace)

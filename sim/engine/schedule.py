@@ -13,9 +13,34 @@ from typing import Any
 import simpy
 from simpy.events import NORMAL, Event
 
-__all__ = ["ProcessGen", "Timer", "call_after", "call_at"]
+__all__ = ["Environment", "ProcessGen", "Timer", "call_after", "call_at"]
 
 ProcessGen = Generator[Event, Any, None]
+
+
+class Environment(simpy.Environment):
+    """SimPy's environment with ``now`` as a plain attribute instead of a property.
+
+    Every hot path reads the current time several times per message; SimPy's ``now`` is a
+    property over ``_now``, and a property read is a Python call. Here ``now`` is an ordinary
+    attribute, set in :meth:`step` just before SimPy processes the next event: the time of the
+    event at the top of the heap, which is the time SimPy's own ``step`` moves to. Everything
+    else is SimPy's. Components work the same on a plain :class:`simpy.Environment` (tests use
+    one), only a little slower; ``benchmarks/event_routing.py`` measures the difference.
+    """
+
+    now = 0.0  # shadows SimPy's property; the instance attribute below holds the time
+
+    def __init__(self, initial_time: float = 0.0) -> None:
+        super().__init__(initial_time)
+        self.now = self._now
+
+    def step(self) -> None:
+        """Move ``now`` to the next event's time, then let SimPy process that event."""
+        queue = self._queue
+        if queue:
+            self.now = queue[0][0]
+        super().step()
 
 
 class Timer(Event):
