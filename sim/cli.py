@@ -1,12 +1,12 @@
-"""The ``evsim`` command (DESIGN §5: a stable contract).
+"""The ``evsim`` command (a stable contract: README and docs/metrics.md).
 
 ``evsim run SCENARIO.yaml [--replications N] [--seed S] [--set PATH=VALUE ...] [--out DIR]
 [--json] [--workers N]`` runs the replications and prints a summary table (mean and 95% CI per
 metric, then a per-sink breakdown), or with ``--json`` one JSON object on stdout. Warnings and
 progress go to stderr. A bad scenario prints one clear message and exits with status 2.
 
-``evsim validate [--quick]`` runs the theory checks of DESIGN §7 and prints theory vs
-simulation. ``evsim experiments [NAME ...] [--quick]`` runs the experiment scripts that write
+``evsim validate [--quick]`` runs the theory checks of :mod:`sim.study.validation` and prints
+theory vs simulation. ``evsim experiments [NAME ...] [--quick]`` runs the studies that write
 ``results/``.
 """
 

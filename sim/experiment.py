@@ -306,7 +306,7 @@ class CompareResult:
         return {n: paired_differences(base, self.runs[n]) for n in self.names[1:]}
 
     def to_json(self) -> dict[str, Any]:
-        """The ``evsim compare --json`` object of DESIGN §5."""
+        """The ``evsim compare --json`` object (README: comparing designs)."""
         return {
             "baseline": self.baseline,
             "variants": {n: summary_block(self.runs[n]) for n in self.names},
@@ -383,7 +383,7 @@ class SweepResult:
     runs: list[list[RunResult]]
 
     def to_json(self) -> dict[str, Any]:
-        """The ``evsim sweep --json`` object of DESIGN §5 (rows in grid order)."""
+        """The ``evsim sweep --json`` object (rows in grid order)."""
         return {
             "rows": [
                 {"params": dict(p), **summary_block(r)}

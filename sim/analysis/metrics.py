@@ -1,6 +1,6 @@
 """Run results → tidy DataFrames and summaries with confidence intervals (no SimPy here).
 
-The metric names are those of DESIGN §3 (a contract). A tidy frame has one row per
+The metric names are those of ``docs/metrics.md`` (a contract). A tidy frame has one row per
 ``(scenario, rep, seed, sink, metric)``; ``sink`` is ``"*"`` for the run as a whole.
 :func:`summarize` adds, per (scenario, sink, metric), the number of replications with a value,
 the mean, the sample standard deviation and a t-based confidence interval:
@@ -34,7 +34,7 @@ __all__ = [
     "tidy",
 ]
 
-#: Every run-level metric, in display order (DESIGN §3).
+#: Every run-level metric, in display order (``docs/metrics.md``).
 METRICS: tuple[str, ...] = (
     "messages_produced",
     "messages_unrouted",
@@ -94,7 +94,7 @@ ALL_SINKS = "*"
 
 @dataclass
 class RunResult:
-    """Metrics of one replication (DESIGN §3), plus the optional trace and diagnostics."""
+    """Metrics of one replication (``docs/metrics.md``), plus the optional trace and diagnostics."""
 
     scenario: str
     rep: int
@@ -190,7 +190,7 @@ def summary_block(results: Sequence[RunResult]) -> dict[str, Any]:
 
 
 def summary_json(results: Sequence[RunResult], scenario: str, seed: int) -> dict[str, Any]:
-    """The ``evsim run --json`` object of DESIGN §5."""
+    """The ``evsim run --json`` object."""
     return {
         "scenario": scenario,
         "replications": len(results),

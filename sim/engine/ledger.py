@@ -1,7 +1,7 @@
 """The ledger: fates, counters, latencies, duplicates and ordering, per sink.
 
 Every (message, intended sink) pair is created ``in_flight`` and moves between the five fates
-of DESIGN §3 only through this module, so conservation
+of ``docs/metrics.md`` only through this module, so conservation
 (``delivered + dead_lettered + expired + lost + in_flight == deliveries_expected``) holds by
 construction and is checked by :meth:`Ledger.check_conservation`.
 
@@ -332,7 +332,7 @@ class Ledger:
         return stats.area
 
     def results(self) -> dict[str, Any]:
-        """Metrics of the run: ``{"metrics": {...}, "sinks": {SINK: {...}}}`` (DESIGN §3).
+        """Metrics of the run: ``{"metrics": {...}, "sinks": {SINK: {...}}}`` (``docs/metrics.md``).
 
         Cost metrics are added by the caller (the builder knows the prices).
         """

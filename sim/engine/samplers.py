@@ -4,7 +4,7 @@ A sampler is a zero-argument callable returning one float (seconds for durations
 sampler owns its own named stream (see :mod:`sim.engine.streams`) and draws in blocks, so a sampler
 costs one list index per value on the hot path.
 
-Families (DESIGN §4): a constant, ``exponential {mean}``, ``lognormal {median, sigma}``
+Families (``docs/scenario.md``): a constant, ``exponential {mean}``, ``lognormal {median, sigma}``
 (median = exp(mu)), ``uniform {low, high}``, ``gamma {mean, cv}`` (shape 1/cv², scale
 mean·cv²) and ``empirical {file}`` (resampled uniformly with replacement).
 """

@@ -5,7 +5,7 @@ Modelled:
       the publisher), ``latency_s``, billing per 64 KB chunk.
     * Subscriptions to SQS queues, Lambda functions (asynchronous invocation) and endpoints
       (http, https, email, email-json, sms), each with its protocol's delivery retry policy
-      (:mod:`sim.specs_sns`) or, for HTTP/S, a custom one. A delivery attempt fails on the
+      (:mod:`sim.config.sns`) or, for HTTP/S, a custom one. A delivery attempt fails on the
       target's error rate or outage (an SQS SendMessage, a Lambda Invoke during an outage of
       the function, an endpoint's own errors); SNS then retries on schedule. When the policy is
       exhausted the message goes to the subscription's DLQ (``dead_lettered``) or is dropped

@@ -69,7 +69,7 @@ Modules: :mod:`~sim.study.design` (the declarations), :mod:`~sim.study.runner` (
 tabulating), :mod:`~sim.study.tables` (summary rows and their readers),
 :mod:`~sim.study.text` (number formats of the findings), :mod:`~sim.study.manifest`,
 :mod:`~sim.study.command` (the shared command line), :mod:`~sim.study.main`
-(:func:`run_study`) and :mod:`~sim.study.validation` (the theory checks of DESIGN §7).
+(:func:`run_study`) and :mod:`~sim.study.validation` (the theory checks behind ``evsim validate``).
 """
 
 from __future__ import annotations

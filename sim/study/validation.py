@@ -1,4 +1,4 @@
-"""Theory checks (DESIGN §7): idealised scenarios whose answers are known in closed form.
+"""Theory checks: idealised scenarios whose answers are known in closed form.
 
 Each :class:`Case` is a scenario with the AWS overheads zeroed (queue latency, poll delay and
 cold start 0; batch size 1), a closed form from :mod:`sim.analysis.theory`, and a function that
