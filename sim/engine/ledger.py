@@ -227,9 +227,14 @@ class Ledger:
         """Count ``n`` processing attempts of ``pair`` at its sink."""
         pair.stats.attempts += n
 
-    def success(self, pair: Pair) -> None:
-        """``pair``'s sink finished processing it successfully (now)."""
+    def success(self, pair: Pair, attempts: int = 0) -> None:
+        """``pair``'s sink finished processing it successfully (now).
+
+        ``attempts`` adds that many processing attempts as :meth:`attempt` does (1 for a
+        sink that counts the successful attempt in the same step).
+        """
         stats = pair.stats
+        stats.attempts += attempts
         msg = pair.msg
         seq = msg.seq
         max_seq = stats.max_seq

@@ -173,11 +173,11 @@ class EventSourceMapping:
                 self._finish(batch, None if fails else entries, entries if fails else None)
                 return
             pair = copy.pair
-            ledger.attempt(pair)
             if fn.message_fails(pair.msg.poison_u):
+                ledger.attempt(pair)
                 self._finish(batch, None, entries)
                 return
-            ledger.success(pair)
+            ledger.success(pair, 1)  # the attempt and its success
             queue = self.queue
             if queue.delete_processed(copy, entries[0][1]):
                 self.in_use -= 1
