@@ -5,10 +5,8 @@ The study is :mod:`experiments.dlq_policies`.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
@@ -22,7 +20,7 @@ from experiments.dlq_policies_design import (
     VT_RATE_PER_S,
     VT_TIMEOUT_CAP_S,
 )
-from sim.analysis.plots import ci_bars, ci_lines, new_panels, save_png
+from sim.analysis.plots import ci_bars, ci_lines, new_panels, save_png, symlog_y
 from sim.study import select as _select
 
 WHOLE, PARTIAL_LABEL = "whole-batch failure", "partial batch response"
@@ -31,17 +29,6 @@ MODE_LABELS: dict[object, str] = {False: WHOLE, True: PARTIAL_LABEL}
 ERR_COLORS = {0.01: "tab:blue", 0.1: "tab:orange", 0.3: "tab:red"}
 SETUP = (f"SQS standard → Lambda, {RATE_PER_S:g} msg/s, batch 10 (1 s window), ≤ 5 concurrent "
          f"batches, VT {VISIBILITY_TIMEOUT_S:g} s, retention {RETENTION_S:g} s")  # fmt: skip
-
-
-def _symlog(ax: Any, linthresh: float, top: float) -> None:
-    """A symmetric-log y axis from 0 with plain tick labels (0, 1, 10, 100, 1k, ...)."""
-    ax.set_yscale("symlog", linthresh=linthresh)
-    ticks = [0.0] + [10.0**i for i in range(round(math.log10(linthresh)), 8)
-                     if 10.0**i <= max(top, linthresh) * 2.0]  # fmt: skip
-    names = {1e3: "1k", 1e4: "10k", 1e5: "100k", 1e6: "1M", 1e7: "10M"}
-    ax.set_yticks(ticks, [names.get(v, f"{v:g}") for v in ticks])
-    ax.minorticks_off()
-    ax.set_ylim(0, max(top, linthresh) * 2.0)
 
 
 def _top(*frames: pd.DataFrame) -> float:
@@ -96,7 +83,7 @@ def chart_good_lost(pol: pd.DataFrame, dlq: pd.DataFrame, out: Path, reps: int) 
                linewidth=1.0, label=f"theory p^k, p = {e:.0%}")  # fmt: skip
     top = _top(*drawn)
     for ax in (a, b):
-        _symlog(ax, 10.0, top)
+        symlog_y(ax, top, 10.0, 2.0)
         ax.set_xlabel("max_receive_count (receives before the DLQ)")
     a.set_xticks(list(pos.values()), [*map(str, ks), "no DLQ"])
     b.set_xticks([pos[k] for k in ks], [str(k) for k in ks])
@@ -196,7 +183,7 @@ def chart_visibility(vt: pd.DataFrame, out: Path, reps: int) -> None:
                    label=f"function timeout reaches its cap, {VT_TIMEOUT_CAP_S:g} s")  # fmt: skip
         ax.set_xlabel("visibility timeout VT (s, log scale)")
         ax.set_ylabel(ylabel)
-    _symlog(axes[0], 1.0, _top(_select(vt, "dead_lettered_per_1k")))
+    symlog_y(axes[0], _top(_select(vt, "dead_lettered_per_1k")), 1.0, 2.0)
     handles, names = axes[0].get_legend_handles_labels()
     fig.legend(handles, names, loc="outside lower center", ncol=2, fontsize=9)
     fig.suptitle(f"Visibility timeout around the function's duration (lognormal, median "

@@ -20,7 +20,7 @@ from experiments.fanout_design import (
     SEND_MEDIAN_S,
     theory,
 )
-from sim.analysis.plots import ci_bars, ci_lines, new_panels, save_png
+from sim.analysis.plots import ci_bars, ci_lines, new_panels, save_png, symlog_y
 from sim.study import select as _select
 
 VARIANTS: dict[tuple[int, int], str] = {
@@ -43,16 +43,6 @@ SETUP = (f"Poisson {RATE_PER_S:g} msg/s; SendMessage median {SEND_MEDIAN_S * 1e3
 def _variant_col(df: pd.DataFrame) -> pd.DataFrame:
     df["variant"] = list(zip(df["option"], df["max_attempts"], strict=True))
     return df
-
-
-def _symlog(ax: Any, top: float) -> None:
-    """Symmetric-log y from 0 (linear below 1 per million), plain tick labels."""
-    ax.set_yscale("symlog", linthresh=1.0)
-    ticks = [0.0] + [10.0**i for i in range(0, 7) if 10.0**i <= max(top, 1.0) * 3.0]
-    names = {1e3: "1k", 1e4: "10k", 1e5: "100k", 1e6: "1M"}
-    ax.set_yticks(ticks, [names.get(v, f"{v:g}") for v in ticks])
-    ax.minorticks_off()
-    ax.set_ylim(0, max(top, 1.0) * 3.0)
 
 
 def _lines(df: pd.DataFrame, ax: Any, scale: float = 1.0) -> None:
@@ -92,7 +82,7 @@ def chart_delivery(df: pd.DataFrame, out: Path, reps: int) -> None:
         part = _select(df, "partial_per_million", study="sweep", send_failure_q=q)
         _lines(part, bottom)
         _theory_curves(bottom, q, ns, "partial_per_million", 1.0)
-        _symlog(bottom, float(part[["mean", "ci_high"]].max().max()))
+        symlog_y(bottom, float(part[["mean", "ci_high"]].max().max()))
         bottom.set_ylabel("messages in only some of the queues\n(partial, per million)")
         for ax in (top, bottom):
             ax.set_xticks(ns, [str(n) for n in ns])

@@ -29,7 +29,7 @@ from experiments.sns_lambda_design import (
     TIMEOUT_S,
     error_theory,
 )
-from sim.analysis.plots import ci_lines, new_panels, save_png
+from sim.analysis.plots import ci_lines, new_panels, save_png, symlog_y
 from sim.analysis.theory import async_lambda_loss
 from sim.study import select
 
@@ -64,15 +64,6 @@ def _scaled(df: pd.DataFrame, k: float) -> pd.DataFrame:
     for c in ("mean", "ci_low", "ci_high"):
         out[c] = out[c] * k
     return out
-
-
-def _symlog_per_million(ax: Any, top: float) -> None:
-    ax.set_yscale("symlog", linthresh=1.0)
-    ticks = [0.0] + [10.0**i for i in range(0, 7) if 10.0**i <= max(top, 1.0) * 3]
-    names = {1e3: "1k", 1e4: "10k", 1e5: "100k", 1e6: "1M"}
-    ax.set_yticks(ticks, [names.get(v, f"{v:g}") for v in ticks])
-    ax.minorticks_off()
-    ax.set_ylim(0, max(top, 1.0) * 3)
 
 
 def _age_axis(ax: Any, ages: Sequence[float]) -> None:
@@ -145,7 +136,7 @@ def chart_errors(err: pd.DataFrame, out: Path) -> None:
     for p in ps:
         a.plot(rs, [async_lambda_loss(p, r) * 1e6 for r in rs], linestyle=":", marker="x",
                color=P_COLORS.get(p), linewidth=1.2, label=f"theory p^(r+1), p = {p:.0%}")
-    _symlog_per_million(a, max(float(lost["ci_high"].max()), max(ps) * 1e6))
+    symlog_y(a, max(float(lost["ci_high"].max()), max(ps) * 1e6))
     a.set_xticks(rs, [str(r) for r in rs])
     a.set_xlabel("max_retries (function-error retries, after 1 and 2 minutes)")
     a.set_ylabel("events failed for good per million\n(symmetric log scale)")
@@ -258,7 +249,7 @@ def _outage_failed(ax: Any, out_df: pd.DataFrame, th: pd.DataFrame, mode: str,
                 color=R_COLORS[r], linewidth=1.2,
                 label=f"approximation, {R_LABELS[r]}")  # fmt: skip
     if mode == "unavailable":
-        _symlog_per_million(ax, float(df["ci_high"].max()))
+        symlog_y(ax, float(df["ci_high"].max()))
         ax.set_ylabel("events failed for good per million\n(symmetric log scale)")
     else:
         ax.set_ylim(0, None)

@@ -29,6 +29,7 @@ __all__ = [
     "new_figure",
     "new_panels",
     "save_png",
+    "symlog_y",
     "validation_chart",
 ]
 
@@ -155,6 +156,21 @@ def new_panels(
     FigureCanvasAgg(fig)
     axes = fig.subplots(nrows, ncols, squeeze=False)
     return fig, [ax for row in axes for ax in row]
+
+
+def symlog_y(ax: Axes, top: float, linthresh: float = 1.0, headroom: float = 3.0) -> None:
+    """A symmetric-log y axis from 0 for counts: linear below ``linthresh``, plain tick labels.
+
+    Ticks at 0 and the powers of ten from ``linthresh`` up to ``headroom`` times the largest
+    value ``top`` (labelled 1k, 10k, ... 10M); the axis ends there.
+    """
+    ax.set_yscale("symlog", linthresh=linthresh)
+    high = max(top, linthresh) * headroom
+    ticks = [0.0] + [10.0**i for i in range(round(math.log10(linthresh)), 8) if 10.0**i <= high]
+    names = {1e3: "1k", 1e4: "10k", 1e5: "100k", 1e6: "1M", 1e7: "10M"}
+    ax.set_yticks(ticks, [names.get(v, f"{v:g}") for v in ticks])
+    ax.minorticks_off()
+    ax.set_ylim(0, high)
 
 
 def _yerr(df: pd.DataFrame) -> tuple[list[float], list[float], list[float]]:
