@@ -80,7 +80,6 @@ class Model:
         self.buckets: dict[str, Bucket] = {}
         self.apis: dict[str, ApiGateway] = {}
         self.trails: dict[str, Trail] = {}
-        self.ports: dict[str, Any] = {}  # name -> Port (and RetryTarget where it is one)
         self._construct()
         self._connect()
 
@@ -114,7 +113,6 @@ class Model:
             port = component.port(wiring)
             if port is not None:
                 wiring.ports[name] = port
-        self.ports = wiring.ports
         for component_type in _CONNECT_ORDER:
             for component in getattr(self, _BY_TYPE[component_type]).values():
                 component.connect(wiring)

@@ -46,11 +46,6 @@ class Wiring:
             if trigger is not None:
                 self.consumer_of[trigger.source] = name
 
-    def of_type(self, component_type: str) -> list[Any]:
-        """The components of one scenario ``type`` (e.g. ``"sqs_queue"``), in file order."""
-        specs = self.scenario.components
-        return [c for n, c in self.components.items() if specs[n].type == component_type]
-
     def is_type(self, name: str, component_type: str) -> bool:
         """Whether component ``name`` is of scenario ``type`` ``component_type``."""
         spec = self.scenario.components.get(name)

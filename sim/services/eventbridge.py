@@ -15,7 +15,7 @@ Modelled:
       sinks behind those targets, fixed when the message is created.
     * Target delivery: retriable failures (the target's error rate, its outages) are retried
       with exponential backoff and jitter up to ``retry.max_attempts`` retries and
-      ``retry.max_age_s`` (:class:`sim.engine.ports.Retrier`); a non-retriable error
+      ``retry.max_age_s`` (:class:`sim.engine.retry.Retrier`); a non-retriable error
       (``client_error_rate``) is not retried. Given up, the event goes to the target's DLQ
       (``dead_lettered``) or is dropped (``lost``).
     * The invocations quota (``invocations_per_s``): over it, first attempts wait in line.
