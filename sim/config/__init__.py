@@ -76,6 +76,7 @@ from sim.config.fields import NonNegFloat as NonNegFloat
 from sim.config.fields import PosFloat as PosFloat
 from sim.config.fields import PosInt as PosInt
 from sim.config.fields import Prob as Prob
+from sim.config.handler import CallSpec, CountChoice, IdempotencySpec, OutputSpec
 from sim.config.lambda_ import (
     AsyncSpec,
     ColdStartSpec,
@@ -121,12 +122,14 @@ __all__ = [
     "AsyncSpec",
     "AttributeSpec",
     "BurstSpec",
+    "CallSpec",
     "ChoiceAttr",
     "ChoiceSpec",
     "CloudTrailSpec",
     "ColdStartSpec",
     "ComponentSpec",
     "ConstantDist",
+    "CountChoice",
     "DeadLetterSpec",
     "DeliveryPolicySpec",
     "DeliveryRetrySpec",
@@ -141,10 +144,12 @@ __all__ = [
     "ExponentialDist",
     "FunctionErrorsSpec",
     "GammaDist",
+    "IdempotencySpec",
     "LambdaFunctionSpec",
     "LognormalDist",
     "NotificationSpec",
     "OutageSpec",
+    "OutputSpec",
     "ProducerSpec",
     "ProfileStep",
     "RedriveSpec",

@@ -20,6 +20,7 @@ from sim.config.components import ComponentSpec
 from sim.config.endpoint import EndpointSpec
 from sim.config.eventbridge import EventBusSpec
 from sim.config.lambda_ import LambdaFunctionSpec
+from sim.config.pipeline_checks import handler_checks
 from sim.config.prices import DEFAULT_PRICES
 from sim.config.problems import (
     NO_VALUE,
@@ -64,6 +65,11 @@ class ScenarioFields(Protocol):
     @property
     def warmup_s(self) -> float:
         """Seconds of warm-up."""
+        ...
+
+    @property
+    def max_hops(self) -> int | None:
+        """Bound on the hops of derived messages (output loops), if any."""
         ...
 
     def of_type(self, cls: type[_C]) -> dict[str, _C]:
@@ -209,6 +215,7 @@ def cross_checks(s: ScenarioFields) -> list[RelProblem]:
     for i, outage in enumerate(s.outages):
         if outage.component not in comps:
             out.append((("outages", i, "component"), outage.component, unknown))
+    out.extend(handler_checks(comps, s.max_hops))
     return out
 
 

@@ -38,6 +38,7 @@ __all__ = [
     "GammaDist",
     "LognormalDist",
     "NonNegFloat",
+    "NonNegInt",
     "PosFloat",
     "PosInt",
     "Prob",
@@ -54,6 +55,7 @@ Prob = Annotated[float, Field(ge=0, le=1), PROBABILITY]
 NonNegFloat = Annotated[float, Field(ge=0)]
 PosFloat = Annotated[float, Field(gt=0)]
 PosInt = Annotated[int, Field(ge=1)]
+NonNegInt = Annotated[int, Field(ge=0)]
 
 
 class Spec(BaseModel):

@@ -21,16 +21,23 @@ from sim.config.fields import (
     Spec,
     const_dist,
 )
+from sim.config.handler import CallSpec, IdempotencySpec, OutputSpec
 from sim.config.problems import AWS_RANGE, Why
 
 __all__ = ["AsyncSpec", "ColdStartSpec", "FunctionErrorsSpec", "LambdaFunctionSpec", "TriggerSpec"]
 
 
 class FunctionErrorsSpec(Spec):
-    """``rate``: a message fails, per message and attempt; ``poison_rate``: fails every attempt."""
+    """``rate``: a message fails, per message and attempt; ``poison_rate``: fails every attempt.
+
+    ``after_side_effects`` (default true): the failure is decided after the handler's calls and
+    sends (an exception after its side effects, so a retried message calls and emits again);
+    false decides it before them (a failing attempt makes no calls and emits nothing).
+    """
 
     rate: Prob = 0.0
     poison_rate: Prob = 0.0
+    after_side_effects: bool = True
 
 
 class TriggerSpec(Spec):
@@ -76,6 +83,7 @@ class AsyncSpec(Spec):
     max_retries: Annotated[int, Field(ge=0, le=2), AWS_RANGE] = 2
     max_event_age_s: Annotated[float, Field(ge=60, le=21_600), AWS_RANGE] = 21_600.0
     on_failure: str | None = None
+    on_success: str | None = None
     duplicate_rate: Prob = 0.0
 
 
@@ -83,7 +91,8 @@ class LambdaFunctionSpec(Spec):
     """A Lambda function; ``trigger`` makes it the consumer of an SQS queue.
 
     ``duration_s`` is one invocation whatever its batch size; ``duration_per_message_s`` is added
-    per message of the batch.
+    per message of the batch. ``outputs`` (derived messages), ``calls`` (dependencies) and
+    ``idempotent`` describe the handler (:mod:`sim.config.handler`).
     """
 
     type: Literal["lambda_function"]
@@ -96,3 +105,6 @@ class LambdaFunctionSpec(Spec):
     cold_start: ColdStartSpec = Field(default_factory=ColdStartSpec)
     errors: FunctionErrorsSpec = Field(default_factory=FunctionErrorsSpec)
     async_: AsyncSpec = Field(default_factory=AsyncSpec, alias="async")
+    outputs: tuple[OutputSpec, ...] = ()
+    calls: tuple[CallSpec, ...] = ()
+    idempotent: IdempotencySpec | None = None

@@ -21,6 +21,7 @@ from sim.config.fields import Prob as Prob
 from sim.config.lambda_ import (
     LambdaFunctionSpec,
 )
+from sim.config.pipeline_checks import handler_warnings
 from sim.config.problems import NO_VALUE, EvsimWarning, ScenarioError
 from sim.config.problems import Problem as Problem
 from sim.config.producer import Scalar as Scalar
@@ -38,6 +39,7 @@ def scenario_warnings(s: Scenario) -> list[str]:
         if mc is not None and f.reserved_concurrency is not None and mc > f.reserved_concurrency:
             out.append(f"{path}: {mc} — above reserved_concurrency ({f.reserved_concurrency}); "
                        "AWS warns that the function will then be throttled")  # fmt: skip
+    out.extend(handler_warnings(s.components))
     return out
 
 

@@ -42,6 +42,7 @@ class Scenario(Spec):
     warmup_s: NonNegFloat = 0.0
     replications: PosInt = 10
     account_concurrency: PosInt = 1000
+    max_hops: PosInt | None = None
     components: Annotated[dict[str, ComponentSpec], Field(min_length=1)]
     outages: tuple[OutageSpec, ...] = ()
     prices: dict[str, NonNegFloat] = Field(default_factory=dict)
