@@ -78,7 +78,8 @@ def handler_checks(
             path = (*here, "calls", i, "dependency")
             kind(path, call.dependency, DEPENDENCY_TYPES, "a call")
             dep = components.get(call.dependency)
-            if call.connection == "per_environment" and dep is not None and str(dep.type) != "database":
+            per_env = call.connection == "per_environment"
+            if per_env and dep is not None and str(dep.type) != "database":
                 out.append(((*here, "calls", i, "connection"), call.connection,
                             f"per_environment connections apply to a database; "
                             f"{call.dependency!r} is {_a(dep.type)}"))  # fmt: skip
