@@ -116,6 +116,15 @@ class Model:
         for component_type in _CONNECT_ORDER:
             for component in getattr(self, _BY_TYPE[component_type]).values():
                 component.connect(wiring)
+        # sinks that no producer reaches directly: the consumers of dead-letter queues and
+        # what handlers' outputs lead to (after the producers', so their order is kept)
+        ledger = self.ctx.ledger
+        for queue in self.queues.values():
+            if queue.consumer_sink is not None:
+                ledger.sink(queue.consumer_sink)
+        for fn in self.functions.values():
+            for sink in fn.handler.reachable():
+                ledger.sink(sink)
 
     def run(self) -> RunResult:
         """Start, run to ``duration_s + drain_s``, finalize and collect the metrics."""

@@ -38,6 +38,7 @@ __all__ = [
 METRICS: tuple[str, ...] = (
     "messages_produced",
     "messages_unrouted",
+    "messages_derived",
     "deliveries_expected",
     "delivered",
     "dead_lettered",

@@ -99,6 +99,8 @@ class Ledger:
         self._routes: dict[tuple[str | None, ...], Route] = {}
         self._next_id = 0
         self.produced = 0
+        self.derived = 0
+        self._next_group = 0
         self.unrouted = 0
         self.routed = 0
         self.all_delivered = 0
@@ -144,6 +146,119 @@ class Ledger:
         return Message(
             self._next_id, created_s, producer, group, seq, poison_u, attrs, size_bytes, counted
         )
+
+    def new_derived(
+        self,
+        parent: Message,
+        producer: str,
+        group: int,
+        seq: int,
+        poison_u: float,
+        attrs: dict[str, Any] | None,
+        size_bytes: int,
+    ) -> Message:
+        """A message derived from ``parent`` by ``producer``'s handler (not yet sent).
+
+        Its latency clock is its root's (``created_s`` is the root's creation) and it is
+        counted when its root is; :meth:`derived_sent` counts it once its first send succeeds.
+        """
+        self._next_id += 1
+        root = parent.root or parent
+        msg = Message(
+            self._next_id, root.created_s, producer, group, seq, poison_u, attrs, size_bytes,
+            root.counted,
+        )  # fmt: skip
+        msg.root = root
+        msg.hops = parent.hops + 1
+        return msg
+
+    def new_group_key(self) -> int:
+        """A fresh message-group key for derived messages (negative: producers use ≥ 0)."""
+        self._next_group -= 1
+        return self._next_group
+
+    def derived_sent(self, msg: Message) -> None:
+        """A derived message's first send succeeded: it exists (``messages_derived``)."""
+        if msg.counted:
+            self.derived += 1
+
+    def lineage_pairs(self, msg: Message, sinks: tuple[str | None, ...]) -> list[Pair]:
+        """New in_flight pairs of an existing message for ``sinks`` (derived, dead-lettered).
+
+        They join the lineage of the message's root, which counts as all-delivered only when
+        every pair of its lineage is delivered.
+        """
+        route = self.route_for(sinks)
+        targets = route.counted if msg.counted else route.shadow
+        now = self._env.now
+        pairs = []
+        for stats in targets:
+            stats.expected += 1
+            fates = stats.fates
+            stats.area += fates[0] * (now - stats.area_t)
+            stats.area_t = now
+            fates[0] += 1
+            pairs.append(Pair(msg, stats))
+        if route.n:
+            self._grow_lineage(msg.root or msg, route.n)
+        return pairs
+
+    def arrival_pairs(self, msg: Message, sinks: tuple[str | None, ...]) -> list[Pair]:
+        """Pairs of ``msg`` at sinks it reaches after being dead-lettered, one per sink.
+
+        The first arrival at a sink starts the pair ``(msg, sink)``
+        (:meth:`lineage_pairs`); a later arrival of the same message there (a resent copy,
+        say) is another live copy of that same pair.
+        """
+        children = msg.children
+        if children is None:
+            children = msg.children = {}
+        pairs = []
+        for sink in sinks:
+            key = ("pair", sink, 0)
+            pair = children.get(key)
+            if pair is None:
+                pair = children[key] = self.lineage_pairs(msg, (sink,))[0]
+            else:
+                self.copy(pair)
+            pairs.append(pair)
+        return pairs
+
+    def _grow_lineage(self, root: Message, n: int) -> None:
+        if root.counted and root.n_sinks and root.n_delivered == root.n_sinks:
+            self.all_delivered -= 1  # it was complete; a new pair makes it pending again
+        root.n_sinks += n
+        if root.counted and root.n_sinks == n and n > 0:
+            # a root that had no pair of its own gains its first ones
+            self.unrouted -= 1
+            self.routed += 1
+        if root.counted and root.n_sinks and root.n_delivered == root.n_sinks:
+            self.all_delivered += 1
+
+    def retract(self, pairs: list[Pair]) -> None:
+        """Undo :meth:`lineage_pairs` for a derived message whose send failed (it never existed).
+
+        Each pair must still be in_flight with its single original unit.
+        """
+        now = self._env.now
+        n = 0
+        for pair in pairs:
+            stats = pair.stats
+            assert pair.state == IN_FLIGHT and pair.live == 1 and pair.parked == 0, pair
+            pair.live = 0
+            stats.area += stats.fates[IN_FLIGHT] * (now - stats.area_t)
+            stats.area_t = now
+            stats.fates[IN_FLIGHT] -= 1
+            stats.expected -= 1
+            if stats.name != _VOID:
+                n += 1
+        if n:
+            root = pairs[0].msg.root or pairs[0].msg
+            if root.counted and root.n_sinks and root.n_delivered == root.n_sinks:
+                self.all_delivered -= 1
+            root.n_sinks -= n
+            if root.counted and root.n_sinks and root.n_delivered == root.n_sinks:
+                self.all_delivered += 1
 
     def route(self, sinks: Sequence[str | None]) -> Route:
         """Resolve the intended sinks of a path once (a ``None`` sink: nobody consumes it)."""
@@ -259,11 +374,12 @@ class Ledger:
         stats.hist.add(latency)
         if stats.samples is not None:
             stats.samples.append(latency)
-        n = msg.n_delivered = msg.n_delivered + 1
-        if msg.counted:
+        root = msg.root or msg
+        n = root.n_delivered = root.n_delivered + 1
+        if root.counted:
             if n == 1:
                 self.some_delivered += 1
-            if n == msg.n_sinks:
+            if n == root.n_sinks:
                 self.all_delivered += 1
 
     def copy(self, pair: Pair) -> None:
@@ -360,6 +476,7 @@ class Ledger:
         metrics: dict[str, Any] = {
             "messages_produced": self.produced,
             "messages_unrouted": self.unrouted,
+            "messages_derived": self.derived,
             **{k: int(v) for k, v in agg.items()},
             "delivered_fraction": agg["delivered"] / expected if expected else None,
             "all_delivered_fraction": self.all_delivered / self.routed if self.routed else None,

@@ -37,21 +37,29 @@ class Message:
         dedup_id: FIFO deduplication id (explicit), or None for content-based dedup.
         size_bytes: Payload size (for billing in 64 KB chunks).
         counted: False for messages created before ``warmup_s`` (simulated, not counted).
-        n_sinks: Number of intended sinks.
-        n_delivered: Number of its pairs delivered so far.
+        n_sinks: Number of intended sinks (for a root: of every pair of its lineage).
+        n_delivered: Number of its pairs delivered so far (for a root: of its lineage).
+        root: The root message it derives from, or None for a root (created by a producer).
+        hops: Number of handler emissions between its root and it (0 for a root).
+        children: Derived messages emitted while processing it, by their identity within it
+            (``(function, output index, k)``), so that a re-emission is the same message; None
+            until it has any.
     """
 
     __slots__ = (
         "attrs",
+        "children",
         "counted",
         "created_s",
         "dedup_id",
         "group",
+        "hops",
         "id",
         "n_delivered",
         "n_sinks",
         "poison_u",
         "producer",
+        "root",
         "seq",
         "size_bytes",
     )
@@ -80,6 +88,9 @@ class Message:
         self.counted = counted
         self.n_sinks = 0
         self.n_delivered = 0
+        self.root: Message | None = None
+        self.hops = 0
+        self.children: dict[tuple[str, Any, int], Any] | None = None
 
     def __repr__(self) -> str:
         return f"Message(id={self.id}, created_s={self.created_s:.6g}, seq={self.seq})"

@@ -58,6 +58,7 @@ from sim.engine.message import Message, Pair
 from sim.engine.ports import Plan, Reply
 from sim.engine.samplers import is_zero, make_sampler
 from sim.engine.schedule import call_after
+from sim.services.handler import FAILED, SKIPPED, Handler
 from sim.services.lambda_async import AsyncInvoker
 from sim.services.lambda_esm import EventSourceMapping
 
@@ -115,6 +116,14 @@ class LambdaFunction(Component):
         self._bill_requests = ctx.cost.counter(name, "lambda_requests")
         self._bill_gb_s = ctx.cost.counter(name, "lambda_gb_s")
         self.async_invoker = AsyncInvoker(self, spec.async_)
+        self.handler = Handler(self, spec)
+        #: True when an invocation runs the handler's calls and outputs after its duration
+        self.effects = self.handler.active
+        # execution environments by id, only when calls hold a connection per environment
+        self._env_ids: list[int] | None = [] if self.handler.per_environment else None
+        self._next_env = 0
+        #: the environment of the latest acquire (when environments are tracked)
+        self.current_env: tuple[str, int] | None = None
 
     @property
     def concurrency_in_use(self) -> int:
@@ -140,8 +149,15 @@ class LambdaFunction(Component):
         if trigger is not None:
             EventSourceMapping(self, wiring.components[trigger.source], trigger)
         dest = self.spec.async_.on_failure
-        if dest is not None and wiring.is_type(dest, "sqs_queue"):
-            self.async_invoker.destination_queue = wiring.components[dest]
+        if dest is not None:
+            if wiring.is_type(dest, "sqs_queue"):
+                self.async_invoker.destination_queue = wiring.components[dest]
+            else:
+                self.async_invoker.failure_port = wiring.ports[dest]
+        dest = self.spec.async_.on_success
+        if dest is not None:
+            self.async_invoker.success_port = wiring.ports[dest]
+        self.handler.connect(wiring)
 
     def message_fails(self, poison_u: float) -> bool:
         """Draw whether processing one message fails (poison messages always fail)."""
@@ -160,7 +176,9 @@ class LambdaFunction(Component):
             return THROTTLED
         pool.busy += 1
         warm = self._warm
-        if warm and now - warm[-1] <= self._keep_alive_s:
+        if self._env_ids is not None:
+            cold = self._acquire_tracked(now)
+        elif warm and now - warm[-1] <= self._keep_alive_s:
             warm.pop()
             cold = False
         else:
@@ -170,10 +188,55 @@ class LambdaFunction(Component):
         self.ledger.invocation(self.stats, cold)
         return cold
 
-    def release(self, now: float, ran_s: float) -> None:
-        """End an execution that ran ``ran_s`` seconds; its environment stays warm."""
+    def _acquire_tracked(self, now: float) -> bool:
+        """:meth:`acquire` of an environment by id (connections held per environment)."""
+        warm = self._warm
+        ids = self._env_ids
+        assert ids is not None
+        if warm and now - warm[-1] <= self._keep_alive_s:
+            warm.pop()
+            self.current_env = (self.name, ids.pop())
+            return False
+        for env_id in ids:
+            self._reclaim(env_id)
+        warm.clear()
+        ids.clear()
+        self._next_env += 1
+        self.current_env = (self.name, self._next_env)
+        return True
+
+    def _reclaim(self, env_id: int) -> None:
+        """Environment ``env_id`` is reclaimed: the connections it holds close."""
+        for call in self.handler.calls:
+            if call.per_environment:
+                call.dependency.release_holder((self.name, env_id))
+
+    def _idle_check(self, env_id: int, released_s: float) -> None:
+        """Reclaim environment ``env_id`` if it stayed idle since ``released_s``."""
+        ids = self._env_ids
+        assert ids is not None
+        for j, e in enumerate(ids):
+            if e == env_id:
+                if self._warm[j] == released_s:
+                    del ids[j]
+                    del self._warm[j]
+                    self._reclaim(env_id)
+                return
+
+    def release(self, now: float, ran_s: float, env: tuple[str, int] | None = None) -> None:
+        """End an execution that ran ``ran_s`` seconds; its environment stays warm.
+
+        ``env`` is the environment it ran in, when environments are tracked.
+        """
         self.pool.busy -= 1
         self._warm.append(now)
+        if self._env_ids is not None:
+            assert env is not None
+            env_id = env[1]
+            self._env_ids.append(env_id)
+            call_after(
+                self.env, self._keep_alive_s, lambda _: self._idle_check(env_id, now)
+            )
         self._bill_gb_s[0] += self._gb * math.ceil(ran_s * 1000.0 - 1e-9) / 1000.0  # 1 ms
 
     def run_time(self, n_messages: int, now: float) -> float:
@@ -203,12 +266,22 @@ class LambdaFunction(Component):
             return
         cold_s, ran_s, timed_out = self.plan_run(got is True, 1, now)
         trace = self.ledger.trace
+        holder = self.current_env
+        outcome: list[int] = []
 
-        def done(_: Event) -> None:
+        def done(_: Event | None) -> None:
             ledger = self.ledger
-            self.release(self.env.now, ran_s)
+            self.release(self.env.now, ran_s, holder)
             ledger.attempt(pair)
-            if timed_out or self.message_fails(pair.msg.poison_u):
+            if outcome:
+                fails = outcome[0] == FAILED
+                if outcome[0] == SKIPPED:
+                    ledger.release(pair)
+                    reply(None)
+                    return
+            else:
+                fails = timed_out or self.message_fails(pair.msg.poison_u)
+            if fails:
                 if trace is not None:
                     ledger.log(self.env.now, self.name, "failure", pair.msg.id)
                 reply("server_error")
@@ -219,6 +292,24 @@ class LambdaFunction(Component):
             ledger.release(pair)
             reply(None)
 
+        if self.effects and not timed_out:
+
+            def effects_done(outcomes: list[int] | None, run_s: float) -> None:
+                nonlocal ran_s, timed_out
+                ran_s = run_s
+                if outcomes is None:
+                    timed_out = True
+                else:
+                    outcome.extend(outcomes)
+                done(None)
+
+            run_start = now + cold_s
+            call_after(
+                self.env,
+                cold_s + ran_s,
+                lambda _: self.handler.execute([pair], False, holder, run_start, effects_done),
+            )
+            return
         call_after(self.env, cold_s + ran_s, done)
 
     def plan_run(self, cold: bool, n_messages: int, now: float) -> tuple[float, float, bool]:

@@ -18,11 +18,15 @@ Modelled:
     * ``duplicate_rate``: after a success, the event is invoked once more (AWS documents
       occasional duplicates without a rate).
 
+    * ``on_success``: after a success, a derived message (the invocation record) is sent to the
+      destination. ``on_failure`` to a topic, bus or function: the pair is ``dead_lettered``
+      and the same message starts new pairs there (to a queue: see :mod:`sim.services.sqs`).
+
 Not modelled:
     * Jitter of the throttle backoff (AWS documents none): events throttled together retry
       together, which makes long bursts pessimistic.
-    * Lambda slowing the reading of a long internal queue, the 1 MB payload limit, on-success
-      destinations, and what a topic or function destination does with the failure record.
+    * Lambda slowing the reading of a long internal queue, the 1 MB payload limit, and a
+      failed delivery to a destination (the record is then lost).
 """
 
 from __future__ import annotations
@@ -35,7 +39,9 @@ from sim.config.lambda_ import AsyncSpec
 from sim.engine.fates import EXPIRED, LOST
 from sim.engine.faults import THROTTLED, UNAVAILABLE
 from sim.engine.message import Pair
+from sim.engine.ports import Port
 from sim.engine.schedule import call_after
+from sim.services.handler import FAILED, SKIPPED
 
 if TYPE_CHECKING:
     import simpy
@@ -43,6 +49,7 @@ if TYPE_CHECKING:
     from sim.engine.context import Context
     from sim.engine.ledger import Ledger
     from sim.engine.stats import FunctionStats
+    from sim.services.handler import Handler
     from sim.services.sqs.queue import Queue
 
 
@@ -54,13 +61,14 @@ class Function(Protocol):
     ctx: Context
     ledger: Ledger
     stats: FunctionStats
+    timeout_s: float
 
     def acquire(self, now: float) -> str | bool:
         """Start an execution: ``THROTTLED``/``UNAVAILABLE``, else whether it is cold."""
         ...
 
-    def release(self, now: float, ran_s: float) -> None:
-        """End an execution that ran ``ran_s`` seconds."""
+    def release(self, now: float, ran_s: float, env: tuple[str, int] | None = None) -> None:
+        """End an execution that ran ``ran_s`` seconds (in environment ``env``, if tracked)."""
         ...
 
     def plan_run(self, cold: bool, n_messages: int, now: float) -> tuple[float, float, bool]:
@@ -69,6 +77,21 @@ class Function(Protocol):
 
     def message_fails(self, poison_u: float) -> bool:
         """Draw whether processing one message fails."""
+        ...
+
+    @property
+    def effects(self) -> bool:
+        """True when an invocation runs the handler's calls and outputs."""
+        ...
+
+    @property
+    def handler(self) -> Handler:
+        """The handler's calls and outputs."""
+        ...
+
+    @property
+    def current_env(self) -> tuple[str, int] | None:
+        """The environment of the latest acquire, when tracked."""
         ...
 
 __all__ = ["AsyncInvoker", "Function"]
@@ -83,7 +106,17 @@ _THROTTLE_CAP_S = 300.0
 class _Event:
     """One event in the function's internal queue."""
 
-    __slots__ = ("backoff_s", "enqueued_s", "errors", "invoker", "pair", "ran_s", "timed_out")
+    __slots__ = (
+        "backoff_s",
+        "enqueued_s",
+        "env",
+        "errors",
+        "invoker",
+        "outcome",
+        "pair",
+        "ran_s",
+        "timed_out",
+    )
 
     def __init__(self, invoker: AsyncInvoker, pair: Pair, enqueued_s: float) -> None:
         self.invoker = invoker
@@ -93,11 +126,26 @@ class _Event:
         self.backoff_s = 0.0
         self.ran_s = 0.0
         self.timed_out = False
+        self.env: tuple[str, int] | None = None
+        self.outcome = -1  # the handler's outcome, when it has side effects
 
     def attempt(self, _: Event | None = None) -> None:
         self.invoker._attempt(self)
 
-    def done(self, _: Event) -> None:
+    def done(self, _: Event | None) -> None:
+        self.invoker._complete(self)
+
+    def effects(self, _: Event) -> None:
+        fn = self.invoker.fn
+        run_start = self.invoker.env.now - self.ran_s
+        fn.handler.execute([self.pair], False, self.env, run_start, self.effects_done)
+
+    def effects_done(self, outcomes: list[int] | None, ran_s: float) -> None:
+        self.ran_s = ran_s
+        if outcomes is None:
+            self.timed_out = True
+        else:
+            self.outcome = outcomes[0]
         self.invoker._complete(self)
 
 
@@ -117,6 +165,9 @@ class AsyncInvoker:
         )
         self.destination_queue: Queue | None = None
         self.has_destination = spec.on_failure is not None
+        #: the port of a non-queue on-failure destination, and of the on-success destination
+        self.failure_port: Port | None = None
+        self.success_port: Port | None = None
         self._trace = fn.ledger.trace
 
     # -- as a delivery target (SNS, direct invokes) -----------------------------------------------
@@ -173,6 +224,10 @@ class AsyncInvoker:
             self._later(ev, wait)
             return
         cold_s, ev.ran_s, ev.timed_out = fn.plan_run(got is True, 1, now)
+        if fn.effects and not ev.timed_out:
+            ev.env = fn.current_env
+            call_after(self.env, cold_s + ev.ran_s, ev.effects)
+            return
         call_after(self.env, cold_s + ev.ran_s, ev.done)
 
     def _later(self, ev: _Event, wait_s: float) -> None:
@@ -187,11 +242,20 @@ class AsyncInvoker:
     def _complete(self, ev: _Event) -> None:
         fn = self.fn
         now = self.env.now
-        fn.release(now, ev.ran_s)
+        fn.release(now, ev.ran_s, ev.env)
         pair = ev.pair
         ledger = self.ledger
         ledger.attempt(pair)
-        if ev.timed_out or fn.message_fails(pair.msg.poison_u):
+        outcome = ev.outcome
+        if outcome == SKIPPED:
+            ledger.release(pair)  # already processed: the idempotent handler skipped it
+            return
+        if outcome >= 0:
+            fails = ev.timed_out or outcome == FAILED
+        else:
+            fails = ev.timed_out or fn.message_fails(pair.msg.poison_u)
+        ev.outcome = -1
+        if fails:
             if self._trace is not None:
                 ledger.log(now, fn.name, "failure", pair.msg.id)
             if ev.errors < self.max_retries:
@@ -204,6 +268,8 @@ class AsyncInvoker:
         if self._trace is not None:
             ledger.log(now, fn.name, "success", pair.msg.id)
         ledger.success(pair)
+        if self.success_port is not None:
+            fn.handler.send_destination(pair.msg, "success", self.success_port)
         if self._dup_draw is not None and self._dup_draw() < self._dup_rate:
             ledger.copy(pair)
             self.take_delivery(pair)
@@ -219,7 +285,10 @@ class AsyncInvoker:
         pair = ev.pair
         if self.destination_queue is not None:
             self.destination_queue.store_parked(pair, self.env.now)
-        elif self.has_destination:
-            self.ledger.park(pair)  # a topic or function destination: the record reached it
+        elif self.failure_port is not None:
+            # a topic, bus or function destination: the record reached it, and the message
+            # starts new pairs there
+            self.ledger.park(pair)
+            self.fn.handler.forward(pair.msg, self.failure_port)
         else:
             self.ledger.drop(pair, fate)

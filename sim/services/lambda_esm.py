@@ -13,7 +13,8 @@ from simpy.events import Event
 from sim.config.lambda_ import TriggerSpec
 from sim.engine.faults import THROTTLED, UNAVAILABLE
 from sim.engine.samplers import is_zero, make_sampler
-from sim.engine.schedule import Timer, call_after
+from sim.engine.schedule import Timer, call_after, call_at
+from sim.services.handler import FAILED, OK, SKIPPED
 from sim.services.sqs.queue import Queue, QueueCopy
 
 if TYPE_CHECKING:
@@ -28,7 +29,17 @@ _THROTTLE_BACKOFF_CAP_S = 60.0
 class _Batch:
     """One batch in the hands of an event source mapping."""
 
-    __slots__ = ("entries", "esm", "ran_s", "received_s", "retries", "timed_out")
+    __slots__ = (
+        "entries",
+        "env",
+        "esm",
+        "finished",
+        "outcomes",
+        "ran_s",
+        "received_s",
+        "retries",
+        "timed_out",
+    )
 
     def __init__(
         self, esm: EventSourceMapping, entries: list[tuple[QueueCopy, int]], received_s: float
@@ -39,12 +50,34 @@ class _Batch:
         self.retries = 0
         self.timed_out = False
         self.ran_s = 0.0
+        self.outcomes: list[int] | None = None
+        self.env: tuple[str, int] | None = None
+        self.finished = False
 
     def invoke(self, _: Event | None = None) -> None:
         self.esm._invoke(self)
 
     def done(self, _: Event) -> None:
         self.esm._complete(self)
+
+    def effects(self, _: Event) -> None:
+        """The invocation's own run ended: now the handler's calls and outputs."""
+        esm = self.esm
+        run_start = esm.env.now - self.ran_s
+        pairs = [copy.pair for copy, _ in self.entries]
+        esm.fn.handler.execute(pairs, esm._fifo, self.env, run_start, self.effects_done)
+
+    def effects_done(self, outcomes: list[int] | None, ran_s: float) -> None:
+        self.ran_s = ran_s
+        self.outcomes = outcomes
+        self.timed_out = outcomes is None
+        self.finished = True
+        self.esm._complete(self)
+
+    def visibility_ended(self) -> None:
+        """The visibility timeout ended while the handler still runs: the batch is visible."""
+        if not self.finished:
+            self.esm.queue.return_after_timeout(list(self.entries), self.received_s)
 
 
 class EventSourceMapping:
@@ -152,6 +185,13 @@ class EventSourceMapping:
             return
         cold_s, run, batch.timed_out = fn.plan_run(got is True, len(batch.entries), now)
         batch.ran_s = run
+        if fn.effects and not batch.timed_out:
+            batch.env = fn.current_env
+            visible_s = batch.received_s + self.queue.visibility_timeout_s
+            if now + cold_s + fn.timeout_s > visible_s:
+                call_at(env, visible_s, batch.visibility_ended)
+            Timer(env, cold_s + run, batch.effects)
+            return
         if now + cold_s + run > batch.received_s + self.queue.visibility_timeout_s:
             # the function outlives the visibility timeout: the batch becomes visible again
             self.queue.return_after_timeout(list(batch.entries), batch.received_s)
@@ -160,12 +200,13 @@ class EventSourceMapping:
     def _complete(self, batch: _Batch) -> None:
         fn = self.fn
         now = self.env.now
-        fn.release(now, batch.ran_s)
+        fn.release(now, batch.ran_s, batch.env)
         ledger = self.ledger
         trace = self._trace
         timed_out = batch.timed_out
         entries = batch.entries
-        if len(entries) == 1 and not timed_out and trace is None:
+        outcomes = batch.outcomes
+        if len(entries) == 1 and not timed_out and trace is None and outcomes is None:
             # fast path: one message
             copy = entries[0][0]
             if copy.parked:
@@ -192,7 +233,12 @@ class EventSourceMapping:
             copy = entry[0]
             pair = copy.pair
             intended = not copy.parked
-            fails = timed_out or fn.message_fails(pair.msg.poison_u)
+            if outcomes is not None:
+                outcome = outcomes[i]
+                fails = outcome == FAILED
+            else:
+                outcome = OK
+                fails = timed_out or fn.message_fails(pair.msg.poison_u)
             if intended:
                 ledger.attempt(pair)
             if fails:
@@ -204,7 +250,7 @@ class EventSourceMapping:
                     break
             else:
                 ok.append(entry)
-                if intended:
+                if intended and outcome != SKIPPED:
                     ledger.success(pair)
                 if trace is not None:
                     ledger.log(now, fn.name, "success", pair.msg.id)

@@ -311,14 +311,28 @@ def test_on_failure_queue_stores_the_exhausted_event():
     assert m.ctx.cost.counts[("dq", "sqs_standard_requests")] == 1
 
 
-def test_an_on_failure_queue_consumer_is_not_an_intended_sink():
+def test_an_on_failure_queue_consumer_is_a_sink_of_the_message_with_a_pair_of_its_own():
     data = via_topic(fn(errors={"rate": 1.0}, **{"async": {"max_retries": 0, "on_failure": "dq"}}),
                      extra={"dq": {"type": "sqs_queue"},
                             "g": fn(trigger={"source": "dq", "batch_size": 1})})  # fmt: skip
     r = run(data)
     assert events(r, "g", "success") == [2.0]
-    assert set(r.sinks) == {"f"}
-    assert r.metrics["dead_lettered"] == 1
+    assert set(r.sinks) == {"f", "g"}
+    assert (r.sinks["f"]["dead_lettered"], r.sinks["g"]["delivered"]) == (1, 1)
+    assert r.metrics["deliveries_expected"] == 2
+    # the root's lineage has two pairs, one delivered: partially delivered
+    assert r.metrics["partial_fraction"] == 1.0
+
+
+def test_an_on_failure_queue_consumer_that_always_fails_leaves_its_pair_in_flight():
+    data = via_topic(fn(errors={"rate": 1.0}, **{"async": {"max_retries": 0, "on_failure": "dq"}}),
+                     extra={"dq": {"type": "sqs_queue", "visibility_timeout_s": 5},
+                            "g": fn(trigger={"source": "dq", "batch_size": 1},
+                                    errors={"rate": 1.0}, timeout_s=5)})  # fmt: skip
+    r = run(data)
+    assert r.sinks["g"]["in_flight"] == 1
+    assert r.sinks["g"]["attempts"] > 10  # retried until the end of the run
+    assert r.sinks["f"]["dead_lettered"] == 1
 
 
 @pytest.mark.parametrize("dest", ["topic", "function"])
@@ -329,6 +343,21 @@ def test_on_failure_topic_or_function_counts_as_dead_lettered(dest):
     r = run(data)
     assert r.metrics["dead_lettered"] == 1
     assert r.metrics["lost"] == 0
+
+
+def test_on_failure_function_receives_the_same_message_as_a_new_pair():
+    f = fn(errors={"rate": 1.0}, **{"async": {"max_retries": 0, "on_failure": "dest"}})
+    r = run(via_topic(f, extra={"dest": fn()}))
+    assert (r.sinks["f"]["dead_lettered"], r.sinks["dest"]["delivered"]) == (1, 1)
+    assert r.metrics["messages_derived"] == 0  # the same message, not a derived one
+
+
+def test_on_success_destination_receives_a_derived_record():
+    f = fn(**{"async": {"on_success": "dest"}})
+    r = run(via_topic(f, extra={"dest": fn()}))
+    assert (r.sinks["f"]["delivered"], r.sinks["dest"]["delivered"]) == (1, 1)
+    assert r.metrics["messages_derived"] == 1
+    assert r.metrics["all_delivered_fraction"] == 1.0
 
 
 def test_without_destination_an_exhausted_event_is_lost():

@@ -439,7 +439,7 @@ def test_redrive_does_not_resurrect_a_message_past_its_dlq_retention(fifo):
     assert r.metrics["delivered"] == 0
 
 
-def test_dlq_consumer_does_not_make_the_pair_delivered():
+def test_dlq_consumer_leaves_the_pair_dead_lettered_and_delivers_a_pair_of_its_own():
     data = pipeline(function=POISON, dlq=True, max_receive_count=1)
     data["components"]["dlq-fn"] = {
         "type": "lambda_function", "trigger": {"source": "dlq", "batch_size": 1},
@@ -452,9 +452,10 @@ def test_dlq_consumer_does_not_make_the_pair_delivered():
         (31.0, "dlq-fn", "success"),
         (31.0, "dlq", "delete"),
     ]
-    m = r.metrics
-    assert (m["dead_lettered"], m["delivered"], m["attempts"]) == (1, 0, 1)
-    assert set(r.sinks) == {"fn"}  # the DLQ's consumer is not an intended sink
+    assert (r.sinks["fn"]["dead_lettered"], r.sinks["fn"]["delivered"]) == (1, 0)
+    # the DLQ's consumer is a sink of the message that arrived there
+    assert (r.sinks["dlq-fn"]["delivered"], r.sinks["dlq-fn"]["attempts"]) == (1, 1)
+    assert r.metrics["deliveries_expected"] == 2
 
 
 def test_dlq_consumer_with_errors_fails_like_any_function():

@@ -17,7 +17,7 @@ from sim.config.sqs import SqsQueueSpec
 from sim.engine.component import RequestTarget
 from sim.engine.context import Context
 from sim.engine.cost import SQS_CHUNK_BYTES, sqs_chunks
-from sim.engine.fates import DEAD_LETTERED, DELIVERED, EXPIRED
+from sim.engine.fates import DEAD_LETTERED, DELIVERED, EXPIRED, LOST
 from sim.engine.message import Message, Pair
 from sim.engine.ports import Plan, Reply
 from sim.engine.schedule import ProcessGen, call_after
@@ -67,9 +67,21 @@ class QueueCopy:
         state: VISIBLE, DELAYED, INFLIGHT or GONE.
         parked: True for a copy moved into a dead-letter queue (not live for its pair).
         source: For a parked copy, the queue it was moved from (redrive target).
+        origin: In a dead-letter queue that has a consumer, the pair that was dead-lettered
+            (parked while this copy exists); ``pair`` is then the new (message, DLQ consumer)
+            pair.
     """
 
-    __slots__ = ("enqueue_s", "pair", "parked", "receipt", "receive_count", "source", "state")
+    __slots__ = (
+        "enqueue_s",
+        "origin",
+        "pair",
+        "parked",
+        "receipt",
+        "receive_count",
+        "source",
+        "state",
+    )
 
     def __init__(self, pair: Pair, enqueue_s: float, parked: bool = False) -> None:
         self.pair = pair
@@ -79,6 +91,7 @@ class QueueCopy:
         self.state = VISIBLE
         self.parked = parked
         self.source: Queue | None = None
+        self.origin: Pair | None = None
 
 
 class Queue(RequestTarget):
@@ -95,6 +108,8 @@ class Queue(RequestTarget):
         self.dlq: Queue | None = None
         self.max_receive_count = 0
         self.consumer: Consumer | None = None
+        #: the function consuming this queue: a sink of the dead letters stored here
+        self.consumer_sink: str | None = None
         limit = spec.calls_per_s_limit
         self._send_bucket = TokenBucket(limit, limit) if limit else None
         self._receive_bucket = TokenBucket(limit, limit) if limit else None
@@ -117,6 +132,7 @@ class Queue(RequestTarget):
 
     def connect(self, wiring: Wiring) -> None:
         """Redrive to the dead-letter queue after ``max_receive_count`` receives, if one is set."""
+        self.consumer_sink = wiring.consumer_of.get(self.name)
         dl = self.spec.dead_letter
         if dl is not None:
             self.dlq = wiring.components[dl.target]
@@ -261,6 +277,8 @@ class Queue(RequestTarget):
             self.ledger.unpark_drop(copy.pair, EXPIRED)
         else:
             self.ledger.drop(copy.pair, EXPIRED)
+        if copy.origin is not None:
+            self.ledger.unpark_drop(copy.origin, EXPIRED)
 
     # -- DeleteMessage and visibility -----------------------------------------------------------
 
@@ -303,6 +321,8 @@ class Queue(RequestTarget):
                 self.ledger.unpark_drop(copy.pair, DEAD_LETTERED)
             else:
                 self.ledger.release(copy.pair)
+            if copy.origin is not None:
+                self.ledger.unpark_drop(copy.origin, DEAD_LETTERED)
             if was_inflight:
                 self._after_delete(copy)
         if survivors:
@@ -394,8 +414,24 @@ class Queue(RequestTarget):
             self.ledger.log(now, self.name, "dead_letter", pair.msg.id)
         self._bill[0] += sqs_chunks(pair.msg.size_bytes)
         self.ledger.park(pair)
-        self._push(QueueCopy(pair, now, parked=True))
+        self._push(self._dead_letter_copy(pair, now))
         self._notify()
+
+    def _dead_letter_copy(self, pair: Pair, enqueue_s: float) -> QueueCopy:
+        """The copy stored for the parked ``pair``: a new pair when the DLQ has a consumer.
+
+        The consumer of a dead-letter queue is a sink of every message that arrives here: the
+        pair ``(message, consumer)`` starts now, with its own fate, while ``pair`` stays
+        ``dead_lettered``.
+        """
+        if self.consumer_sink is None:
+            return QueueCopy(pair, enqueue_s, parked=True)
+        new = self.ledger.arrival_pairs(pair.msg, (self.consumer_sink,))[0]
+        copy = QueueCopy(new, enqueue_s)
+        copy.origin = pair
+        self._has_delete_hooks = True  # deletes now settle the origin pair too
+        self.plain_delete = False
+        return copy
 
     # -- dead-letter queues ---------------------------------------------------------------------
 
@@ -404,10 +440,13 @@ class Queue(RequestTarget):
         if self._trace is not None:
             self.ledger.log(now, source.name, "dead_letter", copy.pair.msg.id)
         enqueue_s = now if self.fifo else copy.enqueue_s
-        moved = QueueCopy(copy.pair, enqueue_s, parked=True)
-        moved.source = source
+        if copy.origin is not None:
+            # it leaves a consumed DLQ: the pair dead-lettered there settles for good
+            self.ledger.unpark_drop(copy.origin, DEAD_LETTERED)
         if not copy.parked:
             self.ledger.park(copy.pair)
+        moved = self._dead_letter_copy(copy.pair, enqueue_s)
+        moved.source = source
         self._push(moved)
         self._notify()
 
@@ -430,8 +469,13 @@ class Queue(RequestTarget):
             assert source is not None
             if self._trace is not None:
                 self.ledger.log(now, self.name, "redrive", copy.pair.msg.id)
-            self.ledger.unpark(copy.pair)
-            source._push(QueueCopy(copy.pair, now))
+            back = copy.pair
+            if copy.origin is not None:
+                # the message leaves before this DLQ's consumer got it: lost for that consumer
+                self.ledger.drop(copy.pair, LOST)
+                back = copy.origin
+            self.ledger.unpark(back)
+            source._push(QueueCopy(back, now))
             source._notify()
             yield self.env.timeout(gap)
 

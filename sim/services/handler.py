@@ -1,0 +1,651 @@
+"""What a function's handler does besides running: synchronous calls and derived messages.
+
+Modelled:
+    * One attempt at one input message runs, after the cold start and the function's own
+      duration: its ``calls`` in order (``count`` each), then its ``outputs`` in order (``count``
+      derived messages each), then the ``errors.rate`` decision — after the side effects by
+      default, so a retried input calls and emits again; ``errors.after_side_effects: false``
+      decides it first (a failing attempt then has no side effects). The messages of a batch
+      are processed in order; from a FIFO source processing stops at the first failure.
+    * Each call and each send takes the time its target answers in, counts against the
+      function's ``timeout_s`` and is retried with the AWS SDK's standard policy (``retry``:
+      ``max_attempts`` in all, full-jitter backoff ``U(0, 1) × min(base_s × 2^(i−1), cap_s)``)
+      on any retriable answer (throttling, server error, client timeout). A call or send that
+      still fails fails the processing of that input message.
+    * A call's client timeout (``timeout_s``, drawn per attempt) is enforced by the dependency
+      (:mod:`sim.services.dependency`): the request leaves the line, or, in service, runs on
+      (wasted work). When the function times out, it stops: the call it waits on is abandoned
+      (it runs to completion at the dependency), sends already made stay sent.
+    * Derived messages (lineage): the ``k``-th message of output ``i`` emitted while
+      processing message ``P`` is the same logical message every time ``P`` is processed (a
+      retry, a duplicate delivery), so a re-emission is a duplicate downstream, not a new
+      message. Everything drawn for it (how many, attributes, group, poison draw) is drawn once,
+      at its first emission, and kept with ``P`` while ``P`` is in flight. It exists, with its
+      intended sinks, once a send of it first succeeds; a send that fails for good leaves no
+      trace of it. Its latency is measured from its root's creation. Derived messages carry
+      their input's message group (or one of ``groups`` drawn) with their own per-group
+      sequence numbers, and no deduplication id: a FIFO queue deduplicates a re-sent copy only
+      with ``content_based_dedup`` (the body is the same), otherwise each send is new.
+    * ``idempotent``: an input processed successfully within ``window_s`` is skipped (no calls,
+      no sends; not counted as a processing).
+    * ``max_hops``: a message that is already ``max_hops`` emissions away from its root emits
+      nothing.
+
+Not modelled:
+    * Concurrency inside a handler (calls and sends run one after another), circuit breakers,
+      and the cost of the idempotency record.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from simpy.events import Event
+
+from sim.config.handler import CallSpec, CountChoice, OutputSpec
+from sim.config.producer import ChoiceAttr
+from sim.engine.fates import LOST
+from sim.engine.message import Message, Pair
+from sim.engine.ports import CLIENT_ERROR, Plan
+from sim.engine.samplers import make_sampler
+from sim.engine.schedule import call_after
+from sim.engine.streams import buffered
+
+if TYPE_CHECKING:
+    from sim.config.lambda_ import LambdaFunctionSpec
+    from sim.engine.wiring import Wiring
+    from sim.services.lambda_ import LambdaFunction
+
+__all__ = ["FAILED", "OK", "SKIPPED", "Handler"]
+
+#: Outcomes of one input message: processed, failed, skipped (idempotent, already processed).
+OK, FAILED, SKIPPED = 0, 1, 2
+
+#: Derived message groups get keys below this (producers use non-negative keys).
+_DERIVED_GROUP_BASE = -1
+
+
+def _count_sampler(count: Any, rng: np.random.Generator) -> Callable[[], int]:
+    if isinstance(count, int):
+        return lambda: count
+    if isinstance(count, CountChoice):
+        values = [int(v) for v in count.choice.values]
+        weights = count.choice.weights
+        p = None if weights is None else np.asarray(weights, float) / float(sum(weights))
+        idx = buffered(rng, lambda g, n: g.choice(len(values), n, p=p))
+        return lambda: values[int(idx())]
+    draw = make_sampler(count, rng)
+    return lambda: max(0, round(draw()))
+
+
+def _attr_sampler(value: Any, rng: np.random.Generator) -> Callable[[], Any]:
+    if isinstance(value, ChoiceAttr):
+        values = list(value.choice.values)
+        weights = value.choice.weights
+        p = None if weights is None else np.asarray(weights, float) / float(sum(weights))
+        idx = buffered(rng, lambda g, n: g.choice(len(values), n, p=p))
+        return lambda: values[int(idx())]
+    if isinstance(value, str | int | float | bool):
+        return lambda: value
+    return make_sampler(value, rng)
+
+
+class _Retry:
+    """The SDK retry policy of one call or output: full-jitter exponential backoff."""
+
+    __slots__ = ("base_s", "cap_s", "jitter", "max_attempts")
+
+    def __init__(self, spec: Any, jitter: Callable[[], float]) -> None:
+        self.max_attempts = spec.max_attempts
+        self.base_s = spec.base_s
+        self.cap_s = spec.cap_s
+        self.jitter = jitter
+
+    def delay(self, attempt: int) -> float:
+        """Sleep before attempt ``attempt + 1`` (``attempt`` ≥ 1 made so far)."""
+        return float(self.jitter()) * min(self.base_s * 2.0 ** (attempt - 1), self.cap_s)
+
+
+class _Output:
+    """One resolved output of a handler."""
+
+    def __init__(self, handler: Handler, i: int, spec: OutputSpec) -> None:
+        streams = handler.fn.ctx.streams
+        name = handler.fn.name
+        self.i = i
+        self.spec = spec
+        self.to = spec.to
+        self.port: Any = None
+        self.count = _count_sampler(spec.count, streams.get(name, f"output{i}:count"))
+        self.attrs = [
+            (k, _attr_sampler(v, streams.get(name, f"output{i}:attr:{k}")))
+            for k, v in spec.attributes.items()
+        ]
+        self.from_input = spec.from_input
+        self.groups = spec.groups
+        groups = spec.groups
+        self.group_draw = (
+            None
+            if groups is None
+            else buffered(
+                streams.get(name, f"output{i}:group"), lambda g, n: g.integers(groups, size=n)
+            )
+        )
+        self.poison = streams.uniform(name, f"output{i}:poison")
+        self.size = spec.size_bytes
+        self.retry = _Retry(spec.retry, handler.jitter)
+
+
+class _Call:
+    """One resolved call of a handler."""
+
+    def __init__(self, handler: Handler, i: int, spec: CallSpec) -> None:
+        self.spec = spec
+        self.dependency: Any = None
+        self.timeout = (
+            None
+            if spec.timeout_s is None
+            else make_sampler(
+                spec.timeout_s, handler.fn.ctx.streams.get(handler.fn.name, f"call{i}:timeout")
+            )
+        )
+        self.per_environment = spec.connection == "per_environment"
+        self.retry = _Retry(spec.retry, handler.jitter)
+
+
+class _Derived:
+    """A derived message and what its sends share: its plan and its pairs once it exists."""
+
+    __slots__ = ("msg", "pairs", "plan", "sent")
+
+    def __init__(self, msg: Message, plan: Plan) -> None:
+        self.msg = msg
+        self.plan = plan
+        self.pairs: list[Pair] | None = None
+        self.sent = False
+
+
+class Handler:
+    """The calls and outputs of one function's handler (module docstring)."""
+
+    def __init__(self, fn: LambdaFunction, spec: LambdaFunctionSpec) -> None:
+        self.fn = fn
+        self.env = fn.env
+        self.ledger = fn.ledger
+        streams = fn.ctx.streams
+        self.jitter = streams.uniform(fn.name, "handler:retry")
+        self.outputs = [_Output(self, i, o) for i, o in enumerate(spec.outputs)]
+        self.calls = [_Call(self, i, c) for i, c in enumerate(spec.calls)]
+        self.after_side_effects = spec.errors.after_side_effects
+        self.max_hops = fn.ctx.scenario.max_hops
+        self.per_environment = any(c.per_environment for c in self.calls)
+        idem = spec.idempotent
+        self.idem_window_s = idem.window_s if idem is not None else None
+        self._seen: dict[int, float] = {}
+        self._seen_order: deque[tuple[float, int]] = deque()
+        self._groups: dict[tuple[int, int], list[int]] = {}
+        self._trace = fn.ledger.trace
+        #: True when the handler does anything besides running (calls, outputs, idempotency)
+        self.active = bool(self.outputs or self.calls or idem is not None)
+
+    def connect(self, wiring: Wiring) -> None:
+        """Resolve the ports of the outputs and the dependencies of the calls."""
+        for o in self.outputs:
+            o.port = wiring.ports[o.to]
+        for c in self.calls:
+            c.dependency = wiring.components[c.spec.dependency]
+
+    def reachable(self) -> list[str]:
+        """Sinks the outputs can lead to (registered at build time)."""
+        out: list[str] = []
+        for o in self.outputs:
+            out.extend(o.port.reachable())
+        return out
+
+    # -- idempotency --------------------------------------------------------------------------
+
+    def already_processed(self, msg: Message, now: float) -> bool:
+        """True when ``msg`` was processed successfully within the idempotency window."""
+        if self.idem_window_s is None:
+            return False
+        order = self._seen_order
+        while order and order[0][0] <= now:
+            _, key = order.popleft()
+            t = self._seen.get(key)
+            if t is not None and t <= now:
+                del self._seen[key]
+        return msg.id in self._seen
+
+    def processed(self, msg: Message, now: float) -> None:
+        """Record a successful processing of ``msg`` (idempotent handlers)."""
+        if self.idem_window_s is not None:
+            expiry = now + self.idem_window_s
+            self._seen[msg.id] = expiry
+            self._seen_order.append((expiry, msg.id))
+
+    # -- derived messages ---------------------------------------------------------------------
+
+    def _group(self, out: _Output, parent: Message) -> tuple[int, int]:
+        """The group key and next sequence number of a new derived message of ``out``."""
+        g = int(out.group_draw()) if out.group_draw is not None else parent.group
+        key = (out.i, g) if out.group_draw is None else (out.i, -1 - g)
+        entry = self._groups.get(key)
+        if entry is None:
+            entry = self._groups[key] = [self.ledger.new_group_key(), 0]
+        seq = entry[1]
+        entry[1] = seq + 1
+        return entry[0], seq
+
+    def derived(self, out: _Output, parent: Message, k: int) -> _Derived:
+        """The ``k``-th derived message of ``out`` for ``parent`` (made on first emission)."""
+        children = parent.children
+        if children is None:
+            children = parent.children = {}
+        key = (self.fn.name, out.i, k)
+        d: _Derived | None = children.get(key)
+        if d is None:
+            attrs: dict[str, Any] | None = None
+            if out.from_input and parent.attrs:
+                attrs = {a: parent.attrs[a] for a in out.from_input if a in parent.attrs}
+            if out.attrs:
+                attrs = dict(attrs or {})
+                for a, draw in out.attrs:
+                    attrs[a] = draw()
+            group, seq = self._group(out, parent)
+            size = out.size if out.size is not None else parent.size_bytes
+            msg = self.ledger.new_derived(
+                parent, self.fn.name, group, seq, out.poison(), attrs or None, size
+            )
+            d = children[key] = _Derived(msg, out.port.plan(msg))
+        return d
+
+    def count(self, out: _Output, parent: Message) -> int:
+        """How many messages ``out`` emits for ``parent`` (drawn once per parent)."""
+        if self.max_hops is not None and parent.hops >= self.max_hops:
+            return 0
+        children = parent.children
+        if children is None:
+            children = parent.children = {}
+        key = (self.fn.name, out.i, -1)
+        n = children.get(key)
+        if n is None:
+            n = children[key] = out.count()
+        return int(n)
+
+    # -- asynchronous destinations ------------------------------------------------------------
+
+    def send_destination(self, parent: Message, kind: str, port: Any) -> None:
+        """Send the ``on_success`` record of ``parent`` (a derived message, identity ``kind``)."""
+        children = parent.children
+        if children is None:
+            children = parent.children = {}
+        key = (self.fn.name, kind, 0)
+        d: _Derived | None = children.get(key)
+        ledger = self.ledger
+        if d is None:
+            gkey = (-1, parent.group) if kind == "success" else (-2, parent.group)
+            entry = self._groups.get(gkey)
+            if entry is None:
+                entry = self._groups[gkey] = [ledger.new_group_key(), 0]
+            seq = entry[1]
+            entry[1] = seq + 1
+            msg = ledger.new_derived(
+                parent, self.fn.name, entry[0], seq, 1.0, parent.attrs, parent.size_bytes
+            )
+            d = children[key] = _Derived(msg, port.plan(msg))
+        if d.pairs is None:
+            d.pairs = ledger.lineage_pairs(d.msg, d.plan.sinks)
+        else:
+            for pair in d.pairs:
+                ledger.copy(pair)
+        port.accept(d.msg, d.plan, d.pairs, _DestinationReply(self, d, d.pairs))
+
+    def forward(self, msg: Message, port: Any) -> None:
+        """Hand ``msg`` itself to an ``on_failure`` destination: new pairs start there."""
+        plan = port.plan(msg)
+        pairs = self.ledger.arrival_pairs(msg, plan.sinks)
+        ledger = self.ledger
+
+        def reply(error: str | None) -> None:
+            if error is not None:
+                for pair in pairs:
+                    ledger.drop(pair, LOST)  # the destination refused the record
+
+        port.accept(msg, plan, pairs, reply)
+
+    # -- one invocation -----------------------------------------------------------------------
+
+    def execute(
+        self,
+        pairs: list[Pair],
+        fifo: bool,
+        holder: object | None,
+        run_start_s: float,
+        done: Callable[[list[int] | None, float], None],
+    ) -> None:
+        """Process ``pairs`` (one invocation, whose own run ended now); see :class:`_Run`."""
+        _Run(self, pairs, fifo, holder, run_start_s, done).start()
+
+
+class _Run:
+    """The side effects of one invocation, step by step, with its timeout.
+
+    ``done(outcomes, ran_s)`` is called once: ``outcomes`` per input (:data:`OK`,
+    :data:`FAILED`, :data:`SKIPPED`), or None when the function timed out; ``ran_s`` is the
+    billed run time (``timeout_s`` after a timeout).
+    """
+
+    __slots__ = (
+        "attempt",
+        "calls_left",
+        "current",
+        "done",
+        "fifo",
+        "finished",
+        "handle",
+        "handler",
+        "holder",
+        "holding",
+        "i",
+        "k",
+        "outcomes",
+        "pairs",
+        "run_start_s",
+        "step",
+        "sync",
+        "waiting",
+    )
+
+    def __init__(
+        self,
+        handler: Handler,
+        pairs: list[Pair],
+        fifo: bool,
+        holder: object | None,
+        run_start_s: float,
+        done: Callable[[list[int] | None, float], None],
+    ) -> None:
+        self.handler = handler
+        self.pairs = pairs
+        self.fifo = fifo
+        self.holder = holder
+        self.run_start_s = run_start_s
+        self.done = done
+        self.outcomes: list[int] = []
+        self.i = -1  # the input being processed
+        self.step = 0  # its step: index into calls, then outputs
+        self.k = 0  # the repetition within the step (call count, derived message index)
+        self.attempt = 1
+        self.calls_left = 0
+        self.finished = False
+        self.handle: Any = None
+        self.current: _Derived | None = None  # the derived message being sent
+        self.holding: _Derived | None = None  # a send waiting to be retried holds its units
+        self.sync: Any = None  # a reply received while its request was being made
+        self.waiting = False  # a request is out and its reply will resume the run
+
+    def start(self) -> None:
+        h = self.handler
+        fn = h.fn
+        deadline = self.run_start_s + fn.timeout_s
+        call_after(h.env, max(0.0, deadline - h.env.now), self._on_deadline)
+        self._next_input()
+
+    # -- flow -----------------------------------------------------------------------------------
+
+    def _next_input(self) -> None:
+        h = self.handler
+        fn = h.fn
+        while True:
+            self.i += 1
+            if self.i >= len(self.pairs):
+                self._finish()
+                return
+            msg = self.pairs[self.i].msg
+            now = h.env.now
+            if h.already_processed(msg, now):
+                self.outcomes.append(SKIPPED)
+                continue
+            if not h.after_side_effects and fn.message_fails(msg.poison_u):
+                if self._input_failed():
+                    return
+                continue
+            self.step = 0
+            self.k = 0
+            self.attempt = 1
+            self._advance()
+            return
+
+    def _input_failed(self) -> bool:
+        """The current input failed; True when the run stops (FIFO: at the first failure)."""
+        self.outcomes.append(FAILED)
+        if self.fifo:
+            self.outcomes.extend([FAILED] * (len(self.pairs) - len(self.outcomes)))
+            self._finish()
+            return True
+        return False
+
+    def _input_done(self) -> None:
+        """Every side effect of the current input succeeded: the error decision, next input."""
+        h = self.handler
+        msg = self.pairs[self.i].msg
+        if h.after_side_effects and h.fn.message_fails(msg.poison_u):
+            if self._input_failed():
+                return
+        else:
+            self.outcomes.append(OK)
+            h.processed(msg, h.env.now)
+        self._next_input()
+
+    def _advance(self) -> None:
+        """Make requests for the current input until one is answered later, or it is done."""
+        h = self.handler
+        n_calls = len(h.calls)
+        while not self.finished:
+            step = self.step
+            if step < n_calls:
+                call = h.calls[step]
+                if self.k >= call.spec.count:
+                    self.step += 1
+                    self.k = 0
+                    continue
+                error = self._request_call(call)
+            else:
+                j = step - n_calls
+                if j >= len(h.outputs):
+                    self._input_done()
+                    return
+                out = h.outputs[j]
+                parent = self.pairs[self.i].msg
+                if self.k >= h.count(out, parent):
+                    self.step += 1
+                    self.k = 0
+                    continue
+                error = self._request_send(out, parent)
+            if error is _LATER:
+                return
+            if not self._answered(error):
+                return
+
+    def _answered(self, error: Any) -> bool:
+        """Handle the answer to the current request; True to go on with the next one now."""
+        h = self.handler
+        if error is None:
+            self.k += 1
+            self.attempt = 1
+            return True
+        step = self.step
+        policy = (
+            h.calls[step].retry if step < len(h.calls) else h.outputs[step - len(h.calls)].retry
+        )
+        is_send = step >= len(h.calls)
+        if error != CLIENT_ERROR and self.attempt < policy.max_attempts:
+            delay = policy.delay(self.attempt)
+            self.attempt += 1
+            if is_send:
+                self.holding = self.current
+            call_after(h.env, delay, self._resume)
+            return False
+        if is_send:
+            d = self.current
+            assert d is not None
+            _drop_units(h, d, d.pairs)
+        if not self._input_failed():
+            self._next_input()
+        return False
+
+    def _resume(self, _: Event | None = None) -> None:
+        if not self.finished:
+            self._advance()
+
+    # -- calls ----------------------------------------------------------------------------------
+
+    def _request_call(self, call: _Call) -> Any:
+        from sim.services.dependency import CallRequest
+
+        spec = call.spec
+        req = CallRequest(
+            spec.op,
+            spec.consistent,
+            spec.size_kb,
+            call.timeout() if call.timeout is not None else None,
+            self.holder if call.per_environment else None,
+        )
+        self.sync = _LATER
+        self.waiting = False
+        self.handle = call.dependency.call(req, self._on_call_reply)
+        if self.sync is not _LATER:
+            error, self.sync = self.sync, _LATER
+            self.handle = None
+            return error
+        self.waiting = True
+        return _LATER
+
+    def _on_call_reply(self, error: str | None) -> None:
+        if not self.waiting:
+            self.sync = error  # answered during the request
+            return
+        self.waiting = False
+        self.handle = None
+        if self.finished:
+            return
+        if self._answered(error):
+            self._advance()
+
+    # -- sends ----------------------------------------------------------------------------------
+
+    def _request_send(self, out: _Output, parent: Message) -> Any:
+        h = self.handler
+        d = h.derived(out, parent, self.k)
+        ledger = h.ledger
+        if self.attempt == 1:
+            if d.pairs is None:
+                d.pairs = ledger.lineage_pairs(d.msg, d.plan.sinks)
+            else:
+                for pair in d.pairs:
+                    ledger.copy(pair)
+        pairs = d.pairs
+        assert pairs is not None
+        self.current = d
+        self.holding = None
+        self.sync = _LATER
+        self.waiting = False
+        reply = _SendReply(self, d, pairs)
+        out.port.accept(d.msg, d.plan, pairs, reply)
+        if reply.early is not _LATER:
+            return reply.early
+        self.waiting = True
+        return _LATER
+
+    # -- the end --------------------------------------------------------------------------------
+
+    def _on_deadline(self, _: Event) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        if self.handle is not None:
+            self.handle.abandon()  # the call runs on at the dependency
+            self.handle = None
+        h = self.handler
+        if self.holding is not None:
+            _drop_units(h, self.holding, self.holding.pairs)  # a send that was to be retried
+            self.holding = None
+        if h._trace is not None:
+            h.ledger.log(h.env.now, h.fn.name, "timeout", self.pairs[0].msg.id)
+        self.done(None, h.fn.timeout_s)
+
+    def _finish(self) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        h = self.handler
+        self.done(self.outcomes, h.env.now - self.run_start_s)
+
+
+#: Marks a request whose answer has not come yet.
+_LATER: Any = object()
+
+
+def _drop_units(h: Handler, d: _Derived, pairs: list[Pair] | None) -> None:
+    """A send of ``d`` failed for good: give its units back, or unmake a message never sent."""
+    if pairs is None:
+        return
+    ledger = h.ledger
+    if not d.sent and all(p.live == 1 and p.parked == 0 for p in pairs):
+        ledger.retract(pairs)
+        d.pairs = None
+    else:
+        for pair in pairs:
+            ledger.release(pair)
+
+
+class _DestinationReply:
+    """The answer to a destination record sent by Lambda (not by the handler)."""
+
+    __slots__ = ("d", "handler", "pairs")
+
+    def __init__(self, handler: Handler, d: _Derived, pairs: list[Pair]) -> None:
+        self.handler = handler
+        self.d = d
+        self.pairs = pairs
+
+    def __call__(self, error: str | None) -> None:
+        if error is None:
+            if not self.d.sent:
+                self.d.sent = True
+                self.handler.ledger.derived_sent(self.d.msg)
+        else:
+            _drop_units(self.handler, self.d, self.pairs)
+
+
+class _SendReply:
+    """The answer to one send of a derived message (it may come after the run has ended)."""
+
+    __slots__ = ("d", "early", "pairs", "run")
+
+    def __init__(self, run: _Run, d: _Derived, pairs: list[Pair]) -> None:
+        self.run = run
+        self.d = d
+        self.pairs = pairs
+        self.early: Any = _LATER
+
+    def __call__(self, error: str | None) -> None:
+        run = self.run
+        d = self.d
+        if error is None and not d.sent:
+            d.sent = True
+            run.handler.ledger.derived_sent(d.msg)
+        if not run.waiting:
+            self.early = error  # answered during the request
+            return
+        run.waiting = False
+        if run.finished:
+            # the function timed out while this send was out: nobody retries it
+            if error is not None:
+                _drop_units(run.handler, d, self.pairs)
+            return
+        if run._answered(error):
+            run._advance()
