@@ -43,6 +43,10 @@ class FifoQueue(Queue):
             if entry is not None and entry[0] <= now:
                 del self._dedup[old]
         msg = pair.msg
+        if msg.dedup_id is None and msg.root is not None and not self._content_based:
+            # a handler's derived message carries no deduplication id: without content-based
+            # deduplication every send of it is new
+            return True
         # explicit id, else content-based: a hash of the body, unique per logical message
         key = (0, msg.dedup_id) if msg.dedup_id is not None else (1, msg.id)
         entry = self._dedup.get(key)

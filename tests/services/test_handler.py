@@ -1,0 +1,267 @@
+"""Handlers that emit: derived messages, lineage, duplicates downstream, sends that fail.
+
+Exact timelines with zero overheads: functions run 1 s (no cold start), queues answer at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from conftest import NO_COLD, events, run
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sim.config import ScenarioError
+from sim.engine.fates import FATES
+
+
+def fn(source: str | None = None, **kw: Any) -> dict[str, Any]:
+    """A function with zero overheads: 1 s constant duration, 10 s timeout, no cold start."""
+    spec: dict[str, Any] = {
+        "type": "lambda_function",
+        "duration_s": 1,
+        "timeout_s": 10,
+        "cold_start": dict(NO_COLD),
+    }
+    if source is not None:
+        spec["trigger"] = {"source": source, "batch_size": 1}
+    spec.update(kw)
+    return spec
+
+
+def two_stages(f1: dict[str, Any] | None = None, q2: dict[str, Any] | None = None,
+               f2: dict[str, Any] | None = None, *, count: int = 1, dlq: bool = False,
+               **top: Any) -> dict[str, Any]:  # fmt: skip
+    """prod → q1 → f1 → (outputs) q2 → f2, one message at t = 0."""
+    q1: dict[str, Any] = {"type": "sqs_queue", "visibility_timeout_s": 30}
+    comps: dict[str, Any] = {
+        "prod": {"type": "producer", "arrivals": {"bursts": [{"at_s": 0, "count": 1}]},
+                 "send_to": ["q1"]},
+        "q1": q1,
+        "f1": fn("q1", outputs=[{"to": "q2", "count": count,
+                                 "retry": {"max_attempts": 1}}], **(f1 or {})),
+        "q2": {"type": "sqs_queue", "visibility_timeout_s": 30, **(q2 or {})},
+        "f2": fn("q2", **(f2 or {})),
+    }  # fmt: skip
+    if dlq:
+        comps["dlq"] = {"type": "sqs_queue"}
+        q1["dead_letter"] = {"target": "dlq", "max_receive_count": 3}
+    return {"name": "two-stages", "duration_s": 1, "drain_s": 600, "components": comps, **top}
+
+
+def test_a_derived_message_reaches_the_second_stage_with_latency_from_the_root():
+    r = run(two_stages())
+    assert events(r, "f1", "success") == [1.0]
+    assert events(r, "f2", "success") == [2.0]
+    m = r.metrics
+    assert (m["messages_produced"], m["messages_derived"], m["deliveries_expected"]) == (1, 1, 2)
+    assert (m["delivered"], m["duplicates"], m["all_delivered_fraction"]) == (2, 0, 1.0)
+    assert r.sinks["f1"]["latency_max_s"] == 1.0
+    assert r.sinks["f2"]["latency_max_s"] == 2.0  # from the root's creation, not the send
+
+
+@pytest.mark.parametrize("count", [0, 1, 3])
+def test_count_derived_messages_per_input(count):
+    r = run(two_stages(count=count))
+    assert r.metrics["messages_derived"] == count
+    assert r.sinks["f2"]["deliveries_expected"] == count
+    assert r.sinks["f2"]["delivered"] == count
+
+
+def test_a_failure_after_the_sends_re_emits_the_same_message_a_duplicate_downstream():
+    r = run(two_stages({"errors": {"rate": 1.0}}, dlq=True))
+    assert events(r, "f1", "failure") == [1.0, 31.0, 61.0]
+    assert events(r, "f2", "success") == [2.0, 32.0, 62.0]
+    m = r.metrics
+    assert m["messages_derived"] == 1  # one logical message, sent three times
+    assert (r.sinks["f2"]["delivered"], r.sinks["f2"]["duplicates"]) == (1, 2)
+    assert r.sinks["f1"]["dead_lettered"] == 1
+    assert m["all_delivered_fraction"] == 0.0 and m["partial_fraction"] == 1.0
+
+
+def test_a_failure_decided_before_the_side_effects_sends_nothing():
+    r = run(two_stages({"errors": {"rate": 1.0, "after_side_effects": False}}, dlq=True))
+    assert r.metrics["messages_derived"] == 0
+    assert r.sinks["f2"]["deliveries_expected"] == 0
+
+
+def test_a_send_that_fails_fails_the_input_and_the_message_never_existed_until_it_is_sent():
+    # q2 is down for the first 20 s: f1's send at t = 1 fails (no retry), so does its input
+    r = run(two_stages(outages=[{"component": "q2", "start_s": 0, "duration_s": 20}]))
+    assert events(r, "f1", "failure") == [1.0]
+    assert events(r, "f1", "success") == [31.0]
+    assert events(r, "f2", "success") == [32.0]
+    m = r.metrics
+    assert (m["messages_derived"], m["deliveries_expected"], m["duplicates"]) == (1, 2, 0)
+    assert r.sinks["f1"]["attempts"] == 2
+
+
+def test_a_function_timeout_while_sending_leaves_the_send_made_and_retries_the_input():
+    # sends take 5 s; f1 runs 1 s and times out at 3 s, while its send is still out
+    r = run(two_stages({"timeout_s": 3}, q2={"latency_s": 5}, dlq=True))
+    assert events(r, "f1", "timeout") == [3.0, 33.0, 63.0]
+    # every send still lands (at 6, 36, 66): one logical message, delivered once, 2 duplicates
+    assert events(r, "f2", "success") == [7.0, 37.0, 67.0]
+    assert r.sinks["f1"]["dead_lettered"] == 1
+    assert (r.sinks["f2"]["delivered"], r.sinks["f2"]["duplicates"]) == (1, 2)
+
+
+@pytest.mark.parametrize(("content", "duplicates"), [(True, 0), (False, 2)])
+def test_fifo_content_based_dedup_drops_a_re_emission_within_five_minutes(content, duplicates):
+    q2 = {"fifo": True, "content_based_dedup": content}
+    r = run(two_stages({"errors": {"rate": 1.0}}, q2=q2, dlq=True))
+    assert r.sinks["f2"]["duplicates"] == duplicates
+    assert r.sinks["f2"]["delivered"] == 1
+
+
+def test_an_idempotent_consumer_skips_what_it_already_processed():
+    plain = run(two_stages({"errors": {"rate": 1.0}}, dlq=True))
+    idem = run(two_stages({"errors": {"rate": 1.0}}, f2={"idempotent": {"window_s": 600}},
+                          dlq=True))  # fmt: skip
+    assert plain.sinks["f2"]["duplicates"] == 2
+    assert idem.sinks["f2"]["duplicates"] == 0
+    assert idem.sinks["f2"]["attempts"] == 3  # received three times, processed once
+
+
+def test_an_idempotent_window_that_has_passed_processes_again():
+    idem = run(two_stages({"errors": {"rate": 1.0}}, f2={"idempotent": {"window_s": 10}},
+                          dlq=True))  # fmt: skip
+    assert idem.sinks["f2"]["duplicates"] == 2  # 30 s apart: beyond the 10 s window
+
+
+def test_outputs_to_a_topic_fan_out_to_every_subscription():
+    data = two_stages()
+    comps = data["components"]
+    comps["f1"]["outputs"] = [{"to": "t"}]
+    comps["t"] = {"type": "sns_topic", "subscriptions": [{"target": "q2"}, {"target": "q3"}]}
+    comps["q3"] = {"type": "sqs_queue", "visibility_timeout_s": 30}
+    comps["f3"] = fn("q3")
+    r = run(data)
+    assert r.metrics["messages_derived"] == 1
+    assert (r.sinks["f2"]["delivered"], r.sinks["f3"]["delivered"]) == (1, 1)
+    assert r.metrics["all_delivered_fraction"] == 1.0
+
+
+def test_outputs_copy_input_attributes_and_draw_their_own_for_filter_policies():
+    data = two_stages()
+    comps = data["components"]
+    comps["prod"]["attributes"] = {"kind": "a"}
+    comps["f1"]["outputs"] = [{"to": "t", "from_input": ["kind"], "attributes": {"x": 1}}]
+    comps["t"] = {"type": "sns_topic", "subscriptions": [
+        {"target": "q2", "filter_policy": {"kind": ["a"]}},
+        {"target": "q3", "filter_policy": {"kind": ["b"]}},
+    ]}  # fmt: skip
+    comps["q3"] = {"type": "sqs_queue", "visibility_timeout_s": 30}
+    comps["f3"] = fn("q3")
+    r = run(data)
+    assert (r.sinks["f2"]["delivered"], r.sinks["f3"]["deliveries_expected"]) == (1, 0)
+
+
+def test_max_hops_bounds_an_amplifying_loop():
+    data = two_stages(max_hops=3)
+    data["components"]["f1"]["outputs"] = [{"to": "q1", "count": 2}]
+    r = run(data)
+    assert r.metrics["messages_derived"] == 2 + 4 + 8
+    assert r.sinks["f1"]["delivered"] == 1 + 14
+
+
+def test_an_amplifying_loop_without_max_hops_is_rejected():
+    data = two_stages()
+    data["components"]["f1"]["outputs"] = [{"to": "q1", "count": 2}]
+    with pytest.raises(ScenarioError, match="max_hops"):
+        run(data)
+
+
+def test_a_loop_that_cannot_amplify_is_accepted():
+    data = two_stages()
+    data["components"]["f1"]["outputs"] = [{"to": "q1", "count": {"choice": {"values": [0, 1]}}}]
+    r = run(data)
+    assert r.metrics["in_flight"] == 0
+
+
+@pytest.mark.parametrize(
+    ("output", "why"),
+    [
+        ({"to": "prod"}, "must name an sqs_queue, an sns_topic"),
+        ({"to": "nowhere"}, "no component of that name"),
+        ({"to": "q2", "count": -1}, "count: -1 — must be ≥ 0"),
+    ],
+)
+def test_bad_outputs_are_rejected_before_anything_runs(output, why):
+    data = two_stages()
+    data["components"]["f1"]["outputs"] = [output]
+    with pytest.raises(ScenarioError, match=why):
+        run(data)
+
+
+def test_on_success_destination_after_an_async_invocation():
+    data = two_stages()
+    comps = data["components"]
+    comps["prod"]["send_to"] = ["f0"]
+    comps["f0"] = fn(**{"async": {"on_success": "q2"}})
+    del comps["f1"], comps["q1"]
+    r = run(data)
+    assert events(r, "f2", "success") == [2.0]
+    assert r.metrics["messages_derived"] == 1
+
+
+# == conservation on random pipelines =============================================================
+
+
+@st.composite
+def pipelines(draw: st.DrawFn) -> dict[str, Any]:
+    """Random chains of 2–4 stages with outputs, errors, FIFO queues, DLQs and outages."""
+    n = draw(st.integers(2, 4))
+    comps: dict[str, Any] = {}
+    fifo = draw(st.booleans())
+    for i in range(n):
+        q = {"type": "sqs_queue", "visibility_timeout_s": 20, "fifo": fifo,
+             "content_based_dedup": fifo and draw(st.booleans()),
+             "retention_s": draw(st.sampled_from([120, 345_600])),
+             "latency_s": draw(st.sampled_from([0, 0, 0.5]))}  # fmt: skip
+        if draw(st.booleans()):
+            q["dead_letter"] = {"target": f"d{i}", "max_receive_count": draw(st.integers(1, 3))}
+            comps[f"d{i}"] = {"type": "sqs_queue", "fifo": fifo}
+            if draw(st.booleans()):
+                comps[f"dfn{i}"] = fn(f"d{i}", errors={"rate": draw(st.sampled_from([0, 1.0]))})
+        comps[f"q{i}"] = q
+        f = fn(f"q{i}", duration_s=draw(st.sampled_from([0.1, 1, {"exponential": {"mean": 1}}])),
+               errors={"rate": draw(st.sampled_from([0, 0.2, 0.5])),
+                       "after_side_effects": draw(st.booleans())})  # fmt: skip
+        f["trigger"]["batch_size"] = draw(st.integers(1, 3))
+        f["trigger"]["report_batch_item_failures"] = draw(st.booleans())
+        if i + 1 < n:
+            count = draw(st.sampled_from([0, 1, 2, {"choice": {"values": [0, 1, 3]}}]))
+            f["outputs"] = [{"to": f"q{i + 1}", "count": count,
+                             "retry": {"max_attempts": draw(st.integers(1, 3)), "base_s": 0.1}}]
+            if draw(st.booleans()):
+                f["timeout_s"] = 3
+        if draw(st.integers(0, 3)) == 0:
+            f["idempotent"] = {"window_s": 60}
+        comps[f"f{i}"] = f
+    comps["prod"] = {"type": "producer", "send_to": ["q0"], "groups": 2,
+                     "arrivals": {"bursts": [{"at_s": 0, "count": draw(st.integers(1, 12)),
+                                              "spread_s": 5}]}}  # fmt: skip
+    outages = [{"component": draw(st.sampled_from([c for c in comps if c != "prod"])),
+                "start_s": draw(st.sampled_from([0, 3])), "duration_s": draw(st.sampled_from(
+                    [2, 40])), "mode": draw(st.sampled_from(["unavailable", "slow", "throttled"]))}
+               for _ in range(draw(st.integers(0, 2)))]  # fmt: skip
+    return {"name": "random-pipeline", "duration_s": 10, "drain_s": draw(st.sampled_from([5, 400])),
+            "components": comps, "outages": outages}  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=pipelines(), seed=st.integers(0, 2**32 - 1))
+def test_conservation_on_random_pipelines(data, seed):
+    r = run(data, seed=seed, trace=False)  # run_once checks conservation itself
+    m = r.metrics
+    assert sum(m[f] for f in FATES) == m["deliveries_expected"]
+    for s in r.sinks.values():
+        assert sum(s[f] for f in FATES) == s["deliveries_expected"]
+        assert s["delivered"] <= s["deliveries_expected"]
+    fr = (m["all_delivered_fraction"], m["partial_fraction"])
+    assert 0.0 <= fr[0] <= 1.0 and 0.0 <= fr[1] <= 1.0 and fr[0] + fr[1] <= 1.0 + 1e-12
+    # the same seed gives the same results, with or without the trace
+    again = run(data, seed=seed, trace=True)
+    assert again.metrics == m and again.sinks == r.sinks
