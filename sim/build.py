@@ -164,10 +164,29 @@ class Model:
             "in_flight_area": {s: ledger.in_flight_area(s, horizon) for s in ledger.sinks},
             "horizon_s": horizon,
             "arrival_window_s": scenario.duration_s - scenario.warmup_s,
+            "warnings": self._warnings(out["sinks"]),
         }
         return RunResult(
             scenario.name, self.rep, self.seed, metrics, out["sinks"], trace, diagnostics
         )
+
+    def _warnings(self, sinks: dict[str, dict[str, Any]]) -> list[str]:
+        """What makes a result of this run doubtful, one sentence each."""
+        out = []
+        dead_letter_queues = {
+            q.dlq.name for q in self.queues.values() if q.dlq is not None
+        } | {
+            f.spec.async_.on_failure for f in self.functions.values() if f.spec.async_.on_failure
+        }
+        for q in self.queues.values():
+            sink = q.consumer_sink
+            if q.name in dead_letter_queues and sink is not None and sinks[sink]["in_flight"]:
+                out.append(
+                    f"{sink} consumes the dead-letter queue {q.name} and ends the run with "
+                    "messages in flight: a consumer that keeps failing retries them until their "
+                    "retention ends"
+                )
+        return out
 
     def _run_warmup(self) -> Any:
         yield self.env.timeout(self.scenario.warmup_s)

@@ -68,6 +68,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         **_engine_options(args),
     )
     js = summary_json(results, scenario.name, seed)
+    for message in dict.fromkeys(w for r in results for w in r.diagnostics.get("warnings", [])):
+        print(f"evsim: warning: {message}", file=sys.stderr)
     if args.out:
         write_run(Path(args.out), scenario, seed, results)
     if args.json:

@@ -328,6 +328,11 @@ class Ledger:
             if cold:
                 fn.cold_starts += 1
 
+    def timeout(self, fn: FunctionStats) -> None:
+        """Count one invocation of ``fn`` that ran into its timeout."""
+        if self.counting:
+            fn.timeouts += 1
+
     def throttle(self, fn: FunctionStats) -> None:
         """Count one throttled invocation attempt of ``fn``."""
         if self.counting:
@@ -469,6 +474,7 @@ class Ledger:
             m["invocations"] = fn.invocations if fn else 0
             m["throttles"] = fn.throttles if fn else 0
             m["cold_starts"] = fn.cold_starts if fn else 0
+            m["function_timeouts"] = fn.timeouts if fn else 0
             sinks_out[name] = m
             for key in agg:
                 agg[key] += m[key]
@@ -486,6 +492,7 @@ class Ledger:
             "invocations": sum(f.invocations for f in self.functions.values()),
             "throttles": sum(f.throttles for f in self.functions.values()),
             "cold_starts": sum(f.cold_starts for f in self.functions.values()),
+            "function_timeouts": sum(f.timeouts for f in self.functions.values()),
             **latency_metrics(total),
             "producer_latency_mean_s": (
                 self.producer_latency_total / self.producer_latency_n

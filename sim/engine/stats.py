@@ -146,12 +146,13 @@ class SinkStats:
 class FunctionStats:
     """Invocation counters of one Lambda function (sink or not)."""
 
-    __slots__ = ("cold_starts", "invocations", "throttles")
+    __slots__ = ("cold_starts", "invocations", "throttles", "timeouts")
 
     def __init__(self) -> None:
         self.invocations = 0
         self.throttles = 0
         self.cold_starts = 0
+        self.timeouts = 0
 
 
 def latency_metrics(h: LatencyHistogram) -> dict[str, float | None]:

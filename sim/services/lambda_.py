@@ -273,6 +273,8 @@ class LambdaFunction(Component):
             ledger = self.ledger
             self.release(self.env.now, ran_s, holder)
             ledger.attempt(pair)
+            if timed_out:
+                ledger.timeout(self.stats)
             if outcome:
                 fails = outcome[0] == FAILED
                 if outcome[0] == SKIPPED:

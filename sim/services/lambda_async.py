@@ -246,6 +246,8 @@ class AsyncInvoker:
         pair = ev.pair
         ledger = self.ledger
         ledger.attempt(pair)
+        if ev.timed_out:
+            ledger.timeout(fn.stats)
         outcome = ev.outcome
         if outcome == SKIPPED:
             ledger.release(pair)  # already processed: the idempotent handler skipped it

@@ -204,6 +204,8 @@ class EventSourceMapping:
         ledger = self.ledger
         trace = self._trace
         timed_out = batch.timed_out
+        if timed_out:
+            ledger.timeout(fn.stats)
         entries = batch.entries
         outcomes = batch.outcomes
         if len(entries) == 1 and not timed_out and trace is None and outcomes is None:
