@@ -91,6 +91,41 @@ def mmc_scenario(rho: float, servers: int, messages: int, mean_s: float = 1.0) -
     )
 
 
+def tandem_scenario(
+    lam: float, stages: Sequence[tuple[int, float]], messages: int
+) -> Scenario:
+    """SQS → Lambda → SQS → Lambda ...: each stage an M/M/c queue (``(c, mean_s)``) in tandem.
+
+    Each function emits one derived message to the next stage's queue, with no overheads.
+    """
+    duration = messages / lam
+    longest = max(mean for _, mean in stages)
+    comps: dict[str, Any] = {
+        "arrivals": {"type": "producer", "rate_per_s": lam, "send_to": ["queue0"]},
+    }
+    for i, (c, mean) in enumerate(stages):
+        comps[f"queue{i}"] = {"type": "sqs_queue", "visibility_timeout_s": 43200}
+        fn: dict[str, Any] = {
+            "type": "lambda_function",
+            "trigger": {"source": f"queue{i}", "batch_size": 1, "max_concurrency": c},
+            "duration_s": {"exponential": {"mean": mean}},
+            **_IDEAL_FN,
+        }
+        if i + 1 < len(stages):
+            fn["outputs"] = [{"to": f"queue{i + 1}"}]
+        comps[f"stage{i}"] = fn
+    name = "tandem-" + "-".join(f"c{c}m{m}" for c, m in stages)
+    return _scenario(
+        {
+            "name": name,
+            "duration_s": duration,
+            "warmup_s": 0.1 * duration,
+            "drain_s": 0.2 * duration + 200 * longest,
+            "components": comps,
+        }
+    )
+
+
 def dlq_scenario(p_fail: float, max_receive_count: int, messages: int) -> Scenario:
     """SQS → Lambda → DLQ with independent attempt failures of probability ``p_fail``."""
     rate = 5.0
@@ -190,6 +225,18 @@ class _Metric:
 
 
 @dataclass(frozen=True)
+class _SinkMetric:
+    """Metric ``name`` of sink ``sink`` as a float."""
+
+    sink: str
+    name: str
+
+    def __call__(self, r: RunResult) -> float | None:
+        v = r.sinks[self.sink][self.name]
+        return None if v is None else float(v)
+
+
+@dataclass(frozen=True)
 class _Ratio:
     """Run metric ``num`` ÷ run metric ``den`` (None where ``den`` is 0)."""
 
@@ -239,6 +286,16 @@ def cases(quick: bool = False) -> list[Case]:
                      theory.mmc_mean_in_system(lam, 1.0, c), _LittlesL("server"), reps,
                      "messages")
             )
+    for lam, stages in ((0.7, ((1, 1.0), (2, 1.2))), (3.0, ((4, 1.0), (2, 0.5)))):
+        n = int(12000 * scale)
+        s = tandem_scenario(lam, stages, n)
+        (c1, m1), (c2, m2) = stages
+        out.append(
+            Case(f"tandem M/M/{c1} → M/M/{c2} end-to-end sojourn (Jackson), λ={lam}", s,
+                 theory.mmc_mean_sojourn_s(lam, 1 / m1, c1)
+                 + theory.mmc_mean_sojourn_s(lam, 1 / m2, c2),
+                 _SinkMetric("stage1", "latency_mean_s"), reps, "s")
+        )
     for p, k in ((0.05, 1), (0.2, 2), (0.5, 4), (0.3, 3), (0.5, 10)):
         n = int((4000 if p**k > 0.01 else 20000) * scale)
         s = dlq_scenario(p, k, n)
