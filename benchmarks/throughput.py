@@ -14,8 +14,13 @@ mean 1 s; SQS latency, poll delay and cold start 0; batch size 1; warm-up 0):
    The three are interleaved (order rotated each repeat) ``--repeats`` times; medians reported.
 3. Ratios evsim / deque and evsim / resource of the median msgs/s (target: ≥ 0.5 against a
    hand-written SimPy model of the same queue).
-4. Peak resident memory of one ``--memory-messages`` evsim run in a fresh child process
-   (``ru_maxrss`` at the end of the child), and the child's peak RSS after its imports only.
+4. The same queue as a 3-stage pipeline (``evsim_3stage``): SQS → Lambda → SQS → Lambda →
+   SQS → Lambda, each function emitting one derived message to the next queue, each stage
+   the same M/M/4 at ρ = 0.9; interleaved with the others. msgs/s counts root messages (each
+   is processed three times), so the single-stage cost per stage is about a third of it.
+5. Peak resident memory of one ``--memory-messages`` evsim run in a fresh child process
+   (``ru_maxrss`` at the end of the child), and the child's peak RSS after its imports only;
+   the same for the 3-stage pipeline (target < 400 MB for 2M messages).
 
 Run: ``make bench`` (= ``.venv/bin/python benchmarks/throughput.py``); ``--quick`` for a smoke
 run; ``--json PATH`` also writes the figures.
@@ -57,14 +62,18 @@ ARRIVAL_RATE_PER_S = RHO * SERVERS / SERVICE_MEAN_S  # 3.6
 DRAIN_S = 3600.0
 SEED = 20240601
 MEMORY_TARGET_MB = 300.0
+PIPELINE_STAGES = 3
+PIPELINE_MEMORY_TARGET_MB = 400.0
 RATIO_TARGET = 0.5
 
 QUICK_MESSAGES = 20_000
 QUICK_MEMORY_MESSAGES = 50_000
 
 
-def scenario_dict(messages: int, seed: int = SEED) -> dict[str, Any]:
-    """The SQS → Lambda M/M/c scenario with about ``messages`` arrivals."""
+def scenario_dict(messages: int, seed: int = SEED, stages: int = 1) -> dict[str, Any]:
+    """The SQS → Lambda M/M/c scenario with about ``messages`` arrivals (``stages`` in a row)."""
+    if stages > 1:
+        return pipeline_dict(messages, seed, stages)
     return {
         "name": f"bench-mmc-c{SERVERS}-rho{RHO}",
         "seed": seed,
@@ -95,11 +104,26 @@ def scenario_dict(messages: int, seed: int = SEED) -> dict[str, Any]:
     }
 
 
-def make_scenario(messages: int, seed: int = SEED) -> Scenario:
+def pipeline_dict(messages: int, seed: int, stages: int) -> dict[str, Any]:
+    """``stages`` SQS → Lambda stages in a row, each function emitting to the next queue."""
+    one = scenario_dict(messages, seed)
+    comps = one["components"]
+    out: dict[str, Any] = {"arrivals": comps["arrivals"]}
+    for i in range(stages):
+        queue = "queue" if i == 0 else f"queue{i}"
+        server = {**comps["server"], "trigger": {**comps["server"]["trigger"], "source": queue}}
+        if i + 1 < stages:
+            server["outputs"] = [{"to": f"queue{i + 1}"}]
+        out[queue] = comps["queue"]
+        out[f"server{i}"] = server
+    return {**one, "name": f"bench-pipeline{stages}-c{SERVERS}-rho{RHO}", "components": out}
+
+
+def make_scenario(messages: int, seed: int = SEED, stages: int = 1) -> Scenario:
     """Validate the benchmark scenario (not timed)."""
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the scenario is meant to be warning-free
-        return scenario_from_dict(scenario_dict(messages, seed), source="<benchmark>")
+        return scenario_from_dict(scenario_dict(messages, seed, stages), source="<benchmark>")
 
 
 def run_evsim(scenario: Scenario) -> dict[str, Any]:
@@ -109,7 +133,8 @@ def run_evsim(scenario: Scenario) -> dict[str, Any]:
     wall_s = time.perf_counter() - start
     m = result.metrics
     produced = m["messages_produced"]
-    if m["delivered"] != produced or m["in_flight"] or m["duplicates"] or m["lost"]:
+    stages = len(result.sinks)
+    if m["delivered"] != produced * stages or m["in_flight"] or m["duplicates"] or m["lost"]:
         raise RuntimeError(
             f"evsim run did not deliver every message once: produced {produced}, "
             f"delivered {m['delivered']}, in flight {m['in_flight']}, "
@@ -140,6 +165,7 @@ def throughput(messages: int, repeats: int) -> dict[str, dict[str, Any]]:
     """Interleaved repeats of evsim and both baselines; per model, every run and the medians."""
     runners: dict[str, Callable[[int], dict[str, Any]]] = {
         "evsim": lambda seed: run_evsim(make_scenario(messages, seed)),
+        "evsim_3stage": lambda seed: run_evsim(make_scenario(messages, seed, PIPELINE_STAGES)),
         "simpy_deque": lambda seed: run_baseline(run_deque_mmc, messages, seed),
         "simpy_resource": lambda seed: run_baseline(run_resource_mmc, messages, seed),
     }
@@ -191,12 +217,12 @@ def _current_rss_mb() -> float | None:
     return None
 
 
-def memory_child(messages: int) -> int:
+def memory_child(messages: int, stages: int = 1) -> int:
     """In a fresh process: RSS after imports, then after one evsim run; JSON on stdout."""
     # The module-level imports (sim.build pulls in pandas, scipy.stats, pydantic, ...) are done.
     after_imports_mb = _maxrss_mb()
     after_imports_current_mb = _current_rss_mb()
-    scenario = make_scenario(messages)
+    scenario = make_scenario(messages, stages=stages)
     run = run_evsim(scenario)
     peak_mb = _maxrss_mb()
     print(
@@ -214,9 +240,10 @@ def memory_child(messages: int) -> int:
     return 0
 
 
-def memory(messages: int) -> dict[str, Any]:
+def memory(messages: int, stages: int = 1) -> dict[str, Any]:
     """Run :func:`memory_child` in a fresh interpreter (same environment) and read its figures."""
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--_memory-child", str(messages)]
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--_memory-child", str(messages),
+           "--_stages", str(stages)]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"memory child failed ({proc.returncode}):\n{proc.stderr}")
@@ -245,12 +272,17 @@ def _mb(value: float | None) -> str:
 
 
 def report(
-    args: argparse.Namespace, tp: dict[str, dict[str, Any]], mem: dict[str, Any], total_s: float
+    args: argparse.Namespace,
+    tp: dict[str, dict[str, Any]],
+    mem: dict[str, Any],
+    total_s: float,
+    mem3: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Print the tables and return the figures (what ``--json`` writes)."""
     theory_s = mmc_mean_sojourn_s(ARRIVAL_RATE_PER_S, 1.0 / SERVICE_MEAN_S, SERVERS)
     labels = {
         "evsim": "evsim SQS → Lambda (run_once)",
+        "evsim_3stage": f"evsim {PIPELINE_STAGES}-stage pipeline (root msgs)",
         "simpy_deque": "SimPy hand-written, deque (run_deque_mmc)",
         "simpy_resource": "SimPy hand-written, Resource (run_resource_mmc)",
     }
@@ -262,7 +294,8 @@ def report(
     rows = [["model", "msgs/s (median)", "wall s (median)", "mean latency s", "vs Erlang C"]]
     for name, label in labels.items():
         t = tp[name]
-        err = 100.0 * (t["mean_latency_s"] / theory_s - 1.0)
+        stages = PIPELINE_STAGES if name == "evsim_3stage" else 1
+        err = 100.0 * (t["mean_latency_s"] / (stages * theory_s) - 1.0)
         rows.append([
             label,
             f"{t['median_messages_per_s']:,.0f}",
@@ -271,6 +304,11 @@ def report(
             f"{err:+.2f}%",
         ])  # fmt: skip
     rows.append(["Erlang C (theory.mmc_mean_sojourn_s)", "", "", f"{theory_s:.4f}", ""])
+    rows.append([f"  × {PIPELINE_STAGES} stages (Jackson)", "", "",
+                 f"{PIPELINE_STAGES * theory_s:.4f}", ""])  # fmt: skip
+    ratios["pipeline_over_single"] = (
+        tp["evsim_3stage"]["median_messages_per_s"] / evsim_rate
+    )
     print()
     print(
         f"Throughput: M/M/{SERVERS}, ρ = {RHO}, λ = {ARRIVAL_RATE_PER_S:g}/s, "
@@ -285,6 +323,9 @@ def report(
          ok(ratios["evsim_over_deque"] >= RATIO_TARGET)],
         ["evsim / SimPy Resource baseline (idiomatic)", f"{ratios['evsim_over_resource']:.3f}",
          ok(ratios["evsim_over_resource"] >= RATIO_TARGET)],
+        [f"{PIPELINE_STAGES}-stage pipeline / single stage (root msgs/s)",
+         f"{ratios['pipeline_over_single']:.3f}", f"(1/{PIPELINE_STAGES} = "
+         f"{1 / PIPELINE_STAGES:.3f} if a stage costs the same)"],
     ]))  # fmt: skip
     print()
     print(f"Peak memory: one evsim run of {args.memory_messages:,} messages in a fresh process")
@@ -303,6 +344,16 @@ def report(
         f"  ({mem['messages']:,} messages produced; run wall {mem['wall_s']:.1f} s, "
         f"{mem['messages'] / mem['wall_s']:,.0f} msgs/s)"
     )
+    if mem3 is not None:
+        print()
+        print(f"Peak memory: one {PIPELINE_STAGES}-stage pipeline run of "
+              f"{args.memory_messages:,} root messages in a fresh process")  # fmt: skip
+        print(_table([
+            ["resident memory", "MB", f"target < {PIPELINE_MEMORY_TARGET_MB:g} MB peak"],
+            ["ru_maxrss at end of the run (peak)", f"{mem3['peak_mb']:.1f}",
+             ok(mem3["peak_mb"] < PIPELINE_MEMORY_TARGET_MB)],
+            ["added by the run (peak − baseline)", f"{mem3['run_adds_mb']:.1f}", ""],
+        ]))  # fmt: skip
     print()
     print(f"Total benchmark time {total_s:.1f} s on {os.cpu_count()} CPU(s), "
           f"Python {platform.python_version()}")  # fmt: skip
@@ -328,6 +379,7 @@ def report(
         "throughput": tp,
         "ratios": ratios,
         "memory": mem,
+        "memory_pipeline": mem3,
         "total_s": total_s,
     }
 
@@ -346,10 +398,11 @@ def main(argv: list[str] | None = None) -> int:
                              "memory, 1 repeat")  # fmt: skip
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures here")
     parser.add_argument("--_memory-child", type=int, metavar="N", help=argparse.SUPPRESS)
+    parser.add_argument("--_stages", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args._memory_child is not None:
-        return memory_child(args._memory_child)
+        return memory_child(args._memory_child, args._stages)
     if args.quick:
         args.messages, args.memory_messages, args.repeats = (
             QUICK_MESSAGES, QUICK_MEMORY_MESSAGES, 1
@@ -362,7 +415,10 @@ def main(argv: list[str] | None = None) -> int:
     tp = throughput(args.messages, args.repeats)
     print(f"Memory run ({args.memory_messages:,} messages, fresh process) ...", flush=True)
     mem = memory(args.memory_messages)
-    figures = report(args, tp, mem, time.perf_counter() - start)
+    print(f"Memory run, {PIPELINE_STAGES}-stage pipeline ({args.memory_messages:,} messages) ...",
+          flush=True)  # fmt: skip
+    mem3 = memory(args.memory_messages, PIPELINE_STAGES)
+    figures = report(args, tp, mem, time.perf_counter() - start, mem3)
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")

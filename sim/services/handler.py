@@ -356,6 +356,7 @@ class _Run:
         "run_start_s",
         "step",
         "sync",
+        "timer",
         "waiting",
     )
 
@@ -386,13 +387,21 @@ class _Run:
         self.holding: _Derived | None = None  # a send waiting to be retried holds its units
         self.sync: Any = None  # a reply received while its request was being made
         self.waiting = False  # a request is out and its reply will resume the run
+        self.timer: Event | None = None  # the timeout, armed on the first wait
 
     def start(self) -> None:
-        h = self.handler
-        fn = h.fn
-        deadline = self.run_start_s + fn.timeout_s
-        call_after(h.env, max(0.0, deadline - h.env.now), self._on_deadline)
         self._next_input()
+
+    def _wait(self) -> None:
+        """The run waits (for an answer or a backoff): from now on the timeout can strike.
+
+        The timeout timer is made on the first wait only, so a run whose requests are all
+        answered at once costs no event; it is disarmed when the run finishes.
+        """
+        if self.timer is None:
+            h = self.handler
+            deadline = self.run_start_s + h.fn.timeout_s
+            self.timer = call_after(h.env, max(0.0, deadline - h.env.now), self._on_deadline)
 
     # -- flow -----------------------------------------------------------------------------------
 
@@ -487,6 +496,7 @@ class _Run:
             self.attempt += 1
             if is_send:
                 self.holding = self.current
+            self._wait()
             call_after(h.env, delay, self._resume)
             return False
         if is_send:
@@ -522,6 +532,7 @@ class _Run:
             self.handle = None
             return error
         self.waiting = True
+        self._wait()
         return _LATER
 
     def _on_call_reply(self, error: str | None) -> None:
@@ -558,6 +569,7 @@ class _Run:
         if reply.early is not _LATER:
             return reply.early
         self.waiting = True
+        self._wait()
         return _LATER
 
     # -- the end --------------------------------------------------------------------------------
@@ -581,6 +593,9 @@ class _Run:
         if self.finished:
             return
         self.finished = True
+        if self.timer is not None:
+            self.timer.callbacks = []  # disarm: the run is not kept alive until its deadline
+            self.timer = None
         h = self.handler
         self.done(self.outcomes, h.env.now - self.run_start_s)
 

@@ -208,15 +208,23 @@ class EventSourceMapping:
             ledger.timeout(fn.stats)
         entries = batch.entries
         outcomes = batch.outcomes
-        if len(entries) == 1 and not timed_out and trace is None and outcomes is None:
+        if (
+            len(entries) == 1
+            and not timed_out
+            and trace is None
+            and (outcomes is None or outcomes[0] != SKIPPED)
+        ):
             # fast path: one message
             copy = entries[0][0]
-            if copy.parked:
+            if outcomes is not None:
+                fails = outcomes[0] == FAILED
+            else:
                 fails = fn.message_fails(copy.pair.msg.poison_u)
+            if copy.parked:
                 self._finish(batch, None if fails else entries, entries if fails else None)
                 return
             pair = copy.pair
-            if fn.message_fails(pair.msg.poison_u):
+            if fails:
                 ledger.attempt(pair)
                 self._finish(batch, None, entries)
                 return
