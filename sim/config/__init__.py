@@ -41,9 +41,10 @@ Layout:
     the base model, field types and distributions, :mod:`sim.config.common` the parts several
     services share, one module per service holds that service's spec (``sqs``, ``lambda_``,
     ``producer``, ``sns``, ``endpoint``, ``eventbridge``, ``s3``, ``apigateway``,
-    ``cloudtrail``), :mod:`sim.config.components` the union of all of them,
-    :mod:`sim.config.scenario` the :class:`Scenario` and its cross-component rules, and
-    :mod:`sim.config.load` reading files and ``--set``.
+    ``cloudtrail``, and the dependencies ``database``, ``dynamodb``, ``http_api``),
+    :mod:`sim.config.components` the union of all of them, :mod:`sim.config.scenario` the
+    :class:`Scenario` and its cross-component rules, and :mod:`sim.config.load` reading files
+    and ``--set``.
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ from sim.config.apigateway import ApiGatewaySpec
 from sim.config.cloudtrail import CloudTrailSpec
 from sim.config.common import DeliveryRetrySpec, ErrorsSpec, OutageSpec, RetrySpec
 from sim.config.components import ComponentSpec
+from sim.config.database import ContentionSpec, DatabaseSpec
+from sim.config.dynamodb import DynamoDbTableSpec
 from sim.config.endpoint import EndpointSpec
 from sim.config.eventbridge import (
     ArchiveSpec,
@@ -76,6 +79,7 @@ from sim.config.fields import NonNegFloat as NonNegFloat
 from sim.config.fields import PosFloat as PosFloat
 from sim.config.fields import PosInt as PosInt
 from sim.config.fields import Prob as Prob
+from sim.config.http_api import HttpApiSpec, RateLimitSpec
 from sim.config.lambda_ import (
     AsyncSpec,
     ColdStartSpec,
@@ -127,12 +131,15 @@ __all__ = [
     "ColdStartSpec",
     "ComponentSpec",
     "ConstantDist",
+    "ContentionSpec",
+    "DatabaseSpec",
     "DeadLetterSpec",
     "DeliveryPolicySpec",
     "DeliveryRetrySpec",
     "DistSpec",
     "Distribution",
     "Duration",
+    "DynamoDbTableSpec",
     "EmpiricalDist",
     "EndpointSpec",
     "ErrorsSpec",
@@ -141,12 +148,14 @@ __all__ = [
     "ExponentialDist",
     "FunctionErrorsSpec",
     "GammaDist",
+    "HttpApiSpec",
     "LambdaFunctionSpec",
     "LognormalDist",
     "NotificationSpec",
     "OutageSpec",
     "ProducerSpec",
     "ProfileStep",
+    "RateLimitSpec",
     "RedriveSpec",
     "ReplaySpec",
     "ResendSpec",
