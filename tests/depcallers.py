@@ -156,3 +156,49 @@ class ClosedLoop:
         assert error is None
         self.completions.append(self.m.env.now)
         self._call()
+
+
+class Periodic:
+    """Calls ``dep`` at ``start_s + k / rate_per_s`` for k = 0, 1, ... while before ``until_s``.
+
+    Records per call whether it was admitted: ``admitted_at`` and ``refused_at`` hold the call
+    times (a refusal is answered inside ``call()``; any later answer counts as admitted).
+    """
+
+    def __init__(
+        self,
+        m: Model,
+        dep: Dependency,
+        rate_per_s: float,
+        start_s: float,
+        until_s: float,
+        **req: Any,
+    ) -> None:
+        self.m, self.dep, self.req = m, dep, req
+        self.rate_per_s, self.start_s, self.until_s = rate_per_s, start_s, until_s
+        self.admitted_at: list[float] = []
+        self.refused_at: list[tuple[float, str]] = []
+        self._k = 0
+        call_after(m.env, start_s - m.env.now, self._go)
+
+    def _go(self, _: Any) -> None:
+        env = self.m.env
+        now = env.now
+        refused: list[str | None] = []
+        self.dep.call(CallRequest(**self.req), refused.append)
+        if refused and refused[0] is not None and refused[0] != "timeout":
+            self.refused_at.append((now, refused[0]))
+        else:
+            self.admitted_at.append(now)
+        self._k += 1
+        t = self.start_s + self._k / self.rate_per_s
+        if t < self.until_s:
+            call_after(env, max(0.0, t - now), self._go)
+
+    def admitted_before(self, t_s: float) -> int:
+        """Calls admitted at times < ``t_s``."""
+        return sum(1 for t in self.admitted_at if t < t_s)
+
+    def refused_in(self, lo_s: float, hi_s: float) -> int:
+        """Calls refused at times in [lo_s, hi_s)."""
+        return sum(1 for t, _ in self.refused_at if lo_s <= t < hi_s)
