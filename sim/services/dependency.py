@@ -106,8 +106,8 @@ class CallHandle:
     """
 
     __slots__ = (
-        "conn", "dep", "error", "gave_up", "kind", "reply", "req", "state", "t_call", "t_end",
-        "t_start", "units",
+        "answered", "conn", "dep", "error", "gave_up", "kind", "reply", "req", "state", "t_call",
+        "t_end", "t_start", "units",
     )  # fmt: skip
 
     def __init__(self, dep: Dependency, req: CallRequest, reply: Reply, t_call: float) -> None:
@@ -119,6 +119,8 @@ class CallHandle:
         self.t_end = t_call
         self.state = WAITING
         self.gave_up = False
+        #: Whether ``reply`` has been called (a refusal, the answer, or "timeout").
+        self.answered = False
         self.error: str | None = None
         self.conn: Any = None  # the database connection that serves it (per environment)
         self.kind = ""  # DynamoDB: "read" or "write"
@@ -132,11 +134,6 @@ class CallHandle:
         this; abandoning an answered request does nothing.
         """
         self.dep._give_up(self, None)
-
-    @property
-    def answered(self) -> bool:
-        """Whether the request is over: answered, refused, or given up."""
-        return self.state == DONE
 
     def _timed_out(self, _: Event) -> None:
         self.dep._give_up(self, TIMEOUT)
@@ -242,6 +239,7 @@ class Dependency(Component):
             refusal = self._refusal(h, now)
         if refusal is not None:
             h.state = DONE
+            h.answered = True
             if counting:
                 if refusal == THROTTLED:
                     self.stats.throttled += 1
@@ -317,6 +315,7 @@ class Dependency(Component):
         if h.state == DONE:  # its caller gave up while the answer was on its way
             return
         h.state = DONE
+        h.answered = True
         if self.ledger.counting:
             if h.error is None:
                 self.stats.succeeded += 1
@@ -344,6 +343,7 @@ class Dependency(Component):
             h.state = DONE
             self._waste(h)
         if why is not None:
+            h.answered = True
             h.reply(why)
 
     def _waste(self, h: CallHandle) -> None:
