@@ -102,7 +102,8 @@ class CallRequest:
 class CallHandle:
     """A request in progress at a dependency (what :meth:`Dependency.call` returns).
 
-    The caller uses only :meth:`abandon`; the other attributes are the dependency's.
+    The caller uses :meth:`abandon` and may read :attr:`answered`; the other attributes are
+    the dependency's.
     """
 
     __slots__ = (
