@@ -4,7 +4,8 @@ The phases follow a fixed order (``docs/architecture.md``): construct every comp
 ``(ctx, name, spec)`` through the registry (:mod:`sim.services.registry`); connect: ask each
 for its port, then let each wire its own edges from one :class:`~sim.engine.wiring.Wiring`;
 start the standing processes; run for ``duration_s + drain_s``; finalize (retention expiry of
-what is still stored); check conservation; collect the metrics.
+what is still stored); check conservation; collect the metrics, those of the dependencies
+(``database``, ``dynamodb_table``, ``http_api``: not sinks, reported by name) included.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sim.engine.streams import RandomStreams
 from sim.engine.wiring import Wiring
 from sim.services.apigateway import ApiGateway
 from sim.services.cloudtrail import Trail
+from sim.services.dependency import Dependency
 from sim.services.endpoint import Endpoint
 from sim.services.eventbridge import EventBus
 from sim.services.lambda_ import LambdaFunction
@@ -46,7 +48,14 @@ _CONNECT_ORDER = (
 _BY_TYPE = {
     "sqs_queue": "queues", "lambda_function": "functions", "producer": "producers",
     "sns_topic": "topics", "endpoint": "endpoints", "event_bus": "buses", "s3_bucket": "buckets",
-    "api_gateway": "apis", "cloudtrail": "trails",
+    "api_gateway": "apis", "cloudtrail": "trails", "database": "dependencies",
+    "dynamodb_table": "dependencies", "http_api": "dependencies",
+}  # fmt: skip
+
+#: Run-level totals over the dependencies: run metric -> per-dependency metric summed.
+_DEPENDENCY_TOTALS = {
+    "dependency_calls": "calls", "dependency_throttled": "throttled",
+    "dependency_timeouts": "timeouts", "dependency_wasted_s": "wasted_s",
 }  # fmt: skip
 
 
@@ -80,6 +89,7 @@ class Model:
         self.buckets: dict[str, Bucket] = {}
         self.apis: dict[str, ApiGateway] = {}
         self.trails: dict[str, Trail] = {}
+        self.dependencies: dict[str, Dependency] = {}
         self._construct()
         self._connect()
 
@@ -88,7 +98,7 @@ class Model:
         """Every component by name."""
         return {
             **self.queues, **self.functions, **self.topics, **self.endpoints, **self.buses,
-            **self.buckets, **self.apis, **self.trails, **self.producers,
+            **self.buckets, **self.apis, **self.trails, **self.dependencies, **self.producers,
         }  # fmt: skip
 
     def _construct(self) -> None:
@@ -149,6 +159,11 @@ class Model:
         metrics["cost_per_million_usd"] = (
             metrics["cost_usd"] / produced * 1e6 if produced else None
         )
+        dependencies = {name: d.metrics() for name, d in self.dependencies.items()}
+        for name, m in dependencies.items():
+            m["cost_usd"] = by_component.get(name, 0.0)
+        for total, name in _DEPENDENCY_TOTALS.items():
+            metrics[total] = sum(m[name] for m in dependencies.values())
         for sink, m in out["sinks"].items():
             fn = self.functions.get(sink)
             source = fn.spec.trigger.source if fn is not None and fn.spec.trigger else None
@@ -167,7 +182,8 @@ class Model:
             "warnings": self._warnings(out["sinks"]),
         }
         return RunResult(
-            scenario.name, self.rep, self.seed, metrics, out["sinks"], trace, diagnostics
+            scenario.name, self.rep, self.seed, metrics, out["sinks"], trace, diagnostics,
+            dependencies,
         )
 
     def _warnings(self, sinks: dict[str, dict[str, Any]]) -> list[str]:

@@ -95,7 +95,8 @@ def _stat_block_ok(block: dict[str, Any], names: tuple[str, ...]) -> None:
 
 def test_json_has_the_design_shape(capsys: pytest.CaptureFixture[str], tiny: Path) -> None:
     js = run_json(capsys, tiny)
-    assert list(js) == ["scenario", "replications", "seed", "metrics", "sinks"]
+    assert list(js) == ["scenario", "replications", "seed", "metrics", "sinks", "dependencies"]
+    assert js["dependencies"] == {}  # tiny has none
     assert js["scenario"] == "tiny"
     assert js["replications"] == 3  # the scenario's replications
     assert js["seed"] == 3  # the scenario's seed
@@ -107,6 +108,32 @@ def test_json_has_the_design_shape(capsys: pytest.CaptureFixture[str], tiny: Pat
     assert produced["mean"] > 20
     assert produced["ci_low"] < produced["mean"] < produced["ci_high"]
     assert produced["std"] > 0
+
+
+def test_json_shows_each_dependency_under_its_name(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "deps.yaml"
+    path.write_text(TINY + """\
+  db: {type: database, max_connections: 5}
+  table: {type: dynamodb_table, capacity_mode: provisioned, read_capacity_units: 5,
+          write_capacity_units: 5}
+  api: {type: http_api}
+""")
+    js = run_json(capsys, path, "--replications", "2")
+    assert list(js["dependencies"]) == ["db", "table", "api"]
+    for name, block in js["dependencies"].items():
+        assert list(block) == ["metrics"], name
+        m = block["metrics"]
+        for metric in ("calls", "throttled", "timeouts", "wasted_s", "utilization_mean",
+                       "utilization_max"):  # fmt: skip
+            assert set(m[metric]) == STAT_KEYS, (name, metric)
+        assert m["calls"]["mean"] == 0  # nothing calls them here
+    # provisioned capacity is billed for the run even when unused
+    assert js["dependencies"]["table"]["metrics"]["cost_usd"]["mean"] > 0
+    for total in ("dependency_calls", "dependency_throttled", "dependency_timeouts",
+                  "dependency_wasted_s"):  # fmt: skip
+        assert js["metrics"][total]["mean"] == 0, total
 
 
 def test_one_replication_has_null_ci_and_std(

@@ -77,11 +77,11 @@ def problem_line(exc: pytest.ExceptionInfo[ScenarioError], prefix: str) -> str:
 BAD_CASES = [
     # (id, updates, dotted path, offending value as shown, what is allowed)
     ("unknown-type", {"components.jobs.type": "sqs"}, "components.jobs.type", "'sqs'",
-     "unknown component type; allowed: api_gateway, cloudtrail, endpoint, event_bus, "
-     "lambda_function, producer, s3_bucket, sns_topic, sqs_queue"),
+     "unknown component type; allowed: api_gateway, cloudtrail, database, dynamodb_table, "
+     "endpoint, event_bus, http_api, lambda_function, producer, s3_bucket, sns_topic, sqs_queue"),
     ("missing-type", {"components.jobs-dlq.type": DELETE}, "components.jobs-dlq.type",
-     "missing", "required; allowed: api_gateway, cloudtrail, endpoint, event_bus, "
-     "lambda_function, producer, s3_bucket, sns_topic, sqs_queue"),
+     "missing", "required; allowed: api_gateway, cloudtrail, database, dynamodb_table, "
+     "endpoint, event_bus, http_api, lambda_function, producer, s3_bucket, sns_topic, sqs_queue"),
     ("missing-send-to-target", {"components.orders.send_to": ["jobs", "nope"]},
      "components.orders.send_to.1", "'nope'", "no component of that name (components: orders"),
     ("send-to-non-target", {"components.orders.send_to": ["orders"]},

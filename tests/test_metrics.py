@@ -172,7 +172,8 @@ def test_summary_json_nulls_when_nothing_is_delivered() -> None:
 def test_summary_json_shape_and_sink_order() -> None:
     results = [_result(0, 8, 1.0), _result(1, 9, 2.0)]
     js = summary_json(results, "name", 7)
-    assert list(js) == ["scenario", "replications", "seed", "metrics", "sinks"]
+    assert list(js) == ["scenario", "replications", "seed", "metrics", "sinks", "dependencies"]
+    assert js["dependencies"] == {}  # no dependency in these runs
     assert (js["scenario"], js["replications"], js["seed"]) == ("name", 2, 7)
     assert list(js["metrics"]) == list(METRICS)
     assert list(js["sinks"]) == ["a-worker", "b-worker"]
@@ -188,6 +189,20 @@ def test_summary_json_one_replication() -> None:
     for stats_ in js["metrics"].values():
         assert stats_["ci_low"] is None and stats_["ci_high"] is None and stats_["std"] is None
     assert js["metrics"]["delivered"]["mean"] == 8.0
+
+
+def test_dependencies_are_summarised_by_name_with_their_own_metrics() -> None:
+    a, b = _result(0, 8, 1.0), _result(1, 9, 2.0)
+    a.dependencies = {"db": {"calls": 10, "wasted_s": 1.0, "wait_mean_s": None}}
+    b.dependencies = {"db": {"calls": 14, "wasted_s": 3.0, "wait_mean_s": 0.5},
+                      "api": {"calls": 2, "utilization_mean": None}}  # fmt: skip
+    js = summary_json([a, b], "s", 1)
+    assert list(js["dependencies"]) == ["db", "api"]
+    db = js["dependencies"]["db"]["metrics"]
+    assert list(db) == ["calls", "wasted_s", "wait_mean_s"]
+    assert db["calls"]["mean"] == 12.0 and db["wasted_s"]["mean"] == 2.0
+    assert db["wait_mean_s"] == {"mean": 0.5, "ci_low": None, "ci_high": None, "std": None}
+    assert js["dependencies"]["api"]["metrics"]["utilization_mean"]["mean"] is None
 
 
 def test_a_sink_missing_from_some_replications_counts_only_where_present() -> None:

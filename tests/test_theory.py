@@ -255,6 +255,78 @@ def test_mmc_rejects_unstable_or_invalid(
         func(arrival, service, servers)
 
 
+# --- Erlang A (M/M/c+M) -----------------------------------------------------------------
+
+
+def _erlang_a_chain(
+    lam: float, mu: float, servers: int, theta: float
+) -> tuple[float, float, float]:
+    """P(wait), P(abandon), E[wait] from the truncated birth-death chain of M/M/c+M.
+
+    State j: j customers present; deaths min(j, c)·μ + max(j − c, 0)·θ. Abandonments happen
+    at rate θ per waiting customer, so P(abandon) = θ·E[queue]/λ and E[wait] = E[queue]/λ.
+    """
+    n = servers + 4000
+    pi = np.zeros(n)
+    pi[0] = 1.0
+    for j in range(1, n):
+        pi[j] = pi[j - 1] * lam / (min(j, servers) * mu + max(j - servers, 0) * theta)
+    pi /= pi.sum()
+    queue = np.maximum(np.arange(n) - servers, 0)
+    mean_queue = float((queue * pi).sum())
+    return float(pi[servers:].sum()), theta * mean_queue / lam, mean_queue / lam
+
+
+ERLANG_A_CASES = [
+    (6.0, 1.0, 5, 0.5), (4.0, 1.0, 5, 1.0), (2.0, 1.0, 1, 0.1), (50.0, 2.0, 20, 0.05),
+    (0.5, 1.0, 3, 10.0), (9.0, 1.0, 10, 2.0), (30.0, 1.0, 10, 0.2),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("lam", "mu", "servers", "theta"), ERLANG_A_CASES)
+def test_erlang_a_matches_birth_death_chain(
+    lam: float, mu: float, servers: int, theta: float
+) -> None:
+    wait, abandon, mean_wait = _erlang_a_chain(lam, mu, servers, theta)
+    assert theory.erlang_a_wait_probability(lam, mu, servers, theta) == pytest.approx(wait)
+    assert theory.erlang_a_abandon_probability(lam, mu, servers, theta) == pytest.approx(abandon)
+    assert theory.erlang_a_mean_wait_s(lam, mu, servers, theta) == pytest.approx(mean_wait)
+
+
+@pytest.mark.parametrize(("servers", "rho"), [(1, 0.5), (3, 0.8), (8, 0.9)])
+def test_erlang_a_tends_to_erlang_c_as_patience_grows(servers: int, rho: float) -> None:
+    lam, mu, theta = rho * servers, 1.0, 1e-7
+    assert theory.erlang_a_wait_probability(lam, mu, servers, theta) == pytest.approx(
+        theory.erlang_c(servers, lam / mu), rel=1e-4
+    )
+    assert theory.erlang_a_mean_wait_s(lam, mu, servers, theta) == pytest.approx(
+        theory.mmc_mean_wait_s(lam, mu, servers), rel=1e-4
+    )
+
+
+@pytest.mark.parametrize(("servers", "load"), [(1, 0.5), (5, 4.0), (10, 15.0)])
+def test_erlang_a_tends_to_erlang_b_as_patience_vanishes(servers: int, load: float) -> None:
+    # customers who would wait leave at once: the loss system
+    assert theory.erlang_a_abandon_probability(load, 1.0, servers, 1e7) == pytest.approx(
+        theory.erlang_b(servers, load), rel=1e-5
+    )
+
+
+def test_erlang_a_is_stable_in_overload_and_abandons_the_excess() -> None:
+    # λ = 30 on 10 servers of rate 1: at most 10/s are served, so at least 2/3 abandon
+    p = theory.erlang_a_abandon_probability(30.0, 1.0, 10, 0.2)
+    assert 2 / 3 <= p < 1
+
+
+@pytest.mark.parametrize(
+    "args", [(0.0, 1.0, 2, 1.0), (1.0, 0.0, 2, 1.0), (1.0, 1.0, 0, 1.0), (1.0, 1.0, 2, 0.0),
+             (1.0, 1.0, 2, math.inf), (math.nan, 1.0, 2, 1.0)],
+)  # fmt: skip
+def test_erlang_a_rejects_invalid(args: tuple[float, float, int, float]) -> None:
+    with pytest.raises(ValueError):
+        theory.erlang_a_abandon_probability(*args)
+
+
 # --- retries, redrive and fan-out -------------------------------------------------------
 
 

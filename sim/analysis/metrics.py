@@ -66,6 +66,10 @@ METRICS: tuple[str, ...] = (
     "api_requests",
     "api_throttled",
     "events_replayed",
+    "dependency_calls",
+    "dependency_throttled",
+    "dependency_timeouts",
+    "dependency_wasted_s",
 )
 
 #: Metrics reported per sink.
@@ -97,7 +101,12 @@ ALL_SINKS = "*"
 
 @dataclass
 class RunResult:
-    """Metrics of one replication (``docs/metrics.md``), plus the optional trace and diagnostics."""
+    """Metrics of one replication (``docs/metrics.md``), plus the optional trace and diagnostics.
+
+    ``dependencies`` maps each dependency (``database``, ``dynamodb_table``, ``http_api``) to
+    its own metrics (``calls``, ``throttled``, ``timeouts``, ``wasted_s``, ...); they are not
+    sinks.
+    """
 
     scenario: str
     rep: int
@@ -106,6 +115,7 @@ class RunResult:
     sinks: dict[str, dict[str, Any]]
     trace: pd.DataFrame | None = None
     diagnostics: dict[str, Any] = field(default_factory=dict)
+    dependencies: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def tidy(results: Iterable[RunResult]) -> pd.DataFrame:
@@ -173,12 +183,23 @@ def _sink_metric(r: RunResult, name: str, sink: str) -> Any:
     return r.sinks.get(sink, {}).get(name)
 
 
-def summary_block(results: Sequence[RunResult]) -> dict[str, Any]:
-    """``{"metrics": {...}, "sinks": {SINK: {"metrics": {...}}}}`` over replications.
+def _dependency_metric(r: RunResult, name: str, dependency: str) -> Any:
+    return r.dependencies.get(dependency, {}).get(name)
 
-    Each metric is ``{"mean", "ci_low", "ci_high", "std"}`` (95% t-based CI).
+
+def summary_block(results: Sequence[RunResult]) -> dict[str, Any]:
+    """``{"metrics": {...}, "sinks": {SINK: {"metrics": {...}}}, "dependencies": {...}}``.
+
+    Summaries over replications: each metric is ``{"mean", "ci_low", "ci_high", "std"}``
+    (95% t-based CI). ``dependencies`` maps each dependency to ``{"metrics": {...}}`` with the
+    metrics its type reports, in its order (empty without dependencies).
     """
     sinks = sorted({s for r in results for s in r.sinks})
+    dependency_names: dict[str, list[str]] = {}
+    for r in results:
+        for dep, m in r.dependencies.items():
+            names = dependency_names.setdefault(dep, [])
+            names += [k for k in m if k not in names]
     return {
         "metrics": _block(results, METRICS, lambda r, n: r.metrics.get(n)),
         "sinks": {
@@ -188,6 +209,14 @@ def summary_block(results: Sequence[RunResult]) -> dict[str, Any]:
                 )
             }
             for sink in sinks
+        },
+        "dependencies": {
+            dep: {
+                "metrics": _block(
+                    results, names, functools.partial(_dependency_metric, dependency=dep)
+                )
+            }
+            for dep, names in dependency_names.items()
         },
     }
 

@@ -39,7 +39,7 @@ def fmt(v: float | None) -> str:
 
 
 def summary_table(js: dict[str, Any]) -> str:
-    """The ``evsim run`` table: every metric with mean, 95% CI and std, then per sink."""
+    """The ``evsim run`` table: every metric (mean, 95% CI, std), then per sink and dependency."""
     lines = [
         f"scenario: {js['scenario']}   replications: {js['replications']}   seed: {js['seed']}",
         "",
@@ -66,6 +66,17 @@ def summary_table(js: dict[str, Any]) -> str:
         for sink, block in sinks.items():
             m = block["metrics"]
             lines.append(f"{sink:<16}" + "".join(f"{fmt(m[c]['mean']):>14}" for c in cols))
+    dependencies = js.get("dependencies") or {}
+    if dependencies:
+        cols = [
+            "calls", "throttled", "timeouts", "wasted_s", "utilization_mean", "utilization_max",
+        ]  # fmt: skip
+        lines += ["", "per dependency (means over replications):"]
+        header = f"{'dependency':<16}" + "".join(f"{c:>17}" for c in cols)
+        lines += [header, "-" * len(header)]
+        for name, block in dependencies.items():
+            m = block["metrics"]
+            lines.append(f"{name:<16}" + "".join(f"{fmt(m[c]['mean']):>17}" for c in cols))
     return "\n".join(lines)
 
 

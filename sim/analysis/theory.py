@@ -20,6 +20,19 @@ Queueing formulas (steady state of a stable queue):
 - ``mmc_mean_wait_s``, ``mmc_mean_sojourn_s``, ``mmc_mean_in_system``: M/M/c under FIFO.
   Wq = C/(cμ − λ), W = Wq + 1/μ, and L = λ·W by Little's law (Little's law itself needs only
   stationarity, but W here is the M/M/c value).
+- ``erlang_a_wait_probability``, ``erlang_a_abandon_probability``, ``erlang_a_mean_wait_s``:
+  M/M/c+M, the Erlang A queue (Garnett, Mandelbaum and Reiman, "Designing a Call Center with
+  Impatient Customers", Manufacturing & Service Operations Management 4(3), 2002). Poisson
+  arrivals λ, c exponential servers of rate μ, an unlimited FIFO line, and every customer
+  leaves the line if its service has not started within an exponential patience of rate θ
+  (mean 1/θ); a customer in service stays. Stable for every λ. With a = λ/μ, ρ = λ/(cμ),
+  B = Erlang B(c, a) and A = A(cμ/θ, λ/θ), where A(x, y) = x·e^y·y^(−x)·γ(x, y) and γ is the
+  lower incomplete gamma function: P(wait > 0) = A·B / (1 + (A − 1)·B),
+  P(abandon | wait > 0) = 1/(ρA) + 1 − 1/ρ, P(abandon) is their product, and the mean time
+  in the line over all arrivals (abandoners' included) is P(abandon)/θ (abandonments leave
+  at rate θ per waiting customer, so θ·E[queue] = λ·P(abandon), and E[queue] = λ·E[wait] by
+  Little's law). A is computed from its series A(x, y) = Σ_{k≥0} Π_{j=1..k} y/(x + j),
+  which is Σ_k π(c + k)/π(c) of the birth-death chain, in log space.
 
 Retry and fan-out formulas (each attempt fails independently with a fixed probability, and
 failures do not change the probability of later attempts; no timeouts, throttling or
@@ -51,6 +64,9 @@ import operator
 __all__ = [
     "async_lambda_loss",
     "dead_letter_probability",
+    "erlang_a_abandon_probability",
+    "erlang_a_mean_wait_s",
+    "erlang_a_wait_probability",
     "erlang_b",
     "erlang_c",
     "eventbridge_target_loss",
@@ -168,6 +184,102 @@ def erlang_c(servers: int, offered_load_erlangs: float) -> float:
         )
     blocking = erlang_b(c, a)
     return c * blocking / (c - a * (1.0 - blocking))
+
+
+def _erlang_a_terms(
+    arrival_rate_per_s: float, service_rate_per_s: float, servers: int, abandon_rate_per_s: float
+) -> tuple[float, float, float]:
+    """``(B, 1/A, ρ)`` of the Erlang A formulas (see the module docstring), validated."""
+    lam = _check_rate("arrival_rate_per_s", arrival_rate_per_s, allow_zero=False)
+    mu = _check_rate("service_rate_per_s", service_rate_per_s, allow_zero=False)
+    c = _check_int("servers", servers, 1)
+    theta = _check_rate("abandon_rate_per_s", abandon_rate_per_s, allow_zero=False)
+    x, y = c * mu / theta, lam / theta
+    # log of the terms t_k = Π_{j=1..k} y/(x + j); they rise while x + j < y, then fall.
+    log_terms = [0.0]
+    top = 0.0
+    k = 0
+    while True:
+        k += 1
+        nxt = log_terms[-1] + math.log(y / (x + k))
+        log_terms.append(nxt)
+        top = max(top, nxt)
+        if x + k > y and nxt < top - 40.0:  # falling geometrically: the rest is negligible
+            break
+    log_a = top + math.log(math.fsum(math.exp(t - top) for t in log_terms))
+    return erlang_b(c, lam / mu), math.exp(-log_a), lam / (c * mu)
+
+
+def erlang_a_wait_probability(
+    arrival_rate_per_s: float, service_rate_per_s: float, servers: int, abandon_rate_per_s: float
+) -> float:
+    """Probability that an arrival waits in an M/M/c+M (Erlang A) queue.
+
+    Args:
+        arrival_rate_per_s: Poisson arrival rate λ, per second (> 0).
+        service_rate_per_s: Exponential service rate μ of one server, per second (> 0).
+        servers: Number of servers c (≥ 1).
+        abandon_rate_per_s: Rate θ of the exponential patience (1 / mean patience, > 0).
+
+    Returns:
+        P(wait > 0) = A·B / (1 + (A − 1)·B) (Garnett, Mandelbaum and Reiman 2002).
+
+    Raises:
+        ValueError: If a parameter is invalid.
+    """
+    b, inv_a, _ = _erlang_a_terms(
+        arrival_rate_per_s, service_rate_per_s, servers, abandon_rate_per_s
+    )
+    return b / (inv_a + b - b * inv_a)  # A·B / (1 + (A − 1)·B), divided through by A
+
+
+def erlang_a_abandon_probability(
+    arrival_rate_per_s: float, service_rate_per_s: float, servers: int, abandon_rate_per_s: float
+) -> float:
+    """Probability that an arrival abandons (leaves the line unserved) in an Erlang A queue.
+
+    Args:
+        arrival_rate_per_s: Poisson arrival rate λ, per second (> 0).
+        service_rate_per_s: Exponential service rate μ of one server, per second (> 0).
+        servers: Number of servers c (≥ 1).
+        abandon_rate_per_s: Rate θ of the exponential patience (1 / mean patience, > 0).
+
+    Returns:
+        P(abandon) = P(wait > 0) · (1/(ρA) + 1 − 1/ρ), with ρ = λ/(cμ).
+
+    Raises:
+        ValueError: If a parameter is invalid.
+    """
+    _, inv_a, rho = _erlang_a_terms(
+        arrival_rate_per_s, service_rate_per_s, servers, abandon_rate_per_s
+    )
+    wait = erlang_a_wait_probability(
+        arrival_rate_per_s, service_rate_per_s, servers, abandon_rate_per_s
+    )
+    return wait * (inv_a / rho + 1.0 - 1.0 / rho)
+
+
+def erlang_a_mean_wait_s(
+    arrival_rate_per_s: float, service_rate_per_s: float, servers: int, abandon_rate_per_s: float
+) -> float:
+    """Mean time in the line of an Erlang A queue, over all arrivals (abandoners included).
+
+    Args:
+        arrival_rate_per_s: Poisson arrival rate λ, per second (> 0).
+        service_rate_per_s: Exponential service rate μ of one server, per second (> 0).
+        servers: Number of servers c (≥ 1).
+        abandon_rate_per_s: Rate θ of the exponential patience (1 / mean patience, > 0).
+
+    Returns:
+        E[wait] = P(abandon)/θ, in seconds (zero for those served at once).
+
+    Raises:
+        ValueError: If a parameter is invalid.
+    """
+    p = erlang_a_abandon_probability(
+        arrival_rate_per_s, service_rate_per_s, servers, abandon_rate_per_s
+    )
+    return p / float(abandon_rate_per_s)
 
 
 def mmc_mean_wait_s(arrival_rate_per_s: float, service_rate_per_s: float, servers: int) -> float:

@@ -41,9 +41,10 @@ Layout:
     the base model, field types and distributions, :mod:`sim.config.common` the parts several
     services share, one module per service holds that service's spec (``sqs``, ``lambda_``,
     ``producer``, ``sns``, ``endpoint``, ``eventbridge``, ``s3``, ``apigateway``,
-    ``cloudtrail``), :mod:`sim.config.components` the union of all of them,
-    :mod:`sim.config.scenario` the :class:`Scenario` and its cross-component rules, and
-    :mod:`sim.config.load` reading files and ``--set``.
+    ``cloudtrail``, and the dependencies ``database``, ``dynamodb``, ``http_api``),
+    :mod:`sim.config.components` the union of all of them, :mod:`sim.config.scenario` the
+    :class:`Scenario` and its cross-component rules, and :mod:`sim.config.load` reading files
+    and ``--set``.
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ from sim.config.apigateway import ApiGatewaySpec
 from sim.config.cloudtrail import CloudTrailSpec
 from sim.config.common import DeliveryRetrySpec, ErrorsSpec, OutageSpec, RetrySpec
 from sim.config.components import ComponentSpec
+from sim.config.database import ContentionSpec, DatabaseSpec
+from sim.config.dynamodb import DynamoDbTableSpec
 from sim.config.endpoint import EndpointSpec
 from sim.config.eventbridge import (
     ArchiveSpec,
@@ -77,6 +80,7 @@ from sim.config.fields import PosFloat as PosFloat
 from sim.config.fields import PosInt as PosInt
 from sim.config.fields import Prob as Prob
 from sim.config.handler import CallSpec, CountChoice, IdempotencySpec, OutputSpec
+from sim.config.http_api import HttpApiSpec, RateLimitSpec
 from sim.config.lambda_ import (
     AsyncSpec,
     ColdStartSpec,
@@ -129,13 +133,16 @@ __all__ = [
     "ColdStartSpec",
     "ComponentSpec",
     "ConstantDist",
+    "ContentionSpec",
     "CountChoice",
+    "DatabaseSpec",
     "DeadLetterSpec",
     "DeliveryPolicySpec",
     "DeliveryRetrySpec",
     "DistSpec",
     "Distribution",
     "Duration",
+    "DynamoDbTableSpec",
     "EmpiricalDist",
     "EndpointSpec",
     "ErrorsSpec",
@@ -144,6 +151,7 @@ __all__ = [
     "ExponentialDist",
     "FunctionErrorsSpec",
     "GammaDist",
+    "HttpApiSpec",
     "IdempotencySpec",
     "LambdaFunctionSpec",
     "LognormalDist",
@@ -152,6 +160,7 @@ __all__ = [
     "OutputSpec",
     "ProducerSpec",
     "ProfileStep",
+    "RateLimitSpec",
     "RedriveSpec",
     "ReplaySpec",
     "ResendSpec",

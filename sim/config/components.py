@@ -1,4 +1,8 @@
-"""The component union: every component spec, discriminated on ``type``."""
+"""The component union: every component spec, discriminated on ``type``.
+
+The dependencies (``database``, ``dynamodb_table``, ``http_api``) are components too: nothing
+sends messages to them, a function's handler calls them.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,11 @@ from pydantic import Field
 
 from sim.config.apigateway import ApiGatewaySpec
 from sim.config.cloudtrail import CloudTrailSpec
+from sim.config.database import DatabaseSpec
+from sim.config.dynamodb import DynamoDbTableSpec
 from sim.config.endpoint import EndpointSpec
 from sim.config.eventbridge import EventBusSpec
+from sim.config.http_api import HttpApiSpec
 from sim.config.lambda_ import LambdaFunctionSpec
 from sim.config.producer import ProducerSpec
 from sim.config.s3 import S3BucketSpec
@@ -31,14 +38,20 @@ ComponentSpec = Annotated[
         S3BucketSpec,
         ApiGatewaySpec,
         CloudTrailSpec,
+        DatabaseSpec,
+        DynamoDbTableSpec,
+        HttpApiSpec,
     ],
     Field(discriminator="type"),
 ]
 COMPONENT_TYPES = (
     "api_gateway",
     "cloudtrail",
+    "database",
+    "dynamodb_table",
     "endpoint",
     "event_bus",
+    "http_api",
     "lambda_function",
     "producer",
     "s3_bucket",

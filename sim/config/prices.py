@@ -17,4 +17,12 @@ DEFAULT_PRICES: dict[str, float] = {
     "eventbridge_archive_per_gb": 0.10,
     "apigateway_rest_per_million": 3.50,
     "s3_put_per_thousand": 0.005,
+    # DynamoDB, Standard table class (Amazon DynamoDB pricing pages, "Pricing for On-Demand
+    # Capacity" and "Pricing for Provisioned Capacity", us-east-1): on-demand request units at
+    # the prices in force since AWS halved them on 1 November 2024; provisioned capacity per
+    # unit-hour. Read in December 2026 from copies of those pages; verify before publishing.
+    "dynamodb_read_per_million": 0.125,
+    "dynamodb_write_per_million": 0.625,
+    "dynamodb_rcu_hour": 0.00013,
+    "dynamodb_wcu_hour": 0.00065,
 }

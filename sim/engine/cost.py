@@ -1,8 +1,8 @@
 """Prices and the cost of a run.
 
 Services count billable requests as they happen (``ctx.cost.add(item, n)``); the cost of a run
-is the sum of each count times its list price. Prices are us-east-1 list prices from the
-behavioural reference (§13); a scenario's ``prices`` mapping overrides any of them by name.
+is the sum of each count times its list price. Prices are us-east-1 list prices (see
+``docs/assumptions.md``); a scenario's ``prices`` mapping overrides any of them by name.
 
 Modelled:
     * SQS requests (standard and FIFO priced separately), one request per 64 KB chunk of payload.
@@ -10,6 +10,8 @@ Modelled:
     * SNS publishes and deliveries (HTTP/S, email); EventBridge custom and replayed events (per
       64 KB chunk; AWS-service events on the bus are free) and archived GB; API Gateway REST
       requests (not the throttled ones); S3 PUTs.
+    * DynamoDB: on-demand read and write request units of successful requests; provisioned
+      read and write capacity-unit hours over the counted period (prorated).
 
 Not modelled:
     * Free tiers and volume tiers (a run is priced at the first-tier list price).
@@ -37,6 +39,10 @@ _ITEM_PRICE: dict[str, tuple[str, float]] = {
     "eventbridge_archive_gb": ("eventbridge_archive_per_gb", 1.0),
     "apigateway_requests": ("apigateway_rest_per_million", 1e6),
     "s3_puts": ("s3_put_per_thousand", 1e3),
+    "dynamodb_read_request_units": ("dynamodb_read_per_million", 1e6),
+    "dynamodb_write_request_units": ("dynamodb_write_per_million", 1e6),
+    "dynamodb_rcu_hours": ("dynamodb_rcu_hour", 1.0),
+    "dynamodb_wcu_hours": ("dynamodb_wcu_hour", 1.0),
 }
 
 #: SQS bills one request per started 64 KB chunk of payload.

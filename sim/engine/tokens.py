@@ -1,12 +1,6 @@
-"""A token bucket: rate limits with a burst (SQS FIFO, SNS email, API Gateway, SDK limiter)."""
+"""A token bucket: rate limits with a burst (SQS FIFO, SNS email, API Gateway, SDK, DynamoDB)."""
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-
-    pass
 
 __all__ = ["TokenBucket"]
 
@@ -33,6 +27,18 @@ class TokenBucket:
         self.refill(now)
         if self.tokens >= 1.0:
             self.tokens -= 1.0
+            return True
+        return False
+
+    def take_units(self, now: float, units: float) -> bool:
+        """Take ``units`` tokens if that many are there (else nothing happens).
+
+        A shortfall below 1e-9 of a token counts as there: it is the rounding of the refills,
+        not a missing token (DynamoDB capacity units are multiples of 0.5).
+        """
+        self.refill(now)
+        if self.tokens + 1e-9 >= units:
+            self.tokens -= units
             return True
         return False
 

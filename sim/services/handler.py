@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from simpy.events import Event
 
+from sim.config.common import RetrySpec
 from sim.config.handler import CallSpec, CountChoice, OutputSpec
 from sim.config.producer import ChoiceAttr
 from sim.engine.fates import LOST
@@ -98,7 +99,7 @@ class _Retry:
 
     __slots__ = ("base_s", "cap_s", "jitter", "max_attempts")
 
-    def __init__(self, spec: Any, jitter: Callable[[], float]) -> None:
+    def __init__(self, spec: RetrySpec, jitter: Callable[[], float]) -> None:
         self.max_attempts = spec.max_attempts
         self.base_s = spec.base_s
         self.cap_s = spec.cap_s
@@ -106,7 +107,8 @@ class _Retry:
 
     def delay(self, attempt: int) -> float:
         """Sleep before attempt ``attempt + 1`` (``attempt`` ≥ 1 made so far)."""
-        return float(self.jitter()) * min(self.base_s * 2.0 ** (attempt - 1), self.cap_s)
+        cap: float = min(self.base_s * 2.0 ** (attempt - 1), self.cap_s)
+        return float(self.jitter()) * cap
 
 
 class _Output:

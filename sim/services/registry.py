@@ -14,8 +14,11 @@ from sim.engine.component import Component
 from sim.engine.context import Context
 from sim.services.apigateway import ApiGateway
 from sim.services.cloudtrail import Trail
+from sim.services.database import Database
+from sim.services.dynamodb import Table
 from sim.services.endpoint import Endpoint
 from sim.services.eventbridge import EventBus
+from sim.services.http_api import HttpApi
 from sim.services.lambda_ import LambdaFunction
 from sim.services.producer import Producer
 from sim.services.s3 import Bucket
@@ -28,8 +31,11 @@ __all__ = ["SERVICES"]
 SERVICES: dict[str, Callable[[Context, str, Any], Component]] = {
     "api_gateway": ApiGateway,
     "cloudtrail": Trail,
+    "database": Database,
+    "dynamodb_table": Table,
     "endpoint": Endpoint,
     "event_bus": EventBus,
+    "http_api": HttpApi,
     "lambda_function": LambdaFunction,
     "producer": Producer,
     "s3_bucket": Bucket,
