@@ -239,7 +239,29 @@ def pipelines(draw: st.DrawFn) -> dict[str, Any]:
                 f["timeout_s"] = 3
         if draw(st.integers(0, 3)) == 0:
             f["idempotent"] = {"window_s": 60}
+        if draw(st.booleans()):
+            dep = draw(st.sampled_from(["db", "table", "api"]))
+            call: dict[str, Any] = {
+                "dependency": dep, "count": draw(st.integers(1, 2)),
+                "retry": {"max_attempts": draw(st.integers(1, 3)), "base_s": 0.2},
+            }  # fmt: skip
+            if draw(st.booleans()):
+                call["timeout_s"] = draw(st.sampled_from([0.3, 2, {"exponential": {"mean": 1}}]))
+            if dep == "db" and draw(st.booleans()):
+                call["connection"] = "per_environment"
+            if dep == "table":
+                call["op"] = draw(st.sampled_from(["read", "write"]))
+            f["calls"] = [call]
+            f["timeout_s"] = draw(st.sampled_from([3, 10]))
         comps[f"f{i}"] = f
+    comps["db"] = {"type": "database", "max_connections": draw(st.integers(1, 3)),
+                   "waiting": draw(st.sampled_from([None, 0, 2])),
+                   "service_time_s": {"exponential": {"mean": 0.5}},
+                   "contention": {"sigma": 0.1, "kappa": draw(st.sampled_from([0, 0.05]))}}
+    comps["table"] = {"type": "dynamodb_table", "capacity_mode": "provisioned",
+                      "read_capacity_units": 1, "write_capacity_units": 1, "burst_s": 2}
+    comps["api"] = {"type": "http_api", "max_concurrency": 1,
+                    "rate_limit": {"rate_per_s": 1, "burst": 1}}  # fmt: skip
     comps["prod"] = {"type": "producer", "send_to": ["q0"], "groups": 2,
                      "arrivals": {"bursts": [{"at_s": 0, "count": draw(st.integers(1, 12)),
                                               "spread_s": 5}]}}  # fmt: skip
@@ -251,7 +273,7 @@ def pipelines(draw: st.DrawFn) -> dict[str, Any]:
             "components": comps, "outages": outages}  # fmt: skip
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=pipelines(), seed=st.integers(0, 2**32 - 1))
 def test_conservation_on_random_pipelines(data, seed):
     r = run(data, seed=seed, trace=False)  # run_once checks conservation itself
@@ -265,3 +287,120 @@ def test_conservation_on_random_pipelines(data, seed):
     # the same seed gives the same results, with or without the trace
     again = run(data, seed=seed, trace=True)
     assert again.metrics == m and again.sinks == r.sinks
+
+
+# == calls to dependencies, through the handler ===================================================
+
+
+def with_db(f: dict[str, Any], db: dict[str, Any], count: int = 2, **top: Any) -> dict[str, Any]:
+    """prod (``count`` messages at t = 0) → q → f, which calls the database ``db``."""
+    return {
+        "name": "calls", "duration_s": 1, "drain_s": 600,
+        "components": {
+            "prod": {"type": "producer", "arrivals": {"bursts": [{"at_s": 0, "count": count}]},
+                     "send_to": ["q"]},
+            "q": {"type": "sqs_queue", "visibility_timeout_s": 30},
+            "f": fn("q", **f),
+            "db": {"type": "database", **db},
+        },
+        **top,
+    }  # fmt: skip
+
+
+ONE_CONN = {"max_connections": 1, "service_time_s": 2}
+
+
+def test_calls_run_after_the_duration_and_wait_for_a_connection():
+    r = run(with_db({"calls": [{"dependency": "db"}]}, ONE_CONN))
+    # both run 0–1; the first query 1–3, the second waits for the connection, 3–5
+    assert events(r, "f", "success") == [3.0, 5.0]
+    assert r.dependencies["db"]["calls"] == 2
+    assert r.metrics["dependency_calls"] == 2
+
+
+def test_client_timeouts_leave_the_line_or_leave_the_query_running_as_wasted_work():
+    call = {"dependency": "db", "timeout_s": 3.5, "retry": {"max_attempts": 1}}
+    r = run(with_db({"calls": [call]}, ONE_CONN, count=3, drain_s=9))  # ends at t = 10
+    # one connection, 2 s queries, all three ask at t = 1: the first is served 1–3; the second
+    # 3–5 but its client gives up at 4.5 (in service: the query runs on); the third gives up
+    # at 4.5 while still waiting (it leaves the line, no work)
+    assert events(r, "f", "success")[:1] == [3.0]
+    assert events(r, "f", "failure")[:2] == [4.5, 4.5]
+    d = r.dependencies["db"]
+    assert (d["timeouts"], d["left_line"]) == (2, 1)
+    assert d["wasted_s"] == 2.0
+    assert (r.metrics["delivered"], r.metrics["in_flight"]) == (1, 2)  # back at t = 31
+
+
+def test_a_function_timeout_during_a_call_leaves_the_query_running_as_wasted_work():
+    f = {"timeout_s": 2, "calls": [{"dependency": "db"}]}
+    q = {"max_connections": 1, "service_time_s": 5}
+    data = with_db(f, q, count=1)
+    data["components"]["q"]["dead_letter"] = {"target": "dlq", "max_receive_count": 1}
+    data["components"]["dlq"] = {"type": "sqs_queue"}
+    r = run(data)
+    assert events(r, "f", "timeout") == [2.0]
+    assert r.metrics["function_timeouts"] == 1
+    assert r.sinks["f"]["dead_lettered"] == 1
+    d = r.dependencies["db"]
+    assert d["wasted_s"] == 5.0  # the query ran 1–6 for a caller that left at 2
+
+
+def test_a_retried_call_succeeds_once_the_connection_frees():
+    call = {"dependency": "db", "retry": {"max_attempts": 5, "base_s": 1, "cap_s": 1}}
+    r = run(with_db({"calls": [call]}, {**ONE_CONN, "waiting": 0}))
+    # the second query is refused at once (no waiting room) and retried until the first ends
+    assert r.sinks["f"]["delivered"] == 2
+    assert r.dependencies["db"]["throttled"] >= 1
+    assert r.metrics["dependency_throttled"] == r.dependencies["db"]["throttled"]
+
+
+def test_per_environment_connections_exhaust_the_database_with_concurrent_environments():
+    call = {"dependency": "db", "connection": "per_environment", "retry": {"max_attempts": 1}}
+    r = run(with_db({"calls": [call]}, {"max_connections": 1, "service_time_s": 0.5}))
+    # two environments run at once; the second cannot open a connection: refused
+    assert events(r, "f", "failure")[:1] == [1.0]
+    assert r.dependencies["db"]["throttled"] == 1
+    assert r.sinks["f"]["delivered"] == 2  # retried later in the warm environment
+
+
+def test_per_call_connections_share_the_database_across_environments():
+    call = {"dependency": "db", "retry": {"max_attempts": 1}}
+    r = run(with_db({"calls": [call]}, {"max_connections": 1, "service_time_s": 0.5}))
+    assert events(r, "f", "success") == [1.5, 2.0]  # the second waits in line
+    assert r.dependencies["db"]["throttled"] == 0
+
+
+def test_a_call_count_makes_sequential_calls():
+    r = run(with_db({"calls": [{"dependency": "db", "count": 3}]},
+                    {"max_connections": 10, "service_time_s": 1}, count=1))  # fmt: skip
+    assert events(r, "f", "success") == [4.0]
+    assert r.dependencies["db"]["calls"] == 3
+
+
+def test_calls_come_before_outputs_and_a_failed_call_sends_nothing():
+    f = {"calls": [{"dependency": "db", "retry": {"max_attempts": 1}}],
+         "outputs": [{"to": "q2"}]}  # fmt: skip
+    data = with_db(f, ONE_CONN, count=1,
+                   outages=[{"component": "db", "start_s": 0, "duration_s": 10}])  # fmt: skip
+    data["components"]["q2"] = {"type": "sqs_queue", "visibility_timeout_s": 30}
+    data["components"]["f2"] = fn("q2")
+    r = run(data)
+    assert events(r, "f", "failure") == [1.0]
+    assert events(r, "f", "success") == [33.0]  # redelivered at 30: run, query, send
+    assert events(r, "f2", "success") == [34.0]
+    assert r.metrics["messages_derived"] == 1
+
+
+def test_dynamodb_provisioned_throttling_is_retried_by_the_sdk():
+    data = with_db({"calls": [{"dependency": "t", "op": "write", "size_kb": 1,
+                               "retry": {"max_attempts": 10, "base_s": 1, "cap_s": 1}}]},
+                   {"max_connections": 1}, count=20)  # fmt: skip
+    data["components"]["t"] = {"type": "dynamodb_table", "capacity_mode": "provisioned",
+                               "write_capacity_units": 1, "read_capacity_units": 1,
+                               "burst_s": 5, "latency_s": 0}  # fmt: skip
+    data["components"]["f"]["trigger"]["max_concurrency"] = 20
+    r = run(data)
+    d = r.dependencies["t"]
+    assert d["throttled"] > 0
+    assert r.sinks["f"]["delivered"] == 20
