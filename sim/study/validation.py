@@ -126,6 +126,79 @@ def tandem_scenario(
     )
 
 
+def database_scenario(
+    rate: float,
+    connections: int,
+    waiting: int | None,
+    mean_service_s: float,
+    mean_patience_s: float | None,
+    duration_s: float,
+) -> Scenario:
+    """Poisson arrivals → a function (no duration, no overheads) that calls one database.
+
+    The producer invokes the function asynchronously (no retries), the function makes one call
+    (no SDK retry, client timeout exponential with ``mean_patience_s``, if given): the
+    database with ``connections`` connections and a line of ``waiting`` sees Poisson calls.
+    """
+    call: dict[str, Any] = {"dependency": "db", "retry": {"max_attempts": 1}}
+    if mean_patience_s is not None:
+        call["timeout_s"] = {"exponential": {"mean": mean_patience_s}}
+    return _scenario(
+        {
+            "name": f"db-c{connections}-w{waiting}-l{rate}-p{mean_patience_s}",
+            "duration_s": duration_s,
+            "warmup_s": 0.1 * duration_s,
+            "drain_s": 600,
+            "components": {
+                "arrivals": {"type": "producer", "rate_per_s": rate, "send_to": ["caller"]},
+                "caller": {
+                    "type": "lambda_function",
+                    "duration_s": 0,
+                    "async": {"max_retries": 0},
+                    "calls": [call],
+                    **_IDEAL_FN,
+                },
+                "db": {
+                    "type": "database",
+                    "max_connections": connections,
+                    "waiting": waiting,
+                    "service_time_s": {"exponential": {"mean": mean_service_s}},
+                },
+            },
+        }
+    )
+
+
+def dynamodb_scenario(rate: float, units: int, duration_s: float, warmup_s: float) -> Scenario:
+    """Poisson writes (1 KB, no SDK retry) at ``rate`` against ``units`` provisioned WCU."""
+    return _scenario(
+        {
+            "name": f"dynamodb-wcu{units}-l{rate}",
+            "duration_s": duration_s,
+            "warmup_s": warmup_s,
+            "drain_s": 60,
+            "components": {
+                "arrivals": {"type": "producer", "rate_per_s": rate, "send_to": ["caller"]},
+                "caller": {
+                    "type": "lambda_function",
+                    "duration_s": 0,
+                    "async": {"max_retries": 0},
+                    "calls": [{"dependency": "table", "op": "write", "size_kb": 1,
+                               "retry": {"max_attempts": 1}}],
+                    **_IDEAL_FN,
+                },
+                "table": {
+                    "type": "dynamodb_table",
+                    "capacity_mode": "provisioned",
+                    "read_capacity_units": units,
+                    "write_capacity_units": units,
+                    "latency_s": 0,
+                },
+            },
+        }
+    )
+
+
 def dlq_scenario(p_fail: float, max_receive_count: int, messages: int) -> Scenario:
     """SQS → Lambda → DLQ with independent attempt failures of probability ``p_fail``."""
     rate = 5.0
@@ -237,6 +310,24 @@ class _SinkMetric:
 
 
 @dataclass(frozen=True)
+class _Dependency:
+    """Metric ``name`` of dependency ``dep``; divided by its ``calls`` when ``per_call``."""
+
+    dep: str
+    name: str
+    per_call: bool = False
+
+    def __call__(self, r: RunResult) -> float | None:
+        m = r.dependencies[self.dep]
+        v = m[self.name]
+        if v is None:
+            return None
+        if self.per_call:
+            return float(v) / m["calls"] if m["calls"] else None
+        return float(v)
+
+
+@dataclass(frozen=True)
 class _Ratio:
     """Run metric ``num`` ÷ run metric ``den`` (None where ``den`` is 0)."""
 
@@ -295,6 +386,33 @@ def cases(quick: bool = False) -> list[Case]:
                  theory.mmc_mean_sojourn_s(lam, 1 / m1, c1)
                  + theory.mmc_mean_sojourn_s(lam, 1 / m2, c2),
                  _SinkMetric("stage1", "latency_mean_s"), reps, "s")
+        )
+    for c, lam, mean in ((5, 4.0, 1.0), (2, 2.0, 0.5)):
+        s = database_scenario(lam, c, 0, mean, None, 4000 * scale)
+        out.append(
+            Case(f"database, {c} connections, no line: refused = Erlang B, a={lam * mean:g}", s,
+                 theory.erlang_b(c, lam * mean), _Dependency("db", "throttled", True), reps,
+                 "probability")
+        )
+    for c, lam, patience in ((5, 6.0, 2.0), (3, 2.7, 5.0)):
+        s = database_scenario(lam, c, None, 1.0, patience, 4000 * scale)
+        theta = 1.0 / patience
+        out.append(
+            Case(f"database + client timeouts: left the line = Erlang A, c={c}, λ={lam:g}, "
+                 f"θ={theta:g}", s, theory.erlang_a_abandon_probability(lam, 1.0, c, theta),
+                 _Dependency("db", "left_line", True), reps, "probability")
+        )
+        out.append(
+            Case(f"database + client timeouts: mean wait = Erlang A, c={c}, λ={lam:g}, "
+                 f"θ={theta:g}", s, theory.erlang_a_mean_wait_s(lam, 1.0, c, theta),
+                 _Dependency("db", "wait_mean_s"), reps, "s")
+        )
+    for units, lam in ((10, 5.0), (10, 20.0)):
+        s = dynamodb_scenario(lam, units, 600 + 2000 * scale, 600)
+        out.append(
+            Case(f"DynamoDB {units} WCU at λ={lam:g}/s: throttled = max(0, 1 − R/λ) once the "
+                 "burst credit is spent", s, max(0.0, 1.0 - units / lam),
+                 _Dependency("table", "throttled", True), reps, "probability")
         )
     for p, k in ((0.05, 1), (0.2, 2), (0.5, 4), (0.3, 3), (0.5, 10)):
         n = int((4000 if p**k > 0.01 else 20000) * scale)
