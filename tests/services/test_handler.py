@@ -404,3 +404,30 @@ def test_dynamodb_provisioned_throttling_is_retried_by_the_sdk():
     d = r.dependencies["t"]
     assert d["throttled"] > 0
     assert r.sinks["f"]["delivered"] == 20
+
+
+def test_a_call_to_something_that_is_not_a_dependency_is_rejected():
+    data = with_db({"calls": [{"dependency": "q"}]}, ONE_CONN)
+    with pytest.raises(ScenarioError, match="a call must name a database, a dynamodb_table or "
+                                            "an http_api; 'q' is an sqs_queue"):  # fmt: skip
+        run(data)
+
+
+def test_per_environment_connections_only_for_a_database():
+    data = with_db({"calls": [{"dependency": "api", "connection": "per_environment"}]}, ONE_CONN)
+    data["components"]["api"] = {"type": "http_api"}
+    with pytest.raises(ScenarioError, match="per_environment connections apply to a database"):
+        run(data)
+
+
+def test_a_client_timeout_longer_than_the_function_timeout_gets_a_warning(tmp_path):
+    import yaml
+
+    from sim.config import EvsimWarning, load_scenario
+
+    path = tmp_path / "s.yaml"
+    data = with_db({"timeout_s": 3, "calls": [{"dependency": "db", "timeout_s": 5}]}, ONE_CONN)
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    expected = r"s\.yaml: components\.f\.calls\.0\.timeout_s: 5 — longer than the function's"
+    with pytest.warns(EvsimWarning, match=expected + r" timeout_s \(3\)"):
+        load_scenario(path)
