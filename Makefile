@@ -20,6 +20,7 @@ test: $(STAMP)
 
 results: $(STAMP)
 	$(BIN)/evsim experiments
+	$(BIN)/python -m experiments.notebooks
 
 lint: $(STAMP)
 	$(BIN)/ruff check sim tests benchmarks experiments

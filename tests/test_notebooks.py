@@ -1,4 +1,4 @@
-"""The notebooks in ``notebooks/``: committed clean, public API only, and they run end to end.
+"""The notebooks in ``notebooks/``: committed executed, public API only, and they run end to end.
 
 Each notebook runs in a fresh kernel with nbclient (what ``pytest --nbmake`` uses), with
 ``notebooks/`` as the working directory, at the size it is committed with (``QUICK = True``).
@@ -6,8 +6,10 @@ Those runs take seconds each and are marked ``notebook`` and ``slow``: ``make te
 ``pytest -m "not slow"`` skips them, ``pytest -m notebook`` runs only them. The same notebooks
 also run the nbmake way: ``pytest --nbmake notebooks/``.
 
-The static checks are quick: outputs cleared (small diffs; a run regenerates them), a
-``parameters`` cell with ``QUICK = True``, and imports limited to the public API of ``sim``
+The static checks are quick: committed with the outputs of a run from scratch (``make results``
+executes them with :mod:`experiments.notebooks`, so that a reader on a repository browser sees
+the charts), without errors or progress bars, a ``parameters`` cell with ``QUICK = True``, and
+imports limited to the public API of ``sim``
 and the studies' designs (``experiments.<name>_design``; no SimPy, no service classes:
 notebooks hold no model logic and retype no study).
 """
@@ -70,13 +72,22 @@ def test_the_three_notebooks_are_there() -> None:
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=ids)
-def test_notebook_is_valid_and_committed_without_outputs(path: Path) -> None:
+def test_notebook_is_valid_and_committed_with_the_outputs_of_one_run(path: Path) -> None:
     nb = read(path)
     nbformat.validate(nb)
     assert nb.metadata["kernelspec"]["name"] == "python3"
-    for cell in code_cells(nb):
-        assert cell.outputs == [], f"cell {cell.id} has outputs: clear them before committing"
-        assert cell.execution_count is None, f"cell {cell.id} has an execution count"
+    cells = code_cells(nb)
+    counts = [c.execution_count for c in cells]
+    assert counts == list(range(1, len(cells) + 1)), (
+        "run it from scratch before committing: python -m experiments.notebooks " + path.name
+    )
+    for cell in cells:
+        for o in cell.outputs:
+            assert o.output_type != "error", f"cell {cell.id} failed"
+            assert not (o.output_type == "stream" and o.name == "stderr"), f"cell {cell.id}"
+        assert "execution" not in cell.metadata, "timings make every run differ"
+    charts = [o for c in cells for o in c.outputs if "image/png" in o.get("data", {})]
+    assert charts, "a notebook shows at least one chart"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=ids)
