@@ -90,7 +90,7 @@ class Message:
         self.n_delivered = 0
         self.root: Message | None = None
         self.hops = 0
-        self.children: dict[tuple[str, Any, int], Any] | None = None
+        self.children: dict[Any, Any] | None = None
 
     def __repr__(self) -> str:
         return f"Message(id={self.id}, created_s={self.created_s:.6g}, seq={self.seq})"

@@ -118,6 +118,8 @@ class _Output:
         streams = handler.fn.ctx.streams
         name = handler.fn.name
         self.i = i
+        #: its key among a parent message's children: the list of its derived messages
+        self.key = (handler.fn.name, i)
         self.spec = spec
         self.to = spec.to
         self.port: Any = None
@@ -242,12 +244,13 @@ class Handler:
         return entry[0], seq
 
     def derived(self, out: _Output, parent: Message, k: int) -> _Derived:
-        """The ``k``-th derived message of ``out`` for ``parent`` (made on first emission)."""
-        children = parent.children
-        if children is None:
-            children = parent.children = {}
-        key = (self.fn.name, out.i, k)
-        d: _Derived | None = children.get(key)
+        """The ``k``-th derived message of ``out`` for ``parent`` (made on first emission).
+
+        :meth:`count` made the parent's list of them first.
+        """
+        assert parent.children is not None
+        slots: list[_Derived | None] = parent.children[out.key]
+        d = slots[k]
         if d is None:
             attrs: dict[str, Any] | None = None
             if out.from_input and parent.attrs:
@@ -261,7 +264,7 @@ class Handler:
             msg = self.ledger.new_derived(
                 parent, self.fn.name, group, seq, out.poison(), attrs or None, size
             )
-            d = children[key] = _Derived(msg, out.port.plan(msg))
+            d = slots[k] = _Derived(msg, out.port.plan(msg))
         return d
 
     def count(self, out: _Output, parent: Message) -> int:
@@ -271,11 +274,10 @@ class Handler:
         children = parent.children
         if children is None:
             children = parent.children = {}
-        key = (self.fn.name, out.i, -1)
-        n = children.get(key)
-        if n is None:
-            n = children[key] = out.count()
-        return int(n)
+        slots = children.get(out.key)
+        if slots is None:
+            slots = children[out.key] = [None] * out.count()
+        return len(slots)
 
     # -- asynchronous destinations ------------------------------------------------------------
 
@@ -353,6 +355,7 @@ class _Run:
         "holding",
         "i",
         "k",
+        "n",
         "outcomes",
         "pairs",
         "run_start_s",
@@ -381,6 +384,7 @@ class _Run:
         self.i = -1  # the input being processed
         self.step = 0  # its step: index into calls, then outputs
         self.k = 0  # the repetition within the step (call count, derived message index)
+        self.n = -1  # messages the current output emits (-1: not drawn yet)
         self.attempt = 1
         self.calls_left = 0
         self.finished = False
@@ -426,6 +430,7 @@ class _Run:
                 continue
             self.step = 0
             self.k = 0
+            self.n = -1
             self.attempt = 1
             self._advance()
             return
@@ -471,9 +476,12 @@ class _Run:
                     return
                 out = h.outputs[j]
                 parent = self.pairs[self.i].msg
-                if self.k >= h.count(out, parent):
+                if self.n < 0:
+                    self.n = h.count(out, parent)
+                if self.k >= self.n:
                     self.step += 1
                     self.k = 0
+                    self.n = -1
                     continue
                 error = self._request_send(out, parent)
             if error is _LATER:
@@ -566,13 +574,32 @@ class _Run:
         self.holding = None
         self.sync = _LATER
         self.waiting = False
-        reply = _SendReply(self, d, pairs)
-        out.port.accept(d.msg, d.plan, pairs, reply)
-        if reply.early is not _LATER:
-            return reply.early
+        out.port.accept(d.msg, d.plan, pairs, self._on_send_reply)
+        if self.sync is not _LATER:
+            error, self.sync = self.sync, _LATER
+            return error
         self.waiting = True
         self._wait()
         return _LATER
+
+    def _on_send_reply(self, error: str | None) -> None:
+        """The answer to the send of :attr:`current` (it may come after the run has ended)."""
+        d = self.current
+        assert d is not None
+        if error is None and not d.sent:
+            d.sent = True
+            self.handler.ledger.derived_sent(d.msg)
+        if not self.waiting:
+            self.sync = error  # answered during the request
+            return
+        self.waiting = False
+        if self.finished:
+            # the function timed out while this send was out: nobody retries it
+            if error is not None:
+                _drop_units(self.handler, d, d.pairs)
+            return
+        if self._answered(error):
+            self._advance()
 
     # -- the end --------------------------------------------------------------------------------
 
@@ -636,33 +663,3 @@ class _DestinationReply:
                 self.handler.ledger.derived_sent(self.d.msg)
         else:
             _drop_units(self.handler, self.d, self.pairs)
-
-
-class _SendReply:
-    """The answer to one send of a derived message (it may come after the run has ended)."""
-
-    __slots__ = ("d", "early", "pairs", "run")
-
-    def __init__(self, run: _Run, d: _Derived, pairs: list[Pair]) -> None:
-        self.run = run
-        self.d = d
-        self.pairs = pairs
-        self.early: Any = _LATER
-
-    def __call__(self, error: str | None) -> None:
-        run = self.run
-        d = self.d
-        if error is None and not d.sent:
-            d.sent = True
-            run.handler.ledger.derived_sent(d.msg)
-        if not run.waiting:
-            self.early = error  # answered during the request
-            return
-        run.waiting = False
-        if run.finished:
-            # the function timed out while this send was out: nobody retries it
-            if error is not None:
-                _drop_units(run.handler, d, self.pairs)
-            return
-        if run._answered(error):
-            run._advance()
