@@ -172,10 +172,12 @@ def cross_checks(s: ScenarioFields) -> list[RelProblem]:
                 dest = comps.get(c.async_.on_failure)
                 if dest is None:
                     out.append((dest_path, c.async_.on_failure, unknown))
-                elif not isinstance(dest, SqsQueueSpec | SnsTopicSpec | LambdaFunctionSpec):
-                    out.append((dest_path, c.async_.on_failure,
-                                f"must name a standard sqs_queue, a standard sns_topic or a "
-                                f"lambda_function; it is {_a(dest.type)}"))  # fmt: skip
+                elif not isinstance(
+                    dest, SqsQueueSpec | SnsTopicSpec | LambdaFunctionSpec | EventBusSpec
+                ):
+                    why = ("must name a standard sqs_queue, a standard sns_topic, a "
+                           f"lambda_function or an event_bus; it is {_a(dest.type)}")  # fmt: skip
+                    out.append((dest_path, c.async_.on_failure, why))
                 elif isinstance(dest, SqsQueueSpec | SnsTopicSpec) and dest.fifo:
                     out.append((dest_path, c.async_.on_failure,
                                 "must not be FIFO: AWS on-failure destinations are standard "

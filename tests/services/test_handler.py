@@ -431,3 +431,35 @@ def test_a_client_timeout_longer_than_the_function_timeout_gets_a_warning(tmp_pa
     expected = r"s\.yaml: components\.f\.calls\.0\.timeout_s: 5 — longer than the function's"
     with pytest.warns(EvsimWarning, match=expected + r" timeout_s \(3\)"):
         load_scenario(path)
+
+
+@pytest.mark.parametrize("target", ["bus", "endpoint", "function"])
+def test_outputs_to_a_bus_an_endpoint_or_a_function(target):
+    data = two_stages()
+    comps = data["components"]
+    comps["f1"]["outputs"] = [{"to": "out", "attributes": {"kind": "order"}}]
+    if target == "bus":
+        comps["out"] = {"type": "event_bus", "rules": [
+            {"name": "orders", "pattern": {"detail": {"kind": ["order"]}},
+             "targets": [{"target": "q2"}]}]}  # fmt: skip
+    elif target == "endpoint":
+        comps["out"] = {"type": "endpoint", "latency_s": 0.5}
+    else:
+        comps["out"] = fn()
+    r = run(data)
+    sink = "f2" if target == "bus" else "out"
+    assert r.sinks[sink]["delivered"] == 1
+    assert r.metrics["messages_derived"] == 1
+    assert r.metrics["all_delivered_fraction"] == 1.0
+
+
+def test_on_failure_to_a_bus_routes_the_failed_event_by_its_rules():
+    data = two_stages()
+    comps = data["components"]
+    comps["prod"]["send_to"] = ["f0"]
+    comps["f0"] = fn(errors={"rate": 1.0}, **{"async": {"max_retries": 0, "on_failure": "b"}})
+    comps["b"] = {"type": "event_bus", "rules": [
+        {"name": "all", "pattern": {"source": [{"prefix": ""}]}, "targets": [{"target": "q2"}]}]}
+    del comps["f1"], comps["q1"]
+    r = run(data)
+    assert (r.sinks["f0"]["dead_lettered"], r.sinks["f2"]["delivered"]) == (1, 1)
