@@ -147,7 +147,7 @@ BAD = [
      "destinations are standard queues and topics"),
     ("on-failure-endpoint", {"components.f.async": {"on_failure": "ep"}},
      "s.yaml: components.f.async.on_failure: 'ep' — must name a standard sqs_queue, a standard "
-     "sns_topic or a lambda_function; it is an endpoint"),
+     "sns_topic, a lambda_function or an event_bus; it is an endpoint"),
     ("on-failure-unknown", {"components.f.async": {"on_failure": "nope"}},
      f"s.yaml: components.f.async.on_failure: 'nope' — no component of that name (components: "
      f"{COMPONENTS})"),
