@@ -315,7 +315,7 @@ def chart_pipeline(pipe: pd.DataFrame, out: Path, grid: Grid) -> None:
         if not th.empty:
             ax.plot(th["error_rate"], th["theory"], color="black", linestyle="none",
                     marker="x", label="closed form (partial, plain)")  # fmt: skip
-        ax.set_xlabel("error rate r of A and B (per message and attempt)")
+        ax.set_xlabel("error rate r of A and B (per attempt)")
         ax.set_ylabel(ylabel + (" (symlog)" if metric.startswith("duplicates") else ""))
         if metric.startswith("duplicates"):
             top = max(1.0, float(select(df, metric)["ci_high"].max()))
