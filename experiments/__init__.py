@@ -14,6 +14,7 @@ one.
 STUDIES = (
     "api_uploads",
     "audit_alerts",
+    "database_protection",
     "dlq_policies",
     "fanout",
     "fifo_ordering",

@@ -30,7 +30,7 @@ NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
 EXPECTED = {
     "00_tutorial.ipynb", "01_dlq_policies.ipynb", "02_fifo_ordering.ipynb",
     "03_sns_lambda.ipynb", "04_fanout.ipynb", "05_s3_eventbridge.ipynb", "06_audit_alerts.ipynb",
-    "07_api_uploads.ipynb",
+    "07_api_uploads.ipynb", "08_database_protection.ipynb",
 }  # fmt: skip
 #: Modules of ``sim`` a notebook may import: building scenarios, running them, tables, charts.
 PUBLIC = {
