@@ -100,9 +100,10 @@ class CallSpec(Spec):
 class IdempotencySpec(Spec):
     """An idempotent handler: an input processed successfully within ``window_s`` is skipped.
 
-    A skipped message makes no calls and emits nothing; it succeeds at once (a duplicate
-    delivery, counted as such at the sink). The record of processed messages is kept by the
-    application (a DynamoDB table, say); its own cost and latency are not modelled.
+    A skipped message makes no calls and emits nothing; it is acknowledged at once, counted as
+    an attempt at the sink but not as a processing (so not as a duplicate). The record of
+    processed messages is kept by the application (a DynamoDB table, say); its own cost and
+    latency are not modelled.
     """
 
     window_s: PosFloat = 3600.0
