@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from itertools import pairwise
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -31,10 +31,15 @@ from sim.config.fields import (
     read_column,
 )
 from sim.config.problems import (
+    ASSUMPTION,
+    AWS,
     AWS_RANGE,
+    CHOICE,
+    FROM_FILE,
     MISSING,
     NO_VALUE,
     RelProblem,
+    Source,
     Why,
     invalid_all_error,
     invalid_error,
@@ -58,12 +63,16 @@ __all__ = [
 class ProfileStep(Spec):
     """From ``start_s`` on, Poisson arrivals at ``rate_per_s`` (until the next step)."""
 
+    fields_source: ClassVar[Source] = CHOICE
+
     start_s: NonNegFloat
     rate_per_s: NonNegFloat
 
 
 class BurstSpec(Spec):
     """``count`` extra messages at ``at_s``, spread uniformly over ``spread_s``."""
+
+    fields_source: ClassVar[Source] = CHOICE
 
     at_s: NonNegFloat
     count: PosInt
@@ -73,9 +82,11 @@ class BurstSpec(Spec):
 class TraceSpec(Spec):
     """Arrival times replayed from column ``column`` of ``file`` (or a single-column file)."""
 
+    fields_source: ClassVar[Source] = CHOICE
+
     file: str
     column: str = "t_s"
-    times: Annotated[tuple[NonNegFloat, ...], Field(min_length=1)]
+    times: Annotated[tuple[NonNegFloat, ...], Field(min_length=1), FROM_FILE]
 
     @model_validator(mode="before")
     @classmethod
@@ -94,6 +105,8 @@ class TraceSpec(Spec):
 
 class ArrivalsSpec(Spec):
     """Arrivals other than a constant Poisson rate: a rate profile or a trace, plus bursts."""
+
+    fields_source: ClassVar[Source] = CHOICE
 
     profile: Annotated[tuple[ProfileStep, ...], Field(min_length=1)] | None = None
     bursts: tuple[BurstSpec, ...] = ()
@@ -124,6 +137,8 @@ Scalar = str | int | float | bool
 class ChoiceSpec(Spec):
     """One of ``values``, with probabilities proportional to ``weights`` (equal if omitted)."""
 
+    fields_source: ClassVar[Source] = CHOICE
+
     values: Annotated[tuple[Scalar, ...], Field(min_length=1)]
     weights: tuple[NonNegFloat, ...] | None = None
 
@@ -140,6 +155,8 @@ class ChoiceSpec(Spec):
 
 class ChoiceAttr(Spec):
     """An attribute drawn from a :class:`ChoiceSpec` (``{choice: {values, weights}}``)."""
+
+    fields_source: ClassVar[Source] = CHOICE
 
     choice: ChoiceSpec
 
@@ -170,6 +187,8 @@ AttributeSpec = Annotated[
 class ResendSpec(Spec):
     """With probability ``rate`` the application sends a message again ``delay_s`` later."""
 
+    fields_source: ClassVar[Source] = ASSUMPTION
+
     rate: Prob = 0.0
     delay_s: NonNegFloat = 1.0
 
@@ -184,16 +203,25 @@ def _as_tuple(value: Any) -> Any:
 class ProducerSpec(Spec):
     """An application sending messages (Poisson ``rate_per_s`` and/or ``arrivals``)."""
 
+    fields_source: ClassVar[Source] = CHOICE
+
     type: Literal["producer"]
     rate_per_s: Annotated[float, Field(gt=0), Why("messages per second")] | None = None
     arrivals: ArrivalsSpec | None = None
-    send_to: Annotated[tuple[str, ...], Field(min_length=1), BeforeValidator(_as_tuple)]
-    retry: RetrySpec = Field(default_factory=RetrySpec)
+    send_to: Annotated[
+        tuple[str, ...],
+        Field(min_length=1),
+        BeforeValidator(_as_tuple, json_schema_input_type=str | tuple[str, ...]),
+    ]
+    retry: Annotated[RetrySpec, AWS] = Field(default_factory=RetrySpec)
     groups: PosInt = 1
     dedup_ids: Literal["unique", "content"] = "unique"
     attributes: dict[str, AttributeSpec] = Field(default_factory=dict)
-    resend: ResendSpec = Field(default_factory=ResendSpec)
-    size_bytes: Annotated[int, Field(ge=1, le=1_048_576), AWS_RANGE] = 1024
+    resend: Annotated[ResendSpec, ASSUMPTION] = Field(default_factory=ResendSpec)
+    size_bytes: Annotated[
+        int, Field(ge=1, le=1_048_576), AWS_RANGE,
+        Source("assumption", "the default; the range is AWS's maximum message size"),
+    ] = 1024  # fmt: skip
 
     @model_validator(mode="after")
     def _check(self) -> ProducerSpec:
