@@ -45,6 +45,7 @@ from sim.config.problems import (
     invalid_error,
     show,
 )
+from sim.config.rate_series import RateSeriesSpec
 
 __all__ = [
     "ArrivalsSpec",
@@ -54,6 +55,7 @@ __all__ = [
     "ChoiceSpec",
     "ProducerSpec",
     "ProfileStep",
+    "RateSeriesSpec",
     "ResendSpec",
     "Scalar",
     "TraceSpec",
@@ -104,19 +106,25 @@ class TraceSpec(Spec):
 
 
 class ArrivalsSpec(Spec):
-    """Arrivals other than a constant Poisson rate: a rate profile or a trace, plus bursts."""
+    """Arrivals other than a constant Poisson rate, plus bursts.
+
+    One of a rate profile, a trace of arrival times and a rate series, and any bursts.
+    """
 
     fields_source: ClassVar[Source] = CHOICE
 
     profile: Annotated[tuple[ProfileStep, ...], Field(min_length=1)] | None = None
     bursts: tuple[BurstSpec, ...] = ()
     trace: TraceSpec | None = None
+    rate_series: RateSeriesSpec | None = None
 
     @model_validator(mode="after")
     def _check(self) -> ArrivalsSpec:
         problems: list[RelProblem] = []
-        if self.profile is not None and self.trace is not None:
-            problems.append((("trace",), NO_VALUE, "profile and trace are mutually exclusive"))
+        given = [n for n in ("profile", "trace", "rate_series") if getattr(self, n) is not None]
+        for name in given[1:]:
+            why = f"not allowed with {given[0]}: give one of profile, trace and rate_series"
+            problems.append(((name,), NO_VALUE, why))
         if self.profile:
             if self.profile[0].start_s != 0:
                 problems.append((("profile", 0, "start_s"), self.profile[0].start_s,
@@ -227,12 +235,14 @@ class ProducerSpec(Spec):
     def _check(self) -> ProducerSpec:
         problems: list[RelProblem] = []
         arr = self.arrivals
-        has_arrivals = arr is not None and bool(arr.profile or arr.trace or arr.bursts)
+        has_arrivals = arr is not None and bool(
+            arr.profile or arr.trace or arr.rate_series or arr.bursts
+        )
         if self.rate_per_s is None and not has_arrivals:
-            problems.append((("rate_per_s",), MISSING,
-                             "give rate_per_s or arrivals (profile, trace or bursts)"))  # fmt: skip
+            problems.append((("rate_per_s",), MISSING, "give rate_per_s or arrivals (profile, "
+                             "trace, rate_series or bursts)"))  # fmt: skip
         if self.rate_per_s is not None and arr is not None:
-            for name in ("profile", "trace"):
+            for name in ("profile", "trace", "rate_series"):
                 if getattr(arr, name) is not None:
                     why = "not allowed with rate_per_s; give one or the other"
                     problems.append((("arrivals", name), NO_VALUE, why))

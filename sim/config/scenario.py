@@ -35,6 +35,10 @@ __all__ = ["Scenario", "set_path", "validate_scenario"]
 
 _C = TypeVar("_C", bound=BaseModel)
 
+#: Fields that say what is read from a file (a trace, an empirical distribution, a rate series):
+#: a variant that changes one reads the file again.
+_FILE_KEYS = ("file", "column", "time_column", "value_column")
+
 
 class Scenario(Spec):
     """A validated, frozen scenario. Make variants with :meth:`with_updates`."""
@@ -75,7 +79,7 @@ class Scenario(Spec):
         data = self.model_dump(by_alias=True)
         for path, value in updates.items():
             parent, key = set_path(data, path, value, self._source, "update")
-            if key == "file" and isinstance(parent, dict):  # reload from the new file
+            if key in _FILE_KEYS and isinstance(parent, dict):  # reload from the file
                 parent.pop("values", None)
                 parent.pop("times", None)
         return validate_scenario(data, self._source, self._base_dir)
