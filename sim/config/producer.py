@@ -219,7 +219,10 @@ class ProducerSpec(Spec):
     send_to: Annotated[
         tuple[str, ...],
         Field(min_length=1),
-        BeforeValidator(_as_tuple, json_schema_input_type=str | tuple[str, ...]),
+        BeforeValidator(
+            _as_tuple,
+            json_schema_input_type=str | Annotated[tuple[str, ...], Field(min_length=1)],
+        ),
     ]
     retry: Annotated[RetrySpec, AWS] = Field(default_factory=RetrySpec)
     groups: PosInt = 1

@@ -66,6 +66,11 @@ class Scenario(Spec):
             return NotImplemented
         return all(getattr(self, k) == getattr(other, k) for k in type(self).model_fields)
 
+    @property
+    def source(self) -> str:
+        """Where the scenario was loaded from (its file), as problem lines name it."""
+        return self._source
+
     def of_type(self, cls: type[_C]) -> dict[str, _C]:
         """The components of one spec class, by name, in file order."""
         return {k: v for k, v in self.components.items() if isinstance(v, cls)}
