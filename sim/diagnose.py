@@ -18,7 +18,8 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 
 from sim.analysis.metrics import RunResult
-from sim.config.problems import ScenarioError
+from sim.config.problems import NO_VALUE, ScenarioError
+from sim.config.producer import ProducerSpec
 from sim.config.scenario import Scenario
 
 __all__ = ["after_run", "before_run"]
@@ -46,14 +47,17 @@ def before_run(
     for s in scenarios:
         expected = expected_messages(s, counted=True)
         window = f"[warmup_s, duration_s) = [{s.warmup_s:g}, {s.duration_s:g}) s"
+        if expected == 0 and not s.of_type(ProducerSpec):
+            why = "no producer: a run would create no message and have nothing to measure"
+            raise ScenarioError(s.source, [("components", NO_VALUE, why)])
         if expected == 0:
             why = (f"no message arrives in {window}: the producers' arrivals fall outside it, so "
                    "a run would have nothing to measure; lengthen duration_s or move them in")
             raise ScenarioError(s.source, [("duration_s", s.duration_s, why)])
         if expected < 1:
-            warn(f"{s.source}: duration_s: {s.duration_s:g} — only {expected:.2g} "
-                            f"messages are expected in {window}: most replications will produce "
-                            "none and have nothing to measure; lengthen duration_s")  # fmt: skip
+            warn(f"{s.source}: duration_s: {s.duration_s:g} — only {expected:.2g} messages are "
+                 f"expected in {window}: most replications will produce none and have nothing "
+                 "to measure; lengthen duration_s")
     size = run_size(list(scenarios), replications, workers or os.cpu_count() or 1)
     if size.seconds > SLOW_RUN_S:
         runs = f"{replications} replication{'s' if replications != 1 else ''}"

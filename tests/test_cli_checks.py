@@ -344,6 +344,17 @@ def test_duration_with_no_arrival_is_an_error_before_running(
                         "duration_s or move them in")  # fmt: skip
 
 
+def test_a_scenario_without_a_producer_is_an_error_before_running(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "quiet.yaml"
+    path.write_text("duration_s: 60\ncomponents: {q: {type: sqs_queue}}\n", encoding="utf-8")
+    for command in ("run", "check"):
+        line = one_error(*call(capsys, command, str(path)))
+        assert line == (f"evsim: error: {path}: components — no producer: a run would create no "
+                        "message and have nothing to measure")  # fmt: skip
+
+
 def test_no_message_produced_in_any_replication_is_an_error(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
