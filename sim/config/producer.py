@@ -205,6 +205,13 @@ def _as_tuple(value: Any) -> Any:
     return (value,) if isinstance(value, str) else value
 
 
+def _one_or_many(schema: dict[str, Any]) -> None:
+    """The JSON Schema of a list that one name may stand for (what :func:`_as_tuple` accepts)."""
+    as_list = dict(schema)
+    schema.clear()
+    schema["anyOf"] = [as_list.get("items", {}), as_list]
+
+
 # --------------------------------------------------------------------------- components
 
 
@@ -218,11 +225,8 @@ class ProducerSpec(Spec):
     arrivals: ArrivalsSpec | None = None
     send_to: Annotated[
         tuple[str, ...],
-        Field(min_length=1),
-        BeforeValidator(
-            _as_tuple,
-            json_schema_input_type=str | Annotated[tuple[str, ...], Field(min_length=1)],
-        ),
+        Field(min_length=1, json_schema_extra=_one_or_many),
+        BeforeValidator(_as_tuple),
     ]
     retry: Annotated[RetrySpec, AWS] = Field(default_factory=RetrySpec)
     groups: PosInt = 1
