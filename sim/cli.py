@@ -2,9 +2,20 @@
 
 ``evsim run SCENARIO.yaml [--replications N] [--seed S] [--set PATH=VALUE ...] [--out DIR]
 [--json] [--workers N]`` runs the replications and prints a summary table (mean and 95% CI per
-metric, then a per-sink breakdown), or with ``--json`` one JSON object on stdout. Warnings and
-progress go to stderr. A bad scenario prints one clear message and exits with status 2.
+metric, then a per-sink breakdown), or with ``--json`` one JSON object on stdout. ``compare``
+and ``sweep`` run variants under common random numbers.
 
+Warnings go to stderr as they arise, and into the ``warnings`` list of ``--json`` output and
+of ``manifest.json``: a scenario setting accepted but unrealistic, a run too big for the
+machine or expecting almost no message, a compare whose variants change the workload, pairs
+still in flight at the end, a CI reaching below 0 on a quantity that cannot be negative, a
+``--precision`` not reached (see :mod:`sim.analysis.diagnostics` and
+:mod:`sim.config.workload`). Errors (a bad scenario or option, a scenario that produces no
+message, an unreachable Dask scheduler) print one clear message and exit with status 2.
+
+``evsim check FILE...`` (also ``evsim validate FILE...``) validates scenario files without
+running them and prints each as loaded, defaults filled in. ``evsim schema [--markdown]``
+prints the JSON Schema of the format (or the generated reference). ``evsim --version``.
 ``evsim validate [--quick]`` runs the theory checks of :mod:`sim.study.validation` and prints
 theory vs simulation. ``evsim experiments [NAME ...] [--quick]`` runs the studies that write
 ``results/``.
@@ -17,6 +28,7 @@ import json
 import sys
 import warnings
 from collections.abc import Sequence
+from importlib import metadata, util
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -24,19 +36,58 @@ from sim.analysis.metrics import summary_json
 from sim.analysis.report import summary_table
 from sim.config.load import load_scenario, parse_value
 from sim.config.problems import EvsimWarning, ScenarioError
+from sim.diagnose import after_run, before_run
 
-__all__ = ["main"]
+__all__ = ["main", "version_line"]
 
 
-def _warn_to_stderr(
-    message: Warning | str,
-    category: type[Warning],
-    filename: str,
-    lineno: int,
-    file: TextIO | None = None,
-    line: str | None = None,
-) -> None:
-    print(f"evsim: warning: {message}", file=sys.stderr)
+class _Warnings:
+    """The warnings of one command: printed to stderr as they come, kept for JSON and manifests."""
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def add(self, message: str) -> None:
+        if message not in self.items:
+            self.items.append(message)
+            print(f"evsim: warning: {message}", file=sys.stderr)
+
+    def showwarning(
+        self,
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
+        if issubclass(category, EvsimWarning):
+            self.add(str(message))
+        else:
+            print(f"evsim: warning: {category.__name__}: {message}", file=sys.stderr)
+
+
+def version_line() -> str:
+    """``evsim VERSION (pure Python)``, or ``(compiled)`` when the core is compiled (mypyc)."""
+    try:
+        version = metadata.version("evsim")
+    except metadata.PackageNotFoundError:
+        version = "unknown"
+    spec = util.find_spec("sim.engine.ledger")
+    origin = spec.origin if spec is not None else None
+    kind = "pure Python" if origin is None or origin.endswith(".py") else "compiled"
+    return f"evsim {version} ({kind})"
+
+
+def _seed(text: str) -> int:
+    """An argparse type: a root seed, a whole number ≥ 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number ≥ 0, got {text!r}")
+    return value
 
 
 def _progress(args: argparse.Namespace) -> bool:
@@ -61,17 +112,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario, args.set or ())
     seed = scenario.seed if args.seed is None else args.seed
     n = scenario.replications if args.replications is None else args.replications
+    before_run([scenario], n, args.workers, args.warned.add)
     results = run_replications(
         scenario,
         n,
         seed,
         **_engine_options(args),
     )
+    after_run({scenario.name: results}, [scenario], args.precision, args.warned.add)
     js = summary_json(results, scenario.name, seed)
-    for message in dict.fromkeys(w for r in results for w in r.diagnostics.get("warnings", [])):
-        print(f"evsim: warning: {message}", file=sys.stderr)
+    js["warnings"] = args.warned.items
     if args.out:
-        write_run(Path(args.out), scenario, seed, results)
+        write_run(Path(args.out), scenario, seed, results, args.warned.items)
     if args.json:
         print(json.dumps(js, allow_nan=False))
     else:
@@ -84,18 +136,35 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_compare(args: argparse.Namespace) -> int:
     from sim.analysis.output import write_study
     from sim.analysis.report import compare_table
+    from sim.config.workload import workload_changes
     from sim.experiment import compare
 
     scenarios = [load_scenario(path, args.set or ()) for path in args.scenarios]
+    for path, s in zip(args.scenarios[1:], scenarios[1:], strict=True):
+        changes = workload_changes(scenarios[0], s)
+        if changes:
+            args.warned.add(
+                f"{path} changes the workload of {args.scenarios[0]} ({'; '.join(changes)}): "
+                "its messages differ from the baseline's, so common random numbers no longer "
+                "pair them and the differences mix workload and system effects"
+            )
+    before_run(
+        scenarios, args.replications or scenarios[0].replications, args.workers, args.warned.add
+    )
     res = compare(
         scenarios,
         args.replications,
         args.seed,
         **_engine_options(args),
     )
+    after_run(res.runs, scenarios, args.precision, args.warned.add)
     js = res.to_json()
+    js["warnings"] = args.warned.items
     if args.out:
-        write_study(Path(args.out), "compare", res.runs, scenarios, res.seed)
+        write_study(
+            Path(args.out), "compare", res.runs, scenarios, res.seed,
+            warnings=args.warned.items,
+        )  # fmt: skip
     if args.json:
         print(json.dumps(js, allow_nan=False))
     else:
@@ -114,6 +183,10 @@ def _parse_grid(items: Sequence[str]) -> dict[str, list[Any]]:
                 "--grid", [("", item, "expected PATH=V1,V2,... (for example "
                             "components.worker.errors.rate=0.01,0.1)")]
             )
+        if path.strip() in grid:
+            why = ("given twice; give every value of a path in one --grid "
+                   "(PATH=V1,V2,...), or the later one would replace the earlier")  # fmt: skip
+            raise ScenarioError("--grid", [(path.strip(), values, why)])
         try:
             grid[path.strip()] = [parse_value(v) for v in values.split(",")]
         except yaml.YAMLError as exc:
@@ -125,10 +198,12 @@ def _parse_grid(items: Sequence[str]) -> dict[str, list[Any]]:
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from sim.analysis.output import write_study
     from sim.analysis.report import sweep_table
-    from sim.experiment import sweep
+    from sim.experiment import grid_points, sweep
 
     scenario = load_scenario(args.scenario, args.set or ())
     grid = _parse_grid(args.grid)
+    points = [scenario.with_updates(p) for p in grid_points(grid)]
+    before_run(points, args.replications or scenario.replications, args.workers, args.warned.add)
     res = sweep(
         scenario,
         grid,
@@ -136,12 +211,16 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         args.seed,
         **_engine_options(args),
     )
+    names = [", ".join(f"{k}={v}" for k, v in p.items()) for p in res.points]
+    after_run(
+        dict(zip(names, res.runs, strict=True)), res.scenarios, args.precision, args.warned.add
+    )
     js = res.to_json()
+    js["warnings"] = args.warned.items
     if args.out:
-        names = [", ".join(f"{k}={v}" for k, v in p.items()) for p in res.points]
         write_study(
             Path(args.out), "sweep", dict(zip(names, res.runs, strict=True)), res.scenarios,
-            res.seed, res.points, {"grid": grid},
+            res.seed, res.points, {"grid": grid}, args.warned.items,
         )
     if args.json:
         print(json.dumps(js, allow_nan=False))
@@ -150,8 +229,42 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_check(args: argparse.Namespace) -> int:
+    import yaml
+
+    from sim.config.schema import file_data
+
+    status, printed = 0, 0
+    for path in args.files:
+        try:
+            scenario = load_scenario(path, args.set or ())
+            before_run([scenario], scenario.replications, None, args.warned.add)
+        except ScenarioError as exc:
+            print(f"evsim: error: {exc}", file=sys.stderr)
+            status = 2
+            continue
+        text = yaml.safe_dump(file_data(scenario), sort_keys=False, allow_unicode=True)
+        print(f"{'---' if printed else ''}\n# {path}\n{text}".lstrip("\n"), end="")
+        printed += 1
+    return status
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    from sim.config.reference import markdown
+    from sim.config.schema import json_schema
+
+    if args.markdown:
+        sys.stdout.write(markdown())
+    else:
+        print(json.dumps(json_schema(), indent=2, ensure_ascii=False))
+    return 0
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
     from sim.study.validation import run_checks
+
+    if args.files:
+        return _cmd_check(args)
 
     table = run_checks(quick=args.quick, progress=sys.stderr.isatty())
     cols = ["case", "theory", "sim_mean", "ci_low", "ci_high", "inside_ci"]
@@ -194,7 +307,8 @@ def _cmd_experiments(args: argparse.Namespace) -> int:
 
 def _study_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--replications", type=int, help="number of replications")
-    p.add_argument("--seed", type=int, help="root seed (default: the scenario's)")
+    p.add_argument("--seed", type=_seed, help="root seed, a whole number ≥ 0 (default: the "
+                   "scenario's)")
     p.add_argument(
         "--set", action="append", metavar="PATH=VALUE", help="override a field by dotted path"
     )
@@ -225,6 +339,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="evsim",
         description="Discrete-event reliability simulator for AWS event-processing architectures.",
     )
+    p.add_argument("--version", action="version", version=version_line())
     sub = p.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run the replications of a scenario and summarise them")
@@ -250,8 +365,32 @@ def _parser() -> argparse.ArgumentParser:
     _study_options(swp)
     swp.set_defaults(func=_cmd_sweep)
 
-    val = sub.add_parser("validate", help="check the simulator against queueing theory")
+    chk = sub.add_parser(
+        "check", help="validate scenario files without running them; print them as loaded"
+    )
+    chk.add_argument("files", nargs="+", metavar="FILE", help="scenario YAML files")
+    chk.add_argument(
+        "--set", action="append", metavar="PATH=VALUE", help="override a field by dotted path"
+    )
+    chk.set_defaults(func=_cmd_check)
+
+    sch = sub.add_parser("schema", help="print the JSON Schema of scenario files")
+    sch.add_argument(
+        "--markdown", action="store_true", help="print the generated reference page instead"
+    )
+    sch.set_defaults(func=_cmd_schema)
+
+    val = sub.add_parser(
+        "validate",
+        help="check the simulator against queueing theory; with files, check the files",
+    )
+    val.add_argument(
+        "files", nargs="*", metavar="FILE", help="scenario files to check (as evsim check does)"
+    )
     val.add_argument("--quick", action="store_true", help="fewer, shorter replications")
+    val.add_argument(
+        "--set", action="append", metavar="PATH=VALUE", help="with files: override a field"
+    )
     val.set_defaults(func=_cmd_validate)
 
     exp = sub.add_parser("experiments", help="run the experiment scripts that write results/")
@@ -264,13 +403,22 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``evsim`` command; returns the exit status."""
     args = _parser().parse_args(argv)
-    warnings.showwarning = _warn_to_stderr
-    warnings.simplefilter("always", EvsimWarning)
+    args.warned = _Warnings()
+    with warnings.catch_warnings():
+        warnings.showwarning = args.warned.showwarning
+        warnings.simplefilter("always", EvsimWarning)
+        return _main(args)
+
+
+def _main(args: argparse.Namespace) -> int:
     if getattr(args, "replications", None) is not None and args.replications < 1:
         print("evsim: error: --replications must be ≥ 1", file=sys.stderr)
         return 2
     if getattr(args, "workers", None) is not None and args.workers < 1:
         print("evsim: error: --workers must be ≥ 1", file=sys.stderr)
+        return 2
+    if getattr(args, "max_replications", None) is not None and args.max_replications < 1:
+        print("evsim: error: --max-replications must be ≥ 1", file=sys.stderr)
         return 2
     precision = getattr(args, "precision", None)
     if precision is not None and not 0 < precision < 1:

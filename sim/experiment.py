@@ -68,6 +68,10 @@ HEADLINE_METRICS: tuple[str, ...] = (
 )
 
 
+#: Seconds to wait for a Dask scheduler (``dask="tcp://..."``) before giving up.
+DASK_CONNECT_TIMEOUT_S = 5.0
+
+
 def default_workers() -> int:
     """All cores of this machine."""
     return os.cpu_count() or 1
@@ -95,7 +99,7 @@ def _mapper(
             from dask.distributed import Client, LocalCluster
         except ImportError as exc:  # pragma: no cover - depends on the installed extras
             raise ScenarioError(
-                "--dask", [("--dask", dask, "needs the dask extra: pip install 'evsim[dask]'")]
+                "--dask", [("", dask, "needs the dask extra: pip install 'evsim[dask]'")]
             ) from exc
         if dask == "local":
             n = default_workers() if workers is None else max(1, workers)
@@ -105,7 +109,7 @@ def _mapper(
             client = Client(cluster)
         else:
             cluster = None
-            client = Client(dask)
+            client = _connect(Client, dask)
         try:
 
             def dask_map(tasks: Sequence[Task]) -> Iterator[Any]:
@@ -130,6 +134,18 @@ def _mapper(
     )
     with ProcessPoolExecutor(max_workers=min(n, n_tasks), mp_context=context) as pool:
         yield lambda tasks: pool.map(work, tasks)
+
+
+def _connect(client_class: Any, address: str) -> Any:
+    """A Dask client of the scheduler at ``address``, or a clear error within a few seconds."""
+    try:
+        return client_class(address, timeout=DASK_CONNECT_TIMEOUT_S)
+    except (OSError, TimeoutError) as exc:
+        why = (f"no Dask scheduler answered within {DASK_CONNECT_TIMEOUT_S:g} s ({exc}); start "
+               "one (dask scheduler) or use --dask local")
+    except (ValueError, TypeError) as exc:
+        why = f"not a scheduler address ({exc}); expected tcp://HOST:PORT or local"
+    raise ScenarioError("--dask", [("", address, why)]) from None
 
 
 @overload

@@ -3,7 +3,8 @@
 ``write_run(DIR, ...)`` writes ``rows.parquet`` and ``rows.csv`` (tidy: one row per
 ``scenario, rep, seed, sink, metric, value``), ``summary.csv`` (mean, std, 95% CI per metric
 and sink) and ``manifest.json`` (the scenario as loaded, root seed, replications and the
-seed of each, package versions, git commit) so that a result can be traced and reproduced.
+seed of each, package versions, git commit, and the warnings the run gave) so that a result
+can be traced and reproduced.
 """
 
 from __future__ import annotations
@@ -60,8 +61,13 @@ def versions() -> dict[str, str | None]:
     return out
 
 
-def manifest(scenario: Scenario, seed: int, results: Sequence[RunResult]) -> dict[str, Any]:
-    """What is needed to trace and reproduce a set of replications."""
+def manifest(
+    scenario: Scenario,
+    seed: int,
+    results: Sequence[RunResult],
+    warnings: Sequence[str] = (),
+) -> dict[str, Any]:
+    """What is needed to trace and reproduce a set of replications, and what to doubt in it."""
     return {
         "scenario": scenario.model_dump(mode="json", by_alias=True),
         "root_seed": seed,
@@ -72,18 +78,28 @@ def manifest(scenario: Scenario, seed: int, results: Sequence[RunResult]) -> dic
         ],
         "versions": versions(),
         "git_commit": git_commit(),
+        "warnings": list(warnings),
     }
 
 
-def write_run(out: Path, scenario: Scenario, seed: int, results: Sequence[RunResult]) -> None:
-    """Write rows (parquet and CSV), summary and manifest of ``results`` into ``out``."""
+def write_run(
+    out: Path,
+    scenario: Scenario,
+    seed: int,
+    results: Sequence[RunResult],
+    warnings: Sequence[str] = (),
+) -> None:
+    """Write rows (parquet and CSV), summary and manifest of ``results`` into ``out``.
+
+    ``warnings`` (what ``evsim`` warned about the run) go into the manifest.
+    """
     out.mkdir(parents=True, exist_ok=True)
     rows = tidy(results)
     rows.to_parquet(out / "rows.parquet", index=False)
     rows.to_csv(out / "rows.csv", index=False)
     summarize(rows).to_csv(out / "summary.csv", index=False)
     (out / "manifest.json").write_text(
-        json.dumps(manifest(scenario, seed, results), indent=2) + "\n"
+        json.dumps(manifest(scenario, seed, results, warnings), indent=2) + "\n"
     )
 
 
@@ -95,11 +111,12 @@ def write_study(
     seed: int,
     params: Sequence[Mapping[str, Any]] | None = None,
     extra: Mapping[str, Any] | None = None,
+    warnings: Sequence[str] = (),
 ) -> None:
     """Write a comparison or sweep: rows, summary and manifest, one ``variant`` per entry.
 
     ``rows`` carry a ``variant`` column (the variant's name, or the sweep point's index) and,
-    for a sweep, one column per swept path.
+    for a sweep, one column per swept path. ``warnings`` go into the manifest.
     """
     out.mkdir(parents=True, exist_ok=True)
     frames = []
@@ -132,6 +149,7 @@ def write_study(
         "tasks": len(all_results),
         "versions": versions(),
         "git_commit": git_commit(),
+        "warnings": list(warnings),
         **(dict(extra) if extra else {}),
     }
     (out / "manifest.json").write_text(json.dumps(doc, indent=2, default=str) + "\n")

@@ -13,9 +13,9 @@ Semantics:
       simulated time, ``_per_s`` per second, ``_bytes``, ``_mb``; probabilities are in [0, 1].
     * A duration (:data:`DistSpec`) is a number (constant seconds) or a one-key mapping naming
       the family: ``exponential {mean}``, ``lognormal {median, sigma}``, ``uniform {low, high}``,
-      ``gamma {mean, cv}``, ``empirical {file}``. Files (empirical samples, arrival traces) are
-      resolved against the scenario file's directory and read once, at validation; the numbers
-      are stored on the spec, so a validated scenario never reads a file again.
+      ``gamma {mean, cv}``, ``empirical {file}``. Files (empirical samples, arrival traces, rate
+      series) are resolved against the scenario file's directory and read once, at validation;
+      the numbers are stored on the spec, so a validated scenario never reads a file again.
     * Components form a discriminated union on ``type``; references between them (``send_to``,
       ``dead_letter.target``, ``trigger.source``, ``async.on_failure``, outages) are checked, as
       are the FIFO/standard combinations AWS forbids.
@@ -105,6 +105,7 @@ from sim.config.producer import (
     ChoiceSpec,
     ProducerSpec,
     ProfileStep,
+    RateSeriesSpec,
     ResendSpec,
     TraceSpec,
 )
@@ -161,6 +162,7 @@ __all__ = [
     "ProducerSpec",
     "ProfileStep",
     "RateLimitSpec",
+    "RateSeriesSpec",
     "RedriveSpec",
     "ReplaySpec",
     "ResendSpec",

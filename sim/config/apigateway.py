@@ -5,13 +5,13 @@ Token-bucket throttling, the 29 s integration timeout and the 10 MB payload limi
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
 from sim.config.common import ErrorsSpec
 from sim.config.fields import DistSpec, PosFloat, Spec, const_dist
-from sim.config.problems import AWS_RANGE
+from sim.config.problems import ASSUMPTION, AWS, AWS_RANGE, CHOICE, Source
 
 __all__ = ["ApiGatewaySpec"]
 
@@ -27,11 +27,13 @@ class ApiGatewaySpec(Spec):
     ``latency_s`` is the gateway's own overhead.
     """
 
+    fields_source: ClassVar[Source] = AWS
+
     type: Literal["api_gateway"]
-    integration: str
+    integration: Annotated[str, CHOICE]
     rate_per_s: PosFloat = 10_000.0
     burst: Annotated[int, Field(ge=1)] = 5_000
     timeout_s: Annotated[float, Field(ge=0.05, le=300), AWS_RANGE] = 29.0
     max_payload_bytes: Annotated[int, Field(ge=1, le=10_485_760), AWS_RANGE] = 10_485_760
-    errors: ErrorsSpec = Field(default_factory=ErrorsSpec)
-    latency_s: DistSpec = const_dist(0.0)
+    errors: Annotated[ErrorsSpec, ASSUMPTION] = Field(default_factory=ErrorsSpec)
+    latency_s: Annotated[DistSpec, ASSUMPTION] = const_dist(0.0)

@@ -98,8 +98,6 @@ def cross_checks(s: ScenarioFields) -> list[RelProblem]:
             return spec
         return None
 
-    if "" in comps:
-        out.append((("components",), "", "component names must not be empty"))
     if s.warmup_s >= s.duration_s:
         out.append((("warmup_s",), s.warmup_s, f"must be < duration_s ({show(s.duration_s)})"))
     for price in s.prices:

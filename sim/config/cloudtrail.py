@@ -5,11 +5,12 @@ Recorded API calls, delivered to an EventBridge bus after a delay, best effort.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
 from sim.config.fields import DistSpec, Prob, Spec, dist_from_dict
+from sim.config.problems import ASSUMPTION, CHOICE, Source
 
 __all__ = ["CloudTrailSpec"]
 
@@ -23,8 +24,10 @@ class CloudTrailSpec(Spec):
     lognormal with median 30 s).
     """
 
+    fields_source: ClassVar[Source] = ASSUMPTION
+
     type: Literal["cloudtrail"]
-    bus: str
+    bus: Annotated[str, CHOICE]
     delivery_delay_s: DistSpec = Field(
         default_factory=lambda: dist_from_dict({"lognormal": {"median": 30.0, "sigma": 1.0}})
     )

@@ -5,7 +5,7 @@ Request errors, SDK retries, retried deliveries (EventBridge and S3 targets) and
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import (
     Field,
@@ -19,7 +19,16 @@ from sim.config.fields import (
     Prob,
     Spec,
 )
-from sim.config.problems import AWS_RANGE, invalid_all_error, invalid_error, show
+from sim.config.problems import (
+    ASSUMPTION,
+    AWS,
+    AWS_RANGE,
+    CHOICE,
+    Source,
+    invalid_all_error,
+    invalid_error,
+    show,
+)
 
 __all__ = ["DeliveryRetrySpec", "ErrorsSpec", "OutageSpec", "RetrySpec"]
 
@@ -27,7 +36,9 @@ __all__ = ["DeliveryRetrySpec", "ErrorsSpec", "OutageSpec", "RetrySpec"]
 
 
 class ErrorsSpec(Spec):
-    """Independent failure probability of each request."""
+    """Independent failure probability of each request (AWS publishes no error rates)."""
+
+    fields_source: ClassVar[Source] = ASSUMPTION
 
     rate: Prob = 0.0
 
@@ -40,9 +51,11 @@ class RetrySpec(Spec):
     see :mod:`sim.services.producer`).
     """
 
+    fields_source: ClassVar[Source] = AWS
+
     max_attempts: PosInt = 3
-    base_s: PosFloat = 1.0
-    cap_s: PosFloat = 20.0
+    base_s: Annotated[PosFloat, ASSUMPTION] = 1.0
+    cap_s: Annotated[PosFloat, ASSUMPTION] = 20.0
     mode: Literal["standard", "adaptive"] = "standard"
 
     @model_validator(mode="after")
@@ -58,11 +71,13 @@ class OutageSpec(Spec):
     ``slow`` multiplies latency by ``factor``.
     """
 
+    fields_source: ClassVar[Source] = CHOICE
+
     component: str
     start_s: NonNegFloat
     duration_s: PosFloat
     mode: Literal["unavailable", "slow", "throttled"] = "unavailable"
-    factor: Annotated[float, Field(ge=1)] = 10.0
+    factor: Annotated[float, Field(ge=1), ASSUMPTION] = 10.0
 
 
 class DeliveryRetrySpec(Spec):
@@ -76,6 +91,8 @@ class DeliveryRetrySpec(Spec):
     unconfirmed parameters, chosen so that the 185 default retries span about 22 hours, inside
     the 24 h default age.
     """
+
+    fields_source: ClassVar[Source] = ASSUMPTION
 
     max_age_s: Annotated[float, Field(ge=60, le=86_400), AWS_RANGE] = 86_400.0
     max_attempts: Annotated[int, Field(ge=0, le=185), AWS_RANGE] = 185

@@ -6,13 +6,13 @@ A ``database`` is a dependency: a Lambda handler calls it synchronously (see
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
 from sim.config.common import ErrorsSpec
 from sim.config.fields import DistSpec, NonNegFloat, Spec, const_dist
-from sim.config.problems import Why
+from sim.config.problems import ASSUMPTION, Source, Why
 
 __all__ = ["ContentionSpec", "DatabaseSpec"]
 
@@ -31,6 +31,8 @@ class ContentionSpec(Spec):
     AWS publishes no such curve for any database: they are numbers a team fits to its own
     measurements.
     """
+
+    fields_source: ClassVar[Source] = Source("assumption", "measure your own")
 
     sigma: Annotated[float, Field(ge=0, le=1), _USL_SIGMA] = 0.0
     kappa: NonNegFloat = 0.0
@@ -56,8 +58,13 @@ class DatabaseSpec(Spec):
     instance's default depends on its memory).
     """
 
+    fields_source: ClassVar[Source] = ASSUMPTION
+
     type: Literal["database"]
-    max_connections: Annotated[int, Field(ge=1), _ONE_CONNECTION] = 100
+    max_connections: Annotated[
+        int, Field(ge=1), _ONE_CONNECTION,
+        Source("assumption", "PostgreSQL's default; an RDS instance's depends on its memory"),
+    ] = 100  # fmt: skip
     waiting: Annotated[int, Field(ge=0)] | None = None
     service_time_s: DistSpec = const_dist(0.01)
     contention: ContentionSpec = Field(default_factory=ContentionSpec)

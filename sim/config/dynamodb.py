@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
 from sim.config.common import ErrorsSpec
 from sim.config.fields import DistSpec, NonNegFloat, Spec, const_dist
-from sim.config.problems import AWS_RANGE, MISSING, RelProblem, Why, invalid_all_error
+from sim.config.problems import (
+    ASSUMPTION,
+    AWS,
+    AWS_RANGE,
+    MISSING,
+    RelProblem,
+    Source,
+    Why,
+    invalid_all_error,
+)
 
 __all__ = ["DynamoDbTableSpec"]
 
@@ -34,16 +43,22 @@ class DynamoDbTableSpec(Spec):
     probability that a request fails with a server error.
     """
 
+    fields_source: ClassVar[Source] = AWS
+
     type: Literal["dynamodb_table"]
     capacity_mode: Literal["on_demand", "provisioned"] = "on_demand"
     read_capacity_units: Annotated[int, Field(ge=1), AWS_RANGE] | None = None
     write_capacity_units: Annotated[int, Field(ge=1), AWS_RANGE] | None = None
-    burst_s: Annotated[float, Field(ge=1), _BURST] = 300.0
-    scale_delay_s: NonNegFloat = 1800.0
+    burst_s: Annotated[
+        float, Field(ge=1), _BURST, Source("AWS", "300 s; full at the start is an assumption")
+    ] = 300.0
+    scale_delay_s: Annotated[
+        NonNegFloat, Source("AWS", "within 30 minutes; the mechanism is an assumption")
+    ] = 1800.0
     max_read_request_units: Annotated[int, Field(ge=1)] = 40_000
     max_write_request_units: Annotated[int, Field(ge=1)] = 40_000
-    errors: ErrorsSpec = Field(default_factory=ErrorsSpec)
-    latency_s: DistSpec = const_dist(0.005)
+    errors: Annotated[ErrorsSpec, ASSUMPTION] = Field(default_factory=ErrorsSpec)
+    latency_s: Annotated[DistSpec, ASSUMPTION] = const_dist(0.005)
 
     @model_validator(mode="after")
     def _check(self) -> DynamoDbTableSpec:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
 from sim.config.common import ErrorsSpec
 from sim.config.fields import DistSpec, Spec, const_dist
+from sim.config.problems import ASSUMPTION, CHOICE, Source
 
 __all__ = ["EndpointSpec"]
 
@@ -19,7 +20,9 @@ class EndpointSpec(Spec):
     retried by the sender); ``latency_s`` is the time from delivery to processed.
     """
 
+    fields_source: ClassVar[Source] = ASSUMPTION
+
     type: Literal["endpoint"]
-    protocol: Literal["email", "email-json", "http", "https", "sms"] = "http"
+    protocol: Annotated[Literal["email", "email-json", "http", "https", "sms"], CHOICE] = "http"
     errors: ErrorsSpec = Field(default_factory=ErrorsSpec)
     latency_s: DistSpec = const_dist(0.0)

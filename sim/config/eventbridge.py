@@ -5,13 +5,22 @@ Rules with event patterns, targets with retry policies and DLQs, the archive and
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
 from sim.config.common import DeliveryRetrySpec, ErrorsSpec
 from sim.config.fields import DistSpec, NonNegFloat, PosFloat, Prob, Spec, const_dist
-from sim.config.problems import AWS_RANGE, RelProblem, invalid_all_error, show
+from sim.config.problems import (
+    ASSUMPTION,
+    AWS,
+    AWS_RANGE,
+    CHOICE,
+    RelProblem,
+    Source,
+    invalid_all_error,
+    show,
+)
 
 __all__ = [
     "ArchiveSpec",
@@ -26,7 +35,7 @@ __all__ = [
 class TargetDeadLetterSpec(Spec):
     """A target's dead-letter queue: a standard SQS queue (AWS)."""
 
-    target: str
+    target: Annotated[str, CHOICE]
 
 
 class TargetSpec(Spec):
@@ -37,17 +46,19 @@ class TargetSpec(Spec):
     (missing permission, deleted target): no retry, straight to the DLQ, else lost.
     """
 
+    fields_source: ClassVar[Source] = AWS
+
     target: str
     retry: DeliveryRetrySpec = Field(default_factory=DeliveryRetrySpec)
     dead_letter: TargetDeadLetterSpec | None = None
-    client_error_rate: Prob = 0.0
+    client_error_rate: Annotated[Prob, ASSUMPTION] = 0.0
 
 
 class RuleSpec(Spec):
     """A rule: an event pattern (the EventBridge matching language) and up to 5 targets."""
 
-    name: Annotated[str, Field(min_length=1)]
-    pattern: dict[str, Any]
+    name: Annotated[str, Field(min_length=1), CHOICE]
+    pattern: Annotated[dict[str, Any], CHOICE]
     targets: Annotated[tuple[TargetSpec, ...], Field(min_length=1, max_length=5), AWS_RANGE]
 
 
@@ -59,9 +70,11 @@ class ArchiveSpec(Spec):
     minutes before replaying: an unconfirmed parameter, default 0).
     """
 
+    fields_source: ClassVar[Source] = AWS
+
     retention_s: PosFloat | None = None
     pattern: dict[str, Any] | None = None
-    lag_s: NonNegFloat = 0.0
+    lag_s: Annotated[NonNegFloat, ASSUMPTION] = 0.0
 
 
 class ReplaySpec(Spec):
@@ -73,11 +86,13 @@ class ReplaySpec(Spec):
     unconfirmed, default 10,000).
     """
 
+    fields_source: ClassVar[Source] = CHOICE
+
     at_s: NonNegFloat
     from_s: NonNegFloat
     to_s: NonNegFloat
-    name: str | None = None
-    rate_per_s: PosFloat = 10_000.0
+    name: Annotated[str | None, AWS] = None
+    rate_per_s: Annotated[PosFloat, ASSUMPTION] = 10_000.0
 
     @model_validator(mode="after")
     def _check(self) -> ReplaySpec:
@@ -103,11 +118,13 @@ class EventBusSpec(Spec):
     probability that a target receives an event twice (AWS: at-least-once, no rate; default 0).
     """
 
+    fields_source: ClassVar[Source] = AWS
+
     type: Literal["event_bus"]
-    errors: ErrorsSpec = Field(default_factory=ErrorsSpec)
-    latency_s: DistSpec = const_dist(0.0)
+    errors: Annotated[ErrorsSpec, ASSUMPTION] = Field(default_factory=ErrorsSpec)
+    latency_s: Annotated[DistSpec, ASSUMPTION] = const_dist(0.0)
     invocations_per_s: PosFloat = 18_750.0
-    duplicate_rate: Prob = 0.0
+    duplicate_rate: Annotated[Prob, ASSUMPTION] = 0.0
     rules: Annotated[tuple[RuleSpec, ...], Field(max_length=300), AWS_RANGE] = ()
     archive: ArchiveSpec | None = None
     replays: tuple[ReplaySpec, ...] = ()

@@ -15,7 +15,7 @@ import io
 import math
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
 
 from pydantic import (
     BaseModel,
@@ -26,7 +26,17 @@ from pydantic import (
     model_validator,
 )
 
-from sim.config.problems import PROBABILITY, invalid_error, show
+from sim.config.problems import (
+    CHOICE,
+    FROM_FILE,
+    PROBABILITY,
+    RelProblem,
+    Source,
+    invalid_all_error,
+    invalid_error,
+    show,
+    unwrap,
+)
 
 __all__ = [
     "ConstantDist",
@@ -47,6 +57,7 @@ __all__ = [
     "const_dist",
     "dist_from_dict",
     "read_column",
+    "resolve_path",
 ]
 
 # --------------------------------------------------------------------------- common field types
@@ -59,11 +70,54 @@ NonNegInt = Annotated[int, Field(ge=0)]
 
 
 class Spec(BaseModel):
-    """The base of every spec: frozen, no unknown fields, aliases accepted, no inf or NaN."""
+    """The base of every spec: frozen, no unknown fields, aliases accepted, no inf or NaN.
+
+    Numbers and booleans are not coerced into each other: ``true`` where a number is expected
+    (``rate_per_s: true``) and ``1`` where ``true``/``false`` is expected are errors, not 1.0
+    and true. Numbers written as strings (``"3"``) are still read as numbers.
+
+    ``fields_source`` is the :class:`~sim.config.problems.Source` of every field that does not
+    carry one in its annotation (see the generated reference).
+    """
 
     model_config = ConfigDict(
         frozen=True, extra="forbid", populate_by_name=True, allow_inf_nan=False
     )
+    fields_source: ClassVar[Source | None] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_bool_number_coercion(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        problems: list[RelProblem] = []
+        for name, info in cls.model_fields.items():
+            key = info.alias if info.alias is not None and info.alias in data else name
+            if key in data:
+                problems += _coercion_problems(info.annotation, data[key], (key,))
+        if problems:
+            raise invalid_all_error(problems)
+        return data
+
+
+_NUMBER_TEXT = {int: "a whole number", float: "a number"}
+
+
+def _coercion_problems(tp: Any, value: Any, at: tuple[str | int, ...]) -> list[RelProblem]:
+    """Problems with a bool given for a number (or a non-bool for a bool) in ``value``."""
+    bare, _ = unwrap(tp)
+    if bare in _NUMBER_TEXT and isinstance(value, bool):
+        return [(at, value, f"must be {_NUMBER_TEXT[bare]}, not {str(value).lower()}")]
+    if bare is bool and value is not None and not isinstance(value, bool):
+        return [(at, value, "must be true or false")]
+    args = get_args(bare)
+    if get_origin(bare) is tuple and len(args) == 2 and args[1] is Ellipsis:
+        if isinstance(value, list | tuple):
+            item = args[0]
+            return [p for i, v in enumerate(value) for p in _coercion_problems(item, v, (*at, i))]
+    elif get_origin(bare) is dict and isinstance(value, Mapping):
+        return [p for k, v in value.items() for p in _coercion_problems(args[1], v, (*at, k))]
+    return []
 
 
 # --------------------------------------------------------------------------- distributions
@@ -78,6 +132,7 @@ _FAMILIES_HELP = (
 class ConstantDist(Spec):
     """Always ``value`` seconds."""
 
+    fields_source: ClassVar[Source] = CHOICE
     family: Literal["constant"] = "constant"
     value: NonNegFloat
 
@@ -85,6 +140,7 @@ class ConstantDist(Spec):
 class ExponentialDist(Spec):
     """Exponential with mean ``mean`` seconds."""
 
+    fields_source: ClassVar[Source] = CHOICE
     family: Literal["exponential"] = "exponential"
     mean: PosFloat
 
@@ -92,6 +148,7 @@ class ExponentialDist(Spec):
 class LognormalDist(Spec):
     """Lognormal with median ``median`` seconds and log-scale standard deviation ``sigma``."""
 
+    fields_source: ClassVar[Source] = CHOICE
     family: Literal["lognormal"] = "lognormal"
     median: PosFloat
     sigma: NonNegFloat
@@ -100,6 +157,7 @@ class LognormalDist(Spec):
 class UniformDist(Spec):
     """Uniform on [``low``, ``high``] seconds."""
 
+    fields_source: ClassVar[Source] = CHOICE
     family: Literal["uniform"] = "uniform"
     low: NonNegFloat
     high: NonNegFloat
@@ -114,12 +172,14 @@ class UniformDist(Spec):
 class GammaDist(Spec):
     """Gamma with mean ``mean`` seconds and coefficient of variation ``cv`` (sd / mean)."""
 
+    fields_source: ClassVar[Source] = CHOICE
     family: Literal["gamma"] = "gamma"
     mean: PosFloat
     cv: PosFloat
 
 
-def _resolve(file: str, info: ValidationInfo) -> Path:
+def resolve_path(file: str, info: ValidationInfo) -> Path:
+    """``file`` relative to the ``base_dir`` of the validation context (the scenario's folder)."""
     base = (info.context or {}).get("base_dir")
     return Path(file) if base is None else Path(base) / file
 
@@ -128,7 +188,7 @@ def read_column(file: Any, column: str | None, info: ValidationInfo) -> tuple[fl
     """Numbers from one column of a text/CSV file (a header row is allowed), each ≥ 0."""
     if not isinstance(file, str) or not file:
         raise invalid_error("must be a file path (a non-empty string)", ("file",), file)
-    path = _resolve(file, info)
+    path = resolve_path(file, info)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -187,9 +247,11 @@ class EmpiricalDist(Spec):
     ``values`` is filled from the file at validation (``file`` relative to the scenario file).
     """
 
+    fields_source: ClassVar[Source] = CHOICE
+
     family: Literal["empirical"] = "empirical"
     file: str
-    values: Annotated[tuple[NonNegFloat, ...], Field(min_length=1)]
+    values: Annotated[tuple[NonNegFloat, ...], Field(min_length=1), FROM_FILE]
 
     @model_validator(mode="before")
     @classmethod

@@ -8,13 +8,13 @@ side effects unless ``errors.after_side_effects`` is false). See ``docs/scenario
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, Discriminator, Field, Tag, model_validator
 
 from sim.config.common import RetrySpec
 from sim.config.fields import DistSpec, NonNegInt, PosFloat, PosInt, Spec
-from sim.config.problems import AWS_RANGE, invalid_error
+from sim.config.problems import AWS, AWS_RANGE, CHOICE, Source, invalid_error
 from sim.config.producer import AttributeSpec, ChoiceSpec
 
 __all__ = ["CallSpec", "CountChoice", "CountSpec", "IdempotencySpec", "OutputSpec"]
@@ -22,6 +22,8 @@ __all__ = ["CallSpec", "CountChoice", "CountSpec", "IdempotencySpec", "OutputSpe
 
 class CountChoice(Spec):
     """A count drawn from ``{choice: {values, weights}}`` (values must be whole numbers ≥ 0)."""
+
+    fields_source: ClassVar[Source] = CHOICE
 
     choice: ChoiceSpec
 
@@ -67,13 +69,15 @@ class OutputSpec(Spec):
     group); ``size_bytes`` defaults to the input's size. ``retry`` is the SDK policy of the send.
     """
 
+    fields_source: ClassVar[Source] = CHOICE
+
     to: str
     count: CountSpec = 1
     attributes: dict[str, AttributeSpec] = Field(default_factory=dict)
     from_input: tuple[str, ...] = ()
     groups: PosInt | None = None
     size_bytes: Annotated[int, Field(ge=1, le=1_048_576), AWS_RANGE] | None = None
-    retry: RetrySpec = Field(default_factory=RetrySpec)
+    retry: Annotated[RetrySpec, AWS] = Field(default_factory=RetrySpec)
 
 
 class CallSpec(Spec):
@@ -87,14 +91,16 @@ class CallSpec(Spec):
     its first call until the environment is reclaimed.
     """
 
+    fields_source: ClassVar[Source] = CHOICE
+
     dependency: str
     count: PosInt = 1
-    op: Literal["read", "write"] = "read"
-    consistent: bool = False
-    size_kb: PosFloat = 1.0
+    op: Annotated[Literal["read", "write"], AWS] = "read"
+    consistent: Annotated[bool, AWS] = False
+    size_kb: Annotated[PosFloat, AWS] = 1.0
     timeout_s: DistSpec | None = None
     connection: Literal["per_call", "per_environment"] = "per_call"
-    retry: RetrySpec = Field(default_factory=RetrySpec)
+    retry: Annotated[RetrySpec, AWS] = Field(default_factory=RetrySpec)
 
 
 class IdempotencySpec(Spec):
@@ -106,4 +112,4 @@ class IdempotencySpec(Spec):
     latency are not modelled.
     """
 
-    window_s: PosFloat = 3600.0
+    window_s: Annotated[PosFloat, CHOICE] = 3600.0

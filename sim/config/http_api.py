@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
 from sim.config.common import ErrorsSpec
 from sim.config.fields import DistSpec, PosFloat, Spec, const_dist
-from sim.config.problems import Why
+from sim.config.problems import ASSUMPTION, CHOICE, Source, Why
 
 __all__ = ["HttpApiSpec", "RateLimitSpec"]
 
@@ -20,6 +20,8 @@ class RateLimitSpec(Spec):
 
     A request that finds the bucket empty is answered 429 (throttled).
     """
+
+    fields_source: ClassVar[Source] = CHOICE
 
     rate_per_s: PosFloat
     burst: Annotated[int, Field(ge=1)]
@@ -36,8 +38,10 @@ class HttpApiSpec(Spec):
     one for an arbitrary API).
     """
 
+    fields_source: ClassVar[Source] = CHOICE
+
     type: Literal["http_api"]
     max_concurrency: Annotated[int, Field(ge=1), _ONE_REQUEST] | None = None
     rate_limit: RateLimitSpec | None = None
-    errors: ErrorsSpec = Field(default_factory=ErrorsSpec)
-    latency_s: DistSpec = const_dist(0.1)
+    errors: Annotated[ErrorsSpec, ASSUMPTION] = Field(default_factory=ErrorsSpec)
+    latency_s: Annotated[DistSpec, ASSUMPTION] = const_dist(0.1)

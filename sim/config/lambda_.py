@@ -6,7 +6,7 @@ and asynchronous invocation.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import (
     Field,
@@ -22,7 +22,7 @@ from sim.config.fields import (
     const_dist,
 )
 from sim.config.handler import CallSpec, IdempotencySpec, OutputSpec
-from sim.config.problems import AWS_RANGE, Why
+from sim.config.problems import ASSUMPTION, AWS, AWS_RANGE, CHOICE, Source, Why
 
 __all__ = ["AsyncSpec", "ColdStartSpec", "FunctionErrorsSpec", "LambdaFunctionSpec", "TriggerSpec"]
 
@@ -34,6 +34,8 @@ class FunctionErrorsSpec(Spec):
     sends (an exception after its side effects, so a retried message calls and emits again);
     false decides it before them (a failing attempt makes no calls and emits nothing).
     """
+
+    fields_source: ClassVar[Source] = CHOICE
 
     rate: Prob = 0.0
     poison_rate: Prob = 0.0
@@ -48,7 +50,9 @@ class TriggerSpec(Spec):
     1000 (or ``max_concurrency`` when set).
     """
 
-    source: str
+    fields_source: ClassVar[Source] = AWS
+
+    source: Annotated[str, CHOICE]
     batch_size: Annotated[int, Field(ge=1, le=10_000), AWS_RANGE] = 10
     batching_window_s: Annotated[float, Field(ge=0, le=300), AWS_RANGE] = 0.0
     max_concurrency: Annotated[
@@ -56,7 +60,7 @@ class TriggerSpec(Spec):
         Why("AWS range is 2–1000; 1 is accepted, with a warning, as an idealised setting"),
     ] | None = None  # fmt: skip
     report_batch_item_failures: bool = False
-    poll_delay_s: DistSpec = const_dist(0.0)
+    poll_delay_s: Annotated[DistSpec, ASSUMPTION] = const_dist(0.0)
     initial_concurrency: PosInt = 5
     scale_up_per_min: PosFloat = 300.0
     max_batches: PosInt = 1000
@@ -69,6 +73,8 @@ class ColdStartSpec(Spec):
     defaults are unconfirmed modelling parameters.
     """
 
+    fields_source: ClassVar[Source] = ASSUMPTION
+
     duration_s: DistSpec = const_dist(0.25)
     keep_alive_s: NonNegFloat = 600.0
 
@@ -80,11 +86,13 @@ class AsyncSpec(Spec):
     (AWS documents duplicates but no rate: 0 by default).
     """
 
+    fields_source: ClassVar[Source] = AWS
+
     max_retries: Annotated[int, Field(ge=0, le=2), AWS_RANGE] = 2
     max_event_age_s: Annotated[float, Field(ge=60, le=21_600), AWS_RANGE] = 21_600.0
     on_failure: str | None = None
     on_success: str | None = None
-    duplicate_rate: Prob = 0.0
+    duplicate_rate: Annotated[Prob, ASSUMPTION] = 0.0
 
 
 class LambdaFunctionSpec(Spec):
@@ -95,16 +103,18 @@ class LambdaFunctionSpec(Spec):
     ``idempotent`` describe the handler (:mod:`sim.config.handler`).
     """
 
+    fields_source: ClassVar[Source] = CHOICE
+
     type: Literal["lambda_function"]
     trigger: TriggerSpec | None = None
-    duration_s: DistSpec = const_dist(0.1)
-    duration_per_message_s: DistSpec = const_dist(0.0)
+    duration_s: Annotated[DistSpec, ASSUMPTION] = const_dist(0.1)
+    duration_per_message_s: Annotated[DistSpec, ASSUMPTION] = const_dist(0.0)
     timeout_s: Annotated[float, Field(ge=1, le=900), AWS_RANGE] = 3.0
     reserved_concurrency: Annotated[int, Field(ge=0, le=1000), AWS_RANGE] | None = None
     memory_mb: Annotated[int, Field(ge=128, le=10_240), AWS_RANGE] = 128
-    cold_start: ColdStartSpec = Field(default_factory=ColdStartSpec)
+    cold_start: Annotated[ColdStartSpec, ASSUMPTION] = Field(default_factory=ColdStartSpec)
     errors: FunctionErrorsSpec = Field(default_factory=FunctionErrorsSpec)
-    async_: AsyncSpec = Field(default_factory=AsyncSpec, alias="async")
+    async_: Annotated[AsyncSpec, AWS] = Field(default_factory=AsyncSpec, alias="async")
     outputs: tuple[OutputSpec, ...] = ()
     calls: tuple[CallSpec, ...] = ()
     idempotent: IdempotencySpec | None = None

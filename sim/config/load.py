@@ -24,8 +24,11 @@ from sim.config.lambda_ import (
 from sim.config.pipeline_checks import handler_warnings
 from sim.config.problems import NO_VALUE, EvsimWarning, ScenarioError
 from sim.config.problems import Problem as Problem
+from sim.config.producer import ProducerSpec
 from sim.config.producer import Scalar as Scalar
 from sim.config.scenario import Scenario, set_path, validate_scenario
+from sim.config.sns import SnsTopicSpec
+from sim.config.sqs import SqsQueueSpec
 
 
 def scenario_warnings(s: Scenario) -> list[str]:
@@ -40,6 +43,28 @@ def scenario_warnings(s: Scenario) -> list[str]:
             out.append(f"{path}: {mc} — above reserved_concurrency ({f.reserved_concurrency}); "
                        "AWS warns that the function will then be throttled")  # fmt: skip
     out.extend(handler_warnings(s.components))
+    out.extend(_fifo_group_warnings(s))
+    return out
+
+
+def _fifo_group_warnings(s: Scenario) -> list[str]:
+    """Producers sending to a FIFO queue or topic without saying how many message groups."""
+    out = []
+    for name, p in s.of_type(ProducerSpec).items():
+        if "groups" in p.model_fields_set:
+            continue
+        for target in p.send_to:
+            spec = s.components.get(target)
+            if isinstance(spec, SqsQueueSpec | SnsTopicSpec) and spec.fifo:
+                kind = "queue" if isinstance(spec, SqsQueueSpec) else "topic"
+                out.append(
+                    f"components.{name}.groups: unset — {name} sends to the FIFO {kind} "
+                    f"{target!r}, and AWS requires a MessageGroupId on every FIFO send; evsim "
+                    "puts every message in one group (strict order, one batch in flight at a "
+                    "time), which is rarely what an application does; set groups (groups: 1 to "
+                    "keep one group)"
+                )
+                break
     return out
 
 

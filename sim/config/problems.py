@@ -26,7 +26,11 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
 __all__ = [
+    "ASSUMPTION",
+    "AWS",
     "AWS_RANGE",
+    "CHOICE",
+    "FROM_FILE",
     "INPUT",
     "MISSING",
     "NO_VALUE",
@@ -35,11 +39,13 @@ __all__ = [
     "Problem",
     "RelProblem",
     "ScenarioError",
+    "Source",
     "Why",
     "invalid_all_error",
     "invalid_error",
     "problems_from_errors",
     "show",
+    "unwrap",
 ]
 
 
@@ -126,6 +132,39 @@ class Why:
 AWS_RANGE = Why("AWS range for {field}")
 PROBABILITY = Why("a probability")
 
+
+@dataclass(frozen=True)
+class Source:
+    """Where a field's default and range come from (the ``source`` of the generated reference).
+
+    ``kind`` is ``AWS`` (AWS's documented default, limit or range), ``assumption`` (a number
+    evsim picks where AWS documents none that fits a model) or ``scenario`` (a choice of the
+    scenario itself: workload, wiring, run length; no AWS counterpart). ``note`` qualifies it,
+    for example which part is AWS's. A field annotated with :data:`AWS_RANGE` and no
+    :class:`Source` is ``AWS``.
+    """
+
+    kind: Literal["AWS", "assumption", "scenario"]
+    note: str = ""
+
+
+AWS = Source("AWS")
+ASSUMPTION = Source("assumption")
+CHOICE = Source("scenario")
+
+
+@dataclass(frozen=True)
+class FromFile:
+    """Marks a field filled, when the scenario is loaded, from the file a sibling field names.
+
+    Such fields (a trace's ``times``, an empirical distribution's ``values``) are not part of
+    what a user writes: the JSON Schema does not require them and ``evsim check`` leaves them
+    out of what it prints.
+    """
+
+
+FROM_FILE = FromFile()
+
 # --------------------------------------------------------------------------- pydantic errors
 
 
@@ -144,7 +183,7 @@ def _is_union(tp: Any) -> bool:
     return get_origin(tp) in (Union, types.UnionType)
 
 
-def _unwrap(tp: Any) -> tuple[Any, list[Any]]:
+def unwrap(tp: Any) -> tuple[Any, list[Any]]:
     """Strip ``Annotated`` and ``Optional``; return the bare type and the metadata on the way."""
     meta: list[Any] = []
     while True:
@@ -167,7 +206,7 @@ def _is_model(tp: Any) -> bool:
 def _member(union: Any, tag: Any) -> Any:
     """The member of a tagged union that ``tag`` selects (None if no member matches)."""
     for member in get_args(union):
-        bare, meta = _unwrap(member)
+        bare, meta = unwrap(member)
         if any(isinstance(m, Tag) and m.tag == tag for m in meta):
             return member
         if _is_model(bare):
@@ -185,7 +224,7 @@ def _locate(loc: tuple[str | int, ...], root: type[BaseModel]) -> _Where:
     w, lost = _Where(), False
     tp: Any = root
     for seg in loc:
-        tp, more = _unwrap(tp)
+        tp, more = unwrap(tp)
         w.meta += more
         if seg == "[key]":
             continue
@@ -216,7 +255,7 @@ def _locate(loc: tuple[str | int, ...], root: type[BaseModel]) -> _Where:
         else:
             w.path.append(seg)
             lost = True
-    w.tp, more = _unwrap(tp)
+    w.tp, more = unwrap(tp)
     w.meta += more
     w.meta += [m for info in w.meta if isinstance(info, FieldInfo) for m in info.metadata]
     return w

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from itertools import pairwise
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -31,15 +31,21 @@ from sim.config.fields import (
     read_column,
 )
 from sim.config.problems import (
+    ASSUMPTION,
+    AWS,
     AWS_RANGE,
+    CHOICE,
+    FROM_FILE,
     MISSING,
     NO_VALUE,
     RelProblem,
+    Source,
     Why,
     invalid_all_error,
     invalid_error,
     show,
 )
+from sim.config.rate_series import RateSeriesSpec
 
 __all__ = [
     "ArrivalsSpec",
@@ -49,6 +55,7 @@ __all__ = [
     "ChoiceSpec",
     "ProducerSpec",
     "ProfileStep",
+    "RateSeriesSpec",
     "ResendSpec",
     "Scalar",
     "TraceSpec",
@@ -58,12 +65,16 @@ __all__ = [
 class ProfileStep(Spec):
     """From ``start_s`` on, Poisson arrivals at ``rate_per_s`` (until the next step)."""
 
+    fields_source: ClassVar[Source] = CHOICE
+
     start_s: NonNegFloat
     rate_per_s: NonNegFloat
 
 
 class BurstSpec(Spec):
     """``count`` extra messages at ``at_s``, spread uniformly over ``spread_s``."""
+
+    fields_source: ClassVar[Source] = CHOICE
 
     at_s: NonNegFloat
     count: PosInt
@@ -73,9 +84,11 @@ class BurstSpec(Spec):
 class TraceSpec(Spec):
     """Arrival times replayed from column ``column`` of ``file`` (or a single-column file)."""
 
+    fields_source: ClassVar[Source] = CHOICE
+
     file: str
     column: str = "t_s"
-    times: Annotated[tuple[NonNegFloat, ...], Field(min_length=1)]
+    times: Annotated[tuple[NonNegFloat, ...], Field(min_length=1), FROM_FILE]
 
     @model_validator(mode="before")
     @classmethod
@@ -93,17 +106,25 @@ class TraceSpec(Spec):
 
 
 class ArrivalsSpec(Spec):
-    """Arrivals other than a constant Poisson rate: a rate profile or a trace, plus bursts."""
+    """Arrivals other than a constant Poisson rate, plus bursts.
+
+    One of a rate profile, a trace of arrival times and a rate series, and any bursts.
+    """
+
+    fields_source: ClassVar[Source] = CHOICE
 
     profile: Annotated[tuple[ProfileStep, ...], Field(min_length=1)] | None = None
     bursts: tuple[BurstSpec, ...] = ()
     trace: TraceSpec | None = None
+    rate_series: RateSeriesSpec | None = None
 
     @model_validator(mode="after")
     def _check(self) -> ArrivalsSpec:
         problems: list[RelProblem] = []
-        if self.profile is not None and self.trace is not None:
-            problems.append((("trace",), NO_VALUE, "profile and trace are mutually exclusive"))
+        given = [n for n in ("profile", "trace", "rate_series") if getattr(self, n) is not None]
+        for name in given[1:]:
+            why = f"not allowed with {given[0]}: give one of profile, trace and rate_series"
+            problems.append(((name,), NO_VALUE, why))
         if self.profile:
             if self.profile[0].start_s != 0:
                 problems.append((("profile", 0, "start_s"), self.profile[0].start_s,
@@ -124,6 +145,8 @@ Scalar = str | int | float | bool
 class ChoiceSpec(Spec):
     """One of ``values``, with probabilities proportional to ``weights`` (equal if omitted)."""
 
+    fields_source: ClassVar[Source] = CHOICE
+
     values: Annotated[tuple[Scalar, ...], Field(min_length=1)]
     weights: tuple[NonNegFloat, ...] | None = None
 
@@ -140,6 +163,8 @@ class ChoiceSpec(Spec):
 
 class ChoiceAttr(Spec):
     """An attribute drawn from a :class:`ChoiceSpec` (``{choice: {values, weights}}``)."""
+
+    fields_source: ClassVar[Source] = CHOICE
 
     choice: ChoiceSpec
 
@@ -170,6 +195,8 @@ AttributeSpec = Annotated[
 class ResendSpec(Spec):
     """With probability ``rate`` the application sends a message again ``delay_s`` later."""
 
+    fields_source: ClassVar[Source] = ASSUMPTION
+
     rate: Prob = 0.0
     delay_s: NonNegFloat = 1.0
 
@@ -178,33 +205,51 @@ def _as_tuple(value: Any) -> Any:
     return (value,) if isinstance(value, str) else value
 
 
+def _one_or_many(schema: dict[str, Any]) -> None:
+    """The JSON Schema of a list that one name may stand for (what :func:`_as_tuple` accepts)."""
+    as_list = dict(schema)
+    schema.clear()
+    schema["anyOf"] = [as_list.get("items", {}), as_list]
+
+
 # --------------------------------------------------------------------------- components
 
 
 class ProducerSpec(Spec):
     """An application sending messages (Poisson ``rate_per_s`` and/or ``arrivals``)."""
 
+    fields_source: ClassVar[Source] = CHOICE
+
     type: Literal["producer"]
     rate_per_s: Annotated[float, Field(gt=0), Why("messages per second")] | None = None
     arrivals: ArrivalsSpec | None = None
-    send_to: Annotated[tuple[str, ...], Field(min_length=1), BeforeValidator(_as_tuple)]
-    retry: RetrySpec = Field(default_factory=RetrySpec)
+    send_to: Annotated[
+        tuple[str, ...],
+        Field(min_length=1, json_schema_extra=_one_or_many),
+        BeforeValidator(_as_tuple),
+    ]
+    retry: Annotated[RetrySpec, AWS] = Field(default_factory=RetrySpec)
     groups: PosInt = 1
     dedup_ids: Literal["unique", "content"] = "unique"
     attributes: dict[str, AttributeSpec] = Field(default_factory=dict)
-    resend: ResendSpec = Field(default_factory=ResendSpec)
-    size_bytes: Annotated[int, Field(ge=1, le=1_048_576), AWS_RANGE] = 1024
+    resend: Annotated[ResendSpec, ASSUMPTION] = Field(default_factory=ResendSpec)
+    size_bytes: Annotated[
+        int, Field(ge=1, le=1_048_576), AWS_RANGE,
+        Source("assumption", "the default; the range is AWS's maximum message size"),
+    ] = 1024  # fmt: skip
 
     @model_validator(mode="after")
     def _check(self) -> ProducerSpec:
         problems: list[RelProblem] = []
         arr = self.arrivals
-        has_arrivals = arr is not None and bool(arr.profile or arr.trace or arr.bursts)
+        has_arrivals = arr is not None and bool(
+            arr.profile or arr.trace or arr.rate_series or arr.bursts
+        )
         if self.rate_per_s is None and not has_arrivals:
-            problems.append((("rate_per_s",), MISSING,
-                             "give rate_per_s or arrivals (profile, trace or bursts)"))  # fmt: skip
+            problems.append((("rate_per_s",), MISSING, "give rate_per_s or arrivals (profile, "
+                             "trace, rate_series or bursts)"))  # fmt: skip
         if self.rate_per_s is not None and arr is not None:
-            for name in ("profile", "trace"):
+            for name in ("profile", "trace", "rate_series"):
                 if getattr(arr, name) is not None:
                     why = "not allowed with rate_per_s; give one or the other"
                     problems.append((("arrivals", name), NO_VALUE, why))

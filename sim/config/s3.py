@@ -5,12 +5,13 @@ Object keys, sizes and metadata, direct notifications with filters, EventBridge 
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
 from sim.config.common import DeliveryRetrySpec, ErrorsSpec
 from sim.config.fields import DistSpec, Prob, Spec, const_dist, dist_from_dict
+from sim.config.problems import ASSUMPTION, AWS, Source
 
 __all__ = ["S3_EVENT_TYPES", "NotificationSpec", "S3BucketSpec"]
 
@@ -30,6 +31,8 @@ S3_EVENT_TYPES = (
 
 class NotificationSpec(Spec):
     """A direct event notification: events of ``events`` whose key matches prefix and suffix."""
+
+    fields_source: ClassVar[Source] = AWS
 
     target: str
     events: Annotated[
@@ -54,11 +57,13 @@ class S3BucketSpec(Spec):
     ``eventbridge`` is itself the sink of its puts.
     """
 
+    fields_source: ClassVar[Source] = ASSUMPTION
+
     type: Literal["s3_bucket"]
     errors: ErrorsSpec = Field(default_factory=ErrorsSpec)
     latency_s: DistSpec = const_dist(0.0)
-    notifications: tuple[NotificationSpec, ...] = ()
-    eventbridge: str | None = None
+    notifications: Annotated[tuple[NotificationSpec, ...], AWS] = ()
+    eventbridge: Annotated[str | None, AWS] = None
     notification_delay_s: DistSpec = Field(
         default_factory=lambda: dist_from_dict({"lognormal": {"median": 1.0, "sigma": 1.0}})
     )

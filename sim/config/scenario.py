@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, Field, PrivateAttr, ValidationError, model_validator
 
@@ -21,7 +21,11 @@ from sim.config.common import OutageSpec
 from sim.config.components import COMPONENT_TYPES, ComponentSpec
 from sim.config.fields import NonNegFloat, PosFloat, PosInt, Spec
 from sim.config.problems import (
+    AWS,
+    CHOICE,
+    RelProblem,
     ScenarioError,
+    Source,
     invalid_all_error,
     problems_from_errors,
     show,
@@ -31,9 +35,15 @@ __all__ = ["Scenario", "set_path", "validate_scenario"]
 
 _C = TypeVar("_C", bound=BaseModel)
 
+#: Fields that say what is read from a file (a trace, an empirical distribution, a rate series):
+#: a variant that changes one reads the file again.
+_FILE_KEYS = ("file", "column", "time_column", "value_column")
+
 
 class Scenario(Spec):
     """A validated, frozen scenario. Make variants with :meth:`with_updates`."""
+
+    fields_source: ClassVar[Source] = CHOICE
 
     name: Annotated[str, Field(min_length=1)] = "scenario"
     seed: Annotated[int, Field(ge=0)] = 0
@@ -41,7 +51,7 @@ class Scenario(Spec):
     drain_s: NonNegFloat = 600.0
     warmup_s: NonNegFloat = 0.0
     replications: PosInt = 10
-    account_concurrency: PosInt = 1000
+    account_concurrency: Annotated[PosInt, AWS] = 1000
     max_hops: PosInt | None = None
     components: Annotated[dict[str, ComponentSpec], Field(min_length=1)]
     outages: tuple[OutageSpec, ...] = ()
@@ -56,6 +66,11 @@ class Scenario(Spec):
             return NotImplemented
         return all(getattr(self, k) == getattr(other, k) for k in type(self).model_fields)
 
+    @property
+    def source(self) -> str:
+        """Where the scenario was loaded from (its file), as problem lines name it."""
+        return self._source
+
     def of_type(self, cls: type[_C]) -> dict[str, _C]:
         """The components of one spec class, by name, in file order."""
         return {k: v for k, v in self.components.items() if isinstance(v, cls)}
@@ -69,17 +84,44 @@ class Scenario(Spec):
         data = self.model_dump(by_alias=True)
         for path, value in updates.items():
             parent, key = set_path(data, path, value, self._source, "update")
-            if key == "file" and isinstance(parent, dict):  # reload from the new file
+            if key in _FILE_KEYS and isinstance(parent, dict):  # reload from the file
                 parent.pop("values", None)
                 parent.pop("times", None)
         return validate_scenario(data, self._source, self._base_dir)
 
     @model_validator(mode="after")
     def _check_references(self) -> Scenario:
-        problems = cross_checks(self)
+        problems: list[RelProblem] = [
+            (("components",), name, why)
+            for name in self.components
+            if (why := _bad_name(name)) is not None
+        ]
+        problems += cross_checks(self)
         if problems:
             raise invalid_all_error(problems)
         return self
+
+
+#: Characters a component name may not hold: they would corrupt the CSV rows and file paths
+#: that carry the name (the ``sink`` and ``component`` columns, per-sink file names).
+_NAME_FORBIDDEN = {",": "a comma", "/": "a slash", "\\": "a backslash", '"': "a double quote",
+                   "*": "'*' (the whole-run marker of the sink column)"}  # fmt: skip
+
+
+def _bad_name(name: str) -> str | None:
+    """Why ``name`` cannot name a component, or None if it can."""
+    if not name.strip():
+        return "component names must not be empty"
+    if name != name.strip():
+        return "component names must not start or end with spaces"
+    if name in (".", ".."):
+        return "component names must not be '.' or '..' (they name folders in file paths)"
+    for char, what in _NAME_FORBIDDEN.items():
+        if char in name:
+            return f"component names must not contain {what}; use letters, digits, '-', '_', '.'"
+    if any(not c.isprintable() for c in name):
+        return "component names must not contain line breaks, tabs or other control characters"
+    return None
 
 
 def validate_scenario(data: Mapping[str, Any], source: str, base_dir: Path | None) -> Scenario:

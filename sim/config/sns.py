@@ -5,13 +5,21 @@ Subscriptions with filter policies, delivery policies per protocol, subscription
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
 from sim.config.common import ErrorsSpec
 from sim.config.fields import DistSpec, Prob, Spec, const_dist
-from sim.config.problems import AWS_RANGE, RelProblem, invalid_all_error
+from sim.config.problems import (
+    ASSUMPTION,
+    AWS,
+    AWS_RANGE,
+    CHOICE,
+    RelProblem,
+    Source,
+    invalid_all_error,
+)
 
 __all__ = [
     "DeliveryPolicySpec",
@@ -28,13 +36,18 @@ Protocol = Literal["sqs", "lambda", "http", "https", "email", "email-json", "sms
 class DeliveryPolicySpec(Spec):
     """An SNS delivery retry policy (four phases; see the module docstring)."""
 
+    fields_source: ClassVar[Source] = AWS
+
     immediate: Annotated[int, Field(ge=0)] = 0
     pre_backoff: Annotated[int, Field(ge=0)] = 0
     backoff: Annotated[int, Field(ge=0)] = 3
     post_backoff: Annotated[int, Field(ge=0)] = 0
     min_delay_s: Annotated[float, Field(ge=0)] = 20.0
     max_delay_s: Annotated[float, Field(ge=0)] = 20.0
-    backoff_function: Literal["linear", "arithmetic", "geometric", "exponential"] = "linear"
+    backoff_function: Annotated[
+        Literal["linear", "arithmetic", "geometric", "exponential"],
+        Source("AWS", "the names; the curves are an assumption"),
+    ] = "linear"
 
     @model_validator(mode="after")
     def _check(self) -> DeliveryPolicySpec:
@@ -87,7 +100,7 @@ def default_delivery_policy(protocol: str) -> DeliveryPolicySpec:
 class SubscriptionDeadLetterSpec(Spec):
     """A subscription's dead-letter queue (an SQS queue of the topic's type)."""
 
-    target: str
+    target: Annotated[str, CHOICE]
 
 
 class SubscriptionSpec(Spec):
@@ -101,13 +114,15 @@ class SubscriptionSpec(Spec):
     which SNS does not retry.
     """
 
+    fields_source: ClassVar[Source] = AWS
+
     target: str
     protocol: Protocol | None = None
     filter_policy: dict[str, Any] | None = None
     filter_policy_scope: Literal["MessageAttributes", "MessageBody"] = "MessageAttributes"
     dead_letter: SubscriptionDeadLetterSpec | None = None
     retry: DeliveryPolicySpec | None = None
-    client_error_rate: Prob = 0.0
+    client_error_rate: Annotated[Prob, ASSUMPTION] = 0.0
 
 
 class SnsTopicSpec(Spec):
@@ -118,13 +133,17 @@ class SnsTopicSpec(Spec):
     email deliveries beyond it wait in line.
     """
 
+    fields_source: ClassVar[Source] = AWS
+
     type: Literal["sns_topic"]
-    fifo: bool = False
+    fifo: Annotated[
+        bool, Source("AWS", "the 5-minute deduplication window of a topic is an assumption")
+    ] = False
     email_rate_per_s: Annotated[float, Field(gt=0, le=10), AWS_RANGE] = 10.0
     content_based_dedup: bool = False
-    errors: ErrorsSpec = Field(default_factory=ErrorsSpec)
-    latency_s: DistSpec = const_dist(0.0)
-    subscriptions: tuple[SubscriptionSpec, ...] = ()
+    errors: Annotated[ErrorsSpec, ASSUMPTION] = Field(default_factory=ErrorsSpec)
+    latency_s: Annotated[DistSpec, ASSUMPTION] = const_dist(0.0)
+    subscriptions: Annotated[tuple[SubscriptionSpec, ...], CHOICE] = ()
 
     @model_validator(mode="after")
     def _check(self) -> SnsTopicSpec:

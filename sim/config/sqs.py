@@ -5,7 +5,7 @@ Visibility timeout, retention, delays, deduplication, dead-letter queue and redr
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import (
     Field,
@@ -20,7 +20,15 @@ from sim.config.fields import (
     Spec,
     const_dist,
 )
-from sim.config.problems import AWS_RANGE, RelProblem, invalid_all_error
+from sim.config.problems import (
+    ASSUMPTION,
+    AWS,
+    AWS_RANGE,
+    CHOICE,
+    RelProblem,
+    Source,
+    invalid_all_error,
+)
 
 __all__ = ["DeadLetterSpec", "RedriveSpec", "SqsQueueSpec"]
 
@@ -28,15 +36,18 @@ __all__ = ["DeadLetterSpec", "RedriveSpec", "SqsQueueSpec"]
 class DeadLetterSpec(Spec):
     """Redrive policy: after ``max_receive_count`` receives a message moves to ``target``."""
 
-    target: str
+    target: Annotated[str, CHOICE]
     max_receive_count: Annotated[int, Field(ge=1, le=1000), AWS_RANGE]
 
 
 class RedriveSpec(Spec):
     """A DLQ redrive (StartMessageMoveTask) back to the source queue(s), starting at ``at_s``."""
 
-    at_s: NonNegFloat
-    rate_per_s: Annotated[float, Field(gt=0, le=500), AWS_RANGE] = 500.0
+    at_s: Annotated[NonNegFloat, CHOICE]
+    rate_per_s: Annotated[
+        float, Field(gt=0, le=500), AWS_RANGE,
+        Source("AWS", "the range; the default, AWS's maximum, is an assumption"),
+    ] = 500.0  # fmt: skip
 
 
 class SqsQueueSpec(Spec):
@@ -46,6 +57,8 @@ class SqsQueueSpec(Spec):
     for the queue type (see :attr:`calls_per_s_limit`).
     """
 
+    fields_source: ClassVar[Source] = AWS
+
     type: Literal["sqs_queue"]
     fifo: bool = False
     visibility_timeout_s: Annotated[float, Field(ge=0, le=43_200), AWS_RANGE] = 30.0
@@ -53,10 +66,10 @@ class SqsQueueSpec(Spec):
     delay_s: Annotated[float, Field(ge=0, le=900), AWS_RANGE] = 0.0
     dead_letter: DeadLetterSpec | None = None
     content_based_dedup: bool = False
-    duplicate_rate: Prob = 0.0
-    reorder_rate: Prob = 0.0
-    errors: ErrorsSpec = Field(default_factory=ErrorsSpec)
-    latency_s: DistSpec = const_dist(0.0)
+    duplicate_rate: Annotated[Prob, ASSUMPTION] = 0.0
+    reorder_rate: Annotated[Prob, ASSUMPTION] = 0.0
+    errors: Annotated[ErrorsSpec, ASSUMPTION] = Field(default_factory=ErrorsSpec)
+    latency_s: Annotated[DistSpec, ASSUMPTION] = const_dist(0.0)
     max_calls_per_s: Annotated[float, Field(gt=0)] | None = None
     redrives: tuple[RedriveSpec, ...] = ()
 

@@ -4,7 +4,8 @@ Modelled:
     * Arrivals: a Poisson process (``rate_per_s``); a piecewise-constant Poisson rate profile
       (exact, by restarting the exponential clock at each step, which memorylessness allows);
       bursts of ``count`` messages spread evenly over ``spread_s`` from ``at_s``; replay of a CSV
-      of timestamps. Producers emit during ``[0, duration_s)``.
+      of timestamps; a rate series from a CSV of measurements (counts or rates per interval),
+      run as a rate profile. Producers emit during ``[0, duration_s)``.
     * Workload randomness is drawn when a message is created, on the producer's own streams
       (arrivals, group, attributes, poison draw, resend), so system variants see the same
       messages (common random numbers).
@@ -272,6 +273,8 @@ class Producer(Component):
                 self.env.process(self._run_profile(steps))
             if arrivals.trace is not None:
                 self.env.process(self._run_times(arrivals.trace.times))
+            if arrivals.rate_series is not None:
+                self.env.process(self._run_profile(arrivals.rate_series.steps()))
             for burst in arrivals.bursts:
                 n = burst.count
                 times = [burst.at_s + burst.spread_s * k / n for k in range(n)]
