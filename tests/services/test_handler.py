@@ -463,3 +463,15 @@ def test_on_failure_to_a_bus_routes_the_failed_event_by_its_rules():
     del comps["f1"], comps["q1"]
     r = run(data)
     assert (r.sinks["f0"]["dead_lettered"], r.sinks["f2"]["delivered"]) == (1, 1)
+
+
+def test_a_run_that_times_out_before_its_calls_releases_its_environment():
+    # per-environment connections track environments; a run longer than the timeout never
+    # reaches its calls, and its environment must still be released (and reused)
+    f = {"duration_s": 5, "timeout_s": 3, "calls": [{"dependency": "db",
+                                                    "connection": "per_environment"}]}  # fmt: skip
+    data = with_db(f, ONE_CONN, count=1, drain_s=100)
+    r = run(data)
+    assert events(r, "f", "failure") == [3.0, 33.0, 63.0, 93.0]
+    assert r.metrics["function_timeouts"] == 4
+    assert r.metrics["cold_starts"] == 1  # one environment, released and reused each time
