@@ -95,8 +95,12 @@ def _stat_block_ok(block: dict[str, Any], names: tuple[str, ...]) -> None:
 
 def test_json_has_the_design_shape(capsys: pytest.CaptureFixture[str], tiny: Path) -> None:
     js = run_json(capsys, tiny)
-    assert list(js) == ["scenario", "replications", "seed", "metrics", "sinks", "dependencies"]
+    assert list(js) == [
+        "scenario", "replications", "seed", "metrics", "sinks", "dependencies", "queues",
+    ]  # fmt: skip
     assert js["dependencies"] == {}  # tiny has none
+    assert list(js["queues"]) == ["jobs", "jobs-dlq"]
+    assert list(js["queues"]["jobs"]["metrics"]) == ["backlog_max", "oldest_age_max_s"]
     assert js["scenario"] == "tiny"
     assert js["replications"] == 3  # the scenario's replications
     assert js["seed"] == 3  # the scenario's seed

@@ -27,9 +27,19 @@ from sim.config.problems import (
     show,
 )
 
-__all__ = ["Scenario", "set_path", "validate_scenario"]
+__all__ = ["ObserveSpec", "Scenario", "set_path", "validate_scenario"]
 
 _C = TypeVar("_C", bound=BaseModel)
+
+
+class ObserveSpec(Spec):
+    """The time series of a run: one sample per component and metric every ``interval_s``.
+
+    ``interval_s`` None means (``duration_s`` + ``drain_s``) ÷ 600, to the nearest whole
+    second, at least 1 s.
+    """
+
+    interval_s: PosFloat | None = None
 
 
 class Scenario(Spec):
@@ -46,6 +56,7 @@ class Scenario(Spec):
     components: Annotated[dict[str, ComponentSpec], Field(min_length=1)]
     outages: tuple[OutageSpec, ...] = ()
     prices: dict[str, NonNegFloat] = Field(default_factory=dict)
+    observe: ObserveSpec | None = None
 
     _source: str = PrivateAttr("<scenario>")
     _base_dir: Path | None = PrivateAttr(None)

@@ -71,11 +71,13 @@ __all__ = ["ConcurrencyPool", "FunctionPort", "LambdaFunction", "SyncFunctionPor
 class ConcurrencyPool:
     """A concurrency limit shared by the functions that draw from it."""
 
-    __slots__ = ("busy", "limit")
+    __slots__ = ("busy", "limit", "peak")
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.busy = 0
+        #: the most executions running at once (kept only by the account's pool)
+        self.peak = 0
 
 
 def _unreserved(wiring: Wiring) -> ConcurrencyPool:
@@ -110,6 +112,13 @@ class LambdaFunction(Component):
         self.plain_run = is_zero(spec.duration_per_message_s) and not ctx.faults.has_outages(name)
         self._warm: list[float] = []  # release times of idle environments, latest last
         self.pool = ConcurrencyPool(0)  # replaced by the builder
+        #: every execution of the account, all functions together (replaced in connect)
+        self.account = ConcurrencyPool(0)
+        #: the SQS event source mapping, when the function has a ``trigger``
+        self.esm: EventSourceMapping | None = None
+        #: executions of this function running now, and the most at once (counted period)
+        self.running = 0
+        self.concurrency_max = 0
         self.stats = ctx.ledger.function(name)
         self._has_outages = ctx.faults.has_outages(name)
         self._gb = spec.memory_mb / 1024.0
@@ -145,9 +154,11 @@ class LambdaFunction(Component):
             self.pool = ConcurrencyPool(rc)
         else:
             self.pool = wiring.shared("unreserved concurrency", lambda: _unreserved(wiring))
+        limit = wiring.scenario.account_concurrency
+        self.account = wiring.shared("account concurrency", lambda: ConcurrencyPool(limit))
         trigger = self.spec.trigger
         if trigger is not None:
-            EventSourceMapping(self, wiring.components[trigger.source], trigger)
+            self.esm = EventSourceMapping(self, wiring.components[trigger.source], trigger)
         dest = self.spec.async_.on_failure
         if dest is not None:
             if wiring.is_type(dest, "sqs_queue"):
@@ -175,6 +186,13 @@ class LambdaFunction(Component):
         if pool.busy >= pool.limit:
             return THROTTLED
         pool.busy += 1
+        n = self.running = self.running + 1
+        if n > self.concurrency_max:
+            self.concurrency_max = n
+        account = self.account
+        n = account.busy = account.busy + 1
+        if n > account.peak:
+            account.peak = n
         warm = self._warm
         if self._env_ids is not None:
             cold = self._acquire_tracked(now)
@@ -229,6 +247,8 @@ class LambdaFunction(Component):
         ``env`` is the environment it ran in, when environments are tracked.
         """
         self.pool.busy -= 1
+        self.running -= 1
+        self.account.busy -= 1
         self._warm.append(now)
         if self._env_ids is not None:
             assert env is not None
@@ -284,6 +304,7 @@ class LambdaFunction(Component):
             else:
                 fails = timed_out or self.message_fails(pair.msg.poison_u)
             if fails:
+                ledger.function_error(self.stats)
                 if trace is not None:
                     ledger.log(self.env.now, self.name, "failure", pair.msg.id)
                 reply("server_error")
@@ -313,6 +334,25 @@ class LambdaFunction(Component):
             )
             return
         call_after(self.env, cold_s + ran_s, done)
+
+    def end_warmup(self) -> None:
+        """The counted period starts: the concurrency peaks start from what runs now."""
+        self.concurrency_max = self.running
+        self.account.peak = self.account.busy
+
+    def observe(self) -> tuple[dict[str, float], dict[str, float]]:
+        """States now and counts so far, for the time series (``docs/metrics.md``)."""
+        stats = self.stats
+        states: dict[str, float] = {"concurrency": self.running}
+        if self.esm is not None:
+            states["pollers"] = self.esm.level
+        return states, {
+            "invocations_per_s": stats.invocations,
+            "errors_per_s": stats.errors,
+            "throttles_per_s": stats.throttles,
+            "timeouts_per_s": stats.timeouts,
+            "cold_starts_per_s": stats.cold_starts,
+        }
 
     def plan_run(self, cold: bool, n_messages: int, now: float) -> tuple[float, float, bool]:
         """Draw one invocation: ``(cold start s, run s capped at the timeout, timed out)``."""

@@ -143,6 +143,8 @@ class _Send:
         p = self.producer
         if p.limiter is not None:
             p.limiter.update(p.env.now, error == THROTTLED)
+        if error == THROTTLED:
+            p.n_throttled += 1
         if error is None:
             self.i += 1
             self.attempt = 1
@@ -157,6 +159,7 @@ class _Send:
             call_after(p.env, delay, self.step)
             return
         ledger = p.ledger
+        p.n_failed += 1
         if p.trace is not None:
             ledger.log(p.env.now, p.name, "gave_up", self.msg.id)
         first_lost = self.i if self.spans is None else self.spans[self.i][0]
@@ -222,6 +225,9 @@ class Producer(Component):
         self._unique_dedup = spec.dedup_ids == "unique"
         self._size = spec.size_bytes
         self._horizon_s = ctx.scenario.duration_s
+        #: observation: sends given up (after the retries), attempts answered "throttled"
+        self.n_failed = 0
+        self.n_throttled = 0
 
     def connect(self, wiring: Wiring) -> None:
         """Send to the ``send_to`` targets in turn, through their ports.
@@ -276,6 +282,17 @@ class Producer(Component):
                 n = burst.count
                 times = [burst.at_s + burst.spread_s * k / n for k in range(n)]
                 self.env.process(self._run_times(times))
+
+    def observe(self) -> tuple[dict[str, float], dict[str, float]]:
+        """Counts so far, for the time series (``docs/metrics.md``).
+
+        Messages created are the sum of the per-group sequence numbers (no counter per message).
+        """
+        return {}, {
+            "sent_per_s": sum(self._seq),
+            "failed_per_s": self.n_failed,
+            "throttled_per_s": self.n_throttled,
+        }
 
     # -- arrival processes ----------------------------------------------------------------------
 

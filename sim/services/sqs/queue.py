@@ -123,6 +123,19 @@ class Queue(RequestTarget):
         self._has_delete_hooks = spec.fifo or spec.duplicate_rate > 0 or self._trace is not None
         #: a delete after success is just that (no outage, duplicates, FIFO groups, trace)
         self.plain_delete = not (self._has_delete_hooks or self._has_faults)
+        # -- observation: counts since the start, and the peaks of the counted period
+        #: copies stored here (sends, deliveries, dead letters moved or parked here, redrives)
+        self.n_sent = 0
+        #: copies received and not yet deleted or visible again
+        self.n_in_flight = 0
+        #: copies waiting for their delivery delay (``delay_s``)
+        self.n_delayed = 0
+        #: copies dropped by retention, and copies moved from here to the dead-letter queue
+        self.n_expired = 0
+        self.n_dead_lettered = 0
+        #: the most visible messages at once, and the oldest age a visible message reached
+        self.backlog_max = 0
+        self.oldest_age_max_s: float | None = None
 
     # -- wiring ---------------------------------------------------------------------------------
 
@@ -214,8 +227,10 @@ class Queue(RequestTarget):
         if self._trace is not None and self._latency is None and not logged:
             self.ledger.log(now, self.name, "send", pair.msg.id)
         copy = QueueCopy(pair, now)
+        self.n_sent += 1
         if self.delay_s > 0.0:
             copy.state = DELAYED
+            self.n_delayed += 1
             call_after(self.env, self.delay_s, lambda _: self._make_visible([copy]))
         else:
             self._push(copy)
@@ -246,6 +261,7 @@ class Queue(RequestTarget):
             self._receive_bucket.take(now)
         batch = self._take(max_n, now)
         if batch:
+            self.n_in_flight += len(batch)
             if len(batch) == 1:
                 size = batch[0][0].pair.msg.size_bytes
             else:
@@ -255,11 +271,13 @@ class Queue(RequestTarget):
 
     def _admit_receive(self, copy: QueueCopy, now: float) -> bool:
         """Check retention and redrive for a copy about to be delivered; True to deliver."""
+        self.left_visible(copy, now)
         if now >= copy.enqueue_s + self.retention_s:
             self._expire(copy)
             return False
         if self.dlq is not None and copy.receive_count >= self.max_receive_count:
             copy.state = GONE
+            self.n_dead_lettered += 1
             self.dlq.store_moved(copy, self, now)
             return False
         copy.receive_count += 1
@@ -269,8 +287,15 @@ class Queue(RequestTarget):
             self.ledger.log(now, self.name, "receive", copy.pair.msg.id)
         return True
 
+    def left_visible(self, copy: QueueCopy, now: float) -> None:
+        """A visible copy leaves the visible set now: its age counts toward the oldest age."""
+        age = now - copy.enqueue_s
+        if self.oldest_age_max_s is None or age > self.oldest_age_max_s:
+            self.oldest_age_max_s = age
+
     def _expire(self, copy: QueueCopy) -> None:
         copy.state = GONE
+        self.n_expired += 1
         if self._trace is not None:
             self.ledger.log(self.env.now, self.name, "expired", copy.pair.msg.id)
         if copy.parked:
@@ -307,12 +332,16 @@ class Queue(RequestTarget):
                 # fast path: the usual delete after a successful processing
                 copy.state = GONE
                 pair.live -= 1
+                self.n_in_flight -= 1
                 continue
             if self._survives_delete():
                 survivors.append((copy, receipt))
                 continue
             was_inflight = copy.state == INFLIGHT
-            if copy.state == VISIBLE:
+            if was_inflight:
+                self.n_in_flight -= 1
+            elif copy.state == VISIBLE:
+                self.left_visible(copy, now)
                 self._forget_visible(copy)
             copy.state = GONE
             if self._trace is not None:
@@ -346,6 +375,7 @@ class Queue(RequestTarget):
             self._bill[0] += 1
             copy.state = GONE
             copy.pair.live -= 1
+            self.n_in_flight -= 1
             return True
         return False
 
@@ -371,6 +401,7 @@ class Queue(RequestTarget):
         for copy, receipt in entries:
             if copy.receipt != receipt or copy.state != INFLIGHT:
                 continue
+            self.n_in_flight -= 1
             if now >= copy.enqueue_s + self.retention_s:
                 self._expire(copy)
                 self._after_delete(copy)
@@ -383,6 +414,7 @@ class Queue(RequestTarget):
             self._notify()
 
     def _make_visible(self, copies: list[QueueCopy]) -> None:
+        self.n_delayed -= len(copies)
         for copy in copies:
             copy.state = VISIBLE
             self._push(copy)
@@ -414,6 +446,7 @@ class Queue(RequestTarget):
             self.ledger.log(now, self.name, "dead_letter", pair.msg.id)
         self._bill[0] += sqs_chunks(pair.msg.size_bytes)
         self.ledger.park(pair)
+        self.n_sent += 1
         self._push(self._dead_letter_copy(pair, now))
         self._notify()
 
@@ -447,6 +480,7 @@ class Queue(RequestTarget):
             self.ledger.park(copy.pair)
         moved = self._dead_letter_copy(copy.pair, enqueue_s)
         moved.source = source
+        self.n_sent += 1
         self._push(moved)
         self._notify()
 
@@ -460,10 +494,12 @@ class Queue(RequestTarget):
                 continue
             now = self.env.now
             if now >= copy.enqueue_s + self.retention_s:
+                self.left_visible(copy, now)
                 self._forget_visible(copy)
                 self._expire(copy)  # its DLQ retention ended before the move reached it
                 continue
             copy.state = GONE
+            self.left_visible(copy, now)
             self._forget_visible(copy)
             source = copy.source
             assert source is not None
@@ -475,6 +511,7 @@ class Queue(RequestTarget):
                 self.ledger.drop(copy.pair, LOST)
                 back = copy.origin
             self.ledger.unpark(back)
+            source.n_sent += 1
             source._push(QueueCopy(back, now))
             source._notify()
             yield self.env.timeout(gap)
@@ -507,11 +544,47 @@ class Queue(RequestTarget):
         raise NotImplementedError
 
     def finalize(self) -> None:
-        """Expire stored messages whose retention ended before the end of the run."""
+        """Expire stored messages whose retention ended before the end of the run.
+
+        Every message still visible counts its age at the end toward ``oldest_age_max_s``.
+        """
         now = self.env.now
         for copy in list(self.stored()):
-            if copy.state == VISIBLE and now >= copy.enqueue_s + self.retention_s:
+            if copy.state != VISIBLE:
+                continue
+            self.left_visible(copy, now)
+            if now >= copy.enqueue_s + self.retention_s:
+                self._forget_visible(copy)
                 self._expire(copy)
+
+    def end_warmup(self) -> None:
+        """The counted period starts: the peaks start again from the current state."""
+        self.backlog_max = self.depth
+        self.oldest_age_max_s = None  # messages visible now count their age when they leave
+
+    def oldest_age_s(self, now: float) -> float:
+        """Age of the message at the head of the line (0 when no message is visible).
+
+        Messages are stored in enqueue order, so the head is the oldest, except for messages
+        made visible again after a failed receive, which go to the back of the line.
+        """
+        raise NotImplementedError
+
+    def observe(self) -> tuple[dict[str, float], dict[str, float]]:
+        """States now and counts so far, for the time series (``docs/metrics.md``)."""
+        return (
+            {
+                "visible": self.depth,
+                "in_flight": self.n_in_flight,
+                "delayed": self.n_delayed,
+                "oldest_age_s": self.oldest_age_s(self.env.now),
+            },
+            {
+                "sent_per_s": self.n_sent,
+                "expired_per_s": self.n_expired,
+                "dead_lettered_per_s": self.n_dead_lettered,
+            },
+        )
 
 
 # --------------------------------------------------------------------------- port
