@@ -251,3 +251,22 @@ def test_the_recorded_metrics_are_those_the_analysis_layer_names() -> None:
     )
     assert names["prod"] == set(TIMESERIES_BY_TYPE["producer"])
     assert names["run"] == set(TIMESERIES_BY_TYPE["run"])
+
+
+def test_the_keyword_reaches_replications_compare_and_sweep_on_any_executor() -> None:
+    from sim.experiment import compare, run_replications, sweep
+
+    s = scenario(pipeline(arrivals={"profile": [{"start_s": 0, "rate_per_s": 3}]},
+                          function={"duration_s": {"exponential": {"mean": 0.5}}},
+                          duration_s=60, drain_s=20))  # fmt: skip
+    serial = run_replications(s, 3, workers=1, observe=True)
+    parallel = run_replications(s, 3, workers=2, observe=True)
+    for a, b in zip(serial, parallel, strict=True):
+        assert a.rep == b.rep
+        pd.testing.assert_frame_equal(a.timeseries, b.timeseries)
+    assert list(serial[2].timeseries["rep"].unique()) == [2]
+    assert all(r.timeseries is None for r in run_replications(s, 2))
+    res = compare([s, s], 2, observe=True)
+    assert all(r.timeseries is not None for rs in res.runs.values() for r in rs)
+    swept = sweep(s, {"components.fn.trigger.batch_size": [1, 2]}, 2, observe=True)
+    assert all(r.timeseries is not None for rs in swept.runs for r in rs)
