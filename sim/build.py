@@ -178,8 +178,8 @@ class Model:
         metrics["cost_usd"] = sum(by_component.values())
         for service, usd in self.ctx.cost.cost_by_service(scenario.prices).items():
             metrics[f"cost_usd_{service}"] = usd
-        account = next(iter(self.functions.values())).account if self.functions else None
-        metrics["concurrency_max"] = account.peak if account is not None else 0
+        fns = list(self.functions.values())
+        metrics["concurrency_max"] = fns[0].account_concurrency_max if fns else 0
         metrics.update(ledger.counters)
         produced = metrics["messages_produced"]
         metrics["cost_per_million_usd"] = (

@@ -270,3 +270,34 @@ def test_the_keyword_reaches_replications_compare_and_sweep_on_any_executor() ->
     assert all(r.timeseries is not None for rs in res.runs.values() for r in rs)
     swept = sweep(s, {"components.fn.trigger.batch_size": [1, 2]}, 2, observe=True)
     assert all(r.timeseries is not None for rs in swept.runs for r in rs)
+
+
+@pytest.mark.parametrize("reserved", [None, 10])
+def test_concurrency_max_per_function_and_for_the_account(reserved: int | None) -> None:
+    def burst(at: float, n: int) -> dict[str, Any]:
+        return {"bursts": [{"at_s": at, "count": n, "spread_s": 0}]}
+
+    def fn(source: str) -> dict[str, Any]:
+        return {"type": "lambda_function", "trigger": {"source": source}, "duration_s": 4,
+                "timeout_s": 10, "cold_start": {"duration_s": 0}}  # fmt: skip
+
+    data: dict[str, Any] = {
+        "name": "two",
+        "duration_s": 10,
+        "drain_s": 10,
+        "components": {
+            "pa": {"type": "producer", "arrivals": burst(0.5, 2), "send_to": ["qa"]},
+            "pb": {"type": "producer", "arrivals": burst(2.5, 3), "send_to": ["qb"]},
+            "qa": {"type": "sqs_queue", "visibility_timeout_s": 30},
+            "qb": {"type": "sqs_queue", "visibility_timeout_s": 30},
+            "fa": fn("qa"),
+            "fb": {**fn("qb"), "reserved_concurrency": reserved},
+        },
+    }
+    r = observed(data)
+    # fa runs 2 in [0.5, 4.5), fb 3 in [2.5, 6.5): 5 at once in [2.5, 4.5)
+    assert (r.sinks["fa"]["concurrency_max"], r.sinks["fb"]["concurrency_max"]) == (2, 3)
+    assert r.metrics["concurrency_max"] == 5
+    concurrency = {c: series(r.timeseries, c, "concurrency") for c in ("fa", "fb")}
+    assert [concurrency["fa"][t] for t in (1.0, 3.0, 5.0)] == [2.0, 2.0, 0.0]
+    assert [concurrency["fb"][t] for t in (1.0, 3.0, 5.0, 7.0)] == [0.0, 3.0, 3.0, 0.0]

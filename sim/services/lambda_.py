@@ -76,8 +76,18 @@ class ConcurrencyPool:
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.busy = 0
-        #: the most executions running at once (kept only by the account's pool)
+        #: the most executions running at once since the start of the counted period
         self.peak = 0
+
+    def take(self) -> None:
+        """One more execution runs (the limit is the caller's to check)."""
+        n = self.busy = self.busy + 1
+        if n > self.peak:
+            self.peak = n
+
+    def restart_peak(self) -> None:
+        """The counted period starts: the peak starts from what runs now."""
+        self.peak = self.busy
 
 
 def _unreserved(wiring: Wiring) -> ConcurrencyPool:
@@ -112,13 +122,14 @@ class LambdaFunction(Component):
         self.plain_run = is_zero(spec.duration_per_message_s) and not ctx.faults.has_outages(name)
         self._warm: list[float] = []  # release times of idle environments, latest last
         self.pool = ConcurrencyPool(0)  # replaced by the builder
-        #: every execution of the account, all functions together (replaced in connect)
-        self.account = ConcurrencyPool(0)
+        # Counts kept besides the pool's, only where the pool's do not tell (chosen in
+        # connect): this function's executions when it shares its pool with other functions,
+        # and the account's when the account has more than one pool.
+        self._own: ConcurrencyPool | None = None
+        self._account: ConcurrencyPool | None = None
+        self._extra = False
         #: the SQS event source mapping, when the function has a ``trigger``
         self.esm: EventSourceMapping | None = None
-        #: executions of this function running now, and the most at once (counted period)
-        self.running = 0
-        self.concurrency_max = 0
         self.stats = ctx.ledger.function(name)
         self._has_outages = ctx.faults.has_outages(name)
         self._gb = spec.memory_mb / 1024.0
@@ -139,6 +150,21 @@ class LambdaFunction(Component):
         """Executions of this function's pool currently running."""
         return self.pool.busy
 
+    @property
+    def running(self) -> int:
+        """Executions of this function running now."""
+        return (self._own or self.pool).busy
+
+    @property
+    def concurrency_max(self) -> int:
+        """The most executions of this function running at once (counted period)."""
+        return (self._own or self.pool).peak
+
+    @property
+    def account_concurrency_max(self) -> int:
+        """The most executions of all functions running at once (counted period)."""
+        return (self._account or self.pool).peak
+
     def port(self, wiring: Wiring) -> FunctionPort:
         """An asynchronous Invoke (the function's internal queue); the function is the sink."""
         return FunctionPort(self)
@@ -154,8 +180,15 @@ class LambdaFunction(Component):
             self.pool = ConcurrencyPool(rc)
         else:
             self.pool = wiring.shared("unreserved concurrency", lambda: _unreserved(wiring))
-        limit = wiring.scenario.account_concurrency
-        self.account = wiring.shared("account concurrency", lambda: ConcurrencyPool(limit))
+        specs = wiring.scenario.of_type(LambdaFunctionSpec).values()
+        unreserved = sum(1 for f in specs if f.reserved_concurrency is None)
+        pools = sum(1 for f in specs if f.reserved_concurrency is not None) + (unreserved > 0)
+        if rc is None and unreserved > 1:
+            self._own = ConcurrencyPool(0)
+        if pools > 1:
+            limit = wiring.scenario.account_concurrency
+            self._account = wiring.shared("account concurrency", lambda: ConcurrencyPool(limit))
+        self._extra = self._own is not None or self._account is not None
         trigger = self.spec.trigger
         if trigger is not None:
             self.esm = EventSourceMapping(self, wiring.components[trigger.source], trigger)
@@ -185,14 +218,14 @@ class LambdaFunction(Component):
         pool = self.pool
         if pool.busy >= pool.limit:
             return THROTTLED
-        pool.busy += 1
-        n = self.running = self.running + 1
-        if n > self.concurrency_max:
-            self.concurrency_max = n
-        account = self.account
-        n = account.busy = account.busy + 1
-        if n > account.peak:
-            account.peak = n
+        n = pool.busy = pool.busy + 1
+        if n > pool.peak:
+            pool.peak = n
+        if self._extra:
+            if self._own is not None:
+                self._own.take()
+            if self._account is not None:
+                self._account.take()
         warm = self._warm
         if self._env_ids is not None:
             cold = self._acquire_tracked(now)
@@ -247,8 +280,11 @@ class LambdaFunction(Component):
         ``env`` is the environment it ran in, when environments are tracked.
         """
         self.pool.busy -= 1
-        self.running -= 1
-        self.account.busy -= 1
+        if self._extra:
+            if self._own is not None:
+                self._own.busy -= 1
+            if self._account is not None:
+                self._account.busy -= 1
         self._warm.append(now)
         if self._env_ids is not None:
             assert env is not None
@@ -337,8 +373,9 @@ class LambdaFunction(Component):
 
     def end_warmup(self) -> None:
         """The counted period starts: the concurrency peaks start from what runs now."""
-        self.concurrency_max = self.running
-        self.account.peak = self.account.busy
+        for pool in (self.pool, self._own, self._account):
+            if pool is not None:
+                pool.restart_peak()
 
     def observe(self) -> tuple[dict[str, float], dict[str, float]]:
         """States now and counts so far, for the time series (``docs/metrics.md``)."""
