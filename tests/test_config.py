@@ -184,6 +184,10 @@ BAD_CASES = [
      "must have one weight per value (2)"),
     ("bad-literal", {"outages.0.mode": "down"}, "outages.0.mode", "'down'",
      "must be one of 'unavailable', 'slow' or 'throttled'"),
+    ("observe-interval-not-positive", {"observe": {"interval_s": 0}}, "observe.interval_s",
+     "0", "must be > 0"),
+    ("observe-unknown-field", {"observe": {"interval": 5}}, "observe.interval", "5",
+     "unknown field"),
 ]  # fmt: skip
 
 

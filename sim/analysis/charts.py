@@ -49,13 +49,17 @@ _FATE_COLORS = {
 }  # fmt: skip
 _OUTAGE_COLORS = {"unavailable": "0.55", "throttled": "0.7", "slow": "0.85"}
 
-#: The panels of the timeline: (metric, component types, axis label).
+#: The panels of the timeline: (metric, component types, axis label, drawn only when some
+#: value is above 0).
 _TIMELINE = (
-    ("visible", ("sqs_queue",), "visible messages (count)"),
-    ("concurrency", ("lambda_function",), "executions running (count)"),
-    ("rate", (), "messages per second (1/s)"),
-    ("latency_p99_s", ("sink",), "p99 latency of the interval's deliveries (s)"),
-)
+    ("visible", ("sqs_queue",), "visible messages (count)", False),
+    ("concurrency", ("lambda_function",), "executions running (count)", False),
+    ("rate", (), "messages per second (1/s)", False),
+    ("latency_p99_s", ("sink",), "p99 latency of the interval's deliveries (s)", False),
+    ("retrying", ("sns_topic", "event_bus"), "deliveries waiting for a retry (count)", True),
+    ("utilization", ("database", "dynamodb_table", "http_api"),
+     "dependency capacity in use (fraction)", False),
+)  # fmt: skip
 
 
 def metric_unit(metric: str) -> str:
@@ -207,14 +211,15 @@ def _timeline_figure(ts: pd.DataFrame, scenario: Scenario, setup: str, n: int) -
     sinks = [str(c) for c in dict.fromkeys(agg[agg["metric"] == "delivered_per_s"]["component"])]
     outages = [(o.component, o.start_s, o.duration_s, o.mode) for o in scenario.outages]
     panels = []
-    for metric, kinds, ylabel in _TIMELINE:
+    for metric, kinds, ylabel, optional in _TIMELINE:
         if metric == "rate":
             names = [str(c) for c in dict.fromkeys(agg[agg["metric"] == "rate"]["component"])]
         elif kinds == ("sink",):
             names = sinks
         else:
             names = [c for c, t in types.items() if t in kinds]
-        if names and not agg[(agg["metric"] == metric) & agg["component"].isin(names)].empty:
+        values = agg[(agg["metric"] == metric) & agg["component"].isin(names)]["max"]
+        if names and len(values) and not (optional and not (values > 0).any()):
             panels.append((metric, names, ylabel))
     fig, axes = new_panels(len(panels), 1, 10, 2.4 * len(panels) + 1.0)
     for ax, (metric, names, ylabel) in zip(axes, panels, strict=True):
