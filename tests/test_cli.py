@@ -234,7 +234,7 @@ def test_out_writes_rows_summary_and_manifest(
     out_dir = tmp_path / "run"
     js = run_json(capsys, tiny, "--out", str(out_dir), "--seed", "5")
     assert sorted(p.name for p in out_dir.iterdir()) == [
-        "manifest.json", "rows.csv", "rows.parquet", "summary.csv",
+        "manifest.json", "rows.csv", "rows.parquet", "summary.csv", "timeseries.parquet",
     ]  # fmt: skip
     manifest = json.loads((out_dir / "manifest.json").read_text())
     assert {"scenario", "root_seed", "replication_seeds", "versions", "git_commit"} <= set(
