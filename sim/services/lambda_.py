@@ -123,11 +123,11 @@ class LambdaFunction(Component):
         self._warm: list[float] = []  # release times of idle environments, latest last
         self.pool = ConcurrencyPool(0)  # replaced by the builder
         # Counts kept besides the pool's, only where the pool's do not tell (chosen in
-        # connect): this function's executions when it shares its pool with other functions,
-        # and the account's when the account has more than one pool.
-        self._own: ConcurrencyPool | None = None
-        self._account: ConcurrencyPool | None = None
-        self._extra = False
+        # connect): this function's executions when it shares its pool with other functions
+        # (``_own``), and the account's when the account has more than one pool (``_account``).
+        # One tuple of both, empty in the common case (one pool), keeps the instance within
+        # 30 attributes (see :class:`sim.services.sqs.queue.Queue` on why that matters).
+        self._counts: tuple[ConcurrencyPool | None, ConcurrencyPool | None] | tuple[()] = ()
         #: the SQS event source mapping, when the function has a ``trigger``
         self.esm: EventSourceMapping | None = None
         self.stats = ctx.ledger.function(name)
@@ -149,6 +149,14 @@ class LambdaFunction(Component):
     def concurrency_in_use(self) -> int:
         """Executions of this function's pool currently running."""
         return self.pool.busy
+
+    @property
+    def _own(self) -> ConcurrencyPool | None:
+        return self._counts[0] if self._counts else None
+
+    @property
+    def _account(self) -> ConcurrencyPool | None:
+        return self._counts[1] if self._counts else None
 
     @property
     def running(self) -> int:
@@ -183,12 +191,12 @@ class LambdaFunction(Component):
         specs = wiring.scenario.of_type(LambdaFunctionSpec).values()
         unreserved = sum(1 for f in specs if f.reserved_concurrency is None)
         pools = sum(1 for f in specs if f.reserved_concurrency is not None) + (unreserved > 0)
-        if rc is None and unreserved > 1:
-            self._own = ConcurrencyPool(0)
+        own = ConcurrencyPool(0) if rc is None and unreserved > 1 else None
+        account = None
         if pools > 1:
             limit = wiring.scenario.account_concurrency
-            self._account = wiring.shared("account concurrency", lambda: ConcurrencyPool(limit))
-        self._extra = self._own is not None or self._account is not None
+            account = wiring.shared("account concurrency", lambda: ConcurrencyPool(limit))
+        self._counts = (own, account) if own is not None or account is not None else ()
         trigger = self.spec.trigger
         if trigger is not None:
             self.esm = EventSourceMapping(self, wiring.components[trigger.source], trigger)
@@ -221,11 +229,10 @@ class LambdaFunction(Component):
         n = pool.busy = pool.busy + 1
         if n > pool.peak:
             pool.peak = n
-        if self._extra:
-            if self._own is not None:
-                self._own.take()
-            if self._account is not None:
-                self._account.take()
+        if self._counts:
+            for counter in self._counts:
+                if counter is not None:
+                    counter.take()
         warm = self._warm
         if self._env_ids is not None:
             cold = self._acquire_tracked(now)
@@ -280,11 +287,10 @@ class LambdaFunction(Component):
         ``env`` is the environment it ran in, when environments are tracked.
         """
         self.pool.busy -= 1
-        if self._extra:
-            if self._own is not None:
-                self._own.busy -= 1
-            if self._account is not None:
-                self._account.busy -= 1
+        if self._counts:
+            for counter in self._counts:
+                if counter is not None:
+                    counter.busy -= 1
         self._warm.append(now)
         if self._env_ids is not None:
             assert env is not None

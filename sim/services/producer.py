@@ -57,7 +57,7 @@ if TYPE_CHECKING:
     from sim.engine.wiring import Wiring
 from sim.services.sdk import AdaptiveLimiter
 
-__all__ = ["Producer"]
+__all__ = ["Producer", "SendStats"]
 
 _MAX_GROUPS_KEY = 1 << 32
 
@@ -96,6 +96,16 @@ class _PoissonChain:
     def arrive(self, _: Event) -> None:
         self.producer.emit()
         self.schedule_next()
+
+
+class SendStats:
+    """A producer's sends given up (after the retries) and attempts answered "throttled"."""
+
+    __slots__ = ("failed", "throttled")
+
+    def __init__(self) -> None:
+        self.failed = 0
+        self.throttled = 0
 
 
 class _Send:
@@ -144,7 +154,7 @@ class _Send:
         if p.limiter is not None:
             p.limiter.update(p.env.now, error == THROTTLED)
         if error == THROTTLED:
-            p.n_throttled += 1
+            p.send_stats.throttled += 1
         if error is None:
             self.i += 1
             self.attempt = 1
@@ -159,7 +169,7 @@ class _Send:
             call_after(p.env, delay, self.step)
             return
         ledger = p.ledger
-        p.n_failed += 1
+        p.send_stats.failed += 1
         if p.trace is not None:
             ledger.log(p.env.now, p.name, "gave_up", self.msg.id)
         first_lost = self.i if self.spans is None else self.spans[self.i][0]
@@ -225,9 +235,9 @@ class Producer(Component):
         self._unique_dedup = spec.dedup_ids == "unique"
         self._size = spec.size_bytes
         self._horizon_s = ctx.scenario.duration_s
-        #: observation: sends given up (after the retries), attempts answered "throttled"
-        self.n_failed = 0
-        self.n_throttled = 0
+        #: for observation: sends given up and attempts answered "throttled" (one attribute:
+        #: see :class:`sim.services.sqs.queue.Queue` on keeping instances within 30)
+        self.send_stats = SendStats()
 
     def connect(self, wiring: Wiring) -> None:
         """Send to the ``send_to`` targets in turn, through their ports.
@@ -290,8 +300,8 @@ class Producer(Component):
         """
         return {}, {
             "sent_per_s": sum(self._seq),
-            "failed_per_s": self.n_failed,
-            "throttled_per_s": self.n_throttled,
+            "failed_per_s": self.send_stats.failed,
+            "throttled_per_s": self.send_stats.throttled,
         }
 
     # -- arrival processes ----------------------------------------------------------------------

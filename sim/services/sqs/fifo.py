@@ -78,8 +78,8 @@ class FifoQueue(Queue):
             dq = self._groups[g] = deque()
         dq.append(copy)
         n = self._n_visible = self._n_visible + 1
-        if n > self.backlog_max:
-            self.backlog_max = n
+        if n > self.stats.backlog_max:
+            self.stats.backlog_max = n
         self._mark_ready(g)
 
     def _requeue(self, copies: list[QueueCopy]) -> None:
@@ -92,8 +92,8 @@ class FifoQueue(Queue):
                 copy.state = VISIBLE
                 dq.appendleft(copy)
             n = self._n_visible = self._n_visible + len(cs)
-            if n > self.backlog_max:
-                self.backlog_max = n
+            if n > self.stats.backlog_max:
+                self.stats.backlog_max = n
             self._inflight[g] -= len(cs)
             self._mark_ready(g)
 

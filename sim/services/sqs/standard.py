@@ -47,10 +47,11 @@ class StandardQueue(Queue):
             super()._store_new(pair, now, logged)
             return
         self._visible.append(QueueCopy(pair, now))
-        self.n_sent += 1
+        stats = self.stats
+        stats.sent += 1
         n = self._n_visible = self._n_visible + 1
-        if n > self.backlog_max:
-            self.backlog_max = n
+        if n > stats.backlog_max:
+            stats.backlog_max = n
         if self.consumer is not None:
             self.consumer.on_available()
 
@@ -62,8 +63,8 @@ class StandardQueue(Queue):
         else:
             q.append(copy)
         n = self._n_visible = self._n_visible + 1
-        if n > self.backlog_max:
-            self.backlog_max = n
+        if n > self.stats.backlog_max:
+            self.stats.backlog_max = n
 
     def _requeue(self, copies: list[QueueCopy]) -> None:
         for copy in copies:
@@ -77,7 +78,9 @@ class StandardQueue(Queue):
         batch: list[tuple[QueueCopy, int]] = []
         simple = self.dlq is None and self._trace is None
         retention = self.retention_s
-        oldest = now  # the earliest enqueue time received on the fast path
+        stats = self.stats
+        # a copy enqueued before this has waited longer than any so far (oldest_age_max_s)
+        record = now - stats.oldest_max_s
         while q and len(batch) < max_n:
             copy = q.popleft()
             if copy.state != VISIBLE:
@@ -86,17 +89,16 @@ class StandardQueue(Queue):
             # the same test as _admit_receive's, so tracing never changes which copy expires
             enqueued = copy.enqueue_s
             if simple and now < enqueued + retention:
-                if enqueued < oldest:
-                    oldest = enqueued
+                if enqueued < record:
+                    stats.oldest_max_s = now - enqueued
+                    record = enqueued
                 copy.receive_count += 1
                 copy.receipt += 1
                 copy.state = INFLIGHT
                 batch.append((copy, copy.receipt))
             elif self._admit_receive(copy, now):
                 batch.append((copy, copy.receipt))
-        age = now - oldest
-        if simple and batch and (self.oldest_age_max_s is None or age > self.oldest_age_max_s):
-            self.oldest_age_max_s = age
+                record = now - stats.oldest_max_s
         return batch
 
     def _survives_delete(self) -> bool:
