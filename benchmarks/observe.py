@@ -121,6 +121,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="interleaved repeats (default 5)")  # fmt: skip
     parser.add_argument("--quick", action="store_true",
                         help=f"smoke run: {QUICK_MESSAGES} messages, 1 repeat")  # fmt: skip
+    parser.add_argument(
+        "--stages", default=f"1,{PIPELINE_STAGES}",
+        help=f"pipeline lengths to time, comma-separated (default 1,{PIPELINE_STAGES})",
+    )  # fmt: skip
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures here")
     args = parser.parse_args(argv)
     if args.quick:
@@ -128,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.messages < 1 or args.repeats < 1:
         parser.error("--messages and --repeats must be ≥ 1")
     print(f"Recording the time series: {args.messages:,} messages, {args.repeats} repeat(s)")
-    figures = [compare(args.messages, args.repeats, s) for s in (1, PIPELINE_STAGES)]
+    stages = [int(v) for v in args.stages.split(",")]
+    figures = [compare(args.messages, args.repeats, s) for s in stages]
     print()
     header = ("scenario", "plain msgs/CPU s", "recorded msgs/CPU s", "ratio of medians",
               "median ratio", "in samples", f"target ≥ {TARGET_RATIO}")  # fmt: skip

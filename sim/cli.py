@@ -102,7 +102,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(json.dumps(js, allow_nan=False))
     else:
         print(summary_table(js))
-        print()
+        if args.out or args.plot or args.report:
+            print()
     if args.out:
         _wrote(args, f"wrote {args.out}/ (rows.parquet, rows.csv, summary.csv, "
                      "timeseries.parquet, manifest.json)")  # fmt: skip
@@ -138,7 +139,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         print(json.dumps(js, allow_nan=False))
     else:
         print(compare_table(js, res.seed, n))
-        print()
+        if args.out or args.plot or args.report:
+            print()
     if args.out:
         _wrote(args, f"wrote {args.out}/ (rows.parquet, rows.csv, summary.csv, "
                      "differences.csv, timeseries.parquet, manifest.json)")  # fmt: skip
@@ -201,7 +203,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         print(json.dumps(js, allow_nan=False))
     else:
         print(sweep_table(js, res.seed, n))
-        print()
+        if args.out or args.plot or args.report:
+            print()
     if args.out:
         _wrote(args, f"wrote {args.out}/ (rows.parquet, rows.csv, summary.csv, "
                      "timeseries.parquet, manifest.json)")  # fmt: skip

@@ -5,9 +5,11 @@ helpers of :mod:`sim.analysis.plots` do; the ``*_figures`` functions lay them ou
 the figures by file name, for :func:`write_figures` (PNG files) or the HTML report.
 
 * A run: ``timeline.png`` (queue backlog, function concurrency, throughput and the p99 latency
-  of each interval over simulated time: the mean over replications as a line, the min–max
-  band over replications shaded, the outages shaded in grey) and ``fates.png`` (the fates of
-  each sink's pairs, stacked, and the undelivered ones with 95% CIs).
+  of each interval over simulated time, and, when the scenario has them, SNS and EventBridge
+  deliveries waiting for a retry and dependency utilisation: the mean over replications as a
+  line, the min–max band over replications shaded, the outages shaded in grey) and
+  ``fates.png`` (the fates of each sink's pairs, stacked, and the undelivered ones with 95%
+  CIs).
 * A comparison: ``compare_metrics.png`` (the headline metrics of every variant with 95% CIs)
   and ``compare_differences.png`` (the paired differences against the baseline with 95% CIs).
 * A sweep: ``sweep_metrics.png`` (each headline metric against the first swept path with a
