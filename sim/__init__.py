@@ -14,7 +14,9 @@ The public API, for scripts and notebooks::
   naming the file, the field, the value and what is allowed.
 * :func:`run_once` runs one replication and returns a :class:`RunResult` (metrics, per-sink
   metrics, an optional trace); :func:`run_replications`, :func:`compare` and :func:`sweep` run
-  many, serially, on worker processes or on Dask, with identical results either way.
+  many, serially, on worker processes or on Dask, with identical results either way. With
+  ``observe=True`` each replication also records its time series (``RunResult.timeseries``: one
+  sample per component and metric every interval).
 
 The layers below, from the bottom: :mod:`sim.config` (scenario files, no SimPy),
 :mod:`sim.patterns`, :mod:`sim.engine` (message, ledger, streams, faults, cost, scheduling,

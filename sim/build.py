@@ -5,13 +5,19 @@ The phases follow a fixed order (``docs/architecture.md``): construct every comp
 for its port, then let each wire its own edges from one :class:`~sim.engine.wiring.Wiring`;
 start the standing processes; run for ``duration_s + drain_s``; finalize (retention expiry of
 what is still stored); check conservation; collect the metrics, those of the dependencies
-(``database``, ``dynamodb_table``, ``http_api``: not sinks, reported by name) included.
+(``database``, ``dynamodb_table``, ``http_api``: not sinks, reported by name) and of the
+queues included.
+
+Recording the time series (:mod:`sim.engine.observe`) is on when the scenario has ``observe``
+or the caller asks (``observe=True``), and off otherwise: a run without it schedules nothing
+more than before.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from sim.analysis.metrics import RunResult
@@ -21,6 +27,7 @@ from sim.engine.context import Context
 from sim.engine.cost import CostMeter
 from sim.engine.faults import Faults
 from sim.engine.ledger import Ledger
+from sim.engine.observe import Recorder, default_interval_s
 from sim.engine.schedule import Environment
 from sim.engine.streams import RandomStreams
 from sim.engine.wiring import Wiring
@@ -36,7 +43,7 @@ from sim.services.s3 import Bucket
 from sim.services.sns import Topic
 from sim.services.sqs.queue import Queue
 
-__all__ = ["Model", "RunResult", "build", "run_once"]
+__all__ = ["Model", "RunResult", "build", "interval_s", "run_once"]
 
 #: The order in which component types connect (see :meth:`Model._connect`).
 _CONNECT_ORDER = (
@@ -69,6 +76,7 @@ class Model:
         seed: int | None = None,
         keep_samples: bool = False,
         trace: bool = False,
+        observe: bool = False,
     ) -> None:
         self.scenario = scenario
         self.rep = rep
@@ -92,6 +100,16 @@ class Model:
         self.dependencies: dict[str, Dependency] = {}
         self._construct()
         self._connect()
+        self.recorder: Recorder | None = None
+        if observe or scenario.observe is not None:
+            self.recorder = Recorder(
+                env,
+                interval_s(scenario),
+                scenario.duration_s + scenario.drain_s,
+                self.components,
+                ledger,
+                lambda: cost.total(scenario.prices),
+            )
 
     @property
     def components(self) -> dict[str, Component]:
@@ -144,16 +162,24 @@ class Model:
             env.process(self._run_warmup())
         for c in self.components.values():
             c.start()
+        if self.recorder is not None and scenario.warmup_s <= 0:
+            self.recorder.begin()
         horizon = scenario.duration_s + scenario.drain_s
         env.run(until=horizon)
         for c in self.components.values():
             c.finalize()
+        if self.recorder is not None:
+            self.recorder.finish()
         ledger = self.ledger
         ledger.check_conservation()
         out = ledger.results()
         metrics = out["metrics"]
         by_component = self.ctx.cost.cost_by_component(scenario.prices)
         metrics["cost_usd"] = sum(by_component.values())
+        for service, usd in self.ctx.cost.cost_by_service(scenario.prices).items():
+            metrics[f"cost_usd_{service}"] = usd
+        fns = list(self.functions.values())
+        metrics["concurrency_max"] = fns[0].account_concurrency_max if fns else 0
         metrics.update(ledger.counters)
         produced = metrics["messages_produced"]
         metrics["cost_per_million_usd"] = (
@@ -166,6 +192,7 @@ class Model:
             metrics[total] = sum(m[name] for m in dependencies.values())
         for sink, m in out["sinks"].items():
             fn = self.functions.get(sink)
+            m["concurrency_max"] = fn.concurrency_max if fn is not None else 0
             source = fn.spec.trigger.source if fn is not None and fn.spec.trigger else None
             m["cost_usd"] = by_component.get(sink, 0.0) + (
                 by_component.get(source, 0.0) if source else 0.0
@@ -175,6 +202,10 @@ class Model:
             trace = pd.DataFrame(ledger.trace, columns=["t_s", "component", "event", "msg_id"])
             trace["component"] = trace["component"].astype("category")
             trace["event"] = trace["event"].astype("category")
+        queues = {
+            name: {"backlog_max": q.backlog_max, "oldest_age_max_s": q.oldest_age_max_s}
+            for name, q in self.queues.items()
+        }
         diagnostics = {
             "in_flight_area": {s: ledger.in_flight_area(s, horizon) for s in ledger.sinks},
             "horizon_s": horizon,
@@ -183,7 +214,24 @@ class Model:
         }
         return RunResult(
             scenario.name, self.rep, self.seed, metrics, out["sinks"], trace, diagnostics,
-            dependencies,
+            dependencies, queues, self._timeseries(),
+        )
+
+    def _timeseries(self) -> pd.DataFrame | None:
+        """The recorded samples as a tidy frame (``rep, t_s, component, metric, value``)."""
+        if self.recorder is None:
+            return None
+        cols = self.recorder.columns()
+        codes, names = cols["component"]
+        m_codes, m_names = cols["metric"]
+        return pd.DataFrame(
+            {
+                "rep": np.full(len(cols["t_s"]), self.rep, dtype=np.int64),
+                "t_s": cols["t_s"],
+                "component": pd.Categorical.from_codes(codes, categories=names),
+                "metric": pd.Categorical.from_codes(m_codes, categories=m_names),
+                "value": cols["value"],
+            }
         )
 
     def _warnings(self, sinks: dict[str, dict[str, Any]]) -> list[str]:
@@ -208,6 +256,22 @@ class Model:
         yield self.env.timeout(self.scenario.warmup_s)
         self.ledger.counting = True
         self.ctx.cost.reset()
+        for c in self.components.values():
+            c.end_warmup()
+        if self.recorder is not None:
+            self.recorder.begin()
+
+
+def interval_s(scenario: Scenario) -> float:
+    """The scenario's time-series interval: ``observe.interval_s``, else the default.
+
+    The default is (``duration_s`` + ``drain_s``) ÷ 600 to the nearest whole second, at least
+    1 s.
+    """
+    spec = scenario.observe
+    if spec is not None and spec.interval_s is not None:
+        return spec.interval_s
+    return default_interval_s(scenario.duration_s + scenario.drain_s)
 
 
 def build(
@@ -216,9 +280,13 @@ def build(
     seed: int | None = None,
     keep_samples: bool = False,
     trace: bool = False,
+    observe: bool = False,
 ) -> Model:
-    """Build ``scenario`` for replication ``rep`` (root seed ``seed``, default the scenario's)."""
-    return Model(scenario, rep, seed, keep_samples, trace)
+    """Build ``scenario`` for replication ``rep`` (root seed ``seed``, default the scenario's).
+
+    ``observe`` records the time series even when the scenario has no ``observe`` field.
+    """
+    return Model(scenario, rep, seed, keep_samples, trace, observe)
 
 
 def run_once(
@@ -227,8 +295,13 @@ def run_once(
     seed: int | None = None,
     keep_samples: bool = False,
     trace: bool = False,
+    observe: bool = False,
 ) -> RunResult:
-    """Build and run one replication of ``scenario``."""
-    return build(scenario, rep, seed, keep_samples, trace).run()
+    """Build and run one replication of ``scenario``.
+
+    With ``observe`` (or an ``observe`` field in the scenario) the result carries the time
+    series (:attr:`RunResult.timeseries`).
+    """
+    return build(scenario, rep, seed, keep_samples, trace, observe).run()
 
 

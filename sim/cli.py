@@ -1,9 +1,14 @@
 """The ``evsim`` command (a stable contract: README and docs/metrics.md).
 
 ``evsim run SCENARIO.yaml [--replications N] [--seed S] [--set PATH=VALUE ...] [--out DIR]
-[--json] [--workers N]`` runs the replications and prints a summary table (mean and 95% CI per
-metric, then a per-sink breakdown), or with ``--json`` one JSON object on stdout. ``compare``
-and ``sweep`` run variants under common random numbers.
+[--json] [--workers N] [--plot DIR] [--report FILE.html]`` runs the replications and prints a
+summary table (mean and 95% CI per metric, then a per-sink breakdown), or with ``--json`` one
+JSON object on stdout. Warnings and progress go to stderr. A bad scenario prints one clear
+message and exits with status 2. ``evsim compare`` and ``evsim sweep`` take the same options.
+
+``--out``, ``--plot`` and ``--report`` record the time series of every replication; ``--plot``
+writes PNG charts (:mod:`sim.analysis.charts`) and ``--report`` one self-contained HTML page
+(:mod:`sim.analysis.html`). Plotting libraries are imported only for these two options.
 
 Warnings go to stderr as they arise, and into the ``warnings`` list of ``--json`` output and
 of ``manifest.json``: a scenario setting accepted but unrealistic, a run too big for the
@@ -27,7 +32,7 @@ import argparse
 import json
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import metadata, util
 from pathlib import Path
 from typing import Any, TextIO
@@ -102,7 +107,28 @@ def _engine_options(args: argparse.Namespace) -> dict[str, Any]:
         "dask": args.dask,
         "precision": args.precision,
         "max_replications": args.max_replications,
+        "observe": bool(args.out or args.plot or args.report),
     }
+
+
+def _wrote(args: argparse.Namespace, what: str) -> None:
+    """Say what was written: on stdout after a table, on stderr after ``--json``."""
+    print(what, file=sys.stderr if args.json else sys.stdout)
+
+
+def _charts_and_report(
+    args: argparse.Namespace, figures: dict[str, Any], page: Callable[[dict[str, Any]], str]
+) -> None:
+    """Write ``figures`` into ``--plot DIR`` and ``page(figures)`` to ``--report FILE``."""
+    from sim.analysis.charts import write_figures
+    from sim.analysis.html import write_page
+
+    if args.plot:
+        paths = write_figures(figures, Path(args.plot))
+        _wrote(args, f"wrote {args.plot}/ ({', '.join(p.name for p in paths)})")
+    if args.report:
+        write_page(page(figures), Path(args.report))
+        _wrote(args, f"wrote {args.report}")
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -128,8 +154,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(json.dumps(js, allow_nan=False))
     else:
         print(summary_table(js))
-        if args.out:
-            print(f"\nwrote {args.out}/ (rows.parquet, rows.csv, summary.csv, manifest.json)")
+        if args.out or args.plot or args.report:
+            print()
+    if args.out:
+        _wrote(args, f"wrote {args.out}/ (rows.parquet, rows.csv, summary.csv, "
+                     "timeseries.parquet, manifest.json)")  # fmt: skip
+    if args.plot or args.report:
+        from sim.analysis.charts import run_figures
+        from sim.analysis.html import run_page
+        from sim.analysis.output import manifest
+
+        figures = run_figures(results, js, scenario, seed)
+        doc = manifest(scenario, seed, results)
+        _charts_and_report(args, figures, lambda f: run_page(js, f, doc["scenario"], doc))
     return 0
 
 
@@ -160,15 +197,29 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     after_run(res.runs, scenarios, args.precision, args.warned.add)
     js = res.to_json()
     js["warnings"] = args.warned.items
+    n = len(res.runs[res.baseline])
     if args.out:
-        write_study(
-            Path(args.out), "compare", res.runs, scenarios, res.seed,
-            warnings=args.warned.items,
-        )  # fmt: skip
+        write_study(Path(args.out), "compare", res.runs, scenarios, res.seed,
+                    differences=js["differences"], warnings=args.warned.items)  # fmt: skip
     if args.json:
         print(json.dumps(js, allow_nan=False))
     else:
-        print(compare_table(js, res.seed, len(res.runs[res.baseline])))
+        print(compare_table(js, res.seed, n))
+        if args.out or args.plot or args.report:
+            print()
+    if args.out:
+        _wrote(args, f"wrote {args.out}/ (rows.parquet, rows.csv, summary.csv, "
+                     "differences.csv, timeseries.parquet, manifest.json)")  # fmt: skip
+    if args.plot or args.report:
+        from sim.analysis.charts import compare_figures
+        from sim.analysis.html import compare_page
+        from sim.analysis.output import study_manifest
+
+        figures = compare_figures(js, res.seed, n)
+        doc = study_manifest("compare", res.runs, scenarios, res.seed)
+        _charts_and_report(
+            args, figures, lambda f: compare_page(js, f, doc["scenarios"], doc, n)
+        )
     return 0
 
 
@@ -217,15 +268,33 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     )
     js = res.to_json()
     js["warnings"] = args.warned.items
+    n = len(res.runs[0]) if res.runs else 0
+    names = [", ".join(f"{k}={v}" for k, v in p.items()) for p in res.points]
+    variants = dict(zip(names, res.runs, strict=True))
     if args.out:
         write_study(
-            Path(args.out), "sweep", dict(zip(names, res.runs, strict=True)), res.scenarios,
-            res.seed, res.points, {"grid": grid}, args.warned.items,
+            Path(args.out), "sweep", variants, res.scenarios, res.seed, res.points,
+            {"grid": grid}, warnings=args.warned.items,
         )
     if args.json:
         print(json.dumps(js, allow_nan=False))
     else:
-        print(sweep_table(js, res.seed, len(res.runs[0]) if res.runs else 0))
+        print(sweep_table(js, res.seed, n))
+        if args.out or args.plot or args.report:
+            print()
+    if args.out:
+        _wrote(args, f"wrote {args.out}/ (rows.parquet, rows.csv, summary.csv, "
+                     "timeseries.parquet, manifest.json)")  # fmt: skip
+    if args.plot or args.report:
+        from sim.analysis.charts import sweep_figures
+        from sim.analysis.html import sweep_page
+        from sim.analysis.output import study_manifest
+
+        figures = sweep_figures(js, res.seed, n)
+        doc = study_manifest("sweep", variants, res.scenarios, res.seed, res.points,
+                             {"grid": grid})  # fmt: skip
+        base = scenario.model_dump(mode="json", by_alias=True)
+        _charts_and_report(args, figures, lambda f: sweep_page(js, f, base, doc, n))
     return 0
 
 
@@ -312,7 +381,15 @@ def _study_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--set", action="append", metavar="PATH=VALUE", help="override a field by dotted path"
     )
-    p.add_argument("--out", help="write per-replication rows, summary and manifest here")
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        help="write per-replication rows, summary, time series and manifest here",
+    )
+    p.add_argument("--plot", metavar="DIR", help="write PNG charts here")
+    p.add_argument(
+        "--report", metavar="FILE.html", help="write one self-contained HTML report here"
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument(
         "--workers", type=int, default=None, help="worker processes (default: all cores)"

@@ -78,10 +78,13 @@ def default_workers() -> int:
 
 
 def _run_task(
-    task: Task, reduce: Callable[[RunResult], Any] | None = None, trace: bool = False
+    task: Task,
+    reduce: Callable[[RunResult], Any] | None = None,
+    trace: bool = False,
+    observe: bool = False,
 ) -> Any:
     scenario, rep, seed = task
-    result = run_once(scenario, rep, seed, trace=trace)
+    result = run_once(scenario, rep, seed, trace=trace, observe=observe)
     return result if reduce is None else reduce(result)
 
 
@@ -158,6 +161,7 @@ def run_tasks(
     *,
     reduce: None = ...,
     trace: bool = ...,
+    observe: bool = ...,
 ) -> list[RunResult]: ...
 
 
@@ -171,6 +175,7 @@ def run_tasks(
     *,
     reduce: Callable[[RunResult], T],
     trace: bool = ...,
+    observe: bool = ...,
 ) -> list[T]: ...
 
 
@@ -183,6 +188,7 @@ def run_tasks(
     *,
     reduce: Callable[[RunResult], Any] | None = None,
     trace: bool = False,
+    observe: bool = False,
 ) -> list[Any]:
     """Run ``tasks`` on the chosen executor; results in task order.
 
@@ -198,11 +204,12 @@ def run_tasks(
             the worker, which returns what it returns instead of the result. None returns the
             results themselves.
         trace: Run every replication with its per-event trace (for ``reduce`` to read).
+        observe: Record every replication's time series (``RunResult.timeseries``).
 
     Returns:
         One item per task, in task order: the :class:`RunResult`, or what ``reduce`` made of it.
     """
-    work = functools.partial(_run_task, reduce=reduce, trace=trace)
+    work = functools.partial(_run_task, reduce=reduce, trace=trace, observe=observe)
     out: list[Any] = []
     with (
         tqdm(total=len(tasks), desc=desc, unit="rep", file=sys.stderr, disable=not progress) as bar,
@@ -223,14 +230,18 @@ def run_replications(
     dask: str | None = None,
     precision: float | None = None,
     max_replications: int = 200,
+    *,
+    observe: bool = False,
 ) -> list[RunResult]:
     """Run replications ``0 .. n-1`` of ``scenario`` (default n: the scenario's).
 
     With ``precision``, more replications follow until the headline metrics are that precise
-    (see the module docstring), at most ``max_replications`` in all.
+    (see the module docstring), at most ``max_replications`` in all. With ``observe`` every
+    replication records its time series.
     """
     return compare(
-        [scenario], replications, seed, workers, progress, dask, precision, max_replications
+        [scenario], replications, seed, workers, progress, dask, precision, max_replications,
+        observe=observe,
     ).runs[_names([scenario])[0]]
 
 
@@ -342,6 +353,7 @@ def compare(
     *,
     reduce: Callable[[RunResult], RunResult] | None = None,
     trace: bool = False,
+    observe: bool = False,
 ) -> CompareResult:
     """Run every variant with the same root seed and replication indices (common random numbers).
 
@@ -359,6 +371,7 @@ def compare(
             returns a slimmer :class:`RunResult` (e.g. its trace summarised into
             ``diagnostics`` and dropped).
         trace: Run the replications with their per-event trace (for ``reduce`` to read).
+        observe: Record every replication's time series (``RunResult.timeseries``).
     """
     if not scenarios:
         raise ValueError("compare needs at least one scenario")
@@ -374,9 +387,14 @@ def compare(
     while True:
         tasks = [(s, rep, root) for s in scenarios for rep in range(done, target)]
         if reduce is None:
-            runs = run_tasks(tasks, workers, dask, progress, desc=base.name, trace=trace)
+            runs = run_tasks(
+                tasks, workers, dask, progress, desc=base.name, trace=trace, observe=observe
+            )
         else:
-            runs = run_tasks(tasks, workers, dask, progress, base.name, reduce=reduce, trace=trace)
+            runs = run_tasks(
+                tasks, workers, dask, progress, base.name, reduce=reduce, trace=trace,
+                observe=observe,
+            )  # fmt: skip
         per = target - done
         for i, name in enumerate(names):
             result.runs[name].extend(runs[i * per : (i + 1) * per])
@@ -424,11 +442,17 @@ def sweep(
     dask: str | None = None,
     precision: float | None = None,
     max_replications: int = 200,
+    *,
+    observe: bool = False,
 ) -> SweepResult:
-    """Run ``scenario`` at each point of ``grid`` (dotted path → values), common random numbers."""
+    """Run ``scenario`` at each point of ``grid`` (dotted path → values), common random numbers.
+
+    With ``observe`` every replication records its time series.
+    """
     points = grid_points(grid)
     variants = [scenario.with_updates(p) for p in points]
     res = compare(
-        variants, replications, seed, workers, progress, dask, precision, max_replications
+        variants, replications, seed, workers, progress, dask, precision, max_replications,
+        observe=observe,
     )
     return SweepResult(points, variants, res.seed, [res.runs[n] for n in res.names])

@@ -96,9 +96,12 @@ def _stat_block_ok(block: dict[str, Any], names: tuple[str, ...]) -> None:
 def test_json_has_the_design_shape(capsys: pytest.CaptureFixture[str], tiny: Path) -> None:
     js = run_json(capsys, tiny)
     assert list(js) == [
-        "scenario", "replications", "seed", "metrics", "sinks", "dependencies", "warnings",
+        "scenario", "replications", "seed", "metrics", "sinks", "dependencies", "queues",
+        "warnings",
     ]  # fmt: skip
     assert js["dependencies"] == {}  # tiny has none
+    assert list(js["queues"]) == ["jobs", "jobs-dlq"]
+    assert list(js["queues"]["jobs"]["metrics"]) == ["backlog_max", "oldest_age_max_s"]
     assert isinstance(js["warnings"], list) and all(isinstance(w, str) for w in js["warnings"])
     assert js["scenario"] == "tiny"
     assert js["replications"] == 3  # the scenario's replications
@@ -233,7 +236,7 @@ def test_out_writes_rows_summary_and_manifest(
     out_dir = tmp_path / "run"
     js = run_json(capsys, tiny, "--out", str(out_dir), "--seed", "5")
     assert sorted(p.name for p in out_dir.iterdir()) == [
-        "manifest.json", "rows.csv", "rows.parquet", "summary.csv",
+        "manifest.json", "rows.csv", "rows.parquet", "summary.csv", "timeseries.parquet",
     ]  # fmt: skip
     manifest = json.loads((out_dir / "manifest.json").read_text())
     assert {"scenario", "root_seed", "replication_seeds", "versions", "git_commit"} <= set(

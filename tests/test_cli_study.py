@@ -244,6 +244,24 @@ def test_compare_out_writes_rows_summary_and_manifest(
     doc = json.loads((out / "manifest.json").read_text())
     assert doc["kind"] == "compare"
     assert doc["variants"] == ["base", "slow", "base#2"]
+    # the paired differences, as in the JSON
+    diffs = pd.read_csv(out / "differences.csv")
+    assert list(diffs.columns) == ["variant", "metric", "mean", "ci_low", "ci_high"]
+    assert list(dict.fromkeys(diffs["variant"])) == ["slow", "base#2"]
+    assert len(diffs) == 2 * len(METRICS)
+    for row in diffs.itertuples(index=False):
+        want = js["differences"][row.variant][row.metric]
+        for key in ("mean", "ci_low", "ci_high"):
+            got = getattr(row, key)
+            if want[key] is None:
+                assert math.isnan(got), (row, key)
+            else:
+                assert got == pytest.approx(want[key], rel=1e-12, abs=1e-15), (row, key)
+    # the time series of every variant and replication
+    ts = pd.read_parquet(out / "timeseries.parquet")
+    assert list(ts.columns) == ["variant", "rep", "t_s", "component", "metric", "value"]
+    assert list(dict.fromkeys(ts["variant"])) == ["base", "slow", "base#2"]
+    assert sorted(ts["rep"].unique()) == [0, 1, 2]
     assert doc["replications"] == 3
     assert doc["root_seed"] == 3
     assert [s["name"] for s in doc["scenarios"]] == ["base", "slow", "base"]
@@ -272,7 +290,36 @@ def test_sweep_out_has_one_column_per_swept_path(
     assert doc["kind"] == "sweep"
     assert doc["params"] == points
     assert doc["grid"] == {rate: [0.0, 0.3], bs: [1, 2]}
-    assert set(pd.read_csv(out / "summary.csv")["variant"]) == set(variants)
+    summary = pd.read_csv(out / "summary.csv")
+    assert list(summary.columns[:3]) == ["variant", rate, bs]
+    assert set(summary["variant"]) == set(variants)
+    for variant, point in zip(variants, points, strict=True):
+        g = summary[summary["variant"] == variant]
+        assert set(g[rate]) == {point[rate]} and set(g[bs]) == {point[bs]}, variant
+        delivered = g[(g["sink"] == "*") & (g["metric"] == "delivered")].iloc[0]
+        want = js["rows"][variants.index(variant)]["metrics"]["delivered"]
+        assert delivered["mean"] == pytest.approx(want["mean"])
+        assert delivered["ci_low"] == pytest.approx(want["ci_low"])
+    ts = pd.read_parquet(out / "timeseries.parquet")
+    assert list(ts.columns[:3]) == ["variant", rate, bs]
+    assert set(ts["variant"]) == set(variants)
+
+
+def test_sweep_table_has_a_column_per_path_and_cis(
+    capsys: pytest.CaptureFixture[str], files: dict[str, Path]
+) -> None:
+    rate, bs = "components.worker.errors.rate", "components.worker.trigger.batch_size"
+    status, out, err = call(
+        capsys, "sweep", str(files["base"]), "--grid", f"{rate}=0.0,0.3", "--grid", f"{bs}=1,2",
+        "--replications", "3", "--workers", "1",
+    )  # fmt: skip
+    assert status == 0, err
+    lines = out.splitlines()
+    header = next(line for line in lines if rate in line)
+    assert bs in header and "delivered_fraction" in header
+    rows = [line for line in lines[lines.index(header) + 2 :] if line.strip()]
+    assert len(rows) == 4
+    assert all(re.search(r"\[[-0-9.,e]+, [-0-9.,e]+\]", row) for row in rows)  # mean [CI]
 
 
 # --- workers, quiet, precision -----------------------------------------------------------

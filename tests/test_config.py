@@ -217,6 +217,10 @@ BAD_CASES = [
      "components", "'..'", "must not be '.' or '..'"),
     ("name-empty", {"components": {**BASE["components"], "": {"type": "sqs_queue"}}},
      "components", "''", "component names must not be empty"),
+    ("observe-interval-not-positive", {"observe": {"interval_s": 0}}, "observe.interval_s",
+     "0", "must be > 0"),
+    ("observe-unknown-field", {"observe": {"interval": 5}}, "observe.interval", "5",
+     "unknown field"),
 ]  # fmt: skip
 
 

@@ -8,7 +8,11 @@
 * The user-facing files (README, docs, notebooks, examples) cite the project's own docs, never
   internal design notes.
 
-Only :class:`sim.config.Scenario` is imported from ``sim``. Nothing here runs a simulation.
+* Every metric name (run, sink, queue and time-series metrics) is defined in
+  ``docs/metrics.md``.
+
+Only :class:`sim.config.Scenario` and the analysis layer's lists of metric names are imported
+from ``sim``. Nothing here runs a simulation.
 """
 
 from __future__ import annotations
@@ -118,3 +122,13 @@ def test_no_citation_of_internal_design_notes() -> None:
         text = path.read_text(encoding="utf-8", errors="replace")
         offending += [f"{path.relative_to(ROOT)}: {s!r}" for s in FORBIDDEN if s in text]
     assert not offending, "cite docs/ instead:\n" + "\n".join(offending)
+
+
+def test_every_metric_is_defined_in_the_metrics_reference() -> None:
+    from sim.analysis.metrics import METRICS, QUEUE_METRICS, SINK_METRICS
+    from sim.analysis.timeseries import TIMESERIES_METRICS
+
+    text = (DOCS / "metrics.md").read_text(encoding="utf-8")
+    names = {*METRICS, *SINK_METRICS, *QUEUE_METRICS, *TIMESERIES_METRICS}
+    missing = sorted(name for name in names if f"`{name}`" not in text)
+    assert not missing, f"docs/metrics.md does not define: {', '.join(missing)}"

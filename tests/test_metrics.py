@@ -172,8 +172,11 @@ def test_summary_json_nulls_when_nothing_is_delivered() -> None:
 def test_summary_json_shape_and_sink_order() -> None:
     results = [_result(0, 8, 1.0), _result(1, 9, 2.0)]
     js = summary_json(results, "name", 7)
-    assert list(js) == ["scenario", "replications", "seed", "metrics", "sinks", "dependencies"]
+    assert list(js) == [
+        "scenario", "replications", "seed", "metrics", "sinks", "dependencies", "queues",
+    ]  # fmt: skip
     assert js["dependencies"] == {}  # no dependency in these runs
+    assert js["queues"] == {}  # nor queue
     assert (js["scenario"], js["replications"], js["seed"]) == ("name", 2, 7)
     assert list(js["metrics"]) == list(METRICS)
     assert list(js["sinks"]) == ["a-worker", "b-worker"]

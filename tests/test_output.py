@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 from sim.analysis.metrics import METRICS, SINK_METRICS, RunResult, summarize, tidy
-from sim.analysis.output import git_commit, manifest, write_run
+from sim.analysis.output import differences_frame, git_commit, manifest, write_run
+from sim.analysis.timeseries import concat_timeseries
 from sim.config import Scenario, scenario_from_dict
 
 SCENARIO: dict[str, Any] = {
@@ -120,3 +121,30 @@ def test_write_run_replaces_earlier_files(
     assert rows["rep"].unique().tolist() == [0]
     assert json.loads((tmp_path / "manifest.json").read_text())["replications"] == 1
     assert not any(math.isnan(v) for v in rows[rows["metric"] == "delivered"]["value"])
+
+
+def test_the_time_series_round_trips_through_parquet(tmp_path: Path, scenario: Scenario) -> None:
+    from sim.experiment import run_replications
+
+    results = run_replications(scenario, 2, observe=True)
+    write_run(tmp_path, scenario, 9, results)
+    got = pd.read_parquet(tmp_path / "timeseries.parquet")
+    want = concat_timeseries(results)
+    assert want is not None and len(want) > 0
+    pd.testing.assert_frame_equal(got, want)
+    assert list(got.columns) == ["rep", "t_s", "component", "metric", "value"]
+    assert sorted(got["rep"].unique()) == [0, 1]
+    # a later run without a time series leaves no stale file behind
+    write_run(tmp_path, scenario, 9, run_replications(scenario, 1))
+    assert not (tmp_path / "timeseries.parquet").exists()
+
+
+def test_differences_frame_has_one_row_per_variant_and_metric() -> None:
+    diffs = {
+        "b": {"lost": {"mean": 1.0, "ci_low": 0.5, "ci_high": 1.5}},
+        "c": {"lost": {"mean": None, "ci_low": None, "ci_high": None}},
+    }
+    df = differences_frame(diffs)
+    assert list(df.columns) == ["variant", "metric", "mean", "ci_low", "ci_high"]
+    assert df.iloc[0].tolist() == ["b", "lost", 1.0, 0.5, 1.5]
+    assert df.iloc[1][["mean", "ci_low", "ci_high"]].isna().all()

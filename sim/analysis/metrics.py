@@ -25,7 +25,9 @@ from scipy import stats as sps
 __all__ = [
     "ALL_SINKS",
     "METRICS",
+    "QUEUE_METRICS",
     "SINK_METRICS",
+    "TIMESERIES_COLUMNS",
     "RunResult",
     "ci_stats",
     "summarize",
@@ -63,6 +65,14 @@ METRICS: tuple[str, ...] = (
     "producer_latency_mean_s",
     "cost_usd",
     "cost_per_million_usd",
+    "cost_usd_sqs",
+    "cost_usd_lambda",
+    "cost_usd_sns",
+    "cost_usd_eventbridge",
+    "cost_usd_s3",
+    "cost_usd_apigateway",
+    "cost_usd_dynamodb",
+    "concurrency_max",
     "api_requests",
     "api_throttled",
     "events_replayed",
@@ -88,6 +98,7 @@ SINK_METRICS: tuple[str, ...] = (
     "throttles",
     "cold_starts",
     "function_timeouts",
+    "concurrency_max",
     "latency_mean_s",
     "latency_p50_s",
     "latency_p90_s",
@@ -95,6 +106,12 @@ SINK_METRICS: tuple[str, ...] = (
     "latency_max_s",
     "cost_usd",
 )
+
+#: Metrics reported per SQS queue (``"queues"`` in ``--json``).
+QUEUE_METRICS: tuple[str, ...] = ("backlog_max", "oldest_age_max_s")
+
+#: Columns of a time series (``RunResult.timeseries``, ``timeseries.parquet``).
+TIMESERIES_COLUMNS: tuple[str, ...] = ("rep", "t_s", "component", "metric", "value")
 
 ALL_SINKS = "*"
 
@@ -105,7 +122,8 @@ class RunResult:
 
     ``dependencies`` maps each dependency (``database``, ``dynamodb_table``, ``http_api``) to
     its own metrics (``calls``, ``throttled``, ``timeouts``, ``wasted_s``, ...); they are not
-    sinks.
+    sinks. ``queues`` maps each SQS queue to its :data:`QUEUE_METRICS`. ``timeseries`` is the
+    recorded time series (columns :data:`TIMESERIES_COLUMNS`), None when it was not recorded.
     """
 
     scenario: str
@@ -116,6 +134,8 @@ class RunResult:
     trace: pd.DataFrame | None = None
     diagnostics: dict[str, Any] = field(default_factory=dict)
     dependencies: dict[str, dict[str, Any]] = field(default_factory=dict)
+    queues: dict[str, dict[str, Any]] = field(default_factory=dict)
+    timeseries: pd.DataFrame | None = None
 
 
 def tidy(results: Iterable[RunResult]) -> pd.DataFrame:
@@ -187,14 +207,20 @@ def _dependency_metric(r: RunResult, name: str, dependency: str) -> Any:
     return r.dependencies.get(dependency, {}).get(name)
 
 
+def _queue_metric(r: RunResult, name: str, queue: str) -> Any:
+    return r.queues.get(queue, {}).get(name)
+
+
 def summary_block(results: Sequence[RunResult]) -> dict[str, Any]:
-    """``{"metrics": {...}, "sinks": {SINK: {"metrics": {...}}}, "dependencies": {...}}``.
+    """``{"metrics", "sinks": {SINK: {"metrics"}}, "dependencies": {...}, "queues": {...}}``.
 
     Summaries over replications: each metric is ``{"mean", "ci_low", "ci_high", "std"}``
     (95% t-based CI). ``dependencies`` maps each dependency to ``{"metrics": {...}}`` with the
-    metrics its type reports, in its order (empty without dependencies).
+    metrics its type reports, in its order (empty without dependencies); ``queues`` maps each
+    SQS queue to ``{"metrics": {...}}`` with :data:`QUEUE_METRICS`.
     """
     sinks = sorted({s for r in results for s in r.sinks})
+    queues = list(dict.fromkeys(q for r in results for q in r.queues))
     dependency_names: dict[str, list[str]] = {}
     for r in results:
         for dep, m in r.dependencies.items():
@@ -217,6 +243,14 @@ def summary_block(results: Sequence[RunResult]) -> dict[str, Any]:
                 )
             }
             for dep, names in dependency_names.items()
+        },
+        "queues": {
+            queue: {
+                "metrics": _block(
+                    results, QUEUE_METRICS, functools.partial(_queue_metric, queue=queue)
+                )
+            }
+            for queue in queues
         },
     }
 

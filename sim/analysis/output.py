@@ -1,10 +1,13 @@
-"""Writing a run's results: per-replication rows, the summary and a manifest.
+"""Writing a run's results: per-replication rows, the summary, the time series and a manifest.
 
 ``write_run(DIR, ...)`` writes ``rows.parquet`` and ``rows.csv`` (tidy: one row per
 ``scenario, rep, seed, sink, metric, value``), ``summary.csv`` (mean, std, 95% CI per metric
-and sink) and ``manifest.json`` (the scenario as loaded, root seed, replications and the
-seed of each, package versions, git commit, and the warnings the run gave) so that a result
-can be traced and reproduced.
+and sink), ``timeseries.parquet`` when the time series was recorded (``rep, t_s, component,
+metric, value``) and ``manifest.json`` (the scenario as loaded, root seed, replications and
+the seed of each, package versions, git commit, and the warnings the run gave) so that a
+result can be traced and reproduced. ``write_study`` writes the same for a comparison or a
+sweep, with a ``variant`` column (and one column per swept path), and a comparison's paired
+differences (``differences.csv``).
 """
 
 from __future__ import annotations
@@ -20,11 +23,14 @@ from typing import Any
 import pandas as pd
 
 from sim.analysis.metrics import RunResult, summarize, tidy
+from sim.analysis.timeseries import concat_timeseries
 from sim.config.scenario import Scenario
 
 __all__ = [
+    "differences_frame",
     "git_commit",
     "manifest",
+    "study_manifest",
     "versions",
     "write_results_index",
     "write_run",
@@ -98,9 +104,42 @@ def write_run(
     rows.to_parquet(out / "rows.parquet", index=False)
     rows.to_csv(out / "rows.csv", index=False)
     summarize(rows).to_csv(out / "summary.csv", index=False)
+    _write_timeseries(out, concat_timeseries(results))
     (out / "manifest.json").write_text(
         json.dumps(manifest(scenario, seed, results, warnings), indent=2) + "\n"
     )
+
+
+def _write_timeseries(out: Path, ts: pd.DataFrame | None) -> None:
+    """``timeseries.parquet``, or no such file when nothing was recorded."""
+    path = out / "timeseries.parquet"
+    if ts is None:
+        path.unlink(missing_ok=True)  # not a stale one from an earlier run
+    else:
+        ts.to_parquet(path, index=False)
+
+
+def _cell(value: Any) -> Any:
+    """A swept value as a table cell (a number, string or boolean; anything else as text)."""
+    return value if isinstance(value, int | float | str | bool) else str(value)
+
+
+def differences_frame(differences: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> pd.DataFrame:
+    """Paired differences ``{variant: {metric: {"mean", "ci_low", "ci_high"}}}`` as a table.
+
+    One row per variant and metric, in their order: ``variant, metric, mean, ci_low,
+    ci_high`` (a null is NaN).
+    """
+    rows = [
+        (variant, metric, *(_nan(d.get(k)) for k in ("mean", "ci_low", "ci_high")))
+        for variant, block in differences.items()
+        for metric, d in block.items()
+    ]
+    return pd.DataFrame(rows, columns=["variant", "metric", "mean", "ci_low", "ci_high"])
+
+
+def _nan(value: Any) -> float:
+    return float("nan") if value is None else float(value)
 
 
 def write_study(
@@ -112,33 +151,60 @@ def write_study(
     params: Sequence[Mapping[str, Any]] | None = None,
     extra: Mapping[str, Any] | None = None,
     warnings: Sequence[str] = (),
+    differences: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
 ) -> None:
-    """Write a comparison or sweep: rows, summary and manifest, one ``variant`` per entry.
+    """Write a comparison or sweep: rows, summary, time series and manifest, per ``variant``.
 
-    ``rows`` carry a ``variant`` column (the variant's name, or the sweep point's index) and,
-    for a sweep, one column per swept path. ``warnings`` go into the manifest.
+    ``rows.*``, ``summary.csv`` and ``timeseries.parquet`` (when recorded) carry a ``variant``
+    column (the variant's name, or the sweep point's label) and, for a sweep, one column per
+    swept path right after it. ``differences`` (variant -> metric -> ``{"mean", "ci_low",
+    "ci_high"}``, a comparison's paired differences) is written to ``differences.csv``.
+    ``warnings`` go into the manifest.
     """
     out.mkdir(parents=True, exist_ok=True)
     frames = []
+    summaries = []
+    series = []
     for i, (name, results) in enumerate(variants.items()):
         df = tidy(results)
-        df.insert(0, "variant", name)
+        summary = summarize(df)
+        ts = concat_timeseries(results, [name] * len(results))
+        for frame in (df, summary):
+            frame.insert(0, "variant", name)
         if params is not None:
-            for path, value in params[i].items():
-                df[path] = value if isinstance(value, int | float | str | bool) else str(value)
+            for k, (path, value) in enumerate(params[i].items()):
+                df[path] = _cell(value)
+                summary.insert(1 + k, path, _cell(value))
+                if ts is not None:
+                    ts.insert(1 + k, path, _cell(value))
         frames.append(df)
+        summaries.append(summary)
+        if ts is not None:
+            series.append(ts)
     rows = pd.concat(frames, ignore_index=True)
     rows.to_parquet(out / "rows.parquet", index=False)
     rows.to_csv(out / "rows.csv", index=False)
-    summaries = []
-    for name, results in variants.items():
-        s = summarize(tidy(results))
-        s.insert(0, "variant", name)
-        summaries.append(s)
     pd.concat(summaries, ignore_index=True).to_csv(out / "summary.csv", index=False)
+    _write_timeseries(out, pd.concat(series, ignore_index=True) if series else None)
+    if differences is not None:
+        differences_frame(differences).to_csv(out / "differences.csv", index=False)
+    doc = study_manifest(kind, variants, scenarios, seed, params, extra, warnings)
+    (out / "manifest.json").write_text(json.dumps(doc, indent=2, default=str) + "\n")
+
+
+def study_manifest(
+    kind: str,
+    variants: Mapping[str, Sequence[RunResult]],
+    scenarios: Sequence[Scenario],
+    seed: int,
+    params: Sequence[Mapping[str, Any]] | None = None,
+    extra: Mapping[str, Any] | None = None,
+    warnings: Sequence[str] = (),
+) -> dict[str, Any]:
+    """What is needed to trace and reproduce a comparison or a sweep (``manifest.json``)."""
     all_results = [r for rs in variants.values() for r in rs]
     first = next(iter(variants.values()))
-    doc = {
+    return {
         "kind": kind,
         "variants": list(variants),
         "scenarios": [s.model_dump(mode="json", by_alias=True) for s in scenarios],
@@ -152,7 +218,6 @@ def write_study(
         "warnings": list(warnings),
         **(dict(extra) if extra else {}),
     }
-    (out / "manifest.json").write_text(json.dumps(doc, indent=2, default=str) + "\n")
 
 
 def write_results_index(results_dir: Path) -> Path:

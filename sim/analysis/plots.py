@@ -11,6 +11,7 @@ so the same data always gives the same PNG file.
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -28,6 +29,7 @@ __all__ = [
     "ci_lines",
     "new_figure",
     "new_panels",
+    "png_bytes",
     "save_png",
     "symlog_y",
     "validation_chart",
@@ -50,7 +52,14 @@ def new_figure(width_in: float, height_in: float) -> tuple[Figure, Axes]:
 def save_png(fig: Figure, path: Path, dpi: int = DPI) -> None:
     """Write ``fig`` as a PNG at ``dpi``; the same figure gives the same bytes every time."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png", dpi=dpi, metadata={"Software": None})
+    path.write_bytes(png_bytes(fig, dpi))
+
+
+def png_bytes(fig: Figure, dpi: int = DPI) -> bytes:
+    """``fig`` as PNG bytes at ``dpi`` (as :func:`save_png` writes them)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
+    return buf.getvalue()
 
 
 def _num(value: object) -> float:

@@ -7,7 +7,7 @@ from typing import Any
 
 from sim.analysis.metrics import METRICS
 
-__all__ = ["HEADLINE", "compare_table", "fmt", "summary_table", "sweep_table"]
+__all__ = ["HEADLINE", "SWEEP_COLUMNS", "compare_table", "fmt", "summary_table", "sweep_table"]
 
 #: Metrics shown in comparison and sweep tables.
 HEADLINE: tuple[str, ...] = (
@@ -122,26 +122,39 @@ def compare_table(js: dict[str, Any], seed: int, replications: int) -> str:
     return "\n".join(lines)
 
 
+#: Metrics shown in the sweep table.
+SWEEP_COLUMNS: tuple[str, ...] = (
+    "delivered_fraction",
+    "dead_lettered",
+    "lost",
+    "duplicates",
+    "latency_p99_s",
+    "cost_per_million_usd",
+)
+
+
 def sweep_table(js: dict[str, Any], seed: int, replications: int) -> str:
-    """One line per grid point: its parameters and the headline metrics' means."""
+    """One line per grid point: one column per swept path, then headline metrics, mean [95% CI]."""
     rows = js["rows"]
     if not rows:
         return "empty grid"
     params = list(rows[0]["params"])
-    cols = ["delivered_fraction", "dead_lettered", "lost", "duplicates", "latency_p99_s",
-            "cost_per_million_usd"]  # fmt: skip
+    cols = SWEEP_COLUMNS
     pw = [max(len(p), *(len(_param(r["params"][p])) for r in rows)) + 2 for p in params]
+    cells = [[_ci(r["metrics"][c]) for c in cols] for r in rows]
+    cw = [max(len(c), *(len(line[i]) for line in cells)) + 3 for i, c in enumerate(cols)]
     lines = [
-        f"sweep   replications per point: {replications}   seed: {seed}   (common random numbers)",
+        f"sweep   replications per point: {replications}   seed: {seed}   (common random numbers;"
+        " mean [95% CI])",
         "",
         "".join(f"{p:>{w}}" for p, w in zip(params, pw, strict=True))
-        + "".join(f"{c:>22}" for c in cols),
+        + "".join(f"{c:>{w}}" for c, w in zip(cols, cw, strict=True)),
     ]
     lines.append("-" * len(lines[-1]))
-    for r in rows:
-        cells = [_param(r["params"][p]) for p in params]
+    for r, line in zip(rows, cells, strict=True):
+        values = [_param(r["params"][p]) for p in params]
         lines.append(
-            "".join(f"{c:>{w}}" for c, w in zip(cells, pw, strict=True))
-            + "".join(f"{fmt(r['metrics'][c]['mean']):>22}" for c in cols)
+            "".join(f"{c:>{w}}" for c, w in zip(values, pw, strict=True))
+            + "".join(f"{c:>{w}}" for c, w in zip(line, cw, strict=True))
         )
     return "\n".join(lines)

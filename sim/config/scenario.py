@@ -31,13 +31,25 @@ from sim.config.problems import (
     show,
 )
 
-__all__ = ["Scenario", "set_path", "validate_scenario"]
+__all__ = ["ObserveSpec", "Scenario", "set_path", "validate_scenario"]
 
 _C = TypeVar("_C", bound=BaseModel)
 
 #: Fields that say what is read from a file (a trace, an empirical distribution, a rate series):
 #: a variant that changes one reads the file again.
 _FILE_KEYS = ("file", "column", "time_column", "value_column")
+
+
+class ObserveSpec(Spec):
+    """The time series of a run: one sample per component and metric every ``interval_s``.
+
+    ``interval_s`` None means (``duration_s`` + ``drain_s``) ÷ 600, to the nearest whole
+    second, at least 1 s.
+    """
+
+    fields_source: ClassVar[Source] = CHOICE
+
+    interval_s: PosFloat | None = None
 
 
 class Scenario(Spec):
@@ -56,6 +68,7 @@ class Scenario(Spec):
     components: Annotated[dict[str, ComponentSpec], Field(min_length=1)]
     outages: tuple[OutageSpec, ...] = ()
     prices: dict[str, NonNegFloat] = Field(default_factory=dict)
+    observe: ObserveSpec | None = None
 
     _source: str = PrivateAttr("<scenario>")
     _base_dir: Path | None = PrivateAttr(None)

@@ -42,6 +42,17 @@ class Component:
     def finalize(self) -> None:
         """Settle what the end of the run decides (called once, after the run)."""
 
+    def end_warmup(self) -> None:
+        """The counted period starts now (``warmup_s``): restart peaks kept for the metrics."""
+
+    def observe(self) -> tuple[dict[str, float], dict[str, float]] | None:
+        """What the time series records of this component, or None (nothing).
+
+        Returns ``(states, counts)``: each state's value now, and each count so far (since the
+        start of the run), keyed by the name of the rate the recorder makes of it.
+        """
+        return None
+
     def sampler(self, dist: DistSpec, purpose: str) -> Callable[[], float] | None:
         """A sampler of ``dist`` on this component's ``purpose`` stream; None if always 0."""
         if is_zero(dist):

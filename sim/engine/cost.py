@@ -24,7 +24,7 @@ from collections.abc import Mapping
 
 from sim.config.prices import DEFAULT_PRICES
 
-__all__ = ["SQS_CHUNK_BYTES", "CostMeter", "sqs_chunks"]
+__all__ = ["COST_SERVICES", "SQS_CHUNK_BYTES", "CostMeter", "sqs_chunks"]
 
 #: How each counted item maps onto a price: item -> (price name, units per priced unit).
 _ITEM_PRICE: dict[str, tuple[str, float]] = {
@@ -44,6 +44,11 @@ _ITEM_PRICE: dict[str, tuple[str, float]] = {
     "dynamodb_rcu_hours": ("dynamodb_rcu_hour", 1.0),
     "dynamodb_wcu_hours": ("dynamodb_wcu_hour", 1.0),
 }
+
+#: The AWS services a cost is attributed to (``cost_usd_<service>``), in display order; an
+#: item belongs to the service its name starts with.
+COST_SERVICES = ("sqs", "lambda", "sns", "eventbridge", "s3", "apigateway", "dynamodb")
+assert all(item.split("_", 1)[0] in COST_SERVICES for item in _ITEM_PRICE)
 
 #: SQS bills one request per started 64 KB chunk of payload.
 SQS_CHUNK_BYTES = 64 * 1024
@@ -95,6 +100,15 @@ class CostMeter:
         for (component, item), c in self._counters.items():
             price_name, unit = _ITEM_PRICE[item]
             out[component] = out.get(component, 0.0) + c[0] * table[price_name] / unit
+        return out
+
+    def cost_by_service(self, prices: Mapping[str, float] | None = None) -> dict[str, float]:
+        """USD per AWS service of :data:`COST_SERVICES` (0 for a service not used)."""
+        table = {**DEFAULT_PRICES, **(prices or {})}
+        out = dict.fromkeys(COST_SERVICES, 0.0)
+        for (_, item), c in self._counters.items():
+            price_name, unit = _ITEM_PRICE[item]
+            out[item.split("_", 1)[0]] += c[0] * table[price_name] / unit
         return out
 
     def total(self, prices: Mapping[str, float] | None = None) -> float:

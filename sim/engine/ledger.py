@@ -333,6 +333,11 @@ class Ledger:
         if self.counting:
             fn.timeouts += 1
 
+    def function_error(self, fn: FunctionStats) -> None:
+        """Count one invocation of ``fn`` that ended in a function error (or its timeout)."""
+        if self.counting:
+            fn.errors += 1
+
     def throttle(self, fn: FunctionStats) -> None:
         """Count one throttled invocation attempt of ``fn``."""
         if self.counting:

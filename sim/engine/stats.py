@@ -14,7 +14,7 @@ import numpy as np
 
 from sim.engine.fates import FATES
 
-__all__ = ["FunctionStats", "LatencyHistogram", "SinkStats"]
+__all__ = ["FunctionStats", "LatencyHistogram", "SinkStats", "bucket_quantiles"]
 
 _GAMMA = 1.01
 _LOG_GAMMA = math.log(_GAMMA)
@@ -23,6 +23,10 @@ _MAX_S = 1e9
 _OFFSET = -math.floor(math.log(_MIN_S) / _LOG_GAMMA)
 _NBUCKETS = _OFFSET + math.ceil(math.log(_MAX_S) / _LOG_GAMMA) + 2
 _FLUSH = 4096
+
+#: A bookmark in a histogram (:meth:`LatencyHistogram.mark`): its buffer list, the length of
+#: that list, and the binned counts then.
+Mark = tuple[list[float], int, np.ndarray]
 
 
 class LatencyHistogram:
@@ -59,12 +63,36 @@ class LatencyHistogram:
         self._total += math.fsum(xs)
         self._min = min(self._min, float(xs.min()))
         self._max = max(self._max, float(xs.max()))
-        with np.errstate(divide="ignore"):
-            idx = np.floor(np.log(np.maximum(xs, _MIN_S)) / _LOG_GAMMA).astype(np.int64)
-        idx += _OFFSET
-        idx[xs < _MIN_S] = 0
-        np.clip(idx, 0, _NBUCKETS - 1, out=idx)
-        self.buckets += np.bincount(idx, minlength=_NBUCKETS)
+        self.buckets += _bincount(xs)
+
+    def mark(self) -> Mark:
+        """A bookmark of the observations so far, for :meth:`counts_since` (changes nothing)."""
+        return (self._buf, len(self._buf), self.buckets.copy())
+
+    def quantiles_since(
+        self, mark: Mark, qs: tuple[float, ...]
+    ) -> tuple[list[float | None], Mark]:
+        """The ``qs`` quantiles of the observations added since ``mark``, and a bookmark of now.
+
+        A quantile q is the observation of rank ⌈q·n⌉ among the n new ones: exact while they
+        all still wait to be binned, else from the buckets (within 0.5% relative error). All
+        are None without a new observation. Changes nothing, so the histogram's own results
+        do not depend on how often this is called; the cost is proportional to the new
+        observations.
+        """
+        buf, n, buckets = mark
+        if buf is self._buf:  # nothing binned since: the new ones are the buffer's tail
+            new = sorted(buf[n:])
+            if not new:
+                return [None] * len(qs), mark
+            ranks = [max(1, math.ceil(q * len(new))) - 1 for q in qs]
+            return [new[r] for r in ranks], (buf, len(buf), buckets)
+        counts = self.buckets - buckets
+        if n:  # already counted at ``mark``, binned since
+            counts -= _bincount(np.asarray(buf[:n], dtype=float))
+        if self._buf:
+            counts += _bincount(np.asarray(self._buf, dtype=float))
+        return bucket_quantiles(counts, qs), self.mark()
 
     def merge(self, other: LatencyHistogram) -> None:
         """Add ``other``'s observations to this histogram."""
@@ -112,6 +140,33 @@ class LatencyHistogram:
         return min(max(mid, self._min), self._max)
 
 
+def _bincount(xs: np.ndarray) -> np.ndarray:
+    """Observations ``xs`` (seconds) per bucket."""
+    with np.errstate(divide="ignore"):
+        idx = np.floor(np.log(np.maximum(xs, _MIN_S)) / _LOG_GAMMA).astype(np.int64)
+    idx += _OFFSET
+    idx[xs < _MIN_S] = 0
+    np.clip(idx, 0, _NBUCKETS - 1, out=idx)
+    return np.bincount(idx, minlength=_NBUCKETS)
+
+
+def bucket_quantiles(counts: np.ndarray, qs: tuple[float, ...]) -> list[float | None]:
+    """The ``qs`` quantiles (each 0 < q ≤ 1) of observations counted per bucket.
+
+    Each is reported at the geometric midpoint of its bucket (within 0.5% relative error; the
+    first bucket, below 1 µs, reports 0); all are None when there is no observation.
+    """
+    cum = np.cumsum(counts)
+    n = int(cum[-1])
+    if not n:
+        return [None] * len(qs)
+    out: list[float | None] = []
+    for q in qs:
+        i = int(np.searchsorted(cum, max(1, math.ceil(q * n))))
+        out.append(0.0 if i == 0 else math.exp((i - _OFFSET + 0.5) * _LOG_GAMMA))
+    return out
+
+
 class SinkStats:
     """Counters of one intended sink (or of its warm-up shadow)."""
 
@@ -146,10 +201,11 @@ class SinkStats:
 class FunctionStats:
     """Invocation counters of one Lambda function (sink or not)."""
 
-    __slots__ = ("cold_starts", "invocations", "throttles", "timeouts")
+    __slots__ = ("cold_starts", "errors", "invocations", "throttles", "timeouts")
 
     def __init__(self) -> None:
         self.invocations = 0
+        self.errors = 0
         self.throttles = 0
         self.cold_starts = 0
         self.timeouts = 0

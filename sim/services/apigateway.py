@@ -61,6 +61,8 @@ class _Call:
                     self.api.ledger.release(pair)
             return
         self.done = True
+        if error is not None:
+            self.api.n_failed += 1
         self.reply(error)
 
     def timeout(self, _: object) -> None:
@@ -69,6 +71,7 @@ class _Call:
         self.done = True
         for pair in self.pairs:  # the integration goes on with copies of its own
             self.api.ledger.copy(pair)
+        self.api.n_failed += 1
         if self.api.ledger.trace is not None:
             self.api.ledger.log(self.api.env.now, self.api.name, "timeout", self.pairs[0].msg.id)
         self.reply("timeout")
@@ -84,6 +87,11 @@ class ApiGateway(RequestTarget):
         self._integration: Port | None = None
         self._bill = ctx.cost.counter(name, "apigateway_requests")
         self._trace = ctx.ledger.trace
+        #: observation: requests passed to the integration, answered with an error other
+        #: than 429, and answered 429
+        self.n_sent = 0
+        self.n_failed = 0
+        self.n_throttled = 0
 
     def port(self, wiring: Wiring) -> Port:
         """The component is its own port."""
@@ -116,7 +124,10 @@ class ApiGateway(RequestTarget):
             error = THROTTLED
         if error is not None:
             if error == THROTTLED:
+                self.n_throttled += 1
                 self.ledger.count("api_throttled")
+            else:
+                self.n_failed += 1
             if self._trace is not None:
                 self.ledger.log(now, self.name, error, msg.id)
             reply(error)
@@ -125,14 +136,24 @@ class ApiGateway(RequestTarget):
         if object_size(msg) > self.spec.max_payload_bytes:
             if self._trace is not None:
                 self.ledger.log(now, self.name, "payload_too_large", msg.id)
+            self.n_failed += 1
             reply(CLIENT_ERROR)
             return
+        self.n_sent += 1
         call = _Call(self, pairs, reply)
         latency = self.request_latency(now)
         if latency <= 0.0:
             self._integrate(call, msg, plan, pairs)
         else:
             call_after(self.env, latency, lambda _: self._integrate(call, msg, plan, pairs))
+
+    def observe(self) -> tuple[dict[str, float], dict[str, float]]:
+        """Counts so far, for the time series (``docs/metrics.md``)."""
+        return {}, {
+            "sent_per_s": self.n_sent,
+            "failed_per_s": self.n_failed,
+            "throttled_per_s": self.n_throttled,
+        }
 
     def _integrate(self, call: _Call, msg: Message, plan: Plan, pairs: list[Pair]) -> None:
         assert self._integration is not None

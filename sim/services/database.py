@@ -117,6 +117,18 @@ class Database(Dependency):
         """Connections open: per-call ones in use plus those held by environments."""
         return self._open
 
+    def n_serving(self) -> int:
+        """Requests in service now."""
+        return len(self._heap)
+
+    def n_waiting(self) -> int:
+        """Requests waiting in the line for a per-call connection now."""
+        return self._n_waiting
+
+    def capacity_used_s(self, now: float) -> float:
+        """Connection-seconds open since ``warmup_s``, ÷ ``max_connections``."""
+        return self.connections.area_at(now) / self.max_connections
+
     # -- admission --------------------------------------------------------------------------
 
     def _refusal(self, h: CallHandle, now: float) -> str | None:

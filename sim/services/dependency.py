@@ -198,6 +198,12 @@ class Level:
                 self.peak = self.level
         self.t = now
 
+    def area_at(self, now: float) -> float:
+        """The time integral up to ``now`` (≥ the last change), without changing the level."""
+        w = self.warmup_s
+        lo = self.t if self.t > w else w
+        return self.area + self.level * (now - lo) if now > lo else self.area
+
     def mean(self, now: float) -> float | None:
         """Time average over [``warmup_s``, ``now``] (None for an empty period)."""
         self.integrate(now)
@@ -352,6 +358,38 @@ class Dependency(Component):
         lo = h.t_start if h.t_start > self.warmup_s else self.warmup_s
         if h.t_end > lo:
             self.stats.wasted_s += h.t_end - lo
+
+    # -- observation ------------------------------------------------------------------------
+
+    def observe(self) -> tuple[dict[str, float], dict[str, float]]:
+        """States now and counts so far, for the time series (``docs/metrics.md``).
+
+        ``utilization`` is a count too: the capacity used so far, in capacity-seconds, whose
+        rate over an interval is the mean utilisation in it.
+        """
+        s = self.stats
+        now = self.env.now
+        return (
+            {"in_service": self.n_serving(), "waiting": self.n_waiting()},
+            {
+                "utilization": self.capacity_used_s(now),
+                "calls_per_s": s.calls,
+                "throttled_per_s": s.throttled,
+                "timeouts_per_s": s.timeouts,
+            },
+        )
+
+    def n_serving(self) -> int:
+        """Requests in service now."""
+        raise NotImplementedError
+
+    def n_waiting(self) -> int:
+        """Requests waiting for capacity now (0 for a dependency that refuses instead)."""
+        return 0
+
+    def capacity_used_s(self, now: float) -> float:
+        """Capacity used from ``warmup_s`` to ``now``, in capacity-seconds (NaN: no limit)."""
+        raise NotImplementedError
 
     # -- results ----------------------------------------------------------------------------
 

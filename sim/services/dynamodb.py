@@ -110,6 +110,7 @@ class Table(Dependency):
         self._util_sum = 0.0
         self._util_max = 0.0
         self.consumed = {"read": 0.0, "write": 0.0}  # units admitted, counted
+        self._serving = 0  # requests admitted and not yet answered
         self._bill = {
             "read": ctx.cost.counter(name, "dynamodb_read_request_units"),
             "write": ctx.cost.counter(name, "dynamodb_write_request_units"),
@@ -182,7 +183,25 @@ class Table(Dependency):
             self.consumed[h.kind] += h.units
         if not self.provisioned and h.error is None:
             self._bill[h.kind][0] += h.units
+        self._serving += 1
         call_after(self.env, self._latency_at(now), h._service_done)
+
+    def _end_service(self, h: CallHandle) -> None:
+        self._serving -= 1
+        self._served(h)
+
+    # -- observation ------------------------------------------------------------------------
+
+    def n_serving(self) -> int:
+        """Requests admitted and not yet answered."""
+        return self._serving
+
+    def capacity_used_s(self, now: float) -> float:
+        """The 1 s windows' utilisations summed since ``warmup_s`` (the current one so far)."""
+        total = self._util_sum
+        if self._win >= 0 and self._win >= self.warmup_s:
+            total += self._window_use()
+        return total
 
     # -- results ----------------------------------------------------------------------------
 

@@ -153,6 +153,10 @@ class EventBus(RequestTarget):
         self._bill_events = ctx.cost.counter(name, "eventbridge_events")
         self._bill_archive = ctx.cost.counter(name, "eventbridge_archive_gb")
         self._trace = ctx.ledger.trace
+        #: observation: events put on the bus, target deliveries made, deliveries retrying
+        self.n_published = 0
+        self.n_delivered = 0
+        self.n_retrying = 0
 
     def port(self, wiring: Wiring) -> Port:
         """The component is its own port."""
@@ -219,6 +223,7 @@ class EventBus(RequestTarget):
     def ingest(self, msg: Message, plan: Plan, pairs: list[Pair]) -> None:
         """The event is on the bus now: archive it and start every target's delivery."""
         now = self.env.now
+        self.n_published += 1
         if self._trace is not None:
             self.ledger.log(now, self.name, "put", msg.id)
         archive = self.spec.archive
@@ -248,6 +253,8 @@ class EventBus(RequestTarget):
             call_at(self.env, start, lambda: self._give_up(target, msg, pairs, 1, "client_error"))
         else:
             ok, when, attempts = target.retrier.decide(target.port, start)
+            if attempts > 1:
+                self.n_retrying += 1
             env = self.env
             if ok:
                 call_at(env, when, lambda: self._delivered(target, msg, child, pairs, attempts))
@@ -261,6 +268,9 @@ class EventBus(RequestTarget):
     def _delivered(
         self, target: _Target, msg: Message, child: Plan, pairs: list[Pair], attempts: int
     ) -> None:
+        self.n_delivered += 1
+        if attempts > 1:
+            self.n_retrying -= 1
         if self._trace is not None:
             self.ledger.log(self.env.now, self.name, "delivered", msg.id)
         if target.is_endpoint:
@@ -271,12 +281,21 @@ class EventBus(RequestTarget):
         self, target: _Target, msg: Message, pairs: list[Pair], attempts: int, why: str
     ) -> None:
         now = self.env.now
+        if attempts > 1:
+            self.n_retrying -= 1
         if target.is_endpoint:
             self.ledger.attempt(pairs[0], attempts)
         if self._trace is not None:
             event = "dead_letter" if target.dead_letter is not None else why
             self.ledger.log(now, self.name, event, msg.id)
         give_up(self.ledger, pairs, target.dead_letter, now)
+
+    def observe(self) -> tuple[dict[str, float], dict[str, float]]:
+        """States now and counts so far, for the time series (``docs/metrics.md``)."""
+        return (
+            {"retrying": self.n_retrying},
+            {"published_per_s": self.n_published, "deliveries_per_s": self.n_delivered},
+        )
 
     # -- replay ---------------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ Not modelled:
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from sim.config.http_api import HttpApiSpec
@@ -59,6 +60,15 @@ class HttpApi(Dependency):
     def _end_service(self, h: CallHandle) -> None:
         self.in_flight.change(self.env.now, -1)
         self._served(h)
+
+    def n_serving(self) -> int:
+        """Requests in flight now."""
+        return self.in_flight.level
+
+    def capacity_used_s(self, now: float) -> float:
+        """Request-seconds in flight since ``warmup_s``, ÷ ``max_concurrency`` (NaN: no limit)."""
+        limit = self.max_concurrency
+        return math.nan if limit is None else self.in_flight.area_at(now) / limit
 
     def metrics(self) -> dict[str, Any]:
         """Calls, refusals, timeouts, wasted time, utilisation (``docs/metrics.md``).

@@ -71,11 +71,23 @@ __all__ = ["ConcurrencyPool", "FunctionPort", "LambdaFunction", "SyncFunctionPor
 class ConcurrencyPool:
     """A concurrency limit shared by the functions that draw from it."""
 
-    __slots__ = ("busy", "limit")
+    __slots__ = ("busy", "limit", "peak")
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.busy = 0
+        #: the most executions running at once since the start of the counted period
+        self.peak = 0
+
+    def take(self) -> None:
+        """One more execution runs (the limit is the caller's to check)."""
+        n = self.busy = self.busy + 1
+        if n > self.peak:
+            self.peak = n
+
+    def restart_peak(self) -> None:
+        """The counted period starts: the peak starts from what runs now."""
+        self.peak = self.busy
 
 
 def _unreserved(wiring: Wiring) -> ConcurrencyPool:
@@ -110,6 +122,14 @@ class LambdaFunction(Component):
         self.plain_run = is_zero(spec.duration_per_message_s) and not ctx.faults.has_outages(name)
         self._warm: list[float] = []  # release times of idle environments, latest last
         self.pool = ConcurrencyPool(0)  # replaced by the builder
+        # Counts kept besides the pool's, only where the pool's do not tell (chosen in
+        # connect): this function's executions when it shares its pool with other functions
+        # (``_own``), and the account's when the account has more than one pool (``_account``).
+        # One tuple of both, empty in the common case (one pool), keeps the instance within
+        # 30 attributes (see :class:`sim.services.sqs.queue.Queue` on why that matters).
+        self._counts: tuple[ConcurrencyPool | None, ConcurrencyPool | None] | tuple[()] = ()
+        #: the SQS event source mapping, when the function has a ``trigger``
+        self.esm: EventSourceMapping | None = None
         self.stats = ctx.ledger.function(name)
         self._has_outages = ctx.faults.has_outages(name)
         self._gb = spec.memory_mb / 1024.0
@@ -130,6 +150,29 @@ class LambdaFunction(Component):
         """Executions of this function's pool currently running."""
         return self.pool.busy
 
+    @property
+    def _own(self) -> ConcurrencyPool | None:
+        return self._counts[0] if self._counts else None
+
+    @property
+    def _account(self) -> ConcurrencyPool | None:
+        return self._counts[1] if self._counts else None
+
+    @property
+    def running(self) -> int:
+        """Executions of this function running now."""
+        return (self._own or self.pool).busy
+
+    @property
+    def concurrency_max(self) -> int:
+        """The most executions of this function running at once (counted period)."""
+        return (self._own or self.pool).peak
+
+    @property
+    def account_concurrency_max(self) -> int:
+        """The most executions of all functions running at once (counted period)."""
+        return (self._account or self.pool).peak
+
     def port(self, wiring: Wiring) -> FunctionPort:
         """An asynchronous Invoke (the function's internal queue); the function is the sink."""
         return FunctionPort(self)
@@ -145,9 +188,18 @@ class LambdaFunction(Component):
             self.pool = ConcurrencyPool(rc)
         else:
             self.pool = wiring.shared("unreserved concurrency", lambda: _unreserved(wiring))
+        specs = wiring.scenario.of_type(LambdaFunctionSpec).values()
+        unreserved = sum(1 for f in specs if f.reserved_concurrency is None)
+        pools = sum(1 for f in specs if f.reserved_concurrency is not None) + (unreserved > 0)
+        own = ConcurrencyPool(0) if rc is None and unreserved > 1 else None
+        account = None
+        if pools > 1:
+            limit = wiring.scenario.account_concurrency
+            account = wiring.shared("account concurrency", lambda: ConcurrencyPool(limit))
+        self._counts = (own, account) if own is not None or account is not None else ()
         trigger = self.spec.trigger
         if trigger is not None:
-            EventSourceMapping(self, wiring.components[trigger.source], trigger)
+            self.esm = EventSourceMapping(self, wiring.components[trigger.source], trigger)
         dest = self.spec.async_.on_failure
         if dest is not None:
             if wiring.is_type(dest, "sqs_queue"):
@@ -174,7 +226,13 @@ class LambdaFunction(Component):
         pool = self.pool
         if pool.busy >= pool.limit:
             return THROTTLED
-        pool.busy += 1
+        n = pool.busy = pool.busy + 1
+        if n > pool.peak:
+            pool.peak = n
+        if self._counts:
+            for counter in self._counts:
+                if counter is not None:
+                    counter.take()
         warm = self._warm
         if self._env_ids is not None:
             cold = self._acquire_tracked(now)
@@ -229,6 +287,10 @@ class LambdaFunction(Component):
         ``env`` is the environment it ran in, when environments are tracked.
         """
         self.pool.busy -= 1
+        if self._counts:
+            for counter in self._counts:
+                if counter is not None:
+                    counter.busy -= 1
         self._warm.append(now)
         if self._env_ids is not None:
             assert env is not None
@@ -284,6 +346,7 @@ class LambdaFunction(Component):
             else:
                 fails = timed_out or self.message_fails(pair.msg.poison_u)
             if fails:
+                ledger.function_error(self.stats)
                 if trace is not None:
                     ledger.log(self.env.now, self.name, "failure", pair.msg.id)
                 reply("server_error")
@@ -313,6 +376,26 @@ class LambdaFunction(Component):
             )
             return
         call_after(self.env, cold_s + ran_s, done)
+
+    def end_warmup(self) -> None:
+        """The counted period starts: the concurrency peaks start from what runs now."""
+        for pool in (self.pool, self._own, self._account):
+            if pool is not None:
+                pool.restart_peak()
+
+    def observe(self) -> tuple[dict[str, float], dict[str, float]]:
+        """States now and counts so far, for the time series (``docs/metrics.md``)."""
+        stats = self.stats
+        states: dict[str, float] = {"concurrency": self.running}
+        if self.esm is not None:
+            states["pollers"] = self.esm.level
+        return states, {
+            "invocations_per_s": stats.invocations,
+            "errors_per_s": stats.errors,
+            "throttles_per_s": stats.throttles,
+            "timeouts_per_s": stats.timeouts,
+            "cold_starts_per_s": stats.cold_starts,
+        }
 
     def plan_run(self, cold: bool, n_messages: int, now: float) -> tuple[float, float, bool]:
         """Draw one invocation: ``(cold start s, run s capped at the timeout, timed out)``."""

@@ -258,6 +258,7 @@ class AsyncInvoker:
             fails = ev.timed_out or fn.message_fails(pair.msg.poison_u)
         ev.outcome = -1
         if fails:
+            ledger.function_error(fn.stats)
             if self._trace is not None:
                 ledger.log(now, fn.name, "failure", pair.msg.id)
             if ev.errors < self.max_retries:

@@ -221,10 +221,14 @@ class EventSourceMapping:
             else:
                 fails = fn.message_fails(copy.pair.msg.poison_u)
             if copy.parked:
+                if fails and not self.report_failures:
+                    ledger.function_error(fn.stats)
                 self._finish(batch, None if fails else entries, entries if fails else None)
                 return
             pair = copy.pair
             if fails:
+                if not self.report_failures:
+                    ledger.function_error(fn.stats)
                 ledger.attempt(pair)
                 self._finish(batch, None, entries)
                 return
@@ -264,6 +268,8 @@ class EventSourceMapping:
                     ledger.success(pair)
                 if trace is not None:
                     ledger.log(now, fn.name, "success", pair.msg.id)
+        if timed_out or (failed and not self.report_failures):
+            ledger.function_error(fn.stats)  # the handler raised (a partial response did not)
         if failed and not self.report_failures:
             self._finish(batch, None, entries)
         else:

@@ -58,7 +58,7 @@ if TYPE_CHECKING:
     from sim.engine.wiring import Wiring
 from sim.services.sdk import AdaptiveLimiter
 
-__all__ = ["Producer"]
+__all__ = ["Producer", "SendStats"]
 
 _MAX_GROUPS_KEY = 1 << 32
 
@@ -97,6 +97,16 @@ class _PoissonChain:
     def arrive(self, _: Event) -> None:
         self.producer.emit()
         self.schedule_next()
+
+
+class SendStats:
+    """A producer's sends given up (after the retries) and attempts answered "throttled"."""
+
+    __slots__ = ("failed", "throttled")
+
+    def __init__(self) -> None:
+        self.failed = 0
+        self.throttled = 0
 
 
 class _Send:
@@ -144,6 +154,8 @@ class _Send:
         p = self.producer
         if p.limiter is not None:
             p.limiter.update(p.env.now, error == THROTTLED)
+        if error == THROTTLED:
+            p.send_stats.throttled += 1
         if error is None:
             self.i += 1
             self.attempt = 1
@@ -158,6 +170,7 @@ class _Send:
             call_after(p.env, delay, self.step)
             return
         ledger = p.ledger
+        p.send_stats.failed += 1
         if p.trace is not None:
             ledger.log(p.env.now, p.name, "gave_up", self.msg.id)
         first_lost = self.i if self.spans is None else self.spans[self.i][0]
@@ -223,6 +236,9 @@ class Producer(Component):
         self._unique_dedup = spec.dedup_ids == "unique"
         self._size = spec.size_bytes
         self._horizon_s = ctx.scenario.duration_s
+        #: for observation: sends given up and attempts answered "throttled" (one attribute:
+        #: see :class:`sim.services.sqs.queue.Queue` on keeping instances within 30)
+        self.send_stats = SendStats()
 
     def connect(self, wiring: Wiring) -> None:
         """Send to the ``send_to`` targets in turn, through their ports.
@@ -279,6 +295,17 @@ class Producer(Component):
                 n = burst.count
                 times = [burst.at_s + burst.spread_s * k / n for k in range(n)]
                 self.env.process(self._run_times(times))
+
+    def observe(self) -> tuple[dict[str, float], dict[str, float]]:
+        """Counts so far, for the time series (``docs/metrics.md``).
+
+        Messages created are the sum of the per-group sequence numbers (no counter per message).
+        """
+        return {}, {
+            "sent_per_s": sum(self._seq),
+            "failed_per_s": self.send_stats.failed,
+            "throttled_per_s": self.send_stats.throttled,
+        }
 
     # -- arrival processes ----------------------------------------------------------------------
 

@@ -134,6 +134,10 @@ class Topic(RequestTarget):
         self._last: dict[tuple[int, int], float] = {}  # FIFO: last delivery per (sub, group)
         self._dedup: dict[int, float] = {}
         self._dedup_order: deque[tuple[float, int]] = deque()
+        #: observation: publishes accepted, deliveries made, deliveries waiting for a retry
+        self.n_published = 0
+        self.n_delivered = 0
+        self.n_retrying = 0
 
     def port(self, wiring: Wiring) -> TopicPort:
         """Publish; each subscription's sink is behind it."""
@@ -175,6 +179,7 @@ class Topic(RequestTarget):
         latency = self.request_latency(now)
         if error is None:
             self._bill_publish[0] += sqs_chunks(msg.size_bytes)
+            self.n_published += 1
         if self._trace is not None:
             event = "publish" if error is None else "publish_failed"
             self.ledger.log(now, self.name, event, msg.id)
@@ -225,6 +230,7 @@ class Topic(RequestTarget):
         """
         now = self.env.now
         self._bill_publish[0] += sqs_chunks(msg.size_bytes)
+        self.n_published += 1
         if self._trace is not None:
             self.ledger.log(now, self.name, "publish", msg.id)
         latency = self.request_latency(now)
@@ -267,13 +273,24 @@ class Topic(RequestTarget):
         if self.fifo:
             self._last[(index, pair.msg.group)] = at
         attempts = cursor.attempts
+        if attempts > 1:
+            self.n_retrying += 1
         if ok:
             call_at(self.env, at, lambda: self._hand_over(sub, pair, attempts))
         else:
             call_at(self.env, at, lambda: self._give_up(sub, pair, client_error, attempts))
 
+    def observe(self) -> tuple[dict[str, float], dict[str, float]]:
+        """States now and counts so far, for the time series (``docs/metrics.md``)."""
+        return (
+            {"retrying": self.n_retrying},
+            {"published_per_s": self.n_published, "deliveries_per_s": self.n_delivered},
+        )
+
     def _count(self, sub: Subscription, pair: Pair, attempts: int, ok: bool) -> None:
         """Bill a finished delivery's attempts (and count them at an endpoint sink)."""
+        if attempts > 1:
+            self.n_retrying -= 1
         if sub.email:
             self._bill_email[0] += attempts
         elif sub.protocol in ("http", "https"):
@@ -284,6 +301,7 @@ class Topic(RequestTarget):
 
     def _hand_over(self, sub: Subscription, pair: Pair, attempts: int) -> None:
         self._count(sub, pair, attempts, True)
+        self.n_delivered += 1
         if self._trace is not None:
             self.ledger.log(self.env.now, self.name, "delivered", pair.msg.id)
         sub.target.hand_over(pair.msg, sub.plan, [pair])

@@ -77,7 +77,9 @@ class FifoQueue(Queue):
         if dq is None:
             dq = self._groups[g] = deque()
         dq.append(copy)
-        self._n_visible += 1
+        n = self._n_visible = self._n_visible + 1
+        if n > self.stats.backlog_max:
+            self.stats.backlog_max = n
         self._mark_ready(g)
 
     def _requeue(self, copies: list[QueueCopy]) -> None:
@@ -89,7 +91,9 @@ class FifoQueue(Queue):
             for copy in reversed(cs):
                 copy.state = VISIBLE
                 dq.appendleft(copy)
-            self._n_visible += len(cs)
+            n = self._n_visible = self._n_visible + len(cs)
+            if n > self.stats.backlog_max:
+                self.stats.backlog_max = n
             self._inflight[g] -= len(cs)
             self._mark_ready(g)
 
@@ -140,6 +144,16 @@ class FifoQueue(Queue):
     def stored(self) -> Iterable[QueueCopy]:
         """Every stored visible copy."""
         return (c for dq in self._groups.values() for c in dq if c.state == VISIBLE)
+
+    def oldest_age_s(self, now: float) -> float:
+        """Age of the oldest message at the head of a group (0 when none is visible)."""
+        oldest = now
+        for dq in self._groups.values():
+            for copy in dq:
+                if copy.state == VISIBLE:
+                    oldest = min(oldest, copy.enqueue_s)
+                    break
+        return now - oldest
 
     @property
     def depth(self) -> int:

@@ -36,6 +36,7 @@ __all__ = [
     "Queue",
     "QueueCopy",
     "QueuePort",
+    "QueueStats",
 ]
 
 #: A send's reply: None on success, else the error kind ("unavailable" or "throttled").
@@ -94,8 +95,42 @@ class QueueCopy:
         self.origin: Pair | None = None
 
 
+class QueueStats:
+    """What a queue counts for the time series and its peaks (one object: see :class:`Queue`).
+
+    Attributes:
+        sent: Copies stored (sends, deliveries, dead letters moved or parked here, redrives).
+        in_flight: Copies received and neither deleted nor visible again.
+        delayed: Copies waiting for the queue's ``delay_s``.
+        expired: Copies dropped by retention.
+        dead_lettered: Copies moved from here to the dead-letter queue.
+        backlog_max: The most visible copies at once (counted period).
+        oldest_max_s: The oldest age a visible copy reached (counted period; −1: none was).
+    """
+
+    __slots__ = (
+        "backlog_max", "dead_lettered", "delayed", "expired", "in_flight", "oldest_max_s",
+        "sent",
+    )  # fmt: skip
+
+    def __init__(self) -> None:
+        self.sent = 0
+        self.in_flight = 0
+        self.delayed = 0
+        self.expired = 0
+        self.dead_lettered = 0
+        self.backlog_max = 0
+        self.oldest_max_s = -1.0
+
+
 class Queue(RequestTarget):
-    """Behaviour shared by standard and FIFO queues; subclasses own the storage order."""
+    """Behaviour shared by standard and FIFO queues; subclasses own the storage order.
+
+    Attribute reads are the hot path's main cost, and CPython reads the attributes of an
+    instance fastest while it has at most 30 of them (its keys are shared with the other
+    instances of the class), which a standard queue just has: new state goes into
+    :attr:`stats` or a property rather than a new attribute.
+    """
 
     fifo = False
 
@@ -104,7 +139,6 @@ class Queue(RequestTarget):
         self.spec = spec
         self.visibility_timeout_s = spec.visibility_timeout_s
         self.retention_s = spec.retention_s
-        self.delay_s = spec.delay_s
         self.dlq: Queue | None = None
         self.max_receive_count = 0
         self.consumer: Consumer | None = None
@@ -123,6 +157,8 @@ class Queue(RequestTarget):
         self._has_delete_hooks = spec.fifo or spec.duplicate_rate > 0 or self._trace is not None
         #: a delete after success is just that (no outage, duplicates, FIFO groups, trace)
         self.plain_delete = not (self._has_delete_hooks or self._has_faults)
+        #: counts since the start and peaks of the counted period, for observation
+        self.stats = QueueStats()
 
     # -- wiring ---------------------------------------------------------------------------------
 
@@ -204,6 +240,16 @@ class Queue(RequestTarget):
         return error
 
     @property
+    def delay_s(self) -> float:
+        """The queue's delivery delay (seconds)."""
+        return self.spec.delay_s
+
+    @property
+    def backlog_max(self) -> int:
+        """The most visible messages at once in the counted period."""
+        return self.stats.backlog_max
+
+    @property
     def instant(self) -> bool:
         """True when a send is answered at once (no latency)."""
         return self._latency is None
@@ -214,8 +260,10 @@ class Queue(RequestTarget):
         if self._trace is not None and self._latency is None and not logged:
             self.ledger.log(now, self.name, "send", pair.msg.id)
         copy = QueueCopy(pair, now)
+        self.stats.sent += 1
         if self.delay_s > 0.0:
             copy.state = DELAYED
+            self.stats.delayed += 1
             call_after(self.env, self.delay_s, lambda _: self._make_visible([copy]))
         else:
             self._push(copy)
@@ -246,7 +294,9 @@ class Queue(RequestTarget):
             self._receive_bucket.take(now)
         batch = self._take(max_n, now)
         if batch:
-            if len(batch) == 1:
+            n = len(batch)
+            self.stats.in_flight += n
+            if n == 1:
                 size = batch[0][0].pair.msg.size_bytes
             else:
                 size = sum(c.pair.msg.size_bytes for c, _ in batch)
@@ -255,11 +305,13 @@ class Queue(RequestTarget):
 
     def _admit_receive(self, copy: QueueCopy, now: float) -> bool:
         """Check retention and redrive for a copy about to be delivered; True to deliver."""
+        self.left_visible(copy, now)
         if now >= copy.enqueue_s + self.retention_s:
             self._expire(copy)
             return False
         if self.dlq is not None and copy.receive_count >= self.max_receive_count:
             copy.state = GONE
+            self.stats.dead_lettered += 1
             self.dlq.store_moved(copy, self, now)
             return False
         copy.receive_count += 1
@@ -269,8 +321,22 @@ class Queue(RequestTarget):
             self.ledger.log(now, self.name, "receive", copy.pair.msg.id)
         return True
 
+    def left_visible(self, copy: QueueCopy, now: float) -> None:
+        """A visible copy leaves the visible set now: its age counts toward the oldest age."""
+        age = now - copy.enqueue_s
+        stats = self.stats
+        if age > stats.oldest_max_s:
+            stats.oldest_max_s = age
+
+    @property
+    def oldest_age_max_s(self) -> float | None:
+        """The oldest age a visible message reached in the counted period (None: none was)."""
+        age = self.stats.oldest_max_s
+        return age if age >= 0.0 else None
+
     def _expire(self, copy: QueueCopy) -> None:
         copy.state = GONE
+        self.stats.expired += 1
         if self._trace is not None:
             self.ledger.log(self.env.now, self.name, "expired", copy.pair.msg.id)
         if copy.parked:
@@ -307,12 +373,16 @@ class Queue(RequestTarget):
                 # fast path: the usual delete after a successful processing
                 copy.state = GONE
                 pair.live -= 1
+                self.stats.in_flight -= 1
                 continue
             if self._survives_delete():
                 survivors.append((copy, receipt))
                 continue
             was_inflight = copy.state == INFLIGHT
-            if copy.state == VISIBLE:
+            if was_inflight:
+                self.stats.in_flight -= 1
+            elif copy.state == VISIBLE:
+                self.left_visible(copy, now)
                 self._forget_visible(copy)
             copy.state = GONE
             if self._trace is not None:
@@ -346,6 +416,7 @@ class Queue(RequestTarget):
             self._bill[0] += 1
             copy.state = GONE
             copy.pair.live -= 1
+            self.stats.in_flight -= 1
             return True
         return False
 
@@ -371,6 +442,7 @@ class Queue(RequestTarget):
         for copy, receipt in entries:
             if copy.receipt != receipt or copy.state != INFLIGHT:
                 continue
+            self.stats.in_flight -= 1
             if now >= copy.enqueue_s + self.retention_s:
                 self._expire(copy)
                 self._after_delete(copy)
@@ -383,6 +455,7 @@ class Queue(RequestTarget):
             self._notify()
 
     def _make_visible(self, copies: list[QueueCopy]) -> None:
+        self.stats.delayed -= len(copies)
         for copy in copies:
             copy.state = VISIBLE
             self._push(copy)
@@ -414,6 +487,7 @@ class Queue(RequestTarget):
             self.ledger.log(now, self.name, "dead_letter", pair.msg.id)
         self._bill[0] += sqs_chunks(pair.msg.size_bytes)
         self.ledger.park(pair)
+        self.stats.sent += 1
         self._push(self._dead_letter_copy(pair, now))
         self._notify()
 
@@ -447,6 +521,7 @@ class Queue(RequestTarget):
             self.ledger.park(copy.pair)
         moved = self._dead_letter_copy(copy.pair, enqueue_s)
         moved.source = source
+        self.stats.sent += 1
         self._push(moved)
         self._notify()
 
@@ -460,10 +535,12 @@ class Queue(RequestTarget):
                 continue
             now = self.env.now
             if now >= copy.enqueue_s + self.retention_s:
+                self.left_visible(copy, now)
                 self._forget_visible(copy)
                 self._expire(copy)  # its DLQ retention ended before the move reached it
                 continue
             copy.state = GONE
+            self.left_visible(copy, now)
             self._forget_visible(copy)
             source = copy.source
             assert source is not None
@@ -475,6 +552,7 @@ class Queue(RequestTarget):
                 self.ledger.drop(copy.pair, LOST)
                 back = copy.origin
             self.ledger.unpark(back)
+            source.stats.sent += 1
             source._push(QueueCopy(back, now))
             source._notify()
             yield self.env.timeout(gap)
@@ -507,11 +585,48 @@ class Queue(RequestTarget):
         raise NotImplementedError
 
     def finalize(self) -> None:
-        """Expire stored messages whose retention ended before the end of the run."""
+        """Expire stored messages whose retention ended before the end of the run.
+
+        Every message still visible counts its age at the end toward ``oldest_age_max_s``.
+        """
         now = self.env.now
         for copy in list(self.stored()):
-            if copy.state == VISIBLE and now >= copy.enqueue_s + self.retention_s:
+            if copy.state != VISIBLE:
+                continue
+            self.left_visible(copy, now)
+            if now >= copy.enqueue_s + self.retention_s:
+                self._forget_visible(copy)
                 self._expire(copy)
+
+    def end_warmup(self) -> None:
+        """The counted period starts: the peaks start again from the current state."""
+        self.stats.backlog_max = self.depth
+        self.stats.oldest_max_s = -1.0  # messages visible now count their age when they leave
+
+    def oldest_age_s(self, now: float) -> float:
+        """Age of the message at the head of the line (0 when no message is visible).
+
+        Messages are stored in enqueue order, so the head is the oldest, except for messages
+        made visible again after a failed receive, which go to the back of the line.
+        """
+        raise NotImplementedError
+
+    def observe(self) -> tuple[dict[str, float], dict[str, float]]:
+        """States now and counts so far, for the time series (``docs/metrics.md``)."""
+        stats = self.stats
+        return (
+            {
+                "visible": self.depth,
+                "in_flight": stats.in_flight,
+                "delayed": stats.delayed,
+                "oldest_age_s": self.oldest_age_s(self.env.now),
+            },
+            {
+                "sent_per_s": stats.sent,
+                "expired_per_s": stats.expired,
+                "dead_lettered_per_s": stats.dead_lettered,
+            },
+        )
 
 
 # --------------------------------------------------------------------------- port

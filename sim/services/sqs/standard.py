@@ -20,6 +20,19 @@ __all__ = ["StandardQueue"]
 class StandardQueue(Queue):
     """A standard queue: at-least-once, best-effort order."""
 
+    def __init__(self, ctx: Context, name: str, spec: SqsQueueSpec) -> None:
+        super().__init__(ctx, name, spec)
+        self._visible: deque[QueueCopy] = deque()
+        self._n_visible = 0
+        self._dup_rate = spec.duplicate_rate
+        self._reorder_rate = spec.reorder_rate
+        self._dup_draw = ctx.streams.uniform(name, "duplicates") if self._dup_rate > 0 else None
+        self._reorder_draw = (
+            ctx.streams.uniform(name, "reorder") if self._reorder_rate > 0 else None
+        )
+        #: storing needs more than an append (delay, reordering)
+        self._slow_store = self.delay_s > 0.0 or self._reorder_draw is not None
+
     def send_now(self, pair: Pair) -> str | None:
         """SendMessage answered at once (see :meth:`Queue.send_now`)."""
         if self._gated_send or self._trace is not None or self._slow_store:
@@ -34,22 +47,13 @@ class StandardQueue(Queue):
             super()._store_new(pair, now, logged)
             return
         self._visible.append(QueueCopy(pair, now))
-        self._n_visible += 1
+        stats = self.stats
+        stats.sent += 1
+        n = self._n_visible = self._n_visible + 1
+        if n > stats.backlog_max:
+            stats.backlog_max = n
         if self.consumer is not None:
             self.consumer.on_available()
-
-    def __init__(self, ctx: Context, name: str, spec: SqsQueueSpec) -> None:
-        super().__init__(ctx, name, spec)
-        self._visible: deque[QueueCopy] = deque()
-        self._n_visible = 0
-        self._dup_rate = spec.duplicate_rate
-        self._reorder_rate = spec.reorder_rate
-        self._dup_draw = ctx.streams.uniform(name, "duplicates") if self._dup_rate > 0 else None
-        self._reorder_draw = (
-            ctx.streams.uniform(name, "reorder") if self._reorder_rate > 0 else None
-        )
-        #: storing needs more than an append (delay, reordering)
-        self._slow_store = self.delay_s > 0.0 or self._reorder_draw is not None
 
     def _push(self, copy: QueueCopy) -> None:
         copy.state = VISIBLE
@@ -58,7 +62,9 @@ class StandardQueue(Queue):
             q.insert(len(q) - 1, copy)
         else:
             q.append(copy)
-        self._n_visible += 1
+        n = self._n_visible = self._n_visible + 1
+        if n > self.stats.backlog_max:
+            self.stats.backlog_max = n
 
     def _requeue(self, copies: list[QueueCopy]) -> None:
         for copy in copies:
@@ -72,19 +78,27 @@ class StandardQueue(Queue):
         batch: list[tuple[QueueCopy, int]] = []
         simple = self.dlq is None and self._trace is None
         retention = self.retention_s
+        stats = self.stats
+        # a copy enqueued before this has waited longer than any so far (oldest_age_max_s)
+        record = now - stats.oldest_max_s
         while q and len(batch) < max_n:
             copy = q.popleft()
             if copy.state != VISIBLE:
                 continue  # deleted or moved while visible (lazy removal)
             self._n_visible -= 1
             # the same test as _admit_receive's, so tracing never changes which copy expires
-            if simple and now < copy.enqueue_s + retention:
+            enqueued = copy.enqueue_s
+            if simple and now < enqueued + retention:
+                if enqueued < record:
+                    stats.oldest_max_s = now - enqueued
+                    record = enqueued
                 copy.receive_count += 1
                 copy.receipt += 1
                 copy.state = INFLIGHT
                 batch.append((copy, copy.receipt))
             elif self._admit_receive(copy, now):
                 batch.append((copy, copy.receipt))
+                record = now - stats.oldest_max_s
         return batch
 
     def _survives_delete(self) -> bool:
@@ -96,6 +110,13 @@ class StandardQueue(Queue):
     def stored(self) -> Iterable[QueueCopy]:
         """Every stored visible copy."""
         return (c for c in self._visible if c.state == VISIBLE)
+
+    def oldest_age_s(self, now: float) -> float:
+        """Age of the first visible message of the line (0 when none is visible)."""
+        for copy in self._visible:
+            if copy.state == VISIBLE:
+                return now - copy.enqueue_s
+        return 0.0
 
     @property
     def depth(self) -> int:
