@@ -181,6 +181,13 @@ def handler_warnings(components: Mapping[str, Any]) -> list[str]:
     for name, c in components.items():
         if not isinstance(c, LambdaFunctionSpec):
             continue
+        retries = [("calls", i, x.retry) for i, x in enumerate(c.calls)]
+        retries += [("outputs", i, x.retry) for i, x in enumerate(c.outputs)]
+        for kind, i, retry in retries:
+            if retry.mode == "adaptive":
+                out.append(f"components.{name}.{kind}.{i}.retry.mode: adaptive — a handler's "
+                           "calls and sends retry as in standard mode (the adaptive client-side "
+                           "rate limiter is modelled for producers only)")  # fmt: skip
         for i, call in enumerate(c.calls):
             t = call.timeout_s
             value = getattr(t, "value", None) if t is not None else None

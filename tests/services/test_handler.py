@@ -475,3 +475,15 @@ def test_a_run_that_times_out_before_its_calls_releases_its_environment():
     assert events(r, "f", "failure") == [3.0, 33.0, 63.0, 93.0]
     assert r.metrics["function_timeouts"] == 4
     assert r.metrics["cold_starts"] == 1  # one environment, released and reused each time
+
+
+def test_adaptive_retries_in_a_handler_are_flagged_as_standard(tmp_path):
+    import yaml
+
+    from sim.config import EvsimWarning, load_scenario
+
+    path = tmp_path / "s.yaml"
+    call = {"dependency": "db", "retry": {"mode": "adaptive"}}
+    path.write_text(yaml.safe_dump(with_db({"calls": [call]}, ONE_CONN)), encoding="utf-8")
+    with pytest.warns(EvsimWarning, match=r"calls\.0\.retry\.mode: adaptive — a handler's calls"):
+        load_scenario(path)
