@@ -131,6 +131,16 @@ def _charts_and_report(
         _wrote(args, f"wrote {args.report}")
 
 
+def _print_result(args: argparse.Namespace, js: dict[str, Any], table: Callable[[], str]) -> None:
+    """The JSON object (``--json``) or the text table, then a blank line before file notes."""
+    if args.json:
+        print(json.dumps(js, allow_nan=False))
+        return
+    print(table())
+    if args.out or args.plot or args.report:
+        print()
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from sim.analysis.output import write_run
     from sim.experiment import run_replications
@@ -150,12 +160,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     js["warnings"] = args.warned.items
     if args.out:
         write_run(Path(args.out), scenario, seed, results, args.warned.items)
-    if args.json:
-        print(json.dumps(js, allow_nan=False))
-    else:
-        print(summary_table(js))
-        if args.out or args.plot or args.report:
-            print()
+    _print_result(args, js, lambda: summary_table(js))
     if args.out:
         _wrote(args, f"wrote {args.out}/ (rows.parquet, rows.csv, summary.csv, "
                      "timeseries.parquet, manifest.json)")  # fmt: skip
@@ -201,12 +206,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if args.out:
         write_study(Path(args.out), "compare", res.runs, scenarios, res.seed,
                     differences=js["differences"], warnings=args.warned.items)  # fmt: skip
-    if args.json:
-        print(json.dumps(js, allow_nan=False))
-    else:
-        print(compare_table(js, res.seed, n))
-        if args.out or args.plot or args.report:
-            print()
+    _print_result(args, js, lambda: compare_table(js, res.seed, n))
     if args.out:
         _wrote(args, f"wrote {args.out}/ (rows.parquet, rows.csv, summary.csv, "
                      "differences.csv, timeseries.parquet, manifest.json)")  # fmt: skip
@@ -276,12 +276,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
             Path(args.out), "sweep", variants, res.scenarios, res.seed, res.points,
             {"grid": grid}, warnings=args.warned.items,
         )
-    if args.json:
-        print(json.dumps(js, allow_nan=False))
-    else:
-        print(sweep_table(js, res.seed, n))
-        if args.out or args.plot or args.report:
-            print()
+    _print_result(args, js, lambda: sweep_table(js, res.seed, n))
     if args.out:
         _wrote(args, f"wrote {args.out}/ (rows.parquet, rows.csv, summary.csv, "
                      "timeseries.parquet, manifest.json)")  # fmt: skip

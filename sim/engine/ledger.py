@@ -189,18 +189,14 @@ class Ledger:
         every pair of its lineage is delivered.
         """
         route = self.route_for(sinks)
-        targets = route.counted if msg.counted else route.shadow
-        now = self._env.now
-        pairs = []
-        for stats in targets:
-            stats.expected += 1
-            fates = stats.fates
-            stats.area += fates[0] * (now - stats.area_t)
-            stats.area_t = now
-            fates[0] += 1
-            pairs.append(Pair(msg, stats))
+        pairs = self._open(msg, route.counted if msg.counted else route.shadow)
         if route.n:
-            self._grow_lineage(msg.root or msg, route.n)
+            root = msg.root or msg
+            if root.counted and root.n_sinks == 0:
+                # a root that had no pair of its own gains its first ones
+                self.unrouted -= 1
+                self.routed += 1
+            self._resize_lineage(root, route.n)
         return pairs
 
     def arrival_pairs(self, msg: Message, sinks: tuple[str | None, ...]) -> list[Pair]:
@@ -224,14 +220,11 @@ class Ledger:
             pairs.append(pair)
         return pairs
 
-    def _grow_lineage(self, root: Message, n: int) -> None:
+    def _resize_lineage(self, root: Message, n: int) -> None:
+        """``n`` pairs join (or, negative, leave) ``root``'s lineage; keep all-delivered true."""
         if root.counted and root.n_sinks and root.n_delivered == root.n_sinks:
-            self.all_delivered -= 1  # it was complete; a new pair makes it pending again
+            self.all_delivered -= 1  # it was complete; recount it below
         root.n_sinks += n
-        if root.counted and root.n_sinks == n and n > 0:
-            # a root that had no pair of its own gains its first ones
-            self.unrouted -= 1
-            self.routed += 1
         if root.counted and root.n_sinks and root.n_delivered == root.n_sinks:
             self.all_delivered += 1
 
@@ -253,12 +246,7 @@ class Ledger:
             if stats.name != _VOID:
                 n += 1
         if n:
-            root = pairs[0].msg.root or pairs[0].msg
-            if root.counted and root.n_sinks and root.n_delivered == root.n_sinks:
-                self.all_delivered -= 1
-            root.n_sinks -= n
-            if root.counted and root.n_sinks and root.n_delivered == root.n_sinks:
-                self.all_delivered += 1
+            self._resize_lineage(pairs[0].msg.root or pairs[0].msg, -n)
 
     def route(self, sinks: Sequence[str | None]) -> Route:
         """Resolve the intended sinks of a path once (a ``None`` sink: nobody consumes it)."""
@@ -289,6 +277,10 @@ class Ledger:
             targets = route.counted
         else:
             targets = route.shadow
+        return self._open(msg, targets)
+
+    def _open(self, msg: Message, targets: list[SinkStats]) -> list[Pair]:
+        """One new in_flight pair of ``msg`` per sink of ``targets``."""
         now = self._env.now
         pairs = []
         for stats in targets:

@@ -12,7 +12,8 @@ mean·cv²) and ``empirical {file}`` (resampled uniformly with replacement).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -25,9 +26,10 @@ from sim.config.fields import (
     LognormalDist,
     UniformDist,
 )
+from sim.config.producer import ChoiceAttr
 from sim.engine.streams import buffered
 
-__all__ = ["Sampler", "dist_mean", "is_zero", "make_sampler"]
+__all__ = ["Sampler", "attribute_sampler", "choice_sampler", "dist_mean", "is_zero", "make_sampler"]
 
 Sampler = Callable[[], float]
 
@@ -79,3 +81,22 @@ def dist_mean(spec: DistSpec) -> float:
 def is_zero(spec: DistSpec) -> bool:
     """True when the spec is the constant 0 (lets callers skip scheduling entirely)."""
     return isinstance(spec, ConstantDist) and spec.value == 0
+
+
+def choice_sampler(
+    values: Sequence[Any], weights: Sequence[float] | None, rng: np.random.Generator
+) -> Callable[[], Any]:
+    """One of ``values`` per draw, with probabilities proportional to ``weights`` (or equal)."""
+    vals = list(values)
+    p = None if weights is None else np.asarray(weights, float) / float(sum(weights))
+    idx = buffered(rng, lambda g, n: g.choice(len(vals), n, p=p))
+    return lambda: vals[int(idx())]
+
+
+def attribute_sampler(value: Any, rng: np.random.Generator) -> Callable[[], Any]:
+    """A message attribute: a constant, ``{choice: {values, weights}}`` or a distribution."""
+    if isinstance(value, ChoiceAttr):
+        return choice_sampler(value.choice.values, value.choice.weights, rng)
+    if isinstance(value, str | int | float | bool):
+        return lambda: value
+    return make_sampler(value, rng)

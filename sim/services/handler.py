@@ -47,11 +47,10 @@ from simpy.events import Event
 
 from sim.config.common import RetrySpec
 from sim.config.handler import CallSpec, CountChoice, OutputSpec
-from sim.config.producer import ChoiceAttr
 from sim.engine.fates import LOST
 from sim.engine.message import Message, Pair
 from sim.engine.ports import CLIENT_ERROR, Plan
-from sim.engine.samplers import make_sampler
+from sim.engine.samplers import attribute_sampler, choice_sampler, make_sampler
 from sim.engine.schedule import call_after
 from sim.engine.streams import buffered
 
@@ -73,25 +72,9 @@ def _count_sampler(count: Any, rng: np.random.Generator) -> Callable[[], int]:
     if isinstance(count, int):
         return lambda: count
     if isinstance(count, CountChoice):
-        values = [int(v) for v in count.choice.values]
-        weights = count.choice.weights
-        p = None if weights is None else np.asarray(weights, float) / float(sum(weights))
-        idx = buffered(rng, lambda g, n: g.choice(len(values), n, p=p))
-        return lambda: values[int(idx())]
+        return choice_sampler([int(v) for v in count.choice.values], count.choice.weights, rng)
     draw = make_sampler(count, rng)
     return lambda: max(0, round(draw()))
-
-
-def _attr_sampler(value: Any, rng: np.random.Generator) -> Callable[[], Any]:
-    if isinstance(value, ChoiceAttr):
-        values = list(value.choice.values)
-        weights = value.choice.weights
-        p = None if weights is None else np.asarray(weights, float) / float(sum(weights))
-        idx = buffered(rng, lambda g, n: g.choice(len(values), n, p=p))
-        return lambda: values[int(idx())]
-    if isinstance(value, str | int | float | bool):
-        return lambda: value
-    return make_sampler(value, rng)
 
 
 class _Retry:
@@ -120,16 +103,14 @@ class _Output:
         self.i = i
         #: its key among a parent message's children: the list of its derived messages
         self.key = (handler.fn.name, i)
-        self.spec = spec
         self.to = spec.to
         self.port: Any = None
         self.count = _count_sampler(spec.count, streams.get(name, f"output{i}:count"))
         self.attrs = [
-            (k, _attr_sampler(v, streams.get(name, f"output{i}:attr:{k}")))
+            (k, attribute_sampler(v, streams.get(name, f"output{i}:attr:{k}")))
             for k, v in spec.attributes.items()
         ]
         self.from_input = spec.from_input
-        self.groups = spec.groups
         groups = spec.groups
         self.group_draw = (
             None
@@ -232,16 +213,20 @@ class Handler:
 
     # -- derived messages ---------------------------------------------------------------------
 
-    def _group(self, out: _Output, parent: Message) -> tuple[int, int]:
-        """The group key and next sequence number of a new derived message of ``out``."""
-        g = int(out.group_draw()) if out.group_draw is not None else parent.group
-        key = (out.i, g) if out.group_draw is None else (out.i, -1 - g)
+    def _next_in_group(self, key: tuple[int, int]) -> tuple[int, int]:
+        """The message-group key behind ``key`` and the next sequence number in that group."""
         entry = self._groups.get(key)
         if entry is None:
             entry = self._groups[key] = [self.ledger.new_group_key(), 0]
         seq = entry[1]
         entry[1] = seq + 1
         return entry[0], seq
+
+    def _group(self, out: _Output, parent: Message) -> tuple[int, int]:
+        """The group key and next sequence number of a new derived message of ``out``."""
+        if out.group_draw is None:
+            return self._next_in_group((out.i, parent.group))
+        return self._next_in_group((out.i, -1 - int(out.group_draw())))
 
     def derived(self, out: _Output, parent: Message, k: int) -> _Derived:
         """The ``k``-th derived message of ``out`` for ``parent`` (made on first emission).
@@ -290,14 +275,9 @@ class Handler:
         d: _Derived | None = children.get(key)
         ledger = self.ledger
         if d is None:
-            gkey = (-1, parent.group) if kind == "success" else (-2, parent.group)
-            entry = self._groups.get(gkey)
-            if entry is None:
-                entry = self._groups[gkey] = [ledger.new_group_key(), 0]
-            seq = entry[1]
-            entry[1] = seq + 1
+            group, seq = self._next_in_group((-1 if kind == "success" else -2, parent.group))
             msg = ledger.new_derived(
-                parent, self.fn.name, entry[0], seq, 1.0, parent.attrs, parent.size_bytes
+                parent, self.fn.name, group, seq, 1.0, parent.attrs, parent.size_bytes
             )
             d = children[key] = _Derived(msg, port.plan(msg))
         if d.pairs is None:

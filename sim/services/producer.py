@@ -35,13 +35,12 @@ Not modelled:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from simpy.events import Event
 
-from sim.config.producer import ChoiceAttr, ProducerSpec
+from sim.config.producer import ProducerSpec
 from sim.engine.component import Component
 from sim.engine.context import Context
 from sim.engine.fates import LOST
@@ -49,9 +48,9 @@ from sim.engine.faults import THROTTLED
 from sim.engine.ledger import Route
 from sim.engine.message import Message, Pair
 from sim.engine.ports import CLIENT_ERROR, Plan
-from sim.engine.samplers import make_sampler
+from sim.engine.samplers import attribute_sampler
 from sim.engine.schedule import ProcessGen, call_after
-from sim.engine.streams import RandomStreams, buffered
+from sim.engine.streams import buffered
 from sim.services.sqs.queue import QueuePort
 
 if TYPE_CHECKING:
@@ -180,22 +179,6 @@ class _Send:
             ledger.producer_done(self.msg, p.env.now - self.t0)
 
 
-def _attribute_sampler(
-    value: Any, streams: RandomStreams, producer: str, name: str
-) -> Callable[[], Any]:
-    if isinstance(value, ChoiceAttr):
-        values = list(value.choice.values)
-        weights = value.choice.weights
-        p = None if weights is None else np.asarray(weights, float) / float(sum(weights))
-        idx = buffered(
-            streams.get(producer, f"attr:{name}"), lambda g, n: g.choice(len(values), n, p=p)
-        )
-        return lambda: values[int(idx())]
-    if isinstance(value, str | int | float | bool):
-        return lambda: value
-    return make_sampler(value, streams.get(producer, f"attr:{name}"))
-
-
 class Producer(Component):
     """A producer: creates messages and sends each to its targets in turn."""
 
@@ -228,7 +211,8 @@ class Producer(Component):
         self._group_base = index * _MAX_GROUPS_KEY
         self._seq = [0] * spec.groups
         self._attrs = [
-            (k, _attribute_sampler(v, streams, name, k)) for k, v in spec.attributes.items()
+            (k, attribute_sampler(v, streams.get(name, f"attr:{k}")))
+            for k, v in spec.attributes.items()
         ]
         self._resend_rate = spec.resend.rate
         self._resend_delay_s = spec.resend.delay_s
