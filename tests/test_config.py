@@ -22,6 +22,7 @@ from sim.config import (
     LambdaFunctionSpec,
     LognormalDist,
     ProducerSpec,
+    RetryQuotaSpec,
     Scenario,
     ScenarioError,
     SqsQueueSpec,
@@ -98,6 +99,17 @@ BAD_CASES = [
      "'nope'", "no component of that name"),
     ("missing-on-failure", {"components.worker.async": {"on_failure": "nope"}},
      "components.worker.async.on_failure", "'nope'", "no component of that name"),
+    ("retry-quota-text", {"components.orders.retry": {"quota": "on"}},
+     "components.orders.retry.quota", "'on'",
+     "must be true, false, a number (the capacity) or a mapping"),
+    ("retry-quota-zero", {"components.orders.retry": {"quota": 0}},
+     "components.orders.retry.quota.capacity", "0", "must be ≥ 1"),
+    ("retry-quota-unknown-field", {"components.orders.retry": {"quota": {"size": 5}}},
+     "components.orders.retry.quota.size", "5",
+     "unknown field; allowed fields: capacity, retry_cost, timeout_retry_cost, success_refund"),
+    ("retry-jitter", {"components.orders.retry": {"jitter": "random"}},
+     "components.orders.retry.jitter", "'random'",
+     "must be one of 'full', 'equal', 'decorrelated' or 'none'"),
     ("zero-rate", {"components.orders.rate_per_s": 0}, "components.orders.rate_per_s", "0",
      "must be > 0 (messages per second)"),
     ("negative-rate", {"components.orders.rate_per_s": -2.5}, "components.orders.rate_per_s",
@@ -293,6 +305,7 @@ def test_minimal_scenario_gets_aws_defaults() -> None:
     p = s.components["orders"]
     assert isinstance(p, ProducerSpec)
     assert (p.retry.max_attempts, p.retry.base_s, p.retry.cap_s) == (3, 1, 20)
+    assert (p.retry.jitter, p.retry.quota) == ("full", RetryQuotaSpec(capacity=500))
     assert (p.groups, p.dedup_ids, p.size_bytes) == (1, "unique", 1024)
 
 
