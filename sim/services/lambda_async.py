@@ -224,8 +224,8 @@ class AsyncInvoker:
             self._later(ev, wait)
             return
         cold_s, ev.ran_s, ev.timed_out = fn.plan_run(got is True, 1, now)
+        ev.env = fn.current_env  # released with the run, whether it times out or not
         if fn.effects and not ev.timed_out:
-            ev.env = fn.current_env
             call_after(self.env, cold_s + ev.ran_s, ev.effects)
             return
         call_after(self.env, cold_s + ev.ran_s, ev.done)

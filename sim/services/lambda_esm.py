@@ -185,8 +185,8 @@ class EventSourceMapping:
             return
         cold_s, run, batch.timed_out = fn.plan_run(got is True, len(batch.entries), now)
         batch.ran_s = run
+        batch.env = fn.current_env  # released with the run, whether it times out or not
         if fn.effects and not batch.timed_out:
-            batch.env = fn.current_env
             visible_s = batch.received_s + self.queue.visibility_timeout_s
             if now + cold_s + fn.timeout_s > visible_s:
                 call_at(env, visible_s, batch.visibility_ended)

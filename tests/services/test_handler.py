@@ -488,3 +488,19 @@ def test_calls_and_sends_of_a_function_share_one_quota():
     assert events(r, "f", "failure")[0] == pytest.approx(1.4)
     assert (r.metrics["sdk_retries"], r.metrics["sdk_retries_refused"]) == (3, 1)
 
+
+@pytest.mark.parametrize("invoked", ["sqs", "async"])
+def test_a_run_that_times_out_before_its_calls_releases_its_tracked_environment(invoked):
+    # regression: with connections held per environment, a run longer than its timeout (so the
+    # handler's calls never start) was released without its environment
+    f = {"duration_s": 20, "timeout_s": 10,
+         "calls": [{"dependency": "db", "connection": "per_environment"}]}  # fmt: skip
+    data = with_db(f, ONE_CONN, count=1)
+    if invoked == "async":
+        data["components"]["prod"]["send_to"] = ["f"]
+        data["components"]["f"].pop("trigger")
+        data["components"]["f"]["async"] = {"max_retries": 0}
+    r = run(data)
+    assert events(r, "f", "failure")[:1] == [10.0]
+    assert r.metrics["function_timeouts"] >= 1
+    assert r.dependencies["db"]["calls"] == 0
