@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from simpy.events import Event
 
@@ -65,17 +65,54 @@ from sim.services.lambda_esm import EventSourceMapping
 if TYPE_CHECKING:
     from sim.engine.wiring import Wiring
 
-__all__ = ["ConcurrencyPool", "FunctionPort", "LambdaFunction", "SyncFunctionPort"]
+__all__ = [
+    "CapacityWaiter", "ConcurrencyPool", "FunctionPort", "LambdaFunction", "SyncFunctionPort",
+]  # fmt: skip
+
+
+class CapacityWaiter(Protocol):
+    """Work waiting for concurrency: an asynchronous invoker or an event source mapping."""
+
+    def on_capacity(self) -> None:
+        """Concurrency of the pool freed up: take what is needed of it now."""
+        ...
 
 
 class ConcurrencyPool:
-    """A concurrency limit shared by the functions that draw from it."""
+    """A concurrency limit shared by the functions that draw from it.
 
-    __slots__ = ("busy", "limit")
+    Work that was throttled and waits for concurrency (an internal queue of asynchronous
+    events, throttled batches of an event source mapping) registers with :meth:`wait`; when an
+    execution ends, :meth:`wake` offers the freed concurrency to the waiters in turn, the
+    longest-waiting first, so that no concurrency idles while throttled work waits.
+    """
+
+    __slots__ = ("busy", "limit", "waiters")
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.busy = 0
+        self.waiters: list[CapacityWaiter] = []
+
+    def wait(self, waiter: CapacityWaiter) -> None:
+        """``waiter`` has work waiting for concurrency (registered once)."""
+        if waiter not in self.waiters:
+            self.waiters.append(waiter)
+
+    def unwait(self, waiter: CapacityWaiter) -> None:
+        """``waiter`` has no more work waiting."""
+        if waiter in self.waiters:
+            self.waiters.remove(waiter)
+
+    def wake(self) -> None:
+        """Offer free concurrency to the waiters, in turn; one that still waits goes last."""
+        for waiter in list(self.waiters):
+            if self.busy >= self.limit:
+                return
+            waiter.on_capacity()
+            if waiter in self.waiters:
+                self.waiters.remove(waiter)
+                self.waiters.append(waiter)
 
 
 def _unreserved(wiring: Wiring) -> ConcurrencyPool:
@@ -228,7 +265,8 @@ class LambdaFunction(Component):
 
         ``env`` is the environment it ran in, when environments are tracked.
         """
-        self.pool.busy -= 1
+        pool = self.pool
+        pool.busy -= 1
         self._warm.append(now)
         if self._env_ids is not None:
             assert env is not None
@@ -238,6 +276,8 @@ class LambdaFunction(Component):
                 self.env, self._keep_alive_s, lambda _: self._idle_check(env_id, now)
             )
         self._bill_gb_s[0] += self._gb * math.ceil(ran_s * 1000.0 - 1e-9) / 1000.0  # 1 ms
+        if pool.waiters:
+            pool.wake()  # throttled work waits: it gets the freed concurrency at once
 
     def run_time(self, n_messages: int, now: float) -> float:
         """Draw the run time of one invocation with ``n_messages`` messages (seconds)."""
