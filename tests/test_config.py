@@ -299,6 +299,10 @@ def test_minimal_scenario_gets_aws_defaults() -> None:
     assert isinstance(f, LambdaFunctionSpec) and f.trigger is not None
     assert (f.trigger.batch_size, f.trigger.batching_window_s, f.trigger.max_concurrency) == (
         10, 0, None)  # fmt: skip
+    t = f.trigger
+    assert (t.initial_concurrency, t.scale_up_per_min, t.max_batches, t.min_concurrency) == (
+        5, 300, 1000, 2)  # fmt: skip
+    assert (t.backoff_batches, t.backoff_cap_s, t.scale_down_after_s) == (1, 60, 60)
     assert (f.timeout_s, f.memory_mb, f.reserved_concurrency) == (3, 128, None)
     assert (f.async_.max_retries, f.async_.max_event_age_s) == (2, 21_600)
     assert f.cold_start.duration_s == ConstantDist(value=0.25)
