@@ -431,10 +431,16 @@ class EventSourceMapping:
         if not batch.returning:
             batch.returning = True
             self.queue.return_after_timeout(list(batch.entries), batch.received_s)
+        waiting = self._throttled
         if batch.retries:
-            self._throttled.appendleft(batch)  # a retry: back at the head
-        else:
-            self._throttled.append(batch)
+            waiting.appendleft(batch)  # a retry: back at the head
+        elif not waiting or waiting[-1].received_s <= batch.received_s:
+            waiting.append(batch)
+        else:  # received before a batch throttled earlier (a poll delay): keep receive order
+            i = len(waiting)
+            while i > 0 and waiting[i - 1].received_s > batch.received_s:
+                i -= 1
+            waiting.insert(i, batch)
         batch.retries += 1
         self.fn.pool.wait(self)
         if self._probe_timer is None:
