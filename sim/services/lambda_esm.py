@@ -235,7 +235,8 @@ class EventSourceMapping:
     def _on_idle_check(self, _: Event) -> None:
         """Scale down a level that went unused: traffic fell (module docstring)."""
         if self._peak < self.level:
-            self.level = max(self._idle_floor, self._peak + 1)
+            # never up: a back-off may have taken the level below the floor meanwhile
+            self.level = min(self.level, max(self._idle_floor, self._peak + 1))
         self._peak = self.in_use
         if self.level > self._idle_floor:
             call_after(self.env, self._idle_s, self._on_idle_check)

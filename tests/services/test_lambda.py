@@ -572,3 +572,20 @@ def test_throttled_batches_wait_in_receive_order_even_with_random_poll_delays():
     assert any(len(o) > 1 for o in orders)
     assert all(o == sorted(o) for o in orders)
     assert r.metrics["in_flight"] == 0
+
+
+def test_the_traffic_scale_down_never_raises_a_level_the_back_off_lowered():
+    # 8 runs of 5 s at 0 take the level to 8 (scale-down check armed at 0.2, then every 60 s);
+    # a message at 70 meets a function outage: its invokes fail at 70, 71, 73, 77 and 85 and
+    # back the level off to 3; at the check of 120.2 the most batches in use were 1, below
+    # the level: the level stays 3 (it must not rise to the traffic floor of 5)
+    data = pipeline(arrivals={"bursts": [{"at_s": 0, "count": 8}, {"at_s": 70, "count": 1}]},
+                    function={"duration_s": 5}, duration_s=71, drain_s=100,
+                    outages=[{"component": "fn", "start_s": 70, "duration_s": 20}])  # fmt: skip
+    m = model(data)
+    samples = _levels(m, 1.0)
+    r = m.run()
+    levels = {round(t): lv for t, lv in samples}
+    assert events(r, "fn", "invoke_failed") == [70.0, 71.0, 73.0, 77.0, 85.0]
+    assert levels[60] == 8 and levels[86] == 3
+    assert levels[121] == 3 and levels[170] == 3
