@@ -255,6 +255,46 @@ def token_bucket_throttled(load: float, burst: int, cells_per_token: int = 200) 
     return max(0.0, h * math.fsum(f[limit:]) / mass)
 
 
+#: The SDK's retry quota (standard mode's default): tokens per client, cost of a retry, refund
+#: of a first-attempt success (a retried success refunds its retry's cost).
+QUOTA_TOKENS, RETRY_COST, SUCCESS_REFUND = 500, 5, 1
+
+
+def retries_with_quota(theta: float, uploads: float, clients: int) -> float:
+    """Mean-field retries of ``uploads`` standard-mode uploads under the clients' retry quotas.
+
+    Each attempt is throttled independently with probability ``theta``. Without a quota the
+    uploads retry ``uploads × (θ + θ²)`` times (3 attempts). A quota that binds spends its
+    ``clients × 500`` tokens and every refund: 5 per retry made, 1 back per first-attempt
+    success and 5 per successful retry, so ``5 R θ = 500 N + uploads (1 − θ)``. The retries
+    are the smaller of the two.
+    """
+    unlimited = uploads * sum(theta**j for j in range(1, ATTEMPTS))
+    if theta <= 0.0:
+        return unlimited
+    budget = (QUOTA_TOKENS * clients + SUCCESS_REFUND * uploads * (1.0 - theta)) / (
+        RETRY_COST * theta)
+    return min(unlimited, budget)
+
+
+def standard_mean_field(success: float, uploads: float, clients: int) -> tuple[float, float]:
+    """``(θ, requests per upload)`` such that the standard mode processes ``success``.
+
+    Processed fraction = (1 − θ)(1 + R/uploads) with R from :func:`retries_with_quota`;
+    θ is found by bisection (the processed fraction falls as θ grows).
+    """
+    lo, hi = 0.0, 1.0
+    for _ in range(100):
+        mid = 0.5 * (lo + hi)
+        r = retries_with_quota(mid, uploads, clients)
+        if (1.0 - mid) * (1.0 + r / uploads) > success:
+            lo = mid
+        else:
+            hi = mid
+    theta = 0.5 * (lo + hi)
+    return theta, 1.0 + retries_with_quota(theta, uploads, clients) / uploads
+
+
 def fluid_success(load: float, burst: int, window_s: float) -> float:
     """Fluid approximation of the accepted fraction over ``window_s`` from a full bucket."""
     return min(1.0, (RATE_PER_S * window_s + burst) / (load * RATE_PER_S * window_s))
@@ -304,8 +344,9 @@ def theory(p: Point, grid: Grid) -> dict[str, tuple[float, str]]:
         if m == 1:
             out |= {"throttled_fraction": (theta, kind), "requests_per_upload": (1.0, "exact")}
         else:
-            kind = "approx (fluid, independent attempts)"
-            req = (1.0 - theta**m) / (1.0 - theta) if theta < 1.0 else float(m)
+            kind = "approx (fluid, independent attempts, retry quota)"
+            uploads = p.load * RATE_PER_S * grid.load_s
+            theta, req = standard_mean_field(s, uploads, p.clients)
             out |= {"throttled_fraction": (theta, kind), "requests_per_upload": (req, kind)}
         return out
     if p.study == "bursts" and p.mode == "none":

@@ -4,8 +4,10 @@ A producer publishes to a standard SNS topic whose one subscription is a Lambda 
 invoked asynchronously: SNS hands the event to the function's internal queue (retrying the
 hand-over, with its 23-day AWS-managed policy, only while the function is unavailable), and
 Lambda runs it, retrying a function error ``max_retries`` times (0–2) 1 and then 2 minutes
-later, retrying throttled runs with a backoff doubling from 1 s to 5 minutes, and discarding an
-event older than ``max_event_age_s`` (60 s – 6 h). An event that used its retries is ``lost``,
+later, keeping throttled events in the function's internal queue (oldest first: concurrency
+that frees up goes to the oldest waiting event, and the queue's reader retries after throttles
+at an interval doubling from 1 s to 5 minutes), and discarding an event older than
+``max_event_age_s`` (60 s – 6 h). An event that used its retries is ``lost``,
 one discarded for its age ``expired``; with an ``on_failure`` SQS queue both are
 ``dead_lettered`` instead. The function runs lognormal(median 0.1 s, σ 0.5) per event (mean
 0.113 s), times out at 3 s, with AWS-default cold starts. Three studies, each under common

@@ -216,14 +216,15 @@ def chart_throttling(thr: pd.DataFrame, tl: pd.DataFrame, out: Path, burst: int)
     d.legend(h1 + h2, l1 + l2, fontsize=7, loc="upper right")
     d.grid(color="0.9", linewidth=0.8)
     d.set_title(f"(d) one replication, max_retries {r_hi}, age {age_label(DEFAULT_AGE_S)}: "
-                "throttled events retry in lockstep waves", fontsize=10)  # fmt: skip
+                "the internal queue drains at capacity", fontsize=10)  # fmt: skip
     fig.suptitle(
         f"SNS → Lambda under a burst: reserved concurrency {RESERVED_CONCURRENCY} (capacity "
         f"≈{CAPACITY_PER_S:.1f} events/s), {burst:,} events in {BURST_SPREAD_S:g} s at "
         f"t = {BURST_AT_S:g} s on a background of {THROTTLE_RATE_PER_S:g}/s, "
-        f"{BACKGROUND_ERROR_RATE:.0%} function errors\nthrottled runs retried after 1, 2, 4, "
-        f"… s up to 5 min; {FUNCTION}; mean and 95% CI of {reps} replications (common random "
-        "numbers)", fontsize=10)  # fmt: skip
+        f"{BACKGROUND_ERROR_RATE:.0%} function errors\nfreed concurrency goes to the oldest "
+        f"waiting event; the queue's reader retries after 1, 2, 4, … s up to 5 min; {FUNCTION}; "
+        f"mean and 95% CI of {reps} replications (common random numbers)",
+        fontsize=10)  # fmt: skip
     save_png(fig, out)
 
 

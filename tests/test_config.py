@@ -22,6 +22,7 @@ from sim.config import (
     LambdaFunctionSpec,
     LognormalDist,
     ProducerSpec,
+    RetryQuotaSpec,
     Scenario,
     ScenarioError,
     SqsQueueSpec,
@@ -98,6 +99,17 @@ BAD_CASES = [
      "'nope'", "no component of that name"),
     ("missing-on-failure", {"components.worker.async": {"on_failure": "nope"}},
      "components.worker.async.on_failure", "'nope'", "no component of that name"),
+    ("retry-quota-text", {"components.orders.retry": {"quota": "on"}},
+     "components.orders.retry.quota", "'on'",
+     "must be true, false, a number (the capacity) or a mapping"),
+    ("retry-quota-zero", {"components.orders.retry": {"quota": 0}},
+     "components.orders.retry.quota.capacity", "0", "must be ≥ 1"),
+    ("retry-quota-unknown-field", {"components.orders.retry": {"quota": {"size": 5}}},
+     "components.orders.retry.quota.size", "5",
+     "unknown field; allowed fields: capacity, retry_cost, timeout_retry_cost, success_refund"),
+    ("retry-jitter", {"components.orders.retry": {"jitter": "random"}},
+     "components.orders.retry.jitter", "'random'",
+     "must be one of 'full', 'equal', 'decorrelated' or 'none'"),
     ("zero-rate", {"components.orders.rate_per_s": 0}, "components.orders.rate_per_s", "0",
      "must be > 0 (messages per second)"),
     ("negative-rate", {"components.orders.rate_per_s": -2.5}, "components.orders.rate_per_s",
@@ -324,12 +336,17 @@ def test_minimal_scenario_gets_aws_defaults() -> None:
     assert isinstance(f, LambdaFunctionSpec) and f.trigger is not None
     assert (f.trigger.batch_size, f.trigger.batching_window_s, f.trigger.max_concurrency) == (
         10, 0, None)  # fmt: skip
+    t = f.trigger
+    assert (t.initial_concurrency, t.scale_up_per_min, t.max_batches, t.min_concurrency) == (
+        5, 300, 1000, 2)  # fmt: skip
+    assert (t.backoff_batches, t.backoff_cap_s, t.scale_down_after_s) == (1, 60, 60)
     assert (f.timeout_s, f.memory_mb, f.reserved_concurrency) == (3, 128, None)
     assert (f.async_.max_retries, f.async_.max_event_age_s) == (2, 21_600)
     assert f.cold_start.duration_s == ConstantDist(value=0.25)
     p = s.components["orders"]
     assert isinstance(p, ProducerSpec)
     assert (p.retry.max_attempts, p.retry.base_s, p.retry.cap_s) == (3, 1, 20)
+    assert (p.retry.jitter, p.retry.quota) == ("full", RetryQuotaSpec(capacity=500))
     assert (p.groups, p.dedup_ids, p.size_bytes) == (1, "unique", 1024)
 
 

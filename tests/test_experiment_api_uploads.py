@@ -103,9 +103,10 @@ def test_retries_raise_success_and_adaptive_trades_loss_for_latency(
             assert d["ci_low"] > 0, (study, mode)
     ld = df[df["study"] == "load"]
     at = {"load": 2.0}
-    # standard retries multiply the requests; the gateway still accepts about rate·T + burst
+    # standard retries multiply the requests, as far as the clients' retry quotas allow (20
+    # clients × 500 tokens, 5 per retry); the gateway still accepts about rate·T + burst
     std = row(ld, "requests_per_upload", retry_mode="standard", **at)
-    assert 2.0 < std["mean"] < 3.0
+    assert 1.5 < std["mean"] < 2.3
     assert std["theory"] == pytest.approx(std["mean"], rel=0.1)
     gain = row(diff, "success_fraction", study="load", retry_mode="standard", **at)["mean"]
     assert gain < 0.1
@@ -128,9 +129,12 @@ def test_adaptive_limiters_act_per_client(df: pd.DataFrame) -> None:
     # a hundred clients each see few 429s: more attempts hit the empty bucket, some run out
     assert many["throttled_fraction"] > 3 * one["throttled_fraction"]
     assert many["success_fraction"] < one["success_fraction"]
-    # standard retries do not depend on how the load is split (Poisson superposition)
-    std = [row(cl, "success_fraction", retry_mode="standard", clients=k) for k in (1, 100)]
-    assert abs(std[0]["mean"] - std[1]["mean"]) < 0.02
+    # standard retries depend on the split through the retry quota: one client's bucket
+    # empties early, a hundred clients hold a hundred times the tokens
+    std = {k: {m: row(cl, m, retry_mode="standard", clients=k)["mean"]
+               for m in ("success_fraction", "requests_per_upload")} for k in (1, 100)}  # fmt: skip
+    assert std[1]["requests_per_upload"] < 1.5 < std[100]["requests_per_upload"]
+    assert std[1]["success_fraction"] <= std[100]["success_fraction"]
 
 
 def test_504s_duplicates_and_client_errors_follow_the_lognormal_tail(df: pd.DataFrame) -> None:

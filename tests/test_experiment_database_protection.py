@@ -81,7 +81,12 @@ def test_limiting_concurrency_at_the_knee_protects_the_database(quick: Path) -> 
             or mean(load, "dead_lettered_fraction", **free)
             > mean(load, "dead_lettered_fraction", **knee))  # fmt: skip
     assert mean(load, "dead_lettered_fraction", **knee) == 0
-    assert mean(load, "throughput_per_s", **free) < 0.5 * mean(load, "throughput_per_s", **knee)
+    # and gets less than the knee (the CIs apart), less even than the database's throughput at
+    # its connection limit, because part of the work it gets is wasted on client timeouts
+    free_thr, knee_thr = (table_row(load, "throughput_per_s", **kw) for kw in (free, knee))
+    assert float(free_thr["ci_high"]) < float(knee_thr["ci_low"])
+    assert float(free_thr["mean"]) < design.usl_throughput(design.MAX_CONNECTIONS)
+    assert mean(load, "db_wasted_fraction", **free) > 0
     # at the knee, under overload, the fleet gets about the database's capacity
     assert mean(load, "throughput_per_s", **knee) == pytest.approx(design.CAPACITY_PER_S,
                                                                    rel=0.15)  # fmt: skip

@@ -84,10 +84,13 @@ def test_quick_numbers_are_sane(quick: Path) -> None:
 
     thr = read(quick, "throttling.csv")
     at = {"max_retries": 2, "on_failure": False}
-    assert mean(thr, "expired_fraction", max_event_age_s=60.0, **at) > 0.02
-    assert mean(thr, "expired_fraction", max_event_age_s=SIX_HOURS, **at) < mean(
-        thr, "expired_fraction", max_event_age_s=60.0, **at)
-    assert mean(thr, "throttles_per_message", max_event_age_s=SIX_HOURS, **at) > 1
+    # the burst waits in Lambda's internal queue, which drains at full capacity: nothing
+    # expires at 6 h, the p99 latency stays near burst ÷ capacity (plus the 1-minute retries
+    # of function errors), and only the queue's reader is throttled, a few times per burst
+    assert mean(thr, "expired_fraction", max_event_age_s=SIX_HOURS, **at) == 0
+    drain = design.QUICK.burst / design.CAPACITY_PER_S
+    assert mean(thr, "latency_p99_s", max_event_age_s=SIX_HOURS, **at) < drain + 120
+    assert mean(thr, "throttles_per_message", max_event_age_s=SIX_HOURS, **at) < 0.05
 
     out = read(quick, "outage.csv")
     at6 = {"max_event_age_s": SIX_HOURS, "on_failure": False}

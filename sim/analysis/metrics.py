@@ -76,6 +76,8 @@ METRICS: tuple[str, ...] = (
     "api_requests",
     "api_throttled",
     "events_replayed",
+    "sdk_retries",
+    "sdk_retries_refused",
     "dependency_calls",
     "dependency_throttled",
     "dependency_timeouts",

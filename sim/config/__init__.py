@@ -51,7 +51,13 @@ from __future__ import annotations
 
 from sim.config.apigateway import ApiGatewaySpec
 from sim.config.cloudtrail import CloudTrailSpec
-from sim.config.common import DeliveryRetrySpec, ErrorsSpec, OutageSpec, RetrySpec
+from sim.config.common import (
+    DeliveryRetrySpec,
+    ErrorsSpec,
+    OutageSpec,
+    RetryQuotaSpec,
+    RetrySpec,
+)
 from sim.config.components import ComponentSpec
 from sim.config.database import ContentionSpec, DatabaseSpec
 from sim.config.dynamodb import DynamoDbTableSpec
@@ -166,6 +172,7 @@ __all__ = [
     "RedriveSpec",
     "ReplaySpec",
     "ResendSpec",
+    "RetryQuotaSpec",
     "RetrySpec",
     "RuleSpec",
     "S3BucketSpec",

@@ -5,15 +5,18 @@ Request errors, SDK retries, retried deliveries (EventBridge and S3 targets) and
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
+    BeforeValidator,
     Field,
     model_validator,
 )
 
 from sim.config.fields import (
     NonNegFloat,
+    NonNegInt,
     PosFloat,
     PosInt,
     Prob,
@@ -30,7 +33,7 @@ from sim.config.problems import (
     show,
 )
 
-__all__ = ["DeliveryRetrySpec", "ErrorsSpec", "OutageSpec", "RetrySpec"]
+__all__ = ["DeliveryRetrySpec", "ErrorsSpec", "OutageSpec", "RetryQuotaSpec", "RetrySpec"]
 
 # --------------------------------------------------------------------------- component helpers
 
@@ -43,12 +46,48 @@ class ErrorsSpec(Spec):
     rate: Prob = 0.0
 
 
+class RetryQuotaSpec(Spec):
+    """The SDK retry quota: a token bucket of ``capacity`` tokens that a client's retries draw on.
+
+    A retry costs ``retry_cost`` tokens (``timeout_retry_cost`` after the client's own timeout);
+    with too few tokens left the request fails at once instead of being retried. A request that
+    succeeds at its first attempt puts ``success_refund`` tokens back; one that succeeds after
+    retries puts back what its last retry cost. The bucket never holds more than ``capacity``.
+    AWS documents the bucket of 500 tokens, the retry cost of 5 (10 for a timeout) and that
+    successes refill it; the refill amounts are the SDKs' implementation (an assumption).
+    """
+
+    fields_source: ClassVar[Source] = AWS
+
+    capacity: PosInt = 500
+    retry_cost: PosInt = 5
+    timeout_retry_cost: PosInt = 10
+    success_refund: Annotated[NonNegInt, ASSUMPTION] = 1
+
+
+def _quota_shorthand(value: Any) -> Any:
+    """``quota``: true (the defaults), false or null (off), a number (the capacity), a mapping."""
+    if value is True:
+        return {}
+    if value is False:
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return {"capacity": value}
+    if value is not None and not isinstance(value, Mapping | RetryQuotaSpec):
+        raise invalid_error("must be true, false, a number (the capacity) or a mapping")
+    return value
+
+
 class RetrySpec(Spec):
-    """AWS SDK client retry: ``max_attempts`` in all, full-jitter backoff base..cap.
+    """AWS SDK client retry: ``max_attempts`` in all, exponential backoff base..cap with jitter.
 
     ``mode: standard`` retries throttling (429) and server errors (5xx); ``adaptive`` also
     rate-limits the client after a throttling answer (a CUBIC-style client-side token bucket,
-    see :mod:`sim.services.producer`).
+    see :mod:`sim.services.sdk`). ``jitter`` shapes the sleep before retry ``i`` from
+    ``d = min(base_s × 2^(i−1), cap_s)``: ``full`` U(0, d), ``equal`` d/2 + U(0, d/2),
+    ``decorrelated`` min(cap_s, U(base_s, 3 × the previous sleep)), ``none`` d. ``quota`` is
+    the retry quota (:class:`RetryQuotaSpec`), on by default in both modes; ``false`` turns it
+    off and a number sets the bucket's capacity.
     """
 
     fields_source: ClassVar[Source] = AWS
@@ -57,6 +96,10 @@ class RetrySpec(Spec):
     base_s: Annotated[PosFloat, ASSUMPTION] = 1.0
     cap_s: Annotated[PosFloat, ASSUMPTION] = 20.0
     mode: Literal["standard", "adaptive"] = "standard"
+    jitter: Literal["full", "equal", "decorrelated", "none"] = "full"
+    quota: Annotated[RetryQuotaSpec | None, BeforeValidator(_quota_shorthand)] = Field(
+        default_factory=RetryQuotaSpec
+    )
 
     @model_validator(mode="after")
     def _check(self) -> RetrySpec:

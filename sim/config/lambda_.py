@@ -47,7 +47,13 @@ class TriggerSpec(Spec):
 
     ``initial_concurrency``, ``scale_up_per_min`` and ``max_batches`` describe the poller
     scaling AWS documents: 5 concurrent batches at first, up to 300 more per minute, at most
-    1000 (or ``max_concurrency`` when set).
+    1000 (or ``max_concurrency`` when set); at low traffic back to 5. AWS documents that the
+    mapping backs off on throttles and function errors (not on function errors with
+    ``report_batch_item_failures``) by reducing its concurrency, to as few as 2, without the
+    numbers of that back-off: ``backoff_batches`` (batches lost per throttled or failed
+    invocation), ``backoff_cap_s`` (the longest wait between retries of throttled batches) and
+    ``scale_down_after_s`` (how long the level must go unused before it falls to the use plus
+    one) are assumptions; ``min_concurrency`` is AWS's lowest level.
     """
 
     fields_source: ClassVar[Source] = AWS
@@ -64,6 +70,10 @@ class TriggerSpec(Spec):
     initial_concurrency: PosInt = 5
     scale_up_per_min: PosFloat = 300.0
     max_batches: PosInt = 1000
+    min_concurrency: PosInt = 2
+    backoff_batches: PosInt = 1
+    backoff_cap_s: PosFloat = 60.0
+    scale_down_after_s: PosFloat = 60.0
 
 
 class ColdStartSpec(Spec):

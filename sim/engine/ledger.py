@@ -43,8 +43,11 @@ __all__ = ["Clock", "Ledger", "Route", "TraceRow"]
 TraceRow = tuple[float, str, str, int]
 
 #: Run-level counters (metric names): requests that reached API Gateway, those it throttled
-#: (429), and events replayed from EventBridge archives.
-COUNTERS = ("api_requests", "api_throttled", "events_replayed")
+#: (429), events replayed from EventBridge archives, retries made by SDK clients (producers,
+#: handlers' calls and sends) and retries their retry quota refused.
+COUNTERS = (
+    "api_requests", "api_throttled", "events_replayed", "sdk_retries", "sdk_retries_refused",
+)  # fmt: skip
 
 
 class Clock(Protocol):

@@ -9,9 +9,14 @@ Modelled:
       are processed in order; from a FIFO source processing stops at the first failure.
     * Each call and each send takes the time its target answers in, counts against the
       function's ``timeout_s`` and is retried with the AWS SDK's standard policy (``retry``:
-      ``max_attempts`` in all, full-jitter backoff ``U(0, 1) × min(base_s × 2^(i−1), cap_s)``)
-      on any retriable answer (throttling, server error, client timeout). A call or send that
-      still fails fails the processing of that input message.
+      ``max_attempts`` in all, jittered backoff from ``min(base_s × 2^(i−1), cap_s)``, full
+      jitter by default) on any retriable answer (throttling, server error, client timeout).
+      A call or send that still fails fails the processing of that input message.
+    * The SDK retry quota: one token bucket per function (one SDK client, shared by all its
+      execution environments) for all its calls and sends with the same ``quota`` setting. A
+      retry takes 5 tokens, 10 after a call's own client timeout; with too few left the
+      request fails at once, unretried. A simplification: in AWS each execution environment
+      builds its own clients, so a function with many environments holds more tokens in all.
     * A call's client timeout (``timeout_s``, drawn per attempt) is enforced by the dependency
       (:mod:`sim.services.dependency`): the request leaves the line, or, in service, runs on
       (wasted work). When the function times out, it stops: the call it waits on is abandoned
@@ -45,7 +50,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from simpy.events import Event
 
-from sim.config.common import RetrySpec
+from sim.config.common import RetryQuotaSpec, RetrySpec
 from sim.config.handler import CallSpec, CountChoice, OutputSpec
 from sim.engine.fates import LOST
 from sim.engine.message import Message, Pair
@@ -53,6 +58,8 @@ from sim.engine.ports import CLIENT_ERROR, Plan
 from sim.engine.samplers import attribute_sampler, choice_sampler, make_sampler
 from sim.engine.schedule import call_after
 from sim.engine.streams import buffered
+from sim.services.dependency import TIMEOUT
+from sim.services.sdk import Backoff, RetryQuota
 
 if TYPE_CHECKING:
     from sim.config.lambda_ import LambdaFunctionSpec
@@ -78,20 +85,14 @@ def _count_sampler(count: Any, rng: np.random.Generator) -> Callable[[], int]:
 
 
 class _Retry:
-    """The SDK retry policy of one call or output: full-jitter exponential backoff."""
+    """The SDK retry policy of one call or output: its backoff, and its client's retry quota."""
 
-    __slots__ = ("base_s", "cap_s", "jitter", "max_attempts")
+    __slots__ = ("backoff", "max_attempts", "quota")
 
-    def __init__(self, spec: RetrySpec, jitter: Callable[[], float]) -> None:
+    def __init__(self, spec: RetrySpec, handler: Handler) -> None:
         self.max_attempts = spec.max_attempts
-        self.base_s = spec.base_s
-        self.cap_s = spec.cap_s
-        self.jitter = jitter
-
-    def delay(self, attempt: int) -> float:
-        """Sleep before attempt ``attempt + 1`` (``attempt`` ≥ 1 made so far)."""
-        cap: float = min(self.base_s * 2.0 ** (attempt - 1), self.cap_s)
-        return float(self.jitter()) * cap
+        self.backoff = Backoff(spec, handler.jitter)
+        self.quota = handler.quota(spec.quota)
 
 
 class _Output:
@@ -121,7 +122,7 @@ class _Output:
         )
         self.poison = streams.uniform(name, f"output{i}:poison")
         self.size = spec.size_bytes
-        self.retry = _Retry(spec.retry, handler.jitter)
+        self.retry = _Retry(spec.retry, handler)
 
 
 class _Call:
@@ -138,7 +139,7 @@ class _Call:
             )
         )
         self.per_environment = spec.connection == "per_environment"
-        self.retry = _Retry(spec.retry, handler.jitter)
+        self.retry = _Retry(spec.retry, handler)
 
 
 class _Derived:
@@ -162,6 +163,7 @@ class Handler:
         self.ledger = fn.ledger
         streams = fn.ctx.streams
         self.jitter = streams.uniform(fn.name, "handler:retry")
+        self._quotas: dict[RetryQuotaSpec, RetryQuota] = {}
         self.outputs = [_Output(self, i, o) for i, o in enumerate(spec.outputs)]
         self.calls = [_Call(self, i, c) for i, c in enumerate(spec.calls)]
         self.after_side_effects = spec.errors.after_side_effects
@@ -175,6 +177,19 @@ class Handler:
         self._trace = fn.ledger.trace
         #: True when the handler does anything besides running (calls, outputs, idempotency)
         self.active = bool(self.outputs or self.calls or idem is not None)
+
+    def quota(self, spec: RetryQuotaSpec | None) -> RetryQuota | None:
+        """The function's SDK retry quota for ``spec``: one bucket per function and setting.
+
+        The calls and sends of a function share one SDK client's quota (the same bucket for
+        every call and output with the same ``quota`` setting); None when it is turned off.
+        """
+        if spec is None:
+            return None
+        q = self._quotas.get(spec)
+        if q is None:
+            q = self._quotas[spec] = RetryQuota(spec)
+        return q
 
     def connect(self, wiring: Wiring) -> None:
         """Resolve the ports of the outputs and the dependencies of the calls."""
@@ -325,6 +340,7 @@ class _Run:
     __slots__ = (
         "attempt",
         "calls_left",
+        "cost",
         "current",
         "done",
         "fifo",
@@ -339,6 +355,7 @@ class _Run:
         "outcomes",
         "pairs",
         "run_start_s",
+        "slept",
         "step",
         "sync",
         "timer",
@@ -366,6 +383,8 @@ class _Run:
         self.k = 0  # the repetition within the step (call count, derived message index)
         self.n = -1  # messages the current output emits (-1: not drawn yet)
         self.attempt = 1
+        self.cost = 0  # tokens the latest retry of the current request took from the quota
+        self.slept = 0.0  # the sleep before that retry
         self.calls_left = 0
         self.finished = False
         self.handle: Any = None
@@ -412,6 +431,8 @@ class _Run:
             self.k = 0
             self.n = -1
             self.attempt = 1
+            self.cost = 0
+            self.slept = 0.0
             self._advance()
             return
 
@@ -472,23 +493,34 @@ class _Run:
     def _answered(self, error: Any) -> bool:
         """Handle the answer to the current request; True to go on with the next one now."""
         h = self.handler
+        step = self.step
+        n_calls = len(h.calls)
+        policy = h.calls[step].retry if step < n_calls else h.outputs[step - n_calls].retry
+        quota = policy.quota
         if error is None:
+            if quota is not None:
+                quota.succeeded(self.cost)
             self.k += 1
             self.attempt = 1
+            self.cost = 0
+            self.slept = 0.0
             return True
-        step = self.step
-        policy = (
-            h.calls[step].retry if step < len(h.calls) else h.outputs[step - len(h.calls)].retry
-        )
-        is_send = step >= len(h.calls)
+        is_send = step >= n_calls
         if error != CLIENT_ERROR and self.attempt < policy.max_attempts:
-            delay = policy.delay(self.attempt)
-            self.attempt += 1
-            if is_send:
-                self.holding = self.current
-            self._wait()
-            call_after(h.env, delay, self._resume)
-            return False
+            # a call's own client timeout costs more of the quota (a send has no client timeout)
+            cost = quota.acquire(not is_send and error == TIMEOUT) if quota is not None else -1
+            if cost:
+                delay = policy.backoff.delay(self.attempt, self.slept)
+                self.attempt += 1
+                self.cost = cost if cost > 0 else 0
+                self.slept = delay
+                h.ledger.count("sdk_retries")
+                if is_send:
+                    self.holding = self.current
+                self._wait()
+                call_after(h.env, delay, self._resume)
+                return False
+            h.ledger.count("sdk_retries_refused")
         if is_send:
             d = self.current
             assert d is not None

@@ -19,26 +19,37 @@ Modelled:
       slot is free; batches of up to ``batch_size`` messages; a batching window waits up to
       ``batching_window_s`` to fill a batch; ``poll_delay_s`` between receive and invoke;
       scaling from ``initial_concurrency`` (5) concurrent batches by ``scale_up_per_min`` (300)
-      per minute while a backlog remains, up to ``max_concurrency`` (or ``max_batches``).
+      per minute while a backlog remains, up to ``max_concurrency`` (or ``max_batches``), and
+      back towards ``initial_concurrency`` when traffic falls (``scale_down_after_s``).
+      Back-off (AWS: on throttles and function errors the mapping reduces its concurrency;
+      with ``report_batch_item_failures`` function errors do not scale it down): each
+      throttled invoke and each failed invocation lowers the level by ``backoff_batches``,
+      not below ``min_concurrency`` (2); the sizes are assumptions
+      (:mod:`sim.services.lambda_esm`).
       A batch fails if any of its messages fails or it times out; then every message returns to
       the queue after the visibility timeout, including those processed successfully (later
       duplicates), unless ``report_batch_item_failures`` returns only the failed ones.
       Messages of a batch are processed in order; from a FIFO source processing stops at the
       first failure and the rest of the batch is returned unprocessed (AWS's guidance for FIFO
-      partial batch responses), so per-group order holds. A throttled batch is retried with
-      exponential backoff (1 s, 2 s, 4 s, ...) until its visibility timeout ends, when it
-      returns to the queue (AWS: "keeps retrying until the timestamp passes the visibility
-      timeout"; the backoff schedule is an assumption). An invoke that fails because the
-      function is unavailable (an outage) is handled the same way; it is not an attempt.
+      partial batch responses), so per-group order holds. A throttled batch gives its slot
+      up and keeps its messages; it is retried, oldest first, with the next concurrency that
+      frees up (one of the mapping's invocations ending, or any execution of the function's
+      pool) or by the mapping's retry 1 s, 2 s, 4 s, ... (at most ``backoff_cap_s``) later,
+      until its visibility timeout ends, when its messages return to the queue (AWS: "keeps
+      retrying until the timestamp passes the visibility timeout"; the schedule is an
+      assumption). While throttled batches wait the mapping receives no new batch and does
+      not scale up. An invoke that fails because the function is unavailable (an outage) is
+      handled the same way; it is not an attempt.
     * Synchronous invocation (:meth:`LambdaFunction.invoke_sync`, behind API Gateway): the
       caller gets the answer when the run ends: success, a function error (the whole
       invocation fails on the message's error draw or the timeout), throttling when no
       concurrency is free, unavailable during an outage. No retry on the function's side.
 
 Not modelled:
-    * Scale-down of the event source mapping at low traffic (its level only grows in a run).
-    * Provisioned pollers, the 1,000-new-environments-per-10-s function scaling rate, the
-      6 MB batch payload cap, init-phase billing.
+    * The event source mapping's optimisation to as few as 2 batches at low traffic (it
+      saves SQS calls, which evsim does not bill for idle pollers); provisioned pollers; the
+      1,000-new-environments-per-10-s function scaling rate; the 6 MB batch payload cap;
+      init-phase billing.
     * Asynchronous invocation is in :mod:`sim.services.lambda_async`.
 """
 
@@ -46,7 +57,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from simpy.events import Event
 
@@ -65,19 +76,36 @@ from sim.services.lambda_esm import EventSourceMapping
 if TYPE_CHECKING:
     from sim.engine.wiring import Wiring
 
-__all__ = ["ConcurrencyPool", "FunctionPort", "LambdaFunction", "SyncFunctionPort"]
+__all__ = [
+    "CapacityWaiter", "ConcurrencyPool", "FunctionPort", "LambdaFunction", "SyncFunctionPort",
+]  # fmt: skip
+
+
+class CapacityWaiter(Protocol):
+    """Work waiting for concurrency: an asynchronous invoker or an event source mapping."""
+
+    def on_capacity(self) -> None:
+        """Concurrency of the pool freed up: take what is needed of it now."""
+        ...
 
 
 class ConcurrencyPool:
-    """A concurrency limit shared by the functions that draw from it."""
+    """A concurrency limit shared by the functions that draw from it.
 
-    __slots__ = ("busy", "limit", "peak")
+    Work that was throttled and waits for concurrency (an internal queue of asynchronous
+    events, throttled batches of an event source mapping) registers with :meth:`wait`; when an
+    execution ends, :meth:`wake` offers the freed concurrency to the waiters in turn, the
+    longest-waiting first, so that no concurrency idles while throttled work waits.
+    """
+
+    __slots__ = ("busy", "limit", "peak", "waiters")
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.busy = 0
         #: the most executions running at once since the start of the counted period
         self.peak = 0
+        self.waiters: list[CapacityWaiter] = []
 
     def take(self) -> None:
         """One more execution runs (the limit is the caller's to check)."""
@@ -88,6 +116,26 @@ class ConcurrencyPool:
     def restart_peak(self) -> None:
         """The counted period starts: the peak starts from what runs now."""
         self.peak = self.busy
+
+    def wait(self, waiter: CapacityWaiter) -> None:
+        """``waiter`` has work waiting for concurrency (registered once)."""
+        if waiter not in self.waiters:
+            self.waiters.append(waiter)
+
+    def unwait(self, waiter: CapacityWaiter) -> None:
+        """``waiter`` has no more work waiting."""
+        if waiter in self.waiters:
+            self.waiters.remove(waiter)
+
+    def wake(self) -> None:
+        """Offer free concurrency to the waiters, in turn; one that still waits goes last."""
+        for waiter in list(self.waiters):
+            if self.busy >= self.limit:
+                return
+            waiter.on_capacity()
+            if waiter in self.waiters:
+                self.waiters.remove(waiter)
+                self.waiters.append(waiter)
 
 
 def _unreserved(wiring: Wiring) -> ConcurrencyPool:
@@ -286,7 +334,8 @@ class LambdaFunction(Component):
 
         ``env`` is the environment it ran in, when environments are tracked.
         """
-        self.pool.busy -= 1
+        pool = self.pool
+        pool.busy -= 1
         if self._counts:
             for counter in self._counts:
                 if counter is not None:
@@ -300,6 +349,8 @@ class LambdaFunction(Component):
                 self.env, self._keep_alive_s, lambda _: self._idle_check(env_id, now)
             )
         self._bill_gb_s[0] += self._gb * math.ceil(ran_s * 1000.0 - 1e-9) / 1000.0  # 1 ms
+        if pool.waiters:
+            pool.wake()  # throttled work waits: it gets the freed concurrency at once
 
     def run_time(self, n_messages: int, now: float) -> float:
         """Draw the run time of one invocation with ``n_messages`` messages (seconds)."""

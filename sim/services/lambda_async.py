@@ -1,36 +1,52 @@
-"""Asynchronous Lambda invocation (SNS, and later S3 and EventBridge, invoke this way).
+"""Asynchronous Lambda invocation: the function's internal event queue and its reader.
 
 Modelled:
     * Invoke with ``InvocationType=Event``: Lambda puts the event on the function's internal
       queue and answers at once. The invoke fails (and the caller retries) only during an
       ``unavailable`` outage of the function; a ``throttled`` function accepts the event and
       throttles it when it is invoked from the internal queue.
-    * Each event is then invoked as soon as the function has concurrency. A throttled
-      invocation (no concurrency left) goes back to the queue and is retried with a backoff
-      doubling from 1 s to 5 minutes; the same during an outage of the function, skipping to
-      the end of the outage window at once when it ends before the event's maximum age.
+    * One internal queue per function, served oldest event first (by the time the event was
+      first queued; a retried event keeps its place by age). An event arriving at an empty
+      queue is invoked at once when the function has concurrency.
+    * The queue is read by Lambda's poller (one reader per function). A throttled invocation
+      attempt (no concurrency left, or a ``throttled`` outage) is counted as a throttle and
+      puts the event back at the head of the queue; the reader then waits its retry interval
+      before it tries again: 1 s after the first throttle, doubling with each throttled try,
+      at most 5 minutes (AWS's documented retry interval), and back to 1 s once one of its
+      tries gets concurrency or the queue is empty. While events wait, new events queue
+      behind them without an invocation attempt of their own: AWS documents that Lambda
+      lengthens its retry interval and reads its queue more slowly when the queue is long,
+      without numbers; this reader is the model of it (an assumption).
+    * When concurrency frees up while events wait (an execution of the function, or of any
+      function sharing its concurrency pool, ends), the oldest waiting event is invoked at
+      once with it: a reader whose invocation returns reads the next event. So no concurrency
+      idles while events wait, whatever the reader's retry interval (an assumption: AWS
+      documents no idle capacity, and evsim's earlier per-event timers left a throttled
+      function idle between their waves).
+    * During an ``unavailable`` outage of the function the reader waits for the end of the
+      outage window (skipping the known window, as every retry in evsim does); not a throttle.
     * A function error (``errors.rate`` per attempt, poison messages, a timeout) is retried
-      ``max_retries`` times (0–2), 1 minute and then 2 minutes later.
-    * An event older than ``max_event_age_s`` is discarded: ``expired``. An event that used
-      all its retries, or expired, goes to the ``on_failure`` destination when there is one
-      (an SQS queue stores it; a topic or function destination counts as reached): the pair is
-      then ``dead_lettered``; otherwise an exhausted event is ``lost``.
+      ``max_retries`` times (0–2), 1 minute and then 2 minutes after the failure; the retried
+      event then rejoins the queue (by age).
+    * An event older than ``max_event_age_s`` is discarded at that age: ``expired``. An event
+      that used all its retries, or expired, goes to the ``on_failure`` destination when there
+      is one (an SQS queue stores it; a topic or function destination counts as reached): the
+      pair is then ``dead_lettered``; otherwise an exhausted event is ``lost``.
     * ``duplicate_rate``: after a success, the event is invoked once more (AWS documents
       occasional duplicates without a rate).
-
     * ``on_success``: after a success, a derived message (the invocation record) is sent to the
       destination. ``on_failure`` to a topic, bus or function: the pair is ``dead_lettered``
       and the same message starts new pairs there (to a queue: see :mod:`sim.services.sqs`).
 
 Not modelled:
-    * Jitter of the throttle backoff (AWS documents none): events throttled together retry
-      together, which makes long bursts pessimistic.
-    * Lambda slowing the reading of a long internal queue, the 1 MB payload limit, and a
-      failed delivery to a destination (the record is then lost).
+    * Events deleted from a long queue without being invoked (AWS: "if the function can't
+      keep up ... events might be deleted"), the 1 MB payload limit, and a failed delivery to
+      a destination (the record is then lost).
 """
 
 from __future__ import annotations
 
+import heapq
 from typing import TYPE_CHECKING, Protocol
 
 from simpy.events import Event
@@ -40,7 +56,7 @@ from sim.engine.fates import EXPIRED, LOST
 from sim.engine.faults import THROTTLED, UNAVAILABLE
 from sim.engine.message import Pair
 from sim.engine.ports import Port
-from sim.engine.schedule import call_after
+from sim.engine.schedule import Timer, call_after
 from sim.services.handler import FAILED, SKIPPED
 
 if TYPE_CHECKING:
@@ -50,6 +66,7 @@ if TYPE_CHECKING:
     from sim.engine.ledger import Ledger
     from sim.engine.stats import FunctionStats
     from sim.services.handler import Handler
+    from sim.services.lambda_ import ConcurrencyPool
     from sim.services.sqs.queue import Queue
 
 
@@ -62,6 +79,7 @@ class Function(Protocol):
     ledger: Ledger
     stats: FunctionStats
     timeout_s: float
+    pool: ConcurrencyPool
 
     def acquire(self, now: float) -> str | bool:
         """Start an execution: ``THROTTLED``/``UNAVAILABLE``, else whether it is cold."""
@@ -98,16 +116,18 @@ __all__ = ["AsyncInvoker", "Function"]
 
 #: Delays before the first and second retry of a function error (seconds).
 _ERROR_RETRY_S = (60.0, 120.0)
-#: Backoff of throttled invocations: from 1 s, doubling, at most 5 minutes.
+#: The reader's retry interval after throttles: from 1 s, doubling, at most 5 minutes.
 _THROTTLE_FIRST_S = 1.0
 _THROTTLE_CAP_S = 300.0
+
+#: Outcomes of one invocation attempt.
+_STARTED, _REJECTED = True, False
 
 
 class _Event:
     """One event in the function's internal queue."""
 
     __slots__ = (
-        "backoff_s",
         "enqueued_s",
         "env",
         "errors",
@@ -123,14 +143,14 @@ class _Event:
         self.pair = pair
         self.enqueued_s = enqueued_s
         self.errors = 0
-        self.backoff_s = 0.0
         self.ran_s = 0.0
         self.timed_out = False
         self.env: tuple[str, int] | None = None
         self.outcome = -1  # the handler's outcome, when it has side effects
 
-    def attempt(self, _: Event | None = None) -> None:
-        self.invoker._attempt(self)
+    def retry(self, _: Event | None = None) -> None:
+        """The wait after a function error is over: back into the queue."""
+        self.invoker._arrive(self)
 
     def done(self, _: Event | None) -> None:
         self.invoker._complete(self)
@@ -169,6 +189,17 @@ class AsyncInvoker:
         self.failure_port: Port | None = None
         self.success_port: Port | None = None
         self._trace = fn.ledger.trace
+        # the waiting events, oldest first: (first queued at, arrival number, event)
+        self._queue: list[tuple[float, int, _Event]] = []
+        self._arrivals = 0
+        self._probe: Timer | None = None  # the reader's next try, while events wait
+        self._interval_s = _THROTTLE_FIRST_S  # the reader's next retry interval
+        self._expiry_due: float | None = None  # when the oldest waiting event expires
+
+    @property
+    def waiting(self) -> int:
+        """Events in the internal queue waiting to be invoked (not those waiting for a retry)."""
+        return len(self._queue)
 
     # -- as a delivery target (SNS, direct invokes) -----------------------------------------------
 
@@ -180,7 +211,7 @@ class AsyncInvoker:
         """End of the ``unavailable`` outage that rejects invokes at ``t_s``, if any.
 
         A ``throttled`` function still accepts asynchronous invokes: throttling happens when
-        the internal queue invokes the function (see :meth:`_attempt`).
+        the internal queue invokes the function (see :meth:`_try`).
         """
         return self.faults.down_until(self.fn.name, t_s, (UNAVAILABLE,))
 
@@ -193,7 +224,7 @@ class AsyncInvoker:
         ev = _Event(self, pair, self.env.now)
         if self._trace is not None:
             self.ledger.log(ev.enqueued_s, self.fn.name, "queued", pair.msg.id)
-        ev.attempt()
+        self._arrive(ev)
 
     def accept(self, pair: Pair, reply: object) -> None:
         """An Invoke from a producer: answered at once (``reply(None)`` or ``reply(error)``)."""
@@ -205,44 +236,119 @@ class AsyncInvoker:
 
     # -- the internal queue -------------------------------------------------------------------
 
-    def _attempt(self, ev: _Event) -> None:
+    def _arrive(self, ev: _Event) -> None:
+        """``ev`` is ready to be invoked: at once into an empty queue, else behind the others."""
+        if not self._queue:
+            if self._try(ev) is _STARTED:
+                self._interval_s = _THROTTLE_FIRST_S  # the reader got concurrency
+                return
+            self._push(ev)
+            self._wait_for_capacity()
+            return
+        self._push(ev)
+
+    def _push(self, ev: _Event) -> None:
+        self._arrivals += 1
+        heapq.heappush(self._queue, (ev.enqueued_s, self._arrivals, ev))
+        due = ev.enqueued_s + self.max_age_s
+        if self._expiry_due is None or due < self._expiry_due:
+            self._expiry_due = due
+            call_after(self.env, max(0.0, due - self.env.now), lambda _: self._on_expiry(due))
+
+    def _try(self, ev: _Event) -> bool:
+        """One invocation attempt of ``ev``: started, or rejected (then the reader waits)."""
         fn = self.fn
         now = self.env.now
-        if now - ev.enqueued_s >= self.max_age_s:
-            self._expire(ev)
-            return
         got = fn.acquire(now)
         if got in (THROTTLED, UNAVAILABLE):
+            until = self.faults.down_until(fn.name, now)
             if got == THROTTLED:
                 self.ledger.throttle(fn.stats)
-            until = self.faults.down_until(fn.name, now)
+                if self._trace is not None:
+                    self.ledger.log(now, fn.name, "throttled", ev.pair.msg.id)
             if until is not None:
-                wait = until - now  # skip the known outage window
-            else:
-                ev.backoff_s = min(_THROTTLE_CAP_S, max(_THROTTLE_FIRST_S, 2 * ev.backoff_s))
-                wait = ev.backoff_s
-            self._later(ev, wait)
-            return
+                self._schedule_probe(until - now)  # skip the known outage window
+            elif got == THROTTLED:
+                self._schedule_probe(self._interval_s)
+                self._interval_s = min(_THROTTLE_CAP_S, 2.0 * self._interval_s)
+            return _REJECTED
         cold_s, ev.ran_s, ev.timed_out = fn.plan_run(got is True, 1, now)
-        ev.env = fn.current_env  # tracked environments: released with the run, timed out or not
+        ev.env = fn.current_env  # released with the run, whether it times out or not
         if fn.effects and not ev.timed_out:
             call_after(self.env, cold_s + ev.ran_s, ev.effects)
-            return
-        call_after(self.env, cold_s + ev.ran_s, ev.done)
+        else:
+            call_after(self.env, cold_s + ev.ran_s, ev.done)
+        return _STARTED
+
+    def _schedule_probe(self, wait_s: float) -> None:
+        """The reader tries again ``wait_s`` from now (replacing a try already planned)."""
+        if self._probe is not None:
+            self._probe.callbacks = []  # disarm
+        self._probe = Timer(self.env, wait_s, self._on_probe)
+
+    def _wait_for_capacity(self) -> None:
+        """Events wait: ask the concurrency pool to hand over any concurrency that frees up."""
+        self.fn.pool.wait(self)
+
+    def _drained(self) -> None:
+        """The queue is empty: the reader stops trying and its interval starts over."""
+        if self._probe is not None:
+            self._probe.callbacks = []
+            self._probe = None
+        self._interval_s = _THROTTLE_FIRST_S
+        self.fn.pool.unwait(self)
+
+    def _on_probe(self, _: Event) -> None:
+        """The reader's retry interval is over: it reads events while it gets concurrency."""
+        self._probe = None
+        queue = self._queue
+        while queue:
+            if self._try(queue[0][2]) is _REJECTED:
+                return  # the reader waits again (:meth:`_try` planned its next try)
+            heapq.heappop(queue)
+            self._interval_s = _THROTTLE_FIRST_S  # the reader got concurrency
+        self._drained()
+
+    def on_capacity(self) -> None:
+        """Concurrency of the pool freed up: the oldest waiting events are invoked with it."""
+        queue = self._queue
+        pool = self.fn.pool
+        while queue and pool.busy < pool.limit:
+            ev = queue[0][2]
+            if self._try(ev) is _REJECTED:
+                break
+            heapq.heappop(queue)
+        if not queue:
+            self._drained()
+
+    def _on_expiry(self, due: float) -> None:
+        if due != self._expiry_due:
+            return  # superseded by an earlier expiry
+        self._expiry_due = None
+        queue = self._queue
+        now = self.env.now
+        while queue and queue[0][0] + self.max_age_s <= now:
+            self._expire(heapq.heappop(queue)[2])
+        if queue:
+            due = queue[0][0] + self.max_age_s
+            self._expiry_due = due
+            call_after(self.env, max(0.0, due - now), lambda _: self._on_expiry(due))
+        else:
+            self._drained()
 
     def _later(self, ev: _Event, wait_s: float) -> None:
-        """Retry ``ev`` after ``wait_s``, or expire it at its maximum age if that comes first."""
+        """Requeue ``ev`` after ``wait_s``, or expire it at its maximum age if that comes first."""
         age_end = ev.enqueued_s + self.max_age_s
         now = self.env.now
         if now + wait_s >= age_end:
             call_after(self.env, max(0.0, age_end - now), lambda _: self._expire(ev))
         else:
-            call_after(self.env, wait_s, ev.attempt)
+            call_after(self.env, wait_s, ev.retry)
 
     def _complete(self, ev: _Event) -> None:
         fn = self.fn
         now = self.env.now
-        fn.release(now, ev.ran_s, ev.env)
+        fn.release(now, ev.ran_s, ev.env)  # hands the concurrency to a waiting event, if any
         pair = ev.pair
         ledger = self.ledger
         ledger.attempt(pair)

@@ -1,11 +1,34 @@
 """The SQS event source mapping: Lambda's pollers that read a queue in batches and invoke.
 
-The semantics (batching window, concurrency scaling, throttle back-off, partial batch
-responses, FIFO order) are stated in the docstring of :mod:`sim.services.lambda_`.
+The semantics (batching window, concurrency scaling and back-off, partial batch responses,
+FIFO order) are stated in the docstring of :mod:`sim.services.lambda_`. In short, the
+mapping's *level* is how many batches it may have in hand at once:
+
+* it starts at ``initial_concurrency`` and grows by one batch every ``60 / scale_up_per_min``
+  seconds while messages wait and every slot is busy, up to ``max_concurrency`` (or
+  ``max_batches``);
+* a throttled invoke releases its slot and lowers the level by ``backoff_batches`` (not below
+  ``min_concurrency``); the throttled batch keeps its messages and is retried, oldest first,
+  with the next slot one of the mapping's invocations frees (or any concurrency freed in the
+  function's pool), or by the mapping's retry after ``1, 2, 4, ... s`` (at most
+  ``backoff_cap_s``), until its visibility timeout ends and its messages return to the queue.
+  While throttled batches wait, the mapping receives no new batches and does not scale up;
+  after a throttle it adds no batch before its next retry, and the retry interval starts over
+  when a batch tried to probe for concurrency (a retry or a scale-up step) is invoked;
+* a failed invocation (function error or timeout) lowers the level by ``backoff_batches``,
+  unless ``report_batch_item_failures`` is on (AWS: failures then do not scale polling down);
+* every ``scale_down_after_s``, a level above ``initial_concurrency`` that was not fully used
+  falls to the most batches in use meanwhile plus one (traffic fell), not below
+  ``initial_concurrency``.
+
+Without throttles or failures only the last rule moves the level down, and only below a level
+that went unused for a whole ``scale_down_after_s``: with ``max_concurrency`` c ≤ 5 the level
+stays c, so SQS → Lambda with the overheads zeroed stays an M/M/c queue.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from typing import TYPE_CHECKING
 
 from simpy.events import Event
@@ -22,8 +45,8 @@ if TYPE_CHECKING:
 
 __all__ = ["EventSourceMapping"]
 
-#: Maximum backoff between retries of a throttled batch (seconds; an assumption).
-_THROTTLE_BACKOFF_CAP_S = 60.0
+#: The first wait before a retry of throttled batches (seconds; doubles up to backoff_cap_s).
+_RETRY_FIRST_S = 1.0
 
 
 class _Batch:
@@ -35,9 +58,11 @@ class _Batch:
         "esm",
         "finished",
         "outcomes",
+        "probe",
         "ran_s",
         "received_s",
         "retries",
+        "returning",
         "timed_out",
     )
 
@@ -53,6 +78,8 @@ class _Batch:
         self.outcomes: list[int] | None = None
         self.env: tuple[str, int] | None = None
         self.finished = False
+        self.probe = False  # invoked to probe for concurrency (a retry, a scale-up step)
+        self.returning = False  # its return to the queue at the visibility timeout is set
 
     def invoke(self, _: Event | None = None) -> None:
         self.esm._invoke(self)
@@ -94,6 +121,11 @@ class EventSourceMapping:
         self.report_failures = spec.report_batch_item_failures
         self.cap = min(spec.max_concurrency or spec.max_batches, spec.max_batches)
         self.level = min(spec.initial_concurrency, self.cap)
+        self._idle_floor = self.level
+        self._backoff_floor = min(spec.min_concurrency, self.level)
+        self._backoff_step = spec.backoff_batches
+        self._retry_cap_s = spec.backoff_cap_s
+        self._idle_s = spec.scale_down_after_s
         self._scale_step_s = 60.0 / spec.scale_up_per_min
         self._poll_delay = (
             None
@@ -107,6 +139,14 @@ class EventSourceMapping:
         self._window_open = False
         self._fifo = queue.fifo
         self._trace = fn.ledger.trace
+        #: throttled batches waiting to be invoked again, oldest receive first
+        self._throttled: deque[_Batch] = deque()
+        self._probe_timer: Timer | None = None  # the next retry of throttled batches
+        self._interval_s = _RETRY_FIRST_S  # the wait before the retry after the next throttle
+        self._no_scale_until = 0.0  # no scale-up step before (after a throttle)
+        self._probing = False  # the next batch received probes for concurrency
+        self._peak = self.level  # the most batches in use since the last scale-down check
+        self._idle_pending = False
         queue.attach_consumer(self)
 
     # -- polling --------------------------------------------------------------------------------
@@ -119,6 +159,8 @@ class EventSourceMapping:
             self._schedule_scale()
 
     def _dispatch(self) -> None:
+        if self._throttled and not self._drop_expired():
+            return  # throttled batches wait for concurrency: no new batches meanwhile
         queue = self.queue
         env = self.env
         gated = queue.gated_receive
@@ -143,11 +185,18 @@ class EventSourceMapping:
             if not entries:
                 continue
             self.in_use += 1
+            if self.in_use > self._peak:
+                self._peak = self.in_use
             batch = _Batch(self, entries, now)
+            if self._probing:
+                batch.probe = True
+                self._probing = False
             if self._poll_delay is not None:
                 call_after(env, self._poll_delay(), batch.invoke)
             else:
                 self._invoke(batch)
+            if self._throttled:
+                return  # it was throttled
         if self.level < self.cap and self.in_use >= self.level and queue.has_available():
             self._schedule_scale()
 
@@ -165,13 +214,86 @@ class EventSourceMapping:
     def _schedule_scale(self) -> None:
         if not self._scale_pending:
             self._scale_pending = True
-            call_after(self.env, self._scale_step_s, self._on_scale)
+            wait = max(self._scale_step_s, self._no_scale_until - self.env.now)
+            call_after(self.env, wait, self._on_scale)
 
     def _on_scale(self, _: Event) -> None:
         self._scale_pending = False
-        if self.queue.has_available() and self.in_use >= self.level:
-            self.level = min(self.cap, self.level + 1)
+        if self._throttled or not (self.queue.has_available() and self.in_use >= self.level):
+            return
+        if self.env.now < self._no_scale_until:
+            self._schedule_scale()  # backing off after a throttle
+            return
+        self.level = min(self.cap, self.level + 1)
+        if self.level > self._idle_floor and not self._idle_pending:
+            self._idle_pending = True
+            call_after(self.env, self._idle_s, self._on_idle_check)
+        self._probing = True
+        self._dispatch()
+        self._probing = False
+
+    def _on_idle_check(self, _: Event) -> None:
+        """Scale down a level that went unused: traffic fell (module docstring)."""
+        if self._peak < self.level:
+            # never up: a back-off may have taken the level below the floor meanwhile
+            self.level = min(self.level, max(self._idle_floor, self._peak + 1))
+        self._peak = self.in_use
+        if self.level > self._idle_floor:
+            call_after(self.env, self._idle_s, self._on_idle_check)
+        else:
+            self._idle_pending = False
+
+    # -- throttled batches ----------------------------------------------------------------------
+
+    def _back_off(self) -> None:
+        """A throttled or failed invocation: the mapping gives up concurrency."""
+        self.level = max(self._backoff_floor, self.level - self._backoff_step)
+
+    def _drop_expired(self) -> bool:
+        """Forget throttled batches whose visibility timeout has ended; True if none are left.
+
+        Their messages are back in the queue already (:meth:`_blocked` set their return).
+        """
+        throttled = self._throttled
+        limit = self.env.now - self.queue.visibility_timeout_s
+        while throttled and throttled[0].received_s <= limit:
+            throttled.popleft()
+        if throttled:
+            return False
+        self.fn.pool.unwait(self)
+        return True
+
+    def _retry_throttled(self, probe: bool) -> None:
+        """Invoke throttled batches again, oldest first, while the mapping has free slots.
+
+        A hand-over (``probe`` false: concurrency was freed) tries only while the function's
+        pool has room, so it counts no throttle; a probe (the retry timer) tries regardless.
+        """
+        pool = self.fn.pool
+        throttled = self._throttled
+        while self.in_use < self.level and not self._drop_expired():
+            if not probe and pool.busy >= pool.limit:
+                return
+            batch = throttled.popleft()
+            batch.probe = probe
+            self.in_use += 1
+            if self.in_use > self._peak:
+                self._peak = self.in_use
+            self._invoke(batch)
+            if throttled and throttled[0] is batch:
+                return  # throttled again
+        if not throttled:
             self._dispatch()
+
+    def _on_probe(self, _: Event) -> None:
+        self._probe_timer = None
+        if self._throttled:
+            self._retry_throttled(True)
+
+    def on_capacity(self) -> None:
+        """Concurrency of the function's pool freed up: throttled batches get it first."""
+        if self._throttled:
+            self._retry_throttled(False)
 
     # -- invocation -----------------------------------------------------------------------------
 
@@ -183,9 +305,11 @@ class EventSourceMapping:
         if got in (THROTTLED, UNAVAILABLE):
             self._blocked(batch, got == THROTTLED)
             return
+        if batch.probe:
+            self._interval_s = _RETRY_FIRST_S  # the function had concurrency to spare
         cold_s, run, batch.timed_out = fn.plan_run(got is True, len(batch.entries), now)
         batch.ran_s = run
-        batch.env = fn.current_env  # tracked environments: released with the run, timed out or not
+        batch.env = fn.current_env  # released with the run, whether it times out or not
         if fn.effects and not batch.timed_out:
             visible_s = batch.received_s + self.queue.visibility_timeout_s
             if now + cold_s + fn.timeout_s > visible_s:
@@ -236,7 +360,9 @@ class EventSourceMapping:
             queue = self.queue
             if queue.delete_processed(copy, entries[0][1]):
                 self.in_use -= 1
-                if self.in_use < self.level and queue.has_available():
+                if self._throttled:
+                    self._retry_throttled(False)
+                elif self.in_use < self.level and queue.has_available():
                     self._dispatch()
                 return
             self._finish(batch, entries, None)
@@ -286,27 +412,46 @@ class EventSourceMapping:
             queue.delete(delete, batch.received_s)
         if back:
             queue.return_after_timeout(back, batch.received_s)
+            if not self.report_failures:
+                self._back_off()  # AWS: function errors scale polling down
         self.in_use -= 1
-        self._dispatch()
+        if self._throttled:
+            self._retry_throttled(False)  # the slot freed goes to a throttled batch first
+        else:
+            self._dispatch()
 
     def _blocked(self, batch: _Batch, throttled: bool) -> None:
-        """The invoke was throttled or failed with a service error: back off and retry."""
+        """The invoke was throttled or failed with a service error: release the slot, back off.
+
+        The batch keeps its messages and waits to be retried (module docstring) until its
+        visibility timeout ends, when they return to the queue.
+        """
         fn = self.fn
+        now = self.env.now
         if throttled:
             fn.ledger.throttle(fn.stats)
         if self._trace is not None:
             event = "throttled" if throttled else "invoke_failed"
-            self.ledger.log(self.env.now, fn.name, event, batch.entries[0][0].pair.msg.id)
-        wait = min(2.0**batch.retries, _THROTTLE_BACKOFF_CAP_S)
-        batch.retries += 1
-        expiry = batch.received_s + self.queue.visibility_timeout_s
-        if self.env.now + wait >= expiry:
-            # give up: the messages return to the queue when their visibility timeout ends
-            self.queue.return_after_timeout(list(batch.entries), batch.received_s)
-            call_after(self.env, max(0.0, expiry - self.env.now), lambda _: self._release_slot())
-            return
-        call_after(self.env, wait, batch.invoke)
-
-    def _release_slot(self) -> None:
+            self.ledger.log(now, fn.name, event, batch.entries[0][0].pair.msg.id)
         self.in_use -= 1
-        self._dispatch()
+        self._back_off()
+        if not batch.returning:
+            batch.returning = True
+            self.queue.return_after_timeout(list(batch.entries), batch.received_s)
+        waiting = self._throttled
+        if batch.retries:
+            waiting.appendleft(batch)  # a retry: back at the head
+        elif not waiting or waiting[-1].received_s <= batch.received_s:
+            waiting.append(batch)
+        else:  # received before a batch throttled earlier (a poll delay): keep receive order
+            i = len(waiting)
+            while i > 0 and waiting[i - 1].received_s > batch.received_s:
+                i -= 1
+            waiting.insert(i, batch)
+        batch.retries += 1
+        self.fn.pool.wait(self)
+        if self._probe_timer is None:
+            wait = self._interval_s
+            self._interval_s = min(self._retry_cap_s, 2.0 * wait)
+            self._probe_timer = Timer(self.env, wait, self._on_probe)
+            self._no_scale_until = now + wait

@@ -14,9 +14,15 @@ Modelled:
     * FIFO deduplication ids: unique per logical message (``dedup_ids: unique``) or none, for
       content-based deduplication (``dedup_ids: content``).
     * SDK client retry, standard mode: up to ``max_attempts`` attempts per send; before retry
-      ``i`` (1, 2, ...) the client sleeps ``U(0, 1) × min(base_s × 2^(i-1), cap_s)`` (full jitter).
-      Throttling (429), server errors (5xx) and timeouts are retried; client errors (4xx such
-      as 413) are not.
+      ``i`` (1, 2, ...) the client sleeps a jittered ``min(base_s × 2^(i-1), cap_s)`` (``jitter``,
+      full by default: :class:`~sim.services.sdk.Backoff`). Throttling (429), server errors
+      (5xx) and timeouts are retried; client errors (4xx such as 413) are not.
+    * The retry quota (:class:`~sim.services.sdk.RetryQuota`, on by default in both modes):
+      one token bucket per producer (its SDK client). Each retry takes 5 tokens; with fewer
+      left the send fails at once (``sdk_retries_refused``; the producer gives up as after its
+      last attempt); each successful send puts tokens back. So during a long outage the
+      producer stops retrying once 100 retries have drained the bucket, and retries again once
+      successes have refilled it.
     * Adaptive mode (``retry.mode: adaptive``): the standard retries plus a client-side rate
       limiter (:class:`AdaptiveLimiter`) that every attempt passes once the client has been
       throttled: the rate drops to 0.7 × the measured send rate at each 429 and grows back
@@ -29,7 +35,6 @@ Modelled:
       ``resend.delay_s`` later (same dedup id), as when a timeout hides a successful send.
 
 Not modelled:
-    * The SDK retry quota (token bucket).
     * Batched sends (SendMessageBatch).
 """
 
@@ -55,7 +60,7 @@ from sim.services.sqs.queue import QueuePort
 
 if TYPE_CHECKING:
     from sim.engine.wiring import Wiring
-from sim.services.sdk import AdaptiveLimiter
+from sim.services.sdk import AdaptiveLimiter, Backoff, RetryQuota
 
 __all__ = ["Producer", "SendStats"]
 
@@ -111,7 +116,10 @@ class SendStats:
 class _Send:
     """One pass of a message over the producer's targets (sequential fan-out)."""
 
-    __slots__ = ("attempt", "first", "i", "msg", "pairs", "plans", "producer", "spans", "t0")
+    __slots__ = (
+        "attempt", "cost", "first", "i", "msg", "pairs", "plans", "producer", "slept", "spans",
+        "t0",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -131,6 +139,8 @@ class _Send:
         self.plans = plans  # per target: the plan its pairs follow
         self.i = 0
         self.attempt = 1
+        self.cost = 0  # tokens the latest retry of the current send took from the quota
+        self.slept = 0.0  # the sleep before that retry
         self.t0 = t0
 
     def step(self, _: Event | None = None) -> None:
@@ -155,19 +165,33 @@ class _Send:
             p.limiter.update(p.env.now, error == THROTTLED)
         if error == THROTTLED:
             p.send_stats.throttled += 1
+        quota = p.quota
         if error is None:
+            if quota is not None:
+                quota.succeeded(self.cost)
             self.i += 1
             self.attempt = 1
+            self.cost = 0
+            self.slept = 0.0
             if self.i < len(p.targets):
                 self.step()
             elif self.first:
                 p.ledger.producer_done(self.msg, p.env.now - self.t0)
             return
         if self.attempt < p.max_attempts and error != CLIENT_ERROR:
-            delay = p.retry_draw() * min(p.base_s * 2.0 ** (self.attempt - 1), p.cap_s)
-            self.attempt += 1
-            call_after(p.env, delay, self.step)
-            return
+            # the producer's answers never come from its own timeout (it has none)
+            cost = quota.acquire(False) if quota is not None else -1
+            if cost:
+                delay = p.backoff.delay(self.attempt, self.slept)
+                self.attempt += 1
+                self.cost = cost if cost > 0 else 0
+                self.slept = delay
+                p.ledger.count("sdk_retries")
+                call_after(p.env, delay, self.step)
+                return
+            p.ledger.count("sdk_retries_refused")
+            if p.trace is not None:
+                p.ledger.log(p.env.now, p.name, "quota_empty", self.msg.id)
         ledger = p.ledger
         p.send_stats.failed += 1
         if p.trace is not None:
@@ -196,9 +220,9 @@ class Producer(Component):
         self._single_instant = False
         self.trace = ctx.ledger.trace
         self.max_attempts = spec.retry.max_attempts
-        self.base_s = spec.retry.base_s
-        self.cap_s = spec.retry.cap_s
-        self.retry_draw = streams.uniform(name, "retry")
+        self.backoff = Backoff(spec.retry, streams.uniform(name, "retry"))
+        #: the SDK client's retry quota (one client per producer), None when turned off
+        self.quota = RetryQuota(spec.retry.quota) if spec.retry.quota is not None else None
         self.limiter = AdaptiveLimiter(self.env) if spec.retry.mode == "adaptive" else None
         self._unit_exp = buffered(streams.get(name, "arrivals"), lambda g, n: g.exponential(1.0, n))
         self._poison = streams.uniform(name, "poison")
@@ -340,11 +364,14 @@ class Producer(Component):
                 )
             return msg
         pairs = ledger.new_pairs(msg, self._route)
+        quota = self.quota
         if self._single_instant:
             error = self.targets[0].send_now(pairs[0])
             if error is not None:
                 _Send(self, msg, pairs, now).reply(error)
             else:
+                if quota is not None and quota.tokens < quota.capacity:
+                    quota.succeeded(0)
                 ledger.producer_done(msg, 0.0)  # answered at once: 0 s spent
         elif self._instant:
             # every target answers at once: no send object unless a send fails
@@ -355,6 +382,8 @@ class Producer(Component):
                     send.i = i
                     send.reply(error)
                     break
+                if quota is not None and quota.tokens < quota.capacity:
+                    quota.succeeded(0)
             else:
                 ledger.producer_done(msg, 0.0)  # answered at once: 0 s spent
         else:

@@ -1,7 +1,24 @@
-"""The AWS SDK client's adaptive retry mode: a client-side rate limiter that reacts to throttling.
+"""The AWS SDK client: backoff with jitter, the retry quota, and the adaptive mode's limiter.
 
-The standard mode's retries and backoff are decided by the sender (:mod:`sim.services.producer`);
-this module holds the limiter that the adaptive mode adds in front of every attempt.
+Modelled:
+    * Backoff before retry ``i`` (1, 2, ...) from ``d = min(base_s × 2^(i−1), cap_s)``:
+      ``full`` jitter sleeps U(0, d) (the standard mode's, and evsim's default), ``equal``
+      d/2 + U(0, d/2), ``decorrelated`` min(cap_s, U(base_s, 3 × the previous sleep)) (the
+      first previous sleep being ``base_s``), ``none`` exactly d. These are the schemes of the
+      AWS Architecture Blog's "Exponential Backoff And Jitter"; one uniform draw per retry
+      (none for ``none``).
+    * The retry quota (:class:`RetryQuota`) of the standard and adaptive modes: a token bucket
+      per client. A retry takes ``retry_cost`` tokens (``timeout_retry_cost`` after the
+      client's own timeout); when the bucket holds fewer, the request fails at once instead of
+      being retried. A request that succeeds at its first attempt puts ``success_refund``
+      tokens back, one that succeeds after retries the cost of its last retry; the bucket never
+      holds more than its capacity. The bucket of 500, the costs of 5 and 10 and "successes
+      refill it" are AWS's; the refill amounts are the SDKs' implementation (an assumption).
+    * The adaptive mode's client-side rate limiter (:class:`AdaptiveLimiter`).
+
+Not modelled:
+    * The 2026 retry behaviour (opt-in today): set ``base_s`` and ``quota.retry_cost`` (14)
+      to approximate it; its separate throttling base delay and ``x-amz-retry-after``.
 """
 
 from __future__ import annotations
@@ -15,9 +32,66 @@ from sim.engine.schedule import call_after
 from sim.engine.tokens import TokenBucket
 
 if TYPE_CHECKING:
-    pass
+    from sim.config.common import RetryQuotaSpec, RetrySpec
 
-__all__ = ["AdaptiveLimiter"]
+__all__ = ["AdaptiveLimiter", "Backoff", "RetryQuota"]
+
+
+class Backoff:
+    """The sleeps before the retries of one retry policy (``RetrySpec``: base, cap, jitter)."""
+
+    __slots__ = ("base_s", "cap_s", "draw", "kind", "max_attempts")
+
+    def __init__(self, spec: RetrySpec, draw: Callable[[], float]) -> None:
+        self.max_attempts = spec.max_attempts
+        self.base_s = spec.base_s
+        self.cap_s = spec.cap_s
+        self.kind = spec.jitter
+        self.draw = draw
+
+    def delay(self, attempt: int, previous_s: float) -> float:
+        """Sleep before attempt ``attempt + 1`` (``attempt`` ≥ 1 made so far), in seconds.
+
+        ``previous_s`` is the sleep before the previous retry (0 before the first); only the
+        decorrelated scheme uses it.
+        """
+        kind = self.kind
+        if kind == "decorrelated":
+            low = self.base_s
+            high = 3.0 * max(previous_s, low)
+            return min(self.cap_s, low + float(self.draw()) * (high - low))
+        d: float = min(self.base_s * 2.0 ** (attempt - 1), self.cap_s)
+        if kind == "full":
+            return float(self.draw()) * d
+        if kind == "equal":
+            return 0.5 * d + float(self.draw()) * 0.5 * d
+        return d
+
+
+class RetryQuota:
+    """One SDK client's retry quota: a token bucket that retries draw on (module docstring)."""
+
+    __slots__ = ("capacity", "refund", "retry_cost", "timeout_cost", "tokens")
+
+    def __init__(self, spec: RetryQuotaSpec) -> None:
+        self.capacity = spec.capacity
+        self.tokens = spec.capacity
+        self.retry_cost = spec.retry_cost
+        self.timeout_cost = spec.timeout_retry_cost
+        self.refund = spec.success_refund
+
+    def acquire(self, timeout: bool) -> int:
+        """Take the cost of one retry (of a timeout if ``timeout``): the cost, or 0 if refused."""
+        cost = self.timeout_cost if timeout else self.retry_cost
+        if self.tokens < cost:
+            return 0
+        self.tokens -= cost
+        return cost
+
+    def succeeded(self, last_cost: int) -> None:
+        """A request succeeded; ``last_cost`` is what its last retry cost (0: no retry)."""
+        tokens = self.tokens + (last_cost if last_cost else self.refund)
+        self.tokens = tokens if tokens < self.capacity else self.capacity
 
 
 class AdaptiveLimiter:

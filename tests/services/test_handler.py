@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import NO_COLD, events, run
+from conftest import NO_COLD, events, model, run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -487,3 +487,76 @@ def test_adaptive_retries_in_a_handler_are_flagged_as_standard(tmp_path):
     path.write_text(yaml.safe_dump(with_db({"calls": [call]}, ONE_CONN)), encoding="utf-8")
     with pytest.warns(EvsimWarning, match=r"calls\.0\.retry\.mode: adaptive — a handler's calls"):
         load_scenario(path)
+
+
+# == the SDK retry quota of a function's calls and sends ==========================================
+
+
+def _quota_calls(api: dict[str, Any], call: dict[str, Any]) -> dict[str, Any]:
+    """prod → f (asynchronous, no retries), messages at t = 0 and 100; f calls ``api`` once."""
+    return {
+        "name": "quota", "duration_s": 101, "drain_s": 100,
+        "components": {
+            "prod": {"type": "producer", "send_to": ["f"],
+                     "arrivals": {"bursts": [{"at_s": 0, "count": 1}, {"at_s": 100, "count": 1}]}},
+            "f": fn(calls=[{"dependency": "api", **call}], **{"async": {"max_retries": 0}}),
+            "api": {"type": "http_api", **api},
+        },
+    }  # fmt: skip
+
+
+def test_a_retried_client_timeout_costs_ten_tokens_of_the_quota():
+    # every attempt times out after 0.5 s (the API takes 2 s); the bucket of 25 tokens pays for
+    # two retried timeouts (10 each) of the first message; the second finds 5 tokens: no retry
+    call = {"timeout_s": 0.5, "retry": {"base_s": 0.1, "jitter": "none", "quota": 25}}
+    r = run(_quota_calls({"latency_s": 2}, call))
+    # 1 + 0.5 (timeout) + 0.1 (sleep) + 0.5 + 0.2 + 0.5 = 2.8; the second: 101 + 0.5
+    assert events(r, "f", "failure") == [pytest.approx(2.8), 101.5]
+    m = r.metrics
+    assert (m["sdk_retries"], m["sdk_retries_refused"]) == (2, 1)
+    assert r.dependencies["api"]["calls"] == 4
+
+
+def test_a_retried_server_error_costs_five_tokens_of_the_quota():
+    # 5xx answers: the same 25 tokens pay for 5 retries; max_attempts 4 → 3 + 2 (then refused)
+    call = {"retry": {"max_attempts": 4, "base_s": 0.1, "jitter": "none", "quota": 25}}
+    r = run(_quota_calls({"latency_s": 0, "errors": {"rate": 1.0}}, call))
+    m = r.metrics
+    assert (m["sdk_retries"], m["sdk_retries_refused"]) == (5, 1)
+    assert r.dependencies["api"]["calls"] == 4 + 3
+
+
+def test_calls_and_sends_of_a_function_share_one_quota():
+    # one bucket of 10 tokens for the function's SDK client: the call fails twice (two
+    # retries, 10 tokens), succeeds at 1.3 and refunds its last retry (5); the send to the
+    # queue, down, then retries once with those 5 tokens and finds the bucket empty
+    retry = {"max_attempts": 3, "base_s": 0.1, "jitter": "none", "quota": 10}
+    data = _quota_calls({"latency_s": 0}, {"retry": retry})
+    data["components"]["f"]["outputs"] = [{"to": "q2", "retry": retry}]
+    data["components"]["q2"] = {"type": "sqs_queue"}
+    data["outages"] = [{"component": "api", "start_s": 0, "duration_s": 1.25},
+                       {"component": "q2", "start_s": 0, "duration_s": 50}]  # fmt: skip
+    m = model(data)
+    f = m.functions["f"]
+    assert f.handler.calls[0].retry.quota is f.handler.outputs[0].retry.quota
+    r = m.run()
+    assert events(r, "q2", "send_failed") == [pytest.approx(1.3), pytest.approx(1.4)]
+    assert events(r, "f", "failure")[0] == pytest.approx(1.4)
+    assert (r.metrics["sdk_retries"], r.metrics["sdk_retries_refused"]) == (3, 1)
+
+
+@pytest.mark.parametrize("invoked", ["sqs", "async"])
+def test_a_run_that_times_out_before_its_calls_releases_its_tracked_environment(invoked):
+    # regression: with connections held per environment, a run longer than its timeout (so the
+    # handler's calls never start) was released without its environment
+    f = {"duration_s": 20, "timeout_s": 10,
+         "calls": [{"dependency": "db", "connection": "per_environment"}]}  # fmt: skip
+    data = with_db(f, ONE_CONN, count=1)
+    if invoked == "async":
+        data["components"]["prod"]["send_to"] = ["f"]
+        data["components"]["f"].pop("trigger")
+        data["components"]["f"]["async"] = {"max_retries": 0}
+    r = run(data)
+    assert events(r, "f", "failure")[:1] == [10.0]
+    assert r.metrics["function_timeouts"] >= 1
+    assert r.dependencies["db"]["calls"] == 0

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from conftest import events, msg_ids, pipeline, poison_seed, rows, run
+from conftest import NO_COLD, events, model, msg_ids, pipeline, poison_seed, rows, run
 
 POISON = {"errors": {"poison_rate": 1.0}}
 HALF_POISON = {"errors": {"poison_rate": 0.5}}
@@ -269,22 +269,31 @@ def test_reserved_concurrency_limits_executions_and_throttles():
     ))
     ex = executions(r, duration_s=1.0)
     assert max_overlap(ex) == 1
-    assert sorted(e for _, e in ex) == [1.0, 2.0, 4.0]  # throttle backoff 1 s, then 1 + 2 s
+    # the second batch is throttled at 0 and gets the slot the first frees at 1; the third,
+    # received then, is throttled (and again by the mapping's retry at 1) and runs 2–3
+    assert sorted(e for _, e in ex) == [1.0, 2.0, 3.0]
+    assert events(r, "fn", "throttled") == [0.0, 1.0, 1.0]
+    assert events(r, "q", "receive") == [0.0, 0.0, 1.0]  # no receive while a batch waits
     assert r.metrics["throttles"] == 3
     assert r.metrics["delivered"] == 3
 
 
 def test_reserved_concurrency_zero_throttles_and_messages_return_after_visibility():
     r = run(pipeline(function={"reserved_concurrency": 0}, drain_s=70))
-    backoff = [0.0, 1.0, 3.0, 7.0, 15.0]  # 1, 2, 4, 8 s; the next (16 s) passes t=30
+    # the mapping retries the throttled batch after 1, 2, 4, 8 s; the next wait (16 s) ends
+    # at 31, after the visibility timeout (30), when the message is back and received again:
+    # throttled at once, retried at 31 (the wait then 32 s, one retry interval for the whole
+    # mapping), and again at 60 and 63
+    tries = [0.0, 1.0, 3.0, 7.0, 15.0]
     expected = [(0.0, "q", "send"), (0.0, "q", "receive")]
-    expected += [(t, "fn", "throttled") for t in backoff]
-    for t0 in (30.0, 60.0):
-        expected += [(t0, "q", "visible"), (t0, "q", "receive")]
-        expected += [(t0 + t, "fn", "throttled") for t in backoff if t0 + t <= 70]
+    expected += [(t, "fn", "throttled") for t in tries]
+    expected += [(30.0, "q", "visible"), (30.0, "q", "receive"), (30.0, "fn", "throttled"),
+                 (31.0, "fn", "throttled")]  # fmt: skip
+    expected += [(60.0, "q", "visible"), (60.0, "q", "receive"), (60.0, "fn", "throttled"),
+                 (63.0, "fn", "throttled")]  # fmt: skip
     assert rows(r) == expected
     m = r.metrics
-    assert m["throttles"] == 14
+    assert m["throttles"] == 9
     assert (m["invocations"], m["attempts"], m["in_flight"]) == (0, 0, 1)
 
 
@@ -440,3 +449,143 @@ def test_fifo_batch_takes_the_first_group_then_the_next():
     assert events(r, "q", "receive") == [0.0, 1.0, 1.0, 1.0, 1.0]
     assert events(r, "fn", "success") == [1.0, 2.0, 2.0, 2.0, 2.0]
     assert r.metrics["invocations"] == 2
+
+
+# -- event source mapping: back-off on throttles and errors, scale-down ------------------------
+
+
+def _levels(m, every_s=0.1):
+    """Sample the mapping's level every ``every_s`` while ``m`` runs: ``[(t, level), ...]``."""
+    from sim.engine.schedule import call_after
+
+    esm = m.queues["q"].consumer
+    out = []
+
+    def sample(_):
+        out.append((m.env.now, esm.level))
+        call_after(m.env, every_s, sample)
+
+    call_after(m.env, 0.0, sample)
+    return out
+
+
+def test_a_burst_against_reserved_concurrency_backs_the_mapping_off():
+    # 3,000 messages at once, batch 1, 1 s runs, reserved concurrency 10, VT 30 s, DLQ after
+    # 5 receives. The level grows 5 → 10 in 1 s; each scale-up step beyond 10 is throttled
+    # once: the throttled batch gives its slot up (the level falls back to 10) and gets the
+    # next slot an invocation frees; the mapping adds no batch before its retry interval
+    # (1, 2, 4, … s, at most 60 s) is over. Before this back-off the level reached 1,000,
+    # 25,215 invokes were throttled and 244 messages (8.1%) were dead-lettered.
+    data = pipeline(arrivals={"bursts": [{"at_s": 0, "count": 3000}]},
+                    function={"reserved_concurrency": 10, "timeout_s": 5}, dlq=True,
+                    max_receive_count=5, drain_s=600)  # fmt: skip
+    m = model(data)
+    levels = _levels(m)
+    r = m.run()
+    assert events(r, "fn", "throttled") == pytest.approx(
+        [1.2, 2.2, 4.2, 8.2, 16.2, 32.2, 64.2, 124.2, 184.2, 244.2])  # fmt: skip
+    assert max(level for _, level in levels) <= 11
+    mm = r.metrics
+    assert (mm["delivered"], mm["dead_lettered"], mm["throttles"]) == (3000, 0, 10)
+    assert mm["latency_max_s"] == pytest.approx(301.0)  # 300 s of work on 10 slots + the ramp
+
+
+def test_a_throttled_batch_gets_concurrency_freed_elsewhere_in_the_pool():
+    # account concurrency 1: g (invoked asynchronously at 0) runs 0–5; the mapping's batch,
+    # received at 0.5, is throttled at 0.5, 1.5 and 3.5 and invoked when g's run ends, at 5
+    data = pipeline(arrivals={"bursts": [{"at_s": 0.5, "count": 1}]})
+    data["account_concurrency"] = 1
+    data["components"]["g"] = {"type": "lambda_function", "duration_s": 5, "timeout_s": 10,
+                               "cold_start": dict(NO_COLD)}  # fmt: skip
+    data["components"]["p2"] = {"type": "producer", "send_to": ["g"],
+                                "arrivals": {"bursts": [{"at_s": 0, "count": 1}]}}  # fmt: skip
+    r = run(data)
+    assert events(r, "fn", "throttled") == [0.5, 1.5, 3.5]
+    assert events(r, "g", "success") == [5.0]
+    assert events(r, "fn", "success") == [6.0]
+
+
+@pytest.mark.parametrize("partial", [False, True])
+def test_function_errors_back_the_mapping_off_unless_partial_batch_responses(partial):
+    # 20 poison messages at once (every attempt fails, 1 s runs): without partial batch
+    # responses each failed invocation lowers the level by one, so from t = 1 the scale-up
+    # steps only make up for the failures (one receive per 0.2 s); with them (AWS: failures
+    # do not scale polling down) the five failed batches are replaced at once
+    r = run(pipeline(arrivals={"bursts": [{"at_s": 0, "count": 20}]},
+                     function={"errors": {"poison_rate": 1.0}},
+                     trigger={"report_batch_item_failures": partial}, drain_s=5))  # fmt: skip
+    receives = events(r, "q", "receive")
+    at_1 = receives.count(1.0)
+    assert receives.count(0.0) == 5
+    assert at_1 == (6 if partial else 1)
+
+
+def test_the_level_scales_down_when_traffic_falls_and_up_again_at_300_per_minute():
+    # 100 messages of 5 s at 0 and again at 200: the level grows by one per 0.2 s while
+    # messages wait; once the first burst is done, the level, unused for 60 s, falls back to
+    # 5 (at 120.2 s); the second burst then scales up from 5 exactly as the first did
+    data = pipeline(arrivals={"bursts": [{"at_s": 0, "count": 100}, {"at_s": 200, "count": 100}]},
+                    function={"duration_s": 5}, duration_s=201, drain_s=100)  # fmt: skip
+    m = model(data)
+    samples = _levels(m, 0.1)
+    r = m.run()
+    levels = {round(t, 1): lv for t, lv in samples}
+    assert levels[10.0] > 40
+    assert levels[120.1] > 40 and levels[120.3] == 5 and levels[199.9] == 5
+    receives = events(r, "q", "receive")
+    first = [round(t, 6) for t in receives if t < 200]
+    second = [round(t - 200, 6) for t in receives if t >= 200]
+    assert first == second
+    assert first[:7] == [0.0] * 5 + [0.2, 0.4]
+
+
+def test_without_throttles_or_errors_a_level_at_max_concurrency_never_moves():
+    # max_concurrency 4 (≤ 5): the level is 4 from the start and stays 4 through idle spells
+    data = pipeline(arrivals={"bursts": [{"at_s": t, "count": 6} for t in (0, 100, 300)]},
+                    trigger={"max_concurrency": 4}, duration_s=301, drain_s=100)  # fmt: skip
+    m = model(data)
+    levels = _levels(m, 1.0)
+    m.run()
+    assert {level for _, level in levels} == {4}
+
+
+def test_throttled_batches_wait_in_receive_order_even_with_random_poll_delays():
+    # random poll delays invoke batches out of receive order: the throttled ones still wait
+    # oldest receive first, so each is given up at its own visibility timeout
+    from sim.engine.schedule import call_after
+
+    data = pipeline(arrivals={"bursts": [{"at_s": 0, "count": 60, "spread_s": 6}]},
+                    function={"reserved_concurrency": 2, "duration_s": 2, "timeout_s": 5},
+                    trigger={"poll_delay_s": {"exponential": {"mean": 1.0}}},
+                    queue={"visibility_timeout_s": 8}, dlq=True, max_receive_count=3,
+                    duration_s=7, drain_s=300)  # fmt: skip
+    m = model(data, trace=False)
+    esm = m.queues["q"].consumer
+    orders = []
+
+    def sample(_):
+        orders.append([b.received_s for b in esm._throttled])
+        call_after(m.env, 0.05, sample)
+
+    call_after(m.env, 0.0, sample)
+    r = m.run()
+    assert any(len(o) > 1 for o in orders)
+    assert all(o == sorted(o) for o in orders)
+    assert r.metrics["in_flight"] == 0
+
+
+def test_the_traffic_scale_down_never_raises_a_level_the_back_off_lowered():
+    # 8 runs of 5 s at 0 take the level to 8 (scale-down check armed at 0.2, then every 60 s);
+    # a message at 70 meets a function outage: its invokes fail at 70, 71, 73, 77 and 85 and
+    # back the level off to 3; at the check of 120.2 the most batches in use were 1, below
+    # the level: the level stays 3 (it must not rise to the traffic floor of 5)
+    data = pipeline(arrivals={"bursts": [{"at_s": 0, "count": 8}, {"at_s": 70, "count": 1}]},
+                    function={"duration_s": 5}, duration_s=71, drain_s=100,
+                    outages=[{"component": "fn", "start_s": 70, "duration_s": 20}])  # fmt: skip
+    m = model(data)
+    samples = _levels(m, 1.0)
+    r = m.run()
+    levels = {round(t): lv for t, lv in samples}
+    assert events(r, "fn", "invoke_failed") == [70.0, 71.0, 73.0, 77.0, 85.0]
+    assert levels[60] == 8 and levels[86] == 3
+    assert levels[121] == 3 and levels[170] == 3

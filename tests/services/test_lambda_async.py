@@ -200,40 +200,149 @@ def test_an_expired_event_goes_to_the_on_failure_queue():
     assert m.queues["dq"].depth == 1
 
 
-# == throttling ===============================================================================
+# == throttling: the internal queue and its reader =================================================
 
 
-def test_throttled_events_back_off_1_2_4_s():
-    # reserved concurrency 1: the second event is throttled at 0, 1, 3, 7 and runs at 15
+def test_a_throttled_event_waits_in_the_queue_and_gets_the_concurrency_freed_at_once():
+    # reserved concurrency 1: the second event is throttled on arrival; the reader retries at
+    # 1, 3 and 7 (interval 1, 2, 4 s); when the first run ends at 10 its concurrency goes to
+    # the waiting event at once (not at the reader's next try, 15)
     r = run(via_topic(fn(reserved_concurrency=1, duration_s=10), count=2))
-    assert events(r, "f", "success") == [10.0, 25.0]
+    assert events(r, "f", "throttled") == [0.0, 1.0, 3.0, 7.0]
+    assert events(r, "f", "success") == [10.0, 20.0]
     m = r.metrics
     assert (m["throttles"], m["invocations"], m["delivered"]) == (4, 2, 2)
     assert r.sinks["f"]["throttles"] == 4
 
 
-def test_throttle_backoff_is_capped_at_5_minutes():
-    # busy until 900 s: throttled at 0, 1, 3, 7, ..., 255, 511 (+256), then +300: 811, 1111
+def test_the_readers_retry_interval_is_capped_at_5_minutes():
+    # busy until 900 s: tries at 0, 1, 3, 7, ..., 255, 511 (+256), then +300: 811; at 900 the
+    # freed concurrency goes to the waiting event
     r = run(via_topic(fn(reserved_concurrency=1, duration_s=900, timeout_s=900), count=2,
                       drain_s=2500))  # fmt: skip
-    assert events(r, "f", "success") == [900.0, 2011.0]
+    assert events(r, "f", "throttled") == [0, 1, 3, 7, 15, 31, 63, 127, 255, 511, 811]
+    assert events(r, "f", "success") == [900.0, 1800.0]
     assert r.metrics["throttles"] == 11
 
 
 def test_zero_reserved_concurrency_throttles_until_the_event_expires():
     r = run(via_topic(fn(reserved_concurrency=0), drain_s=30_000))
-    assert fn_rows(r) == [(0.0, "f", "queued"), (21_600.0, "f", "expired")]
-    # throttled at 0, 1, 3, ..., 511 (10), then every 300 s up to 21,511 (70 more)
+    # tried at 0, 1, 3, ..., 511 (10), then every 300 s up to 21,511 (70 more)
+    tries = [0.0] + [2.0**k - 1 for k in range(1, 10)] + [511.0 + 300 * k for k in range(1, 71)]
+    assert fn_rows(r) == [(0.0, "f", "queued")] + [(t, "f", "throttled") for t in tries] + [
+        (21_600.0, "f", "expired")]  # fmt: skip
     assert r.metrics["throttles"] == 80
     assert (r.metrics["expired"], r.metrics["invocations"]) == (1, 0)
 
 
 def test_a_burst_above_reserved_concurrency_is_throttled_and_eventually_processed():
-    r = run(via_topic(fn(reserved_concurrency=2, duration_s=1), count=10), trace=False)
+    # 10 events, 2 at a time: throttled on arrival (0), then at the reader's tries 1 and 3;
+    # freed concurrency is handed over at 1, 2, 3, 4 (two events each)
+    r = run(via_topic(fn(reserved_concurrency=2, duration_s=1), count=10))
+    assert events(r, "f", "throttled") == [0.0, 1.0, 3.0]
+    assert events(r, "f", "success") == [1.0] * 2 + [2.0] * 2 + [3.0] * 2 + [4.0] * 2 + [5.0] * 2
     m = r.metrics
-    assert m["delivered"] == 10
-    assert m["throttles"] > 0
-    assert m["invocations"] == 10
+    assert (m["delivered"], m["throttles"], m["invocations"]) == (10, 3, 10)
+
+
+@pytest.mark.parametrize(("n", "d", "c"), [(2000, 1.0, 2), (600, 2.0, 3)])
+def test_a_burst_is_processed_at_full_concurrency(n, d, c):
+    # N events at once, runs of d seconds, reserved concurrency c, maximum age 6 h (well above
+    # N·d/c): the queue drains in exactly N·d/c (factor 1: freed concurrency is handed to the
+    # next event at once, so the function never idles while events wait), nothing expires,
+    # and the reader's retries cost a handful of throttles (its interval doubles to 5 min)
+    work_s = n * d / c
+    r = run(via_topic(fn(reserved_concurrency=c, duration_s=d), count=n, drain_s=work_s + 60),
+            trace=False)  # fmt: skip
+    m = r.metrics
+    assert (m["delivered"], m["expired"], m["lost"]) == (n, 0, 0)
+    assert m["latency_max_s"] == pytest.approx(work_s)
+    tries = [0.0] + [2.0**k - 1 for k in range(1, 10)]
+    tries += [511.0 + 300 * k for k in range(1, 100) if 511.0 + 300 * k < work_s]
+    assert m["throttles"] == len([t for t in tries if t < work_s - d])
+    assert m["invocations"] == n
+
+
+def test_a_burst_with_random_durations_keeps_the_function_busy():
+    # exponential durations (mean 1 s), c = 4, 4,000 events spread over 10 s: the drain time
+    # is the sum of the work over 4 servers, within a few per cent of N·d/c = 1,000 s
+    f = fn(reserved_concurrency=4, duration_s={"exponential": {"mean": 1.0}}, timeout_s=900)
+    data = via_topic(f, count=4000, drain_s=2000)
+    data["components"]["prod"]["arrivals"]["bursts"][0]["spread_s"] = 10
+    data["duration_s"] = 11
+    r = run(data, trace=False)
+    m = r.metrics
+    assert (m["delivered"], m["expired"]) == (4000, 0)
+    assert 950 < m["latency_max_s"] < 1050
+    assert m["throttles"] < 20
+
+
+def test_the_internal_queue_serves_the_oldest_event_first():
+    # one slot, runs of 10 s: events published at 0, 1, 2 and 3 run in that order
+    data = via_topic(fn(reserved_concurrency=1, duration_s=10))
+    data["components"]["prod"]["arrivals"] = {"bursts": [{"at_s": 0, "count": 4,
+                                                          "spread_s": 4}]}  # fmt: skip
+    data["duration_s"] = 5
+    r = run(data)
+    order = [m for t, c, e, m in zip(r.trace["t_s"], r.trace["component"], r.trace["event"],
+                                     r.trace["msg_id"], strict=True)
+             if c == "f" and e == "success"]  # fmt: skip
+    assert order == sorted(order)
+    assert events(r, "f", "success") == [10.0, 20.0, 30.0, 40.0]
+
+
+def test_new_events_queue_behind_waiting_ones_without_a_try_of_their_own():
+    # while the event of t = 0.5 waits, the events of 1.5 and 2.5 queue: only the reader tries
+    data = via_topic(fn(reserved_concurrency=1, duration_s=10))
+    data["components"]["prod"]["arrivals"] = {"bursts": [
+        {"at_s": 0, "count": 1}, {"at_s": 0.5, "count": 1}, {"at_s": 1.5, "count": 1},
+        {"at_s": 2.5, "count": 1}]}  # fmt: skip
+    data["duration_s"] = 3
+    r = run(data)
+    assert events(r, "f", "throttled") == [0.5, 1.5, 3.5, 7.5, 15.5]  # arrival, then 1, 2, 4, 8
+    assert events(r, "f", "success") == [10.0, 20.0, 30.0, 40.0]
+
+
+def test_the_retry_interval_starts_over_once_the_queue_is_empty():
+    # a first busy spell drives the interval up; after the queue empties a new throttled
+    # event is retried 1 s later again
+    data = via_topic(fn(reserved_concurrency=1, duration_s=10))
+    data["components"]["prod"]["arrivals"] = {"bursts": [
+        {"at_s": 0, "count": 2}, {"at_s": 100, "count": 2}]}  # fmt: skip
+    data["duration_s"] = 101
+    r = run(data)
+    assert events(r, "f", "throttled") == [0, 1, 3, 7, 100, 101, 103, 107]
+    assert events(r, "f", "success") == [10, 20, 110, 120]
+
+
+def test_concurrency_freed_by_another_function_of_the_shared_pool_is_handed_over():
+    # account concurrency 1, shared: g runs 0–5 (invoked first), f's event waits and gets the
+    # concurrency when g's run ends at 5, before its reader's next try (7)
+    data = via_topic(fn(duration_s=1))
+    data["account_concurrency"] = 1
+    data["components"]["t"]["subscriptions"] = [{"target": "g"}, {"target": "f"}]
+    data["components"]["g"] = fn(duration_s=5)
+    r = run(data)
+    assert events(r, "g", "success") == [5.0]
+    assert events(r, "f", "throttled") == [0.0, 1.0, 3.0]
+    assert events(r, "f", "success") == [6.0]
+
+
+def test_an_error_retry_rejoins_the_queue_by_age():
+    # one slot, runs of 20 s. A (published at 0) times out at 30 (a slow spell makes its run
+    # 200 s) and is retried at 90; B … E (published at 1) run 30–50, 50–70, 70–90; at 90 A,
+    # older than E, gets the slot D frees
+    data = via_topic(fn(reserved_concurrency=1, duration_s=20, timeout_s=30), drain_s=1000,
+                     outages=[outage("f", 0, 0.5, mode="slow", factor=10)])  # fmt: skip
+    data["components"]["prod"]["arrivals"] = {"bursts": [{"at_s": 0, "count": 1},
+                                                         {"at_s": 1, "count": 4}]}  # fmt: skip
+    data["duration_s"] = 2
+    r = run(data)
+    a = int(r.trace["msg_id"].min())
+    assert events(r, "f", "failure") == [30.0]
+    assert events(r, "f", "success") == [50.0, 70.0, 90.0, 110.0, 130.0]
+    assert events(r, "f", "success", a) == [110.0]
+
 
 
 def test_a_queued_event_waits_for_the_end_of_a_function_outage():

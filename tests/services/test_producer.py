@@ -6,7 +6,7 @@ import itertools
 import math
 
 import pytest
-from conftest import events, pipeline, rows, run
+from conftest import events, model, pipeline, rows, run
 
 from sim.engine.streams import RandomStreams
 
@@ -99,13 +99,30 @@ def test_queue_error_rate_fails_sends_independently():
     assert abs(m["lost"] - 200) < 4 * math.sqrt(400 * 0.25)
 
 
-def test_retries_recover_most_sends_under_an_error_rate():
-    one = run(pipeline(arrivals={"bursts": [{"at_s": 0, "count": 400}]}, queue={
-        "errors": {"rate": 0.5}}, producer={"retry": {"max_attempts": 1}}), trace=False)
-    five = run(pipeline(arrivals={"bursts": [{"at_s": 0, "count": 400}]}, queue={
+def test_retries_recover_most_sends_under_an_error_rate_without_a_retry_quota():
+    # P(lost) = 0.5 vs 0.5^5 = 0.031 while every retry is allowed (no quota: see below)
+    def lost(max_attempts):
+        return run(pipeline(arrivals={"bursts": [{"at_s": 0, "count": 400}]}, queue={
+            "errors": {"rate": 0.5}}, producer={"retry": {"max_attempts": max_attempts,
+                                                          "quota": False}}),
+                   trace=False).metrics["lost"]  # fmt: skip
+
+    assert lost(5) < 30 < 150 < lost(1)
+
+
+def test_the_retry_quota_caps_the_retries_of_a_burst_under_an_error_rate():
+    # 400 sends at once, half failing: the 500-token bucket pays for 100 retries and no more
+    r = run(pipeline(arrivals={"bursts": [{"at_s": 0, "count": 400}]}, queue={
         "errors": {"rate": 0.5}}, producer={"retry": {"max_attempts": 5}}), trace=False)
-    # P(lost) = 0.5 vs 0.5^5 = 0.031
-    assert five.metrics["lost"] < 30 < 150 < one.metrics["lost"]
+    m = r.metrics
+    # a success refills at most the 5 tokens of one retry
+    assert m["sdk_retries"] <= 100 + m["delivered"]
+    assert m["sdk_retries_refused"] > 0
+    unlimited = run(pipeline(arrivals={"bursts": [{"at_s": 0, "count": 400}]}, queue={
+        "errors": {"rate": 0.5}}, producer={"retry": {"max_attempts": 5, "quota": False}}),
+        trace=False).metrics  # fmt: skip
+    assert unlimited["sdk_retries_refused"] == 0
+    assert m["lost"] > 50 > 3 * unlimited["lost"]  # 90 vs 11 here (0.5^5 × 400 = 12.5)
 
 
 def test_queue_error_rate_one_loses_everything():
@@ -291,3 +308,130 @@ def test_csv_trace_single_column(tmp_path):
 def test_producer_latency_is_zero_without_faults():
     r = run(pipeline(arrivals={"bursts": [{"at_s": 0, "count": 3}]}))
     assert r.metrics["producer_latency_mean_s"] == 0.0
+
+
+# -- SDK retry quota and jitter -------------------------------------------------------------
+
+#: one message per second for 200 s; the queue is down during [0, 99.5) and [150, 159.5)
+_QUOTA_OUTAGES = [
+    {"component": "q", "start_s": 0, "duration_s": 99.5},
+    {"component": "q", "start_s": 150, "duration_s": 9.5},
+]
+
+
+def _quota_run(**retry):
+    return run(pipeline(
+        arrivals={"bursts": [{"at_s": 0, "count": 200, "spread_s": 200}]},
+        producer={"retry": {"max_attempts": 3, **retry}},
+        outages=_QUOTA_OUTAGES,
+        duration_s=200,
+    ))
+
+
+def _sends_per_message(r):
+    """Send attempts (failed or not) of each message, by message id."""
+    out: dict[int, int] = {}
+    trace = r.trace
+    for c, e, m in zip(trace["component"], trace["event"], trace["msg_id"], strict=True):
+        if c == "q" and e in ("send", "send_failed"):
+            out[int(m)] = out.get(int(m), 0) + 1
+    return out
+
+
+def test_a_long_outage_spends_the_retry_quota_then_sends_are_not_retried():
+    r = _quota_run()
+    sends = _sends_per_message(r)
+    ids = sorted(sends)
+    # the first 50 messages retry twice (10 tokens each: the 500-token bucket); the next 50,
+    # still inside the outage, find it empty and fail at their first attempt
+    assert [sends[i] for i in ids[:50]] == [3] * 50
+    assert [sends[i] for i in ids[50:100]] == [1] * 50
+    gave_up = events(r, "prod", "gave_up")
+    assert events(r, "prod", "quota_empty") == [float(t) for t in range(50, 100)] + [
+        float(t) for t in range(155, 160)]  # fmt: skip
+    assert len(gave_up) == 110
+    m = r.metrics
+    assert (m["sdk_retries"], m["sdk_retries_refused"]) == (100 + 10, 50 + 5)
+    assert (m["lost"], m["delivered"]) == (110, 90)
+
+
+def test_successes_refill_the_quota_and_retries_resume():
+    r = _quota_run()
+    sends = _sends_per_message(r)
+    ids = sorted(sends)
+    # t = 100 … 149: 50 first-attempt successes put 50 tokens back (1 each): in the second
+    # outage the messages of t = 150 … 154 retry twice (5 × 10 tokens), those of 155 … 159 not
+    assert [sends[i] for i in ids[100:150]] == [1] * 50
+    assert [sends[i] for i in ids[150:155]] == [3] * 5
+    assert [sends[i] for i in ids[155:160]] == [1] * 5
+    assert [sends[i] for i in ids[160:]] == [1] * 40
+
+
+def test_quota_false_retries_everything():
+    r = _quota_run(quota=False)
+    sends = _sends_per_message(r)
+    assert [sends[i] for i in sorted(sends)[:100]] == [3] * 100
+    assert r.metrics["sdk_retries_refused"] == 0
+    assert events(r, "prod", "quota_empty") == []
+
+
+def test_a_number_sets_the_quota_capacity():
+    r = _quota_run(quota=100)  # 10 messages' worth of retries in the first outage
+    sends = _sends_per_message(r)
+    ids = sorted(sends)
+    assert [sends[i] for i in ids[:12]] == [3] * 10 + [1] * 2
+    # by t = 150 the 50 successes have refilled 50 tokens: 5 messages' retries again
+    assert [sends[i] for i in ids[148:158]] == [1] * 2 + [3] * 5 + [1] * 3
+
+
+def test_a_successful_retry_gives_its_cost_back():
+    # capacity 10: the retry takes 5, its success puts the 5 back, the bucket is full again
+    m = model(pipeline(producer={"retry": {"quota": {"capacity": 10}}},
+                       outages=[{"component": "q", "start_s": 0, "duration_s": 1e-9}]))
+    r = m.run()
+    assert events(r, "q", "send_failed") == [0.0]
+    assert r.metrics["sdk_retries"] == 1
+    assert m.producers["prod"].quota.tokens == 10
+
+
+def test_the_quota_never_exceeds_its_capacity():
+    m = model(pipeline(arrivals={"bursts": [{"at_s": 0, "count": 20}]},
+                       producer={"retry": {"quota": 7}}))
+    m.run()
+    assert m.producers["prod"].quota.tokens == 7
+
+
+@pytest.mark.parametrize(
+    ("jitter", "gaps"),
+    [
+        ("full", lambda u: [u[0] * 1, u[1] * 2, u[2] * 4, u[3] * 5]),
+        ("equal", lambda u: [0.5 + 0.5 * u[0], 1 + u[1], 2 + 2 * u[2], 2.5 + 2.5 * u[3]]),
+        ("none", lambda u: [1.0, 2.0, 4.0, 5.0]),
+    ],
+)
+def test_jitter_of_the_backoff(jitter, gaps):
+    # base 1 s, cap 5 s: d = 1, 2, 4, 5 before retries 1 … 4
+    us = _jitter(4)
+    r = run(pipeline(
+        producer={"retry": {"max_attempts": 5, "cap_s": 5, "jitter": jitter}},
+        outages=[{"component": "q", "start_s": 0, "duration_s": 1000}],
+    ))
+    times = events(r, "q", "send_failed")
+    assert [b - a for a, b in itertools.pairwise(times)] == pytest.approx(gaps(us))
+
+
+def test_decorrelated_jitter_grows_from_the_previous_sleep():
+    # sleep_i = min(cap, U(base, 3 × sleep_{i-1})), sleep_0 = base
+    us = _jitter(4)
+    base, cap = 0.5, 8.0
+    expected, prev = [], base
+    for u in us:
+        prev = min(cap, base + u * (3 * prev - base))
+        expected.append(prev)
+    r = run(pipeline(
+        producer={"retry": {"max_attempts": 5, "base_s": base, "cap_s": cap,
+                            "jitter": "decorrelated"}},
+        outages=[{"component": "q", "start_s": 0, "duration_s": 1000}],
+    ))
+    times = events(r, "q", "send_failed")
+    assert [b - a for a, b in itertools.pairwise(times)] == pytest.approx(expected)
