@@ -28,6 +28,13 @@ the layers and says where to add a service, a metric or a study.
 
 from __future__ import annotations
 
+import os as _os
+
+if _os.environ.get("EVSIM_PURE_PYTHON"):  # before any other sim module is imported
+    from sim._pure import use_source_modules
+
+    use_source_modules()
+
 from sim.analysis.metrics import RunResult
 from sim.build import run_once
 from sim.config import Scenario, ScenarioError, load_scenario

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -73,15 +74,26 @@ class _Warnings:
 
 
 def version_line() -> str:
-    """``evsim VERSION (pure Python)``, or ``(compiled)`` when the core is compiled (mypyc)."""
+    """``evsim VERSION (compiled)`` or ``(pure Python)``: which build of the core is running.
+
+    Compiled means mypyc's C extensions (``pip install .`` with a C compiler); pure Python is
+    an editable install, ``EVSIM_PURE_PYTHON=1`` or a build that fell back, whose reason the
+    install left in ``sim/_build_note.txt`` and is shown here.
+    """
     try:
         version = metadata.version("evsim")
     except metadata.PackageNotFoundError:
         version = "unknown"
     spec = util.find_spec("sim.engine.ledger")
     origin = spec.origin if spec is not None else None
-    kind = "pure Python" if origin is None or origin.endswith(".py") else "compiled"
-    return f"evsim {version} ({kind})"
+    if origin is not None and not origin.endswith(".py"):
+        return f"evsim {version} (compiled)"
+    note = Path(__file__).with_name("_build_note.txt")
+    if not os.environ.get("EVSIM_PURE_PYTHON") and note.is_file():
+        text = note.read_text(encoding="utf-8").strip()
+        if text.startswith("pure Python:"):  # the install did not compile: say why
+            return f"evsim {version} ({text})"
+    return f"evsim {version} (pure Python)"
 
 
 def _seed(text: str) -> int:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from mypy_extensions import mypyc_attr
+
 from sim.config.fields import DistSpec
 from sim.engine.context import Context
 from sim.engine.samplers import is_zero, make_sampler
@@ -20,6 +22,9 @@ if TYPE_CHECKING:
 __all__ = ["Component", "RequestTarget"]
 
 
+# In the compiled build (mypyc) a class defined outside the compiled modules (a test's or a
+# plugin's service) may still subclass these two.
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Component:
     """Base class of every service: built from ``(ctx, name, spec)``, wired by ``sim.build``."""
 
@@ -60,6 +65,7 @@ class Component:
         return make_sampler(dist, self.ctx.streams.get(self.name, purpose))
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class RequestTarget(Component):
     """A component that answers requests (SendMessage, Publish, PutEvents, PutObject, HTTP).
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import itertools
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -70,5 +70,17 @@ def buffered(
     as needed, so the sequence depends only on the generator, never on how it is consumed.
     The callable is a C-level ``next`` over a chain of blocks: about 70 ns per value.
     """
-    blocks = (draw(rng, _BLOCK).tolist() for _ in itertools.repeat(None))
-    return functools.partial(next, itertools.chain.from_iterable(blocks))
+    return functools.partial(next, itertools.chain.from_iterable(_blocks(rng, draw)))
+
+
+def _blocks(
+    rng: np.random.Generator,
+    draw: Callable[[np.random.Generator, int], np.ndarray],
+) -> Iterator[list[Any]]:
+    """Blocks of ``_BLOCK`` values, drawn one at a time as they are needed.
+
+    A generator function, not a generator expression: mypyc (the compiled build) evaluates a
+    generator expression eagerly, as a list, which over an endless ``repeat`` never ends.
+    """
+    while True:
+        yield draw(rng, _BLOCK).tolist()

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from sim.config.scenario import Scenario
-    from sim.engine.ledger import Ledger
+from sim.config.scenario import Scenario  # at run time: compiled dataclasses read the annotations
+from sim.engine.ledger import Ledger
 
 __all__ = ["Wiring"]
 
