@@ -159,7 +159,11 @@ def test_version_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert exc.value.code == 0
     out = capsys.readouterr().out
     assert out == version_line() + "\n"
-    assert out.startswith("evsim ") and out.rstrip().endswith("(pure Python)")
+    import sim.engine.ledger
+
+    compiled = not str(sim.engine.ledger.__file__).endswith(".py")
+    assert out.startswith("evsim ")
+    assert out.rstrip().endswith("(compiled)" if compiled else "(pure Python)")
 
 
 def test_console_script_version_and_check(tmp_path: Path) -> None:
