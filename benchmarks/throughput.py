@@ -22,6 +22,20 @@ mean 1 s; SQS latency, poll delay and cold start 0; batch size 1; warm-up 0):
    (``ru_maxrss`` at the end of the child), and the child's peak RSS after its imports only;
    the same for the 3-stage pipeline (target < 400 MB for 2M messages).
 
+6. Peak memory of a ``--memory-messages`` backlog: the same arrivals into the queue while its
+   consumer is down for the whole run (an ``unavailable`` outage of the function, so the event
+   source mapping does not poll), run ends with every message stored; bytes per queued message =
+   (peak − after-imports) ÷ the queue's depth at the end.
+7. µs per message (from the median msgs/s) and Python calls per message: ``sys.setprofile``
+   counts the Python-level calls (``call`` events) and the calls of C functions (``c_call``) of
+   one ``--calls-messages`` run; compiled (mypyc) functions make no ``call`` events, so the
+   compiled build's count is what is left interpreted (SimPy, numpy glue, config).
+
+Builds: every evsim figure is measured for each build that is installed: ``compiled`` (mypyc,
+``pip install .``) and ``pure`` (``EVSIM_PURE_PYTHON=1``, or an editable install, which is pure
+only). Every run is a fresh child process of this script (its imports are not timed), so both
+builds interleave in one ``make bench``.
+
 Run: ``make bench`` (= ``.venv/bin/python benchmarks/throughput.py``); ``--quick`` for a smoke
 run; ``--json PATH`` also writes the figures.
 """
@@ -29,7 +43,6 @@ run; ``--json PATH`` also writes the figures.
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import platform
@@ -45,7 +58,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.analysis.theory import mmc_mean_sojourn_s
-from sim.build import run_once
+from sim.build import build, run_once
 from sim.config import Scenario, scenario_from_dict
 
 if __package__:  # imported as benchmarks.throughput
@@ -162,37 +175,102 @@ def run_baseline(fn: Callable[..., BaselineResult], messages: int, seed: int) ->
     }
 
 
-def throughput(messages: int, repeats: int) -> dict[str, dict[str, Any]]:
-    """Interleaved repeats of evsim and both baselines; per model, every run and the medians."""
-    runners: dict[str, Callable[[int], dict[str, Any]]] = {
-        "evsim": lambda seed: run_evsim(make_scenario(messages, seed)),
-        "evsim_3stage": lambda seed: run_evsim(make_scenario(messages, seed, PIPELINE_STAGES)),
-        "simpy_deque": lambda seed: run_baseline(run_deque_mmc, messages, seed),
-        "simpy_resource": lambda seed: run_baseline(run_resource_mmc, messages, seed),
-    }
-    names = list(runners)
-    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+def installed_builds() -> list[str]:
+    """The builds this interpreter can run: ``compiled`` (if installed) and ``pure``."""
+    if os.environ.get("EVSIM_PURE_PYTHON"):
+        return ["pure"]
+    import sim.engine.ledger
+
+    return ["pure"] if str(sim.engine.ledger.__file__).endswith(".py") else ["compiled", "pure"]
+
+
+def _child(args: list[str], build: str | None) -> dict[str, Any]:
+    """Run this script with ``args`` in a fresh interpreter of ``build``; its JSON figures."""
+    env = {k: v for k, v in os.environ.items() if k != "EVSIM_PURE_PYTHON"}
+    if build == "pure":
+        env["EVSIM_PURE_PYTHON"] = "1"
+    cmd = [sys.executable, str(Path(__file__).resolve()), *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
+    if proc.returncode != 0:
+        raise RuntimeError(f"child {args} ({build}) failed ({proc.returncode}):\n{proc.stderr}")
+    out: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return out
+
+
+def one_run(model: str, messages: int, seed: int) -> dict[str, Any]:
+    """One timed run of ``model`` in this process (the child's side of :func:`throughput`)."""
+    if model == "evsim":
+        return run_evsim(make_scenario(messages, seed))
+    if model == "evsim_3stage":
+        return run_evsim(make_scenario(messages, seed, PIPELINE_STAGES))
+    fn = {"simpy_deque": run_deque_mmc, "simpy_resource": run_resource_mmc}[model]
+    return run_baseline(fn, messages, seed)
+
+
+def throughput(messages: int, repeats: int, builds: list[str]) -> dict[str, dict[str, Any]]:
+    """Interleaved repeats of evsim (each build) and both baselines, each in a fresh process."""
+    runners: list[tuple[str, str, str | None]] = []  # (name, model, build)
+    for b in builds:
+        runners.append((f"evsim[{b}]", "evsim", b))
+        runners.append((f"evsim_3stage[{b}]", "evsim_3stage", b))
+    runners += [("simpy_deque", "simpy_deque", None), ("simpy_resource", "simpy_resource", None)]
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in runners}
     for rep in range(repeats):
-        order = names[rep % len(names) :] + names[: rep % len(names)]  # rotate to spread drift
-        for name in order:
-            gc.collect()
-            run = runners[name](SEED + rep)
+        k = rep % len(runners)
+        for name, model, which in runners[k:] + runners[:k]:  # rotate to spread drift
+            run = _child(["--_one", model, "--messages", str(messages),
+                          "--_seed", str(SEED + rep)], which)  # fmt: skip
             runs[name].append(run)
             print(
-                f"  repeat {rep + 1}/{repeats} {name:<15} {run['messages_per_s']:>10,.0f} msgs/s"
+                f"  repeat {rep + 1}/{repeats} {name:<22} {run['messages_per_s']:>10,.0f} msgs/s"
                 f"  wall {run['wall_s']:6.2f} s",
                 flush=True,
             )
     out: dict[str, dict[str, Any]] = {}
-    for name in names:
+    for name, _, _ in runners:
         rs = runs[name]
+        rate = statistics.median(r["messages_per_s"] for r in rs)
         out[name] = {
-            "median_messages_per_s": statistics.median(r["messages_per_s"] for r in rs),
+            "median_messages_per_s": rate,
+            "us_per_message": 1e6 / rate,
             "median_wall_s": statistics.median(r["wall_s"] for r in rs),
             "mean_latency_s": statistics.fmean(r["mean_latency_s"] for r in rs),
             "runs": rs,
         }
     return out
+
+
+# --------------------------------------------------------------------------- calls per message
+
+
+def count_calls(model: str, messages: int) -> dict[str, Any]:
+    """Python-level and C calls per message of one run under ``sys.setprofile`` (child side)."""
+    counts = {"call": 0, "c_call": 0}
+
+    def profile(frame: Any, event: str, arg: Any) -> None:
+        if event in counts:
+            counts[event] += 1
+
+    if model == "simpy_deque":
+        sys.setprofile(profile)
+        try:
+            r = run_deque_mmc(ARRIVAL_RATE_PER_S, SERVICE_MEAN_S, SERVERS, messages, SEED)
+        finally:
+            sys.setprofile(None)
+        produced = r.messages
+    else:
+        scenario = make_scenario(messages, SEED, PIPELINE_STAGES if model == "evsim_3stage" else 1)
+        sys.setprofile(profile)
+        try:
+            result = run_once(scenario)
+        finally:
+            sys.setprofile(None)
+        produced = result.metrics["messages_produced"]
+    return {
+        "messages": produced,
+        "python_calls_per_message": counts["call"] / produced,
+        "c_calls_per_message": counts["c_call"] / produced,
+    }
 
 
 # --------------------------------------------------------------------------- memory (child)
@@ -218,13 +296,34 @@ def _current_rss_mb() -> float | None:
     return None
 
 
-def memory_child(messages: int, stages: int = 1) -> int:
+def backlog_scenario(messages: int) -> Scenario:
+    """About ``messages`` arrivals into the queue while its consumer is down all run long."""
+    d = scenario_dict(messages)
+    d["name"] = f"bench-backlog-c{SERVERS}"
+    d["drain_s"] = 0
+    d["outages"] = [{"component": "server", "start_s": 0, "duration_s": d["duration_s"] + 1}]
+    return scenario_from_dict(d, source="<benchmark>")
+
+
+def memory_child(messages: int, stages: int = 1, backlog: bool = False) -> int:
     """In a fresh process: RSS after imports, then after one evsim run; JSON on stdout."""
     # The module-level imports (sim.build pulls in pandas, scipy.stats, pydantic, ...) are done.
     after_imports_mb = _maxrss_mb()
     after_imports_current_mb = _current_rss_mb()
-    scenario = make_scenario(messages, stages=stages)
-    run = run_evsim(scenario)
+    extra: dict[str, Any] = {}
+    if backlog:
+        model = build(backlog_scenario(messages))
+        start = time.perf_counter()
+        result = model.run()
+        wall_s = time.perf_counter() - start
+        depth = model.components["queue"].depth
+        produced = result.metrics["messages_produced"]
+        if depth != produced or result.metrics["in_flight"] != produced:
+            raise RuntimeError(f"backlog run: {produced} produced but {depth} queued")
+        run = {"messages": produced, "wall_s": wall_s}
+        extra["queued"] = depth
+    else:
+        run = run_evsim(make_scenario(messages, stages=stages))
     peak_mb = _maxrss_mb()
     print(
         json.dumps(
@@ -235,21 +334,21 @@ def memory_child(messages: int, stages: int = 1) -> int:
                 "after_imports_current_mb": after_imports_current_mb,
                 "peak_mb": peak_mb,
                 "end_current_mb": _current_rss_mb(),
+                **extra,
             }
         )
     )
     return 0
 
 
-def memory(messages: int, stages: int = 1) -> dict[str, Any]:
-    """Run :func:`memory_child` in a fresh interpreter (same environment) and read its figures."""
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--_memory-child", str(messages),
-           "--_stages", str(stages)]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(f"memory child failed ({proc.returncode}):\n{proc.stderr}")
-    out: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+def memory(messages: int, stages: int = 1, which: str | None = None,
+           backlog: bool = False) -> dict[str, Any]:  # fmt: skip
+    """Run :func:`memory_child` in a fresh interpreter of build ``which``; its figures."""
+    args = ["--_memory-child", str(messages), "--_stages", str(stages)]
+    out = _child([*args, "--_backlog"] if backlog else args, which)
     out["run_adds_mb"] = out["peak_mb"] - out["after_imports_mb"]
+    if backlog:
+        out["bytes_per_queued_message"] = out["run_adds_mb"] * 2**20 / out["queued"]
     return out
 
 
@@ -274,97 +373,103 @@ def _mb(value: float | None) -> str:
 
 def report(
     args: argparse.Namespace,
+    builds: list[str],
     tp: dict[str, dict[str, Any]],
-    mem: dict[str, Any],
+    calls: dict[str, dict[str, Any]],
+    mem: dict[str, dict[str, Any]],
     total_s: float,
-    mem3: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Print the tables and return the figures (what ``--json`` writes)."""
     theory_s = mmc_mean_sojourn_s(ARRIVAL_RATE_PER_S, 1.0 / SERVICE_MEAN_S, SERVERS)
-    labels = {
-        "evsim": "evsim SQS → Lambda (run_once)",
-        "evsim_3stage": f"evsim {PIPELINE_STAGES}-stage pipeline (root msgs)",
-        "simpy_deque": "SimPy hand-written, deque (run_deque_mmc)",
-        "simpy_resource": "SimPy hand-written, Resource (run_resource_mmc)",
-    }
-    evsim_rate = tp["evsim"]["median_messages_per_s"]
-    ratios = {
-        "evsim_over_deque": evsim_rate / tp["simpy_deque"]["median_messages_per_s"],
-        "evsim_over_resource": evsim_rate / tp["simpy_resource"]["median_messages_per_s"],
-    }
-    rows = [["model", "msgs/s (median)", "wall s (median)", "mean latency s", "vs Erlang C"]]
-    for name, label in labels.items():
+    ok = lambda flag: "meets" if flag else "BELOW"  # noqa: E731
+    labels = {"simpy_deque": "SimPy hand-written, deque (run_deque_mmc)",
+              "simpy_resource": "SimPy hand-written, Resource (run_resource_mmc)"}  # fmt: skip
+    for b in builds:
+        labels[f"evsim[{b}]"] = f"evsim SQS → Lambda, {b}"
+        labels[f"evsim_3stage[{b}]"] = f"evsim {PIPELINE_STAGES}-stage pipeline, {b} (root msgs)"
+    rows = [["model", "msgs/s (median)", "µs/msg", "Python calls/msg", "C calls/msg",
+             "mean latency s", "vs Erlang C"]]  # fmt: skip
+    for name in sorted(labels, key=lambda n: (n.startswith("simpy"), n)):
         t = tp[name]
-        stages = PIPELINE_STAGES if name == "evsim_3stage" else 1
+        stages = PIPELINE_STAGES if name.startswith("evsim_3stage") else 1
         err = 100.0 * (t["mean_latency_s"] / (stages * theory_s) - 1.0)
+        c = calls.get(name)
         rows.append([
-            label,
+            labels[name],
             f"{t['median_messages_per_s']:,.0f}",
-            f"{t['median_wall_s']:.2f}",
+            f"{t['us_per_message']:.1f}",
+            f"{c['python_calls_per_message']:.1f}" if c else "",
+            f"{c['c_calls_per_message']:.1f}" if c else "",
             f"{t['mean_latency_s']:.4f}",
             f"{err:+.2f}%",
         ])  # fmt: skip
-    rows.append(["Erlang C (theory.mmc_mean_sojourn_s)", "", "", f"{theory_s:.4f}", ""])
-    rows.append([f"  × {PIPELINE_STAGES} stages (Jackson)", "", "",
-                 f"{PIPELINE_STAGES * theory_s:.4f}", ""])  # fmt: skip
-    ratios["pipeline_over_single"] = (
-        tp["evsim_3stage"]["median_messages_per_s"] / evsim_rate
-    )
+    rows.append(["Erlang C (theory.mmc_mean_sojourn_s)", "", "", "", "", f"{theory_s:.4f}", ""])
     print()
     print(
         f"Throughput: M/M/{SERVERS}, ρ = {RHO}, λ = {ARRIVAL_RATE_PER_S:g}/s, "
-        f"{args.messages:,} messages, median of {args.repeats} interleaved repeat(s)"
+        f"{args.messages:,} messages, median of {args.repeats} interleaved repeat(s), each run "
+        f"a fresh process; calls counted over {args.calls_messages:,} messages"
     )
     print(_table(rows))
     print()
-    ok = lambda flag: "meets" if flag else "BELOW"  # noqa: E731
-    print(_table([
-        ["ratio (median msgs/s)", "value", f"target ≥ {RATIO_TARGET}"],
-        ["evsim / SimPy deque baseline (fast)", f"{ratios['evsim_over_deque']:.3f}",
-         ok(ratios["evsim_over_deque"] >= RATIO_TARGET)],
-        ["evsim / SimPy Resource baseline (idiomatic)", f"{ratios['evsim_over_resource']:.3f}",
-         ok(ratios["evsim_over_resource"] >= RATIO_TARGET)],
-        [f"{PIPELINE_STAGES}-stage pipeline / single stage (root msgs/s)",
-         f"{ratios['pipeline_over_single']:.3f}", f"(1/{PIPELINE_STAGES} = "
-         f"{1 / PIPELINE_STAGES:.3f} if a stage costs the same)"],
-    ]))  # fmt: skip
+    deque_rate = tp["simpy_deque"]["median_messages_per_s"]
+    resource_rate = tp["simpy_resource"]["median_messages_per_s"]
+    ratios: dict[str, dict[str, float]] = {}
+    ratio_rows = [["ratio (median msgs/s)", "value", f"target ≥ {RATIO_TARGET}"]]
+    for b in builds:
+        rate = tp[f"evsim[{b}]"]["median_messages_per_s"]
+        r = ratios[b] = {
+            "evsim_over_deque": rate / deque_rate,
+            "evsim_over_resource": rate / resource_rate,
+            "pipeline_over_single": tp[f"evsim_3stage[{b}]"]["median_messages_per_s"] / rate,
+        }
+        ratio_rows += [
+            [f"evsim {b} / SimPy deque baseline (fast)", f"{r['evsim_over_deque']:.3f}",
+             ok(r["evsim_over_deque"] >= RATIO_TARGET)],
+            [f"evsim {b} / SimPy Resource baseline (idiomatic)",
+             f"{r['evsim_over_resource']:.3f}", ok(r["evsim_over_resource"] >= RATIO_TARGET)],
+            [f"evsim {b}: {PIPELINE_STAGES}-stage / single stage (root msgs/s)",
+             f"{r['pipeline_over_single']:.3f}", f"(1/{PIPELINE_STAGES} if stages cost the same)"],
+        ]  # fmt: skip
+    if "compiled" in builds:
+        speedup = (tp["evsim[compiled]"]["median_messages_per_s"]
+                   / tp["evsim[pure]"]["median_messages_per_s"])  # fmt: skip
+        ratios["compiled_over_pure"] = {"single_stage": speedup}
+        ratio_rows.append(["evsim compiled / pure (single stage)", f"{speedup:.2f}", ""])
+    print(_table(ratio_rows))
     print()
-    print(f"Peak memory: one evsim run of {args.memory_messages:,} messages in a fresh process")
-    print(_table([
-        ["resident memory", "MB", f"target < {MEMORY_TARGET_MB:g} MB peak"],
-        ["ru_maxrss after imports only (baseline)", f"{mem['after_imports_mb']:.1f}", ""],
-        ["ru_maxrss at end of the run (peak)", f"{mem['peak_mb']:.1f}",
-         ok(mem["peak_mb"] < MEMORY_TARGET_MB)],
-        ["added by the run (peak − baseline)", f"{mem['run_adds_mb']:.1f}", ""],
-        ["VmRSS after imports / at end of the run",
-         f"{_mb(mem['after_imports_current_mb'])} / {_mb(mem['end_current_mb'])}", ""],
-    ]))  # fmt: skip
-    print("  (imports: sim.build pulls in pandas, scipy.stats and pydantic; ru_maxrss is the "
-          "kernel's high-water mark and can trail the current VmRSS by < 1 MB)")  # fmt: skip
-    print(
-        f"  ({mem['messages']:,} messages produced; run wall {mem['wall_s']:.1f} s, "
-        f"{mem['messages'] / mem['wall_s']:,.0f} msgs/s)"
-    )
-    if mem3 is not None:
-        print()
-        print(f"Peak memory: one {PIPELINE_STAGES}-stage pipeline run of "
-              f"{args.memory_messages:,} root messages in a fresh process")  # fmt: skip
-        print(_table([
-            ["resident memory", "MB", f"target < {PIPELINE_MEMORY_TARGET_MB:g} MB peak"],
-            ["ru_maxrss at end of the run (peak)", f"{mem3['peak_mb']:.1f}",
-             ok(mem3["peak_mb"] < PIPELINE_MEMORY_TARGET_MB)],
-            ["added by the run (peak − baseline)", f"{mem3['run_adds_mb']:.1f}", ""],
-        ]))  # fmt: skip
+    print(f"Peak memory: one run of {args.memory_messages:,} messages, each in a fresh process "
+          "(ru_maxrss; 'adds' = peak − after imports)")  # fmt: skip
+    mem_rows = [["run", "after imports MB", "peak MB", "adds MB", "bytes/queued msg", "target"]]
+    for key, m in mem.items():
+        kind, _, b = key.partition("[")
+        b = b.rstrip("]")
+        target = {"flowing": MEMORY_TARGET_MB, "pipeline": PIPELINE_MEMORY_TARGET_MB}.get(kind)
+        label = {"flowing": "flowing (SQS → Lambda)", "backlog": "backlog (consumer down)",
+                 "pipeline": f"flowing ({PIPELINE_STAGES}-stage pipeline)"}[kind]  # fmt: skip
+        mem_rows.append([
+            f"{label}, {b}",
+            f"{m['after_imports_mb']:.1f}",
+            f"{m['peak_mb']:.1f}",
+            f"{m['run_adds_mb']:.1f}",
+            f"{m['bytes_per_queued_message']:.0f}" if "queued" in m else "",
+            f"< {target:g} MB: {ok(m['peak_mb'] < target)}" if target else "",
+        ])  # fmt: skip
+    print(_table(mem_rows))
+    print("  (imports: sim.build pulls in pandas, scipy.stats and pydantic; the backlog run ends "
+          "with every message stored in the queue)")  # fmt: skip
     print()
     print(f"Total benchmark time {total_s:.1f} s on {os.cpu_count()} CPU(s), "
-          f"Python {platform.python_version()}")  # fmt: skip
+          f"Python {platform.python_version()}, builds: {', '.join(builds)}")  # fmt: skip
     return {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),  # noqa: UP017
         "machine": {
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "platform": platform.platform(),
+            "load_average": os.getloadavg(),
         },
+        "builds": builds,
         "parameters": {
             "servers": SERVERS,
             "rho": RHO,
@@ -374,24 +479,27 @@ def report(
             "seed": SEED,
             "messages": args.messages,
             "memory_messages": args.memory_messages,
+            "calls_messages": args.calls_messages,
             "repeats": args.repeats,
         },
         "erlang_c_mean_sojourn_s": theory_s,
         "throughput": tp,
+        "calls": calls,
         "ratios": ratios,
         "memory": mem,
-        "memory_pipeline": mem3,
         "total_s": total_s,
     }
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the throughput and memory benchmarks and print the tables."""
+    """Run the throughput, calls and memory benchmarks and print the tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--messages", type=int, default=300_000,
                         help="messages per throughput run (default 300000)")  # fmt: skip
     parser.add_argument("--memory-messages", type=int, default=2_000_000,
-                        help="messages of the peak-memory run (default 2000000)")  # fmt: skip
+                        help="messages of the peak-memory runs (default 2000000)")  # fmt: skip
+    parser.add_argument("--calls-messages", type=int, default=50_000,
+                        help="messages of the call-counting runs (default 50000)")  # fmt: skip
     parser.add_argument("--repeats", type=int, default=3,
                         help="interleaved repeats of each throughput run (default 3)")  # fmt: skip
     parser.add_argument("--quick", action="store_true",
@@ -400,26 +508,48 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures here")
     parser.add_argument("--_memory-child", type=int, metavar="N", help=argparse.SUPPRESS)
     parser.add_argument("--_stages", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--_backlog", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--_one", metavar="MODEL", help=argparse.SUPPRESS)
+    parser.add_argument("--_calls", metavar="MODEL", help=argparse.SUPPRESS)
+    parser.add_argument("--_seed", type=int, default=SEED, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args._memory_child is not None:
-        return memory_child(args._memory_child, args._stages)
+        return memory_child(args._memory_child, args._stages, args._backlog)
+    if args._one is not None:
+        print(json.dumps(one_run(args._one, args.messages, args._seed)))
+        return 0
+    if args._calls is not None:
+        print(json.dumps(count_calls(args._calls, args.calls_messages)))
+        return 0
     if args.quick:
         args.messages, args.memory_messages, args.repeats = (
             QUICK_MESSAGES, QUICK_MEMORY_MESSAGES, 1
         )  # fmt: skip
-    if args.messages < 1 or args.memory_messages < 1 or args.repeats < 1:
-        parser.error("--messages, --memory-messages and --repeats must be ≥ 1")
+        args.calls_messages = min(args.calls_messages, QUICK_MESSAGES)
+    if min(args.messages, args.memory_messages, args.calls_messages, args.repeats) < 1:
+        parser.error("--messages, --memory-messages, --calls-messages and --repeats must be ≥ 1")
 
     start = time.perf_counter()
-    print(f"Throughput runs ({args.messages:,} messages, {args.repeats} repeat(s)):", flush=True)
-    tp = throughput(args.messages, args.repeats)
-    print(f"Memory run ({args.memory_messages:,} messages, fresh process) ...", flush=True)
-    mem = memory(args.memory_messages)
-    print(f"Memory run, {PIPELINE_STAGES}-stage pipeline ({args.memory_messages:,} messages) ...",
-          flush=True)  # fmt: skip
-    mem3 = memory(args.memory_messages, PIPELINE_STAGES)
-    figures = report(args, tp, mem, time.perf_counter() - start, mem3)
+    builds = installed_builds()
+    print(f"Builds: {', '.join(builds)}. Throughput runs ({args.messages:,} messages, "
+          f"{args.repeats} repeat(s)):", flush=True)  # fmt: skip
+    tp = throughput(args.messages, args.repeats, builds)
+    print(f"Counting calls ({args.calls_messages:,} messages) ...", flush=True)
+    calls: dict[str, dict[str, Any]] = {}
+    for b in builds:
+        for model in ("evsim", "evsim_3stage"):
+            calls[f"{model}[{b}]"] = _child(["--_calls", model, "--calls-messages",
+                                             str(args.calls_messages)], b)  # fmt: skip
+    calls["simpy_deque"] = _child(["--_calls", "simpy_deque", "--calls-messages",
+                                   str(args.calls_messages)], None)  # fmt: skip
+    mem: dict[str, dict[str, Any]] = {}
+    for b in builds:
+        for kind, stages, backlog in (("flowing", 1, False), ("backlog", 1, True),
+                                      ("pipeline", PIPELINE_STAGES, False)):  # fmt: skip
+            print(f"Memory run: {kind}, {b} ({args.memory_messages:,} messages) ...", flush=True)
+            mem[f"{kind}[{b}]"] = memory(args.memory_messages, stages, b, backlog)
+    figures = report(args, builds, tp, calls, mem, time.perf_counter() - start)
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")

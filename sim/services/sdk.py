@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from sim.engine.schedule import call_after
 from sim.engine.tokens import TokenBucket
@@ -106,11 +106,11 @@ class AdaptiveLimiter:
     ``MIN_RATE``. The send rate is measured in half-second buckets, smoothed.
     """
 
-    BETA = 0.7
-    SCALE = 0.4
-    SMOOTH = 0.8
-    MIN_RATE = 0.5
-    BUCKET_S = 0.5
+    BETA: Final = 0.7
+    SCALE: Final = 0.4
+    SMOOTH: Final = 0.8
+    MIN_RATE: Final = 0.5
+    BUCKET_S: Final = 0.5
 
     __slots__ = (
         "bucket", "count", "enabled", "env", "generation", "k", "last_max", "last_throttle",

@@ -23,6 +23,8 @@ from hypothesis import strategies as st
 
 from sim.config.sns import DeliveryPolicySpec, default_delivery_policy
 from sim.engine.fates import FATES
+from sim.engine.samplers import attribute_sampler
+from sim.engine.streams import RandomStreams
 from sim.services.sns_schedule import Schedule
 
 DAY = 86_400.0
@@ -761,17 +763,14 @@ def test_random_attributes_route_exactly_the_matching_messages():
     }  # fmt: skip
     data = {"name": "random-attrs", "duration_s": 20, "drain_s": 60, "components": comps}
     m = model(data, seed=5)
-    seen: list[dict[str, Any]] = []
-    new_message = m.ledger.new_message
-
-    def capture(*args: Any, **kw: Any) -> Any:
-        msg = new_message(*args, **kw)
-        seen.append(dict(msg.attrs))
-        return msg
-
-    m.ledger.new_message = capture  # type: ignore[method-assign]
+    # each attribute is drawn on its own named stream of the producer, one draw per message, so
+    # the same streams give every message's attributes again (no patching of the model)
+    streams = RandomStreams(5, 0)
+    draws = {k: attribute_sampler(v, streams.get("prod", f"attr:{k}"))
+             for k, v in m.scenario.components["prod"].attributes.items()}  # fmt: skip
+    seen = [{k: draw() for k, draw in draws.items()} for _ in range(300)]
     r = m.run()
-    assert len(seen) == 300
+    assert r.metrics["messages_produced"] == 300
     expect = {
         "b": sum(a["kind"] == "b" for a in seen),
         "not-a": sum(a["kind"] != "a" for a in seen),
