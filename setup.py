@@ -34,6 +34,7 @@ INTERPRETED = {"sim/engine/observe.py"}
 #: mypy options on top of ``[tool.mypy]``: the build environment has the packages whose types
 #: the compiled modules use (pyproject's ``[build-system] requires``) but not every stub of the
 #: modules they import in turn; those are type-checked by ``make lint``, not here.
+BUILD_COMMANDS = {"bdist_wheel", "build", "build_ext", "install", "editable_wheel", "develop"}
 MYPY_FLAGS = ["--follow-imports=silent", "--ignore-missing-imports", "--no-warn-unused-ignores"]
 
 
@@ -59,7 +60,10 @@ def _skip_reason() -> str | None:
     """Why not to try compiling, or None to try."""
     if os.environ.get("EVSIM_NO_COMPILE"):
         return "EVSIM_NO_COMPILE is set"
-    editable = any(arg in ("editable_wheel", "develop") for arg in sys.argv)
+    commands = set(sys.argv[1:])
+    if commands & {"egg_info", "dist_info"} and not commands & BUILD_COMMANDS:
+        return "metadata only"  # pip asks for it first; the wheel's own run compiles
+    editable = bool(commands & {"editable_wheel", "develop"})
     if editable and not os.environ.get("EVSIM_COMPILE"):
         return "an editable install (set EVSIM_COMPILE=1 to compile it)"
     return None

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.build import build
+from sim.cli import version_line
 from sim.config import Scenario
 
 if __package__:  # imported as benchmarks.observe
@@ -131,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         args.messages, args.repeats = QUICK_MESSAGES, 1
     if args.messages < 1 or args.repeats < 1:
         parser.error("--messages and --repeats must be ≥ 1")
-    print(f"Recording the time series: {args.messages:,} messages, {args.repeats} repeat(s)")
+    print(f"Recording the time series: {args.messages:,} messages, {args.repeats} repeat(s), "
+          f"{version_line()}")  # fmt: skip
     stages = [int(v) for v in args.stages.split(",")]
     figures = [compare(args.messages, args.repeats, s) for s in stages]
     print()

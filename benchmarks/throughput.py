@@ -184,15 +184,15 @@ def installed_builds() -> list[str]:
     return ["pure"] if str(sim.engine.ledger.__file__).endswith(".py") else ["compiled", "pure"]
 
 
-def _child(args: list[str], build: str | None) -> dict[str, Any]:
-    """Run this script with ``args`` in a fresh interpreter of ``build``; its JSON figures."""
+def _child(args: list[str], which: str | None) -> dict[str, Any]:
+    """Run this script with ``args`` in a fresh interpreter of build ``which``; its JSON."""
     env = {k: v for k, v in os.environ.items() if k != "EVSIM_PURE_PYTHON"}
-    if build == "pure":
+    if which == "pure":
         env["EVSIM_PURE_PYTHON"] = "1"
     cmd = [sys.executable, str(Path(__file__).resolve()), *args]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
     if proc.returncode != 0:
-        raise RuntimeError(f"child {args} ({build}) failed ({proc.returncode}):\n{proc.stderr}")
+        raise RuntimeError(f"child {args} ({which}) failed ({proc.returncode}):\n{proc.stderr}")
     out: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     return out
 
@@ -318,7 +318,8 @@ def memory_child(messages: int, stages: int = 1, backlog: bool = False) -> int:
         wall_s = time.perf_counter() - start
         depth = model.components["queue"].depth
         produced = result.metrics["messages_produced"]
-        if depth != produced or result.metrics["in_flight"] != produced:
+        # every message is still in flight; all but the last instant's sends are in the queue
+        if result.metrics["in_flight"] != produced or depth < 0.999 * produced:
             raise RuntimeError(f"backlog run: {produced} produced but {depth} queued")
         run = {"messages": produced, "wall_s": wall_s}
         extra["queued"] = depth
