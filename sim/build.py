@@ -63,6 +63,8 @@ _BY_TYPE = {
 _DEPENDENCY_TOTALS = {
     "dependency_calls": "calls", "dependency_throttled": "throttled",
     "dependency_timeouts": "timeouts", "dependency_wasted_s": "wasted_s",
+    "breaker_rejected": "breaker_rejected", "breaker_opened": "breaker_opened",
+    "breaker_open_s": "breaker_open_s",
 }  # fmt: skip
 
 
@@ -188,6 +190,13 @@ class Model:
         dependencies = {name: d.metrics() for name, d in self.dependencies.items()}
         for name, m in dependencies.items():
             m["cost_usd"] = by_component.get(name, 0.0)
+            m.update(breaker_rejected=0, breaker_opened=0, breaker_open_s=0.0)
+        for function in fns:
+            for dependency, breaker in function.handler.breakers():
+                m = dependencies[dependency]
+                m["breaker_rejected"] += breaker.rejected
+                m["breaker_opened"] += breaker.opened
+                m["breaker_open_s"] += breaker.open_s
         for total, name in _DEPENDENCY_TOTALS.items():
             metrics[total] = sum(m[name] for m in dependencies.values())
         for sink, m in out["sinks"].items():

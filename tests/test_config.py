@@ -112,6 +112,8 @@ BAD_CASES = [
     ("retry-quota-negative-refund",
      {"components.orders.retry": {"quota": {"success_refund": -1}}},
      "components.orders.retry.quota.success_refund", "-1", "must be ≥ 0"),
+    ("max-message-age-zero", {"components.worker.max_message_age_s": 0},
+     "components.worker.max_message_age_s", "0", "must be > 0"),
     ("retry-quota-unknown-field", {"components.orders.retry": {"quota": {"size": 5}}},
      "components.orders.retry.quota.size", "5",
      "unknown field; allowed fields: capacity, retry_cost, timeout_retry_cost, success_refund"),
