@@ -190,13 +190,10 @@ class Model:
         dependencies = {name: d.metrics() for name, d in self.dependencies.items()}
         for name, m in dependencies.items():
             m["cost_usd"] = by_component.get(name, 0.0)
-            m.update(breaker_rejected=0, breaker_opened=0, breaker_open_s=0.0)
-        for function in fns:
-            for dependency, breaker in function.handler.breakers():
-                m = dependencies[dependency]
-                m["breaker_rejected"] += breaker.rejected
-                m["breaker_opened"] += breaker.opened
-                m["breaker_open_s"] += breaker.open_s
+            breakers = self.dependencies[name].breakers  # of the calls to it
+            m["breaker_rejected"] = sum(b.rejected for b in breakers)
+            m["breaker_opened"] = sum(b.opened for b in breakers)
+            m["breaker_open_s"] = sum((b.open_s for b in breakers), 0.0)
         for total, name in _DEPENDENCY_TOTALS.items():
             metrics[total] = sum(m[name] for m in dependencies.values())
         for sink, m in out["sinks"].items():

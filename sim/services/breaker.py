@@ -150,6 +150,10 @@ class CircuitBreaker:
             return "breaker_opened"
         return None
 
+    def is_open(self, now: float) -> bool:
+        """Whether the breaker refuses every attempt at ``now`` (open, not yet half-open)."""
+        return self.state == OPEN and now < self.open_until
+
     def abandon(self, ticket: int) -> None:
         """The attempt admitted with ``ticket`` was abandoned: a probe frees its place."""
         if ticket == self.epoch and self.state == HALF_OPEN:

@@ -255,6 +255,8 @@ class Handler:
             o.port = wiring.ports[o.to]
         for c in self.calls:
             c.dependency = wiring.components[c.spec.dependency]
+            if c.retry.breaker is not None:
+                c.dependency.breakers.append(c.retry.breaker)
 
     def reachable(self) -> list[str]:
         """Sinks the outputs can lead to (registered at build time)."""

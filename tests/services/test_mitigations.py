@@ -78,6 +78,19 @@ def test_a_breaker_opens_at_its_failure_ratio_and_refuses_calls_until_a_probe_su
     assert (m["delivered"], m["lost"]) == (2, 11)
 
 
+def test_the_time_series_shows_the_breakers_open_and_their_refusals():
+    breaker = {"window_s": 60, "min_calls": 3, "failure_ratio": 0.5, "open_s": 10}
+    data = guarded((*range(10), 20, 32, 34), breaker, outages=[down(0, 30)])
+    data["observe"] = {"interval_s": 1}
+    ts = run(data).timeseries
+    api = ts[ts["component"] == "api"]
+    state = api[api["metric"] == "breakers_open"].set_index("t_s")["value"]
+    # open [3, 13) and [21, 31)
+    assert [state[t] for t in (2, 5, 12, 14, 20, 22, 30, 31)] == [0, 1, 1, 0, 0, 1, 1, 0]
+    rate = api[api["metric"] == "breaker_rejected_per_s"]
+    assert (rate["value"] * rate["t_s"].diff().fillna(rate["t_s"].iloc[0])).sum() == 7
+
+
 def test_a_breaker_does_not_open_below_its_minimum_number_of_calls():
     breaker = {"window_s": 60, "min_calls": 4, "failure_ratio": 0.5, "open_s": 10}
     r = run(guarded((0, 1, 2), breaker, outages=[down(0, 30)]))
