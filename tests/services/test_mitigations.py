@@ -36,12 +36,12 @@ def at(*times: float) -> dict[str, Any]:
 def guarded(times: tuple[float, ...], breaker: dict[str, Any], *,
             retry: dict[str, Any] | None = None, api: dict[str, Any] | None = None,
             outages: list[dict[str, Any]] | None = None, duration_s: float = 40,
-            drain_s: float = 60, **f: Any) -> dict[str, Any]:  # fmt: skip
+            drain_s: float = 60, warmup_s: float = 0, **f: Any) -> dict[str, Any]:  # fmt: skip
     """prod → f (asynchronous, no retries), one message at each of ``times``; f calls ``api``
     once per message through the circuit breaker ``breaker`` (no SDK retries by default)."""
     call = {"dependency": "api", "retry": retry or {"max_attempts": 1}, "circuit_breaker": breaker}
     return {
-        "name": "breaker", "duration_s": duration_s, "drain_s": drain_s,
+        "name": "breaker", "duration_s": duration_s, "drain_s": drain_s, "warmup_s": warmup_s,
         "components": {
             "prod": {"type": "producer", "send_to": ["f"], "arrivals": at(*times)},
             "f": fn(calls=[call], **{"async": {"max_retries": 0}}, **f),
@@ -157,6 +157,16 @@ def test_open_time_is_counted_within_the_run_only():
     breaker = {"window_s": 60, "min_calls": 1, "failure_ratio": 1, "open_s": 100}
     r = run(guarded((0,), breaker, outages=[down(0, 2)], duration_s=10, drain_s=30))
     assert r.metrics["breaker_open_s"] == 39.0
+
+
+def test_breaker_metrics_count_from_the_warm_up_on():
+    # opens at 1 (before warmup_s = 5) until 11: it refuses at 3 (not counted) and at 7
+    breaker = {"window_s": 60, "min_calls": 1, "failure_ratio": 1, "open_s": 10}
+    data = guarded((0, 2, 6), breaker, outages=[down(0, 2)], warmup_s=5)
+    r = run(data)
+    assert events(r, "f", "short_circuited") == [3.0, 7.0]
+    m = r.metrics
+    assert (m["breaker_rejected"], m["breaker_opened"], m["breaker_open_s"]) == (1, 0, 6.0)
 
 
 def test_each_call_entry_of_each_function_has_its_own_breaker():
