@@ -227,3 +227,61 @@ def test_lambda_duration_is_rounded_up_to_the_millisecond() -> None:
     billed_s = 0.101  # AWS rounds each invocation's duration up to the next 1 ms
     expected = 30 * SQS + 10 * LAMBDA_REQ + 10 * billed_s * 0.125 * GB_S
     assert r.metrics["cost_usd"] == approx(expected)
+
+
+# -- the INIT phase (cold starts) ----------------------------------------------------------------
+
+
+def gb_s(data: dict[str, Any], fn: str = "fn") -> float:
+    """The GB-seconds billed to function ``fn`` in one run of ``data``."""
+    m = build(scenario_from_dict(copy.deepcopy(data)))
+    m.run()
+    return m.ctx.cost.counts[(fn, "lambda_gb_s")]
+
+
+@pytest.mark.parametrize("billed", [True, False])
+def test_cold_starts_are_billed_with_the_invocation_they_start(billed: bool) -> None:
+    # 10 messages at 0, five batches at a time (max_concurrency 5): five cold starts of 0.25 s
+    # (runs 0–0.35), then five warm runs of 0.1 s in the same environments (0.35–0.45)
+    data = burst(count=10)
+    data["components"]["fn"]["cold_start"] = {"duration_s": 0.25, "billed": billed}
+    data["components"]["fn"]["trigger"]["max_concurrency"] = 5
+    r = run(data)
+    assert (r.metrics["invocations"], r.metrics["cold_starts"]) == (10, 5)
+    init_s = 5 * 0.25 if billed else 0.0
+    assert gb_s(data) == pytest.approx(0.125 * (10 * 0.1 + init_s), rel=1e-12)
+
+
+def test_the_billed_duration_rounds_the_cold_start_and_the_run_together() -> None:
+    # one message: 250.4 ms of INIT + 100.4 ms of run = 350.8 ms, billed as 351 ms (rounding
+    # each part would bill 352 ms)
+    data = burst(count=1, duration=0.1004)
+    data["components"]["fn"]["cold_start"] = {"duration_s": 0.2504}
+    assert gb_s(data) == pytest.approx(0.125 * 0.351, rel=1e-12)
+
+
+def test_a_timed_out_invocation_bills_its_cold_start_and_the_timeout() -> None:
+    # the cold start does not count toward the 1 s timeout, but it is billed
+    data = burst(count=1, duration=5.0, drain_s=10, duration_s=1)
+    data["components"]["fn"].update(timeout_s=1, cold_start={"duration_s": 0.5})
+    assert gb_s(data) == pytest.approx(0.125 * 1.5, rel=1e-12)
+
+
+def test_asynchronous_and_synchronous_cold_starts_are_billed() -> None:
+    # three events invoked asynchronously at 0 (three cold starts), and one request through
+    # API Gateway at 0 (one cold start): runs of 0.1 s after INIT of 0.3 s each
+    cold = {"duration_s": 0.3}
+    data = {
+        "name": "init", "duration_s": 1, "drain_s": 10,
+        "components": {
+            "p": {"type": "producer", "send_to": ["f"],
+                  "arrivals": {"bursts": [{"at_s": 0, "count": 3}]}},
+            "f": {"type": "lambda_function", "duration_s": 0.1, "cold_start": cold},
+            "u": {"type": "producer", "send_to": ["api"],
+                  "arrivals": {"bursts": [{"at_s": 0, "count": 1}]}},
+            "api": {"type": "api_gateway", "integration": "g"},
+            "g": {"type": "lambda_function", "duration_s": 0.1, "cold_start": cold},
+        },
+    }  # fmt: skip
+    assert gb_s(data, "f") == pytest.approx(0.125 * 3 * 0.4, rel=1e-12)
+    assert gb_s(data, "g") == pytest.approx(0.125 * 0.4, rel=1e-12)

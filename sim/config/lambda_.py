@@ -80,13 +80,18 @@ class ColdStartSpec(Spec):
     """Cold start of a new execution environment, kept warm ``keep_alive_s`` after use.
 
     AWS documents cold starts from under 100 ms to over 1 s and no keep-alive time: both
-    defaults are unconfirmed modelling parameters.
+    defaults are unconfirmed modelling parameters. ``billed``: the cold start (the INIT phase)
+    is billed at the duration rate with the invocation it starts, as AWS bills it since
+    1 August 2025 for on-demand functions (ZIP packages with managed runtimes included; "AWS
+    Lambda standardizes billing for INIT Phase", AWS Compute Blog); ``billed: false`` gives the
+    earlier billing of ZIP functions with managed runtimes, whose INIT phase was free.
     """
 
     fields_source: ClassVar[Source] = ASSUMPTION
 
     duration_s: DistSpec = const_dist(0.25)
     keep_alive_s: NonNegFloat = 600.0
+    billed: Annotated[bool, AWS] = True
 
 
 class AsyncSpec(Spec):

@@ -183,6 +183,7 @@ class LambdaFunction(Component):
         self._gb = spec.memory_mb / 1024.0
         self._bill_requests = ctx.cost.counter(name, "lambda_requests")
         self._bill_gb_s = ctx.cost.counter(name, "lambda_gb_s")
+        self._bill_init = spec.cold_start.billed
         self.async_invoker = AsyncInvoker(self, spec.async_)
         self.handler = Handler(self, spec)
         #: True when an invocation runs the handler's calls and outputs after its duration
@@ -329,10 +330,14 @@ class LambdaFunction(Component):
                     self._reclaim(env_id)
                 return
 
-    def release(self, now: float, ran_s: float, env: tuple[str, int] | None = None) -> None:
+    def release(
+        self, now: float, ran_s: float, env: tuple[str, int] | None = None, cold_s: float = 0.0
+    ) -> None:
         """End an execution that ran ``ran_s`` seconds; its environment stays warm.
 
-        ``env`` is the environment it ran in, when environments are tracked.
+        ``env`` is the environment it ran in, when environments are tracked; ``cold_s`` the
+        cold start (INIT phase) before the run, billed with it unless ``cold_start.billed`` is
+        false. The billed duration is rounded up to the millisecond.
         """
         pool = self.pool
         pool.busy -= 1
@@ -348,6 +353,8 @@ class LambdaFunction(Component):
             call_after(
                 self.env, self._keep_alive_s, lambda _: self._idle_check(env_id, now)
             )
+        if cold_s and self._bill_init:
+            ran_s += cold_s
         self._bill_gb_s[0] += self._gb * math.ceil(ran_s * 1000.0 - 1e-9) / 1000.0  # 1 ms
         if pool.waiters:
             pool.wake()  # throttled work waits: it gets the freed concurrency at once
@@ -384,7 +391,7 @@ class LambdaFunction(Component):
 
         def done(_: Event | None) -> None:
             ledger = self.ledger
-            self.release(self.env.now, ran_s, holder)
+            self.release(self.env.now, ran_s, holder, cold_s)
             ledger.attempt(pair)
             if timed_out:
                 ledger.timeout(self.stats)

@@ -85,8 +85,10 @@ class Function(Protocol):
         """Start an execution: ``THROTTLED``/``UNAVAILABLE``, else whether it is cold."""
         ...
 
-    def release(self, now: float, ran_s: float, env: tuple[str, int] | None = None) -> None:
-        """End an execution that ran ``ran_s`` seconds (in environment ``env``, if tracked)."""
+    def release(
+        self, now: float, ran_s: float, env: tuple[str, int] | None = None, cold_s: float = 0.0
+    ) -> None:
+        """End an execution that ran ``ran_s`` seconds after a ``cold_s`` cold start."""
         ...
 
     def plan_run(self, cold: bool, n_messages: int, now: float) -> tuple[float, float, bool]:
@@ -128,6 +130,7 @@ class _Event:
     """One event in the function's internal queue."""
 
     __slots__ = (
+        "cold_s",
         "enqueued_s",
         "env",
         "errors",
@@ -144,6 +147,7 @@ class _Event:
         self.enqueued_s = enqueued_s
         self.errors = 0
         self.ran_s = 0.0
+        self.cold_s = 0.0
         self.timed_out = False
         self.env: tuple[str, int] | None = None
         self.outcome = -1  # the handler's outcome, when it has side effects
@@ -273,6 +277,7 @@ class AsyncInvoker:
                 self._interval_s = min(_THROTTLE_CAP_S, 2.0 * self._interval_s)
             return _REJECTED
         cold_s, ev.ran_s, ev.timed_out = fn.plan_run(got is True, 1, now)
+        ev.cold_s = cold_s
         ev.env = fn.current_env  # released with the run, whether it times out or not
         if fn.effects and not ev.timed_out:
             call_after(self.env, cold_s + ev.ran_s, ev.effects)
@@ -348,7 +353,8 @@ class AsyncInvoker:
     def _complete(self, ev: _Event) -> None:
         fn = self.fn
         now = self.env.now
-        fn.release(now, ev.ran_s, ev.env)  # hands the concurrency to a waiting event, if any
+        # hands the concurrency to a waiting event, if any
+        fn.release(now, ev.ran_s, ev.env, ev.cold_s)
         pair = ev.pair
         ledger = self.ledger
         ledger.attempt(pair)

@@ -55,6 +55,7 @@ class _Batch:
     __slots__ = (
         "entries",
         "env",
+        "cold_s",
         "esm",
         "finished",
         "outcomes",
@@ -75,6 +76,7 @@ class _Batch:
         self.retries = 0
         self.timed_out = False
         self.ran_s = 0.0
+        self.cold_s = 0.0
         self.outcomes: list[int] | None = None
         self.env: tuple[str, int] | None = None
         self.finished = False
@@ -309,6 +311,7 @@ class EventSourceMapping:
             self._interval_s = _RETRY_FIRST_S  # the function had concurrency to spare
         cold_s, run, batch.timed_out = fn.plan_run(got is True, len(batch.entries), now)
         batch.ran_s = run
+        batch.cold_s = cold_s
         batch.env = fn.current_env  # released with the run, whether it times out or not
         if fn.effects and not batch.timed_out:
             visible_s = batch.received_s + self.queue.visibility_timeout_s
@@ -324,7 +327,7 @@ class EventSourceMapping:
     def _complete(self, batch: _Batch) -> None:
         fn = self.fn
         now = self.env.now
-        fn.release(now, batch.ran_s, batch.env)
+        fn.release(now, batch.ran_s, batch.env, batch.cold_s)
         ledger = self.ledger
         trace = self._trace
         timed_out = batch.timed_out
