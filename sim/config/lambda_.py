@@ -54,6 +54,11 @@ class TriggerSpec(Spec):
     invocation), ``backoff_cap_s`` (the longest wait between retries of throttled batches) and
     ``scale_down_after_s`` (how long the level must go unused before it falls to the use plus
     one) are assumptions; ``min_concurrency`` is AWS's lowest level.
+
+    ``long_poll_wait_s``: Lambda long-polls the queue; each of the mapping's pollers that holds
+    no batch waits on the queue in long polls of this length, each a billed ReceiveMessage (AWS
+    bills empty receives). AWS does not document the wait its pollers use: 20 s, the longest
+    long poll SQS allows and the wait AWS recommends, is an assumption.
     """
 
     fields_source: ClassVar[Source] = AWS
@@ -74,6 +79,7 @@ class TriggerSpec(Spec):
     backoff_batches: PosInt = 1
     backoff_cap_s: PosFloat = 60.0
     scale_down_after_s: PosFloat = 60.0
+    long_poll_wait_s: Annotated[float, Field(ge=1, le=20), ASSUMPTION] = 20.0
 
 
 class ColdStartSpec(Spec):

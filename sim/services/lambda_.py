@@ -436,17 +436,35 @@ class LambdaFunction(Component):
         call_after(self.env, cold_s + ran_s, done)
 
     def end_warmup(self) -> None:
-        """The counted period starts: the concurrency peaks start from what runs now."""
+        """The counted period starts: the concurrency peaks start from what runs now.
+
+        The event source's idle long polls are billed from now on.
+        """
         for pool in (self.pool, self._own, self._account):
             if pool is not None:
                 pool.restart_peak()
+        if self.esm is not None:
+            self.esm.restart_idle_polls()
+
+    def finalize(self) -> None:
+        """The run ends: bill the event source's idle long polls."""
+        esm = self.esm
+        if esm is not None:
+            esm.bill_idle_polls()
+            self.ctx.cost.set_pending(esm.queue.name, esm.bill_item, 0.0)
 
     def observe(self) -> tuple[dict[str, float], dict[str, float]]:
-        """States now and counts so far, for the time series (``docs/metrics.md``)."""
+        """States now and counts so far, for the time series (``docs/metrics.md``).
+
+        The event source's idle long polls so far are shown to the cost meter as pending, so
+        that the run's cumulative ``cost_usd``, sampled after the components, includes them.
+        """
         stats = self.stats
         states: dict[str, float] = {"concurrency": self.running}
-        if self.esm is not None:
-            states["pollers"] = self.esm.level
+        esm = self.esm
+        if esm is not None:
+            self.ctx.cost.set_pending(esm.queue.name, esm.bill_item, esm.idle_polls_so_far())
+            states["pollers"] = esm.level
         return states, {
             "invocations_per_s": stats.invocations,
             "errors_per_s": stats.errors,
