@@ -423,6 +423,7 @@ def test_scenario_is_frozen() -> None:
         s.seed = 4  # type: ignore[misc]
 
 
+@pytest.mark.filterwarnings("ignore::sim.config.problems.EvsimWarning")  # max_concurrency > 0
 @pytest.mark.parametrize(
     ("account", "reservations"),
     [(1000, {"worker": 900}), (1000, {"worker": 400, "other": 500}), (300, {"worker": 200}),

@@ -403,10 +403,12 @@ def test_the_default_policies_make_the_total_attempts_aws_documents():
     # AWS's table: phases of 3, 2, 10 and 100,000 attempts, 100,015 in all (SQS, Lambda); of
     # 0, 2, 10 and 38, 50 in all (email, SMS); the first attempt is the first of the first phase
     aws = default_delivery_policy("sqs")
-    assert (aws.immediate + 1, aws.pre_backoff, aws.backoff, aws.post_backoff) == (3, 2, 10, 100_000)
+    phases = (aws.immediate + 1, aws.pre_backoff, aws.backoff, aws.post_backoff)
+    assert phases == (3, 2, 10, 100_000)
     assert aws.retries + 1 == 3 + 2 + 10 + 100_000 == 100_015
     email = default_delivery_policy("email")
-    assert (email.immediate, email.pre_backoff + 1, email.backoff, email.post_backoff) == (0, 2, 10, 38)
+    phases = (email.immediate, email.pre_backoff + 1, email.backoff, email.post_backoff)
+    assert phases == (0, 2, 10, 38)
     assert email.retries + 1 == 0 + 2 + 10 + 38 == 50
     assert default_delivery_policy("http").retries + 1 == 4  # "up to three retries"
 
