@@ -29,8 +29,9 @@ from sim.config import scenario_from_dict
 from sim.config.prices import DEFAULT_PRICES
 from sim.engine.cost import CostMeter, sqs_chunks
 
-#: The idle long polls of ``poller_s`` seconds of free pollers (one request per 20 s each).
+
 def idle(poller_s: float) -> float:
+    """The idle long polls of ``poller_s`` seconds of free pollers (one request per 20 s)."""
     return poller_s / 20.0
 
 

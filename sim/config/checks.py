@@ -3,7 +3,8 @@
 References (``send_to``, ``dead_letter.target``, ``trigger.source``, subscriptions, rule
 targets, notifications, integrations, outages), one consumer function per queue, DLQ type =
 source type, FIFO trigger limits, overlapping S3 notification filters, event patterns and
-filter policies, Lambda reservations that leave fewer than 100 executions unreserved. :func:`cross_checks` returns every problem at once, relative to the scenario.
+filter policies, Lambda reservations that leave fewer than 100 executions unreserved.
+:func:`cross_checks` returns every problem at once, relative to the scenario.
 """
 
 from __future__ import annotations

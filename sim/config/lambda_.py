@@ -122,8 +122,8 @@ class LambdaFunctionSpec(Spec):
     ``duration_s`` is one invocation whatever its batch size; ``duration_per_message_s`` is added
     per message of the batch. ``reserved_concurrency`` values must together leave at least 100
     of the scenario's ``account_concurrency`` unreserved (AWS, "Configuring reserved concurrency
-    for a function"; checked in :mod:`sim.config.checks`). ``outputs`` (derived messages), ``calls`` (dependencies) and
-    ``idempotent`` describe the handler (:mod:`sim.config.handler`).
+    for a function"; checked in :mod:`sim.config.checks`). ``outputs`` (derived messages),
+    ``calls`` (dependencies) and ``idempotent`` describe the handler (:mod:`sim.config.handler`).
     """
 
     fields_source: ClassVar[Source] = CHOICE

@@ -99,6 +99,10 @@ class Function(Protocol):
         """Draw whether processing one message fails."""
         ...
 
+    def can_start(self, now: float) -> bool:
+        """Whether an execution could start now (concurrency, and an environment)."""
+        ...
+
     @property
     def effects(self) -> bool:
         """True when an invocation runs the handler's calls and outputs."""
@@ -315,10 +319,11 @@ class AsyncInvoker:
         self._drained()
 
     def on_capacity(self) -> None:
-        """Concurrency of the pool freed up: the oldest waiting events are invoked with it."""
+        """Concurrency freed up (or the function may scale again): invoke the oldest events."""
         queue = self._queue
-        pool = self.fn.pool
-        while queue and pool.busy < pool.limit:
+        fn = self.fn
+        now = self.env.now
+        while queue and fn.can_start(now):
             ev = queue[0][2]
             if self._try(ev) is _REJECTED:
                 break

@@ -66,9 +66,9 @@ class _Batch:
     """One batch in the hands of an event source mapping."""
 
     __slots__ = (
+        "cold_s",
         "entries",
         "env",
-        "cold_s",
         "esm",
         "finished",
         "outcomes",
@@ -320,13 +320,14 @@ class EventSourceMapping:
     def _retry_throttled(self, probe: bool) -> None:
         """Invoke throttled batches again, oldest first, while the mapping has free slots.
 
-        A hand-over (``probe`` false: concurrency was freed) tries only while the function's
-        pool has room, so it counts no throttle; a probe (the retry timer) tries regardless.
+        A hand-over (``probe`` false: concurrency was freed, or the function may scale again)
+        tries only while the function could start an execution, so it counts no throttle; a
+        probe (the retry timer) tries regardless.
         """
-        pool = self.fn.pool
+        fn = self.fn
         throttled = self._throttled
         while self.in_use < self.level and not self._drop_expired():
-            if not probe and pool.busy >= pool.limit:
+            if not probe and not fn.can_start(self.env.now):
                 return
             self.count_idle_polls()
             batch = throttled.popleft()
@@ -346,7 +347,7 @@ class EventSourceMapping:
             self._retry_throttled(True)
 
     def on_capacity(self) -> None:
-        """Concurrency of the function's pool freed up: throttled batches get it first."""
+        """Concurrency freed up (or the function may scale again): throttled batches first."""
         if self._throttled:
             self._retry_throttled(False)
 

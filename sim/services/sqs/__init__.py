@@ -14,9 +14,9 @@ Modelled:
       receive count and starts the visibility timeout. A batch of B messages is ⌈B/10⌉
       billed requests (AWS: a ReceiveMessage returns at most 10 messages), each billed per
       64 KB chunk of what it returns. The idle long polls of a consumer's pollers are billed
-      by the event source mapping (:mod:`sim.services.lambda_esm`). A message whose receive count has reached
-      ``max_receive_count`` is moved to the dead-letter queue by the next receive instead of
-      being delivered (AWS: "when ReceiveCount exceeds maxReceiveCount").
+      by the event source mapping (:mod:`sim.services.lambda_esm`). A message whose receive
+      count has reached ``max_receive_count`` is moved to the dead-letter queue by the next
+      receive instead of being delivered (AWS: "when ReceiveCount exceeds maxReceiveCount").
     * DeleteMessage (:meth:`Queue.delete`) with the latest receipt only; a delete during an
       outage fails and the message reappears after its visibility timeout (a duplicate).
     * Visibility timeout: a message neither deleted nor returned becomes visible again at
