@@ -90,8 +90,10 @@ class Function(Protocol):
         """Start an execution: ``THROTTLED``/``UNAVAILABLE``, else whether it is cold."""
         ...
 
-    def release(self, now: float, ran_s: float, env: tuple[str, int] | None = None) -> None:
-        """End an execution that ran ``ran_s`` seconds (in environment ``env``, if tracked)."""
+    def release(
+        self, now: float, ran_s: float, env: tuple[str, int] | None = None, cold_s: float = 0.0
+    ) -> None:
+        """End an execution that ran ``ran_s`` seconds after a ``cold_s`` cold start."""
         ...
 
     def plan_run(self, cold: bool, n_messages: int, now: float) -> tuple[float, float, bool]:
@@ -106,6 +108,10 @@ class Function(Protocol):
 
     def message_fails(self, poison_u: float) -> bool:
         """Draw whether processing one message fails."""
+        ...
+
+    def can_start(self, now: float) -> bool:
+        """Whether an execution could start now (concurrency, and an environment)."""
         ...
 
     @property
@@ -139,6 +145,7 @@ class _Event:
     """One event in the function's internal queue."""
 
     __slots__ = (
+        "cold_s",
         "enqueued_s",
         "env",
         "errors",
@@ -156,6 +163,7 @@ class _Event:
         self.enqueued_s = enqueued_s
         self.errors = 0
         self.ran_s = 0.0
+        self.cold_s = 0.0
         self.timed_out = False
         self.env: tuple[str, int] | None = None
         self.outcome = -1  # the handler's outcome, when it has side effects
@@ -292,6 +300,7 @@ class AsyncInvoker:
             )
         else:
             cold_s, ev.ran_s, ev.timed_out = fn.plan_run(got is True, 1, now)
+        ev.cold_s = cold_s
         ev.env = fn.current_env  # released with the run, whether it times out or not
         if fn.effects and not ev.timed_out:
             call_after(self.env, cold_s + ev.ran_s, ev.effects)
@@ -329,10 +338,11 @@ class AsyncInvoker:
         self._drained()
 
     def on_capacity(self) -> None:
-        """Concurrency of the pool freed up: the oldest waiting events are invoked with it."""
+        """Concurrency freed up (or the function may scale again): invoke the oldest events."""
         queue = self._queue
-        pool = self.fn.pool
-        while queue and pool.busy < pool.limit:
+        fn = self.fn
+        now = self.env.now
+        while queue and fn.can_start(now):
             ev = queue[0][2]
             if self._try(ev) is _REJECTED:
                 break
@@ -367,7 +377,8 @@ class AsyncInvoker:
     def _complete(self, ev: _Event) -> None:
         fn = self.fn
         now = self.env.now
-        fn.release(now, ev.ran_s, ev.env)  # hands the concurrency to a waiting event, if any
+        # hands the concurrency to a waiting event, if any
+        fn.release(now, ev.ran_s, ev.env, ev.cold_s)
         pair = ev.pair
         ledger = self.ledger
         ledger.attempt(pair)

@@ -11,9 +11,12 @@ Modelled:
       retriable server error for the caller), ``latency_s`` before the reply and before the
       message is stored, queue-level ``delay_s``; SQS billing in 64 KB chunks.
     * ReceiveMessage of up to N messages (:meth:`Queue.receive`); each receive increments the
-      receive count and starts the visibility timeout. A message whose receive count has reached
-      ``max_receive_count`` is moved to the dead-letter queue by the next receive instead of
-      being delivered (AWS: "when ReceiveCount exceeds maxReceiveCount").
+      receive count and starts the visibility timeout. A batch of B messages is ⌈B/10⌉
+      billed requests (AWS: a ReceiveMessage returns at most 10 messages), each billed per
+      64 KB chunk of what it returns. The idle long polls of a consumer's pollers are billed
+      by the event source mapping (:mod:`sim.services.lambda_esm`). A message whose receive
+      count has reached ``max_receive_count`` is moved to the dead-letter queue by the next
+      receive instead of being delivered (AWS: "when ReceiveCount exceeds maxReceiveCount").
     * DeleteMessage (:meth:`Queue.delete`) with the latest receipt only; a delete during an
       outage fails and the message reappears after its visibility timeout (a duplicate).
     * Visibility timeout: a message neither deleted nor returned becomes visible again at
@@ -36,7 +39,6 @@ Modelled:
 
 Not modelled:
     * Short-polling false empty receives, the ~120,000 in-flight limit, message size limits.
-    * Empty receives of idle pollers (not billed by evsim).
     * FIFO high-throughput mode partitions (set ``max_calls_per_s`` instead).
     * The 120,000-message backlog scan window of FIFO queues.
 """

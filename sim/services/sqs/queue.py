@@ -16,7 +16,7 @@ from simpy.events import Event
 from sim.config.sqs import SqsQueueSpec
 from sim.engine.component import RequestTarget
 from sim.engine.context import Context
-from sim.engine.cost import SQS_CHUNK_BYTES, sqs_chunks
+from sim.engine.cost import SQS_CHUNK_BYTES, sqs_chunks, sqs_receive_requests
 from sim.engine.fates import DEAD_LETTERED, DELIVERED, EXPIRED, LOST
 from sim.engine.message import Message, Pair
 from sim.engine.ports import Plan, Reply
@@ -285,9 +285,11 @@ class Queue(RequestTarget):
         return t
 
     def receive(self, max_n: int) -> list[tuple[QueueCopy, int]]:
-        """ReceiveMessage of up to ``max_n`` messages: ``[(copy, receipt), ...]`` (maybe empty).
+        """Receive up to ``max_n`` messages: ``[(copy, receipt), ...]`` (maybe empty).
 
-        Callers check :meth:`receive_ready_at` first; this call consumes a throughput token.
+        More than 10 messages take several ReceiveMessage requests (10 at most each), all
+        billed. Callers check :meth:`receive_ready_at` first; this call consumes a throughput
+        token (a FIFO source's batches hold at most 10 messages: one request).
         """
         now = self.env.now
         if self._receive_bucket is not None:
@@ -298,9 +300,9 @@ class Queue(RequestTarget):
             self.stats.in_flight += n
             if n == 1:
                 size = batch[0][0].pair.msg.size_bytes
-            else:
-                size = sum(c.pair.msg.size_bytes for c, _ in batch)
-            self._bill[0] += (size + _CHUNK - 1) // _CHUNK
+                self._bill[0] += (size + _CHUNK - 1) // _CHUNK
+            else:  # at most 10 messages per ReceiveMessage request
+                self._bill[0] += sqs_receive_requests([c.pair.msg.size_bytes for c, _ in batch])
         return batch
 
     def _admit_receive(self, copy: QueueCopy, now: float) -> bool:
