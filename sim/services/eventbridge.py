@@ -41,14 +41,24 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sim.config.eventbridge import EventBusSpec, ReplaySpec, TargetSpec
 from sim.engine.component import RequestTarget
 from sim.engine.context import Context
 from sim.engine.cost import sqs_chunks
+from sim.engine.faults import THROTTLED
 from sim.engine.message import Message, Pair
-from sim.engine.ports import Plan, Port, Reply, RetryTarget
+from sim.engine.ports import (
+    TIMEOUT,
+    Attempt,
+    LiveTarget,
+    Plan,
+    Port,
+    Reply,
+    RetryTarget,
+    is_live,
+)
 from sim.engine.retry import Retrier, give_up
 from sim.engine.schedule import call_after, call_at
 from sim.engine.tokens import TokenBucket
@@ -109,7 +119,9 @@ def custom_event(msg: Message) -> dict[str, Any]:
 class _Target:
     """One target of a rule: its port, retry policy, DLQ and non-retriable error draw."""
 
-    __slots__ = ("client_draw", "client_rate", "dead_letter", "is_endpoint", "port", "retrier")
+    __slots__ = (
+        "client_draw", "client_rate", "dead_letter", "is_endpoint", "live", "port", "retrier",
+    )  # fmt: skip
 
     def __init__(
         self, bus: EventBus, ri: int, ti: int, spec: TargetSpec, port: RetryTarget,
@@ -124,6 +136,13 @@ class _Target:
             streams.uniform(bus.name, f"client_errors:{ri}:{ti}") if self.client_rate else None
         )
         self.is_endpoint = isinstance(port, EndpointPort)
+        #: the target when its attempts are made one by one: an endpoint is an API destination
+        #: (invocation rate limit, timeout), a FIFO queue has a throughput limit
+        self.live: LiveTarget | None = None
+        if isinstance(port, EndpointPort):
+            self.live = port.endpoint.api_destination
+        elif is_live(port):
+            self.live = cast("LiveTarget", port)
 
 
 class _Archived:
@@ -251,6 +270,8 @@ class EventBus(RequestTarget):
         assert child is not None
         if target.client_draw is not None and target.client_draw() < target.client_rate:
             call_at(self.env, start, lambda: self._give_up(target, msg, pairs, 1, "client_error"))
+        elif target.live is not None:
+            self._dispatch_live(target, target.live, msg, child, pairs, start)
         else:
             ok, when, attempts = target.retrier.decide(target.port, start)
             if attempts > 1:
@@ -265,26 +286,60 @@ class EventBus(RequestTarget):
                 self.ledger.copy(pair)
             self._dispatch(key, msg, child, pairs, t_s, False)
 
+    def _dispatch_live(
+        self, target: _Target, port: LiveTarget, msg: Message, child: Plan, pairs: list[Pair],
+        start: float,
+    ) -> None:  # fmt: skip
+        """Deliver to a rate-limited target, each attempt at its own time (module docstring)."""
+        retrying = False
+        # attempts an endpoint counts itself (timed out but processed) or never saw (throttled)
+        processed = 0
+
+        def attempt() -> Attempt:
+            nonlocal retrying, processed
+            error, wait = port.try_deliver(msg, child, pairs)
+            if error is not None and not retrying:
+                retrying = True
+                self.n_retrying += 1
+            if error == TIMEOUT or error == THROTTLED:
+                processed += 1
+            return error, wait
+
+        def done(ok: bool, attempts: int) -> None:
+            if ok:
+                self._delivered(target, msg, child, pairs, attempts, retrying, processed)
+            else:
+                self._give_up(target, msg, pairs, attempts, "gave_up", retrying, processed)
+
+        target.retrier.run_live(port, start, attempt, done)
+
     def _delivered(
-        self, target: _Target, msg: Message, child: Plan, pairs: list[Pair], attempts: int
-    ) -> None:
+        self, target: _Target, msg: Message, child: Plan, pairs: list[Pair], attempts: int,
+        retrying: bool | None = None, processed: int | None = None,
+    ) -> None:  # fmt: skip
+        """The delivery succeeded now; ``retrying`` and ``processed`` are given by a live one
+        (already handed over): whether it waited for a retry, and the timed-out attempts the
+        endpoint counted itself or never saw."""
         self.n_delivered += 1
-        if attempts > 1:
+        if attempts > 1 if retrying is None else retrying:
             self.n_retrying -= 1
         if self._trace is not None:
             self.ledger.log(self.env.now, self.name, "delivered", msg.id)
         if target.is_endpoint:
-            self.ledger.attempt(pairs[0], attempts - 1)  # the endpoint counts the success
-        target.port.hand_over(msg, child, pairs)
+            # the endpoint counts the attempts it processed (the success, timed-out ones)
+            self.ledger.attempt(pairs[0], attempts - 1 - (processed or 0))
+        if processed is None:
+            target.port.hand_over(msg, child, pairs)
 
     def _give_up(
-        self, target: _Target, msg: Message, pairs: list[Pair], attempts: int, why: str
-    ) -> None:
+        self, target: _Target, msg: Message, pairs: list[Pair], attempts: int, why: str,
+        retrying: bool | None = None, processed: int = 0,
+    ) -> None:  # fmt: skip
         now = self.env.now
-        if attempts > 1:
+        if attempts > 1 if retrying is None else retrying:
             self.n_retrying -= 1
         if target.is_endpoint:
-            self.ledger.attempt(pairs[0], attempts)
+            self.ledger.attempt(pairs[0], attempts - processed)
         if self._trace is not None:
             event = "dead_letter" if target.dead_letter is not None else why
             self.ledger.log(now, self.name, event, msg.id)

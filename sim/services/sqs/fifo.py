@@ -12,6 +12,7 @@ from sim.config.sqs import SqsQueueSpec
 from sim.engine.context import Context
 from sim.engine.fates import LOST
 from sim.engine.message import Pair
+from sim.engine.tokens import TokenBucket
 from sim.services.sqs.queue import DEDUP_WINDOW_S, VISIBLE, Queue, QueueCopy
 
 __all__ = ["FifoQueue"]
@@ -32,6 +33,38 @@ class FifoQueue(Queue):
         self._dedup: dict[tuple[int, int], tuple[float, Pair]] = {}
         self._dedup_order: deque[tuple[float, tuple[int, int]]] = deque()
         self._content_based = spec.content_based_dedup
+        # high-throughput mode: deduplication per group, a partition's call limit per group
+        self._dedup_by_group = spec.high_throughput
+        self._group_limit = spec.group_calls_per_s_limit
+        self._group_buckets: dict[int, TokenBucket] = {}
+
+    # throughput --------------------------------------------------------------------------------
+
+    def _admit_call(self, pair: Pair, now: float) -> bool:
+        """One call against the queue's limit and, in high-throughput mode, its group's."""
+        if self._group_limit is None:
+            return super()._admit_call(pair, now)
+        return self._admit_groups((pair.msg.group,), now)
+
+    def _admit_groups(self, groups: Iterable[int], now: float) -> bool:
+        """One call against the queue's limit and one against each group's partition (True),
+        or none when one of them is spent (False)."""
+        queue = self._send_bucket
+        assert queue is not None and self._group_limit is not None
+        buckets = []
+        for g in groups:
+            bucket = self._group_buckets.get(g)
+            if bucket is None:
+                bucket = self._group_buckets[g] = TokenBucket(self._group_limit, self._group_limit)
+            bucket.refill(now)
+            buckets.append(bucket)
+        queue.refill(now)
+        if queue.tokens < 1.0 or any(b.tokens < 1.0 for b in buckets):
+            return False
+        queue.tokens -= 1.0
+        for b in buckets:
+            b.tokens -= 1.0
+        return True
 
     # dedup --------------------------------------------------------------------------------------
 
@@ -49,6 +82,8 @@ class FifoQueue(Queue):
             return True
         # explicit id, else content-based: a hash of the body, unique per logical message
         key = (0, msg.dedup_id) if msg.dedup_id is not None else (1, msg.id)
+        if self._dedup_by_group:
+            key = (key[0] + 2 * msg.group, key[1])  # one deduplication scope per group
         entry = self._dedup.get(key)
         if entry is not None:
             if self._trace is not None:

@@ -18,8 +18,9 @@ from sim.engine.component import RequestTarget
 from sim.engine.context import Context
 from sim.engine.cost import SQS_CHUNK_BYTES, sqs_chunks
 from sim.engine.fates import DEAD_LETTERED, DELIVERED, EXPIRED, LOST
+from sim.engine.faults import THROTTLED
 from sim.engine.message import Message, Pair
-from sim.engine.ports import Plan, Reply
+from sim.engine.ports import Attempt, Plan, Reply
 from sim.engine.schedule import ProcessGen, call_after
 from sim.engine.tokens import TokenBucket
 
@@ -231,13 +232,39 @@ class Queue(RequestTarget):
         error = None
         if self._has_faults:
             error = self.ctx.faults.request_fails(self.name, now, self._error_rate)
-        if error is None and self._send_bucket is not None and not self._send_bucket.take(now):
-            error = "throttled"
+        if error is None and self._send_bucket is not None and not self._admit_call(pair, now):
+            error = THROTTLED
         if error is None and self._latency is not None:
             self._bill[0] += sqs_chunks(pair.msg.size_bytes)
         if self._trace is not None and self._latency is not None:
             self.ledger.log(now, self.name, "send" if error is None else "send_failed", pair.msg.id)
         return error
+
+    def _admit_call(self, pair: Pair, now: float) -> bool:
+        """Take a call from the throughput limit (True), or find it spent (False)."""
+        assert self._send_bucket is not None
+        return self._send_bucket.take(now)
+
+    @property
+    def rate_limited(self) -> bool:
+        """True when sends meet a throughput limit (a FIFO queue): whether one is admitted
+        depends on the calls made just before it, so a retried delivery must try it at its
+        own time (:meth:`try_delivery`), not decide it ahead."""
+        return self._send_bucket is not None
+
+    def try_delivery(self, pair: Pair) -> str | None:
+        """A SendMessage by a retrying sender (SNS, EventBridge, S3), now: its error, or None
+        when it succeeded and ``pair`` is stored (after ``latency_s``)."""
+        now = self.env.now
+        error = self.request_error(now)
+        if error is None and self._send_bucket is not None and not self._admit_call(pair, now):
+            error = THROTTLED
+        if error is not None:
+            if self._trace is not None:
+                self.ledger.log(now, self.name, "send_failed", pair.msg.id)
+            return error
+        self.take_delivery(pair)
+        return None
 
     @property
     def delay_s(self) -> float:
@@ -671,3 +698,12 @@ class QueuePort:
     def hand_over(self, msg: Message, plan: Plan, pairs: list[Pair]) -> None:
         """The message is sent now."""
         self.queue.take_delivery(pairs[0])
+
+    @property
+    def live(self) -> bool:
+        """A rate-limited queue's sends are tried at their own times (:meth:`try_deliver`)."""
+        return self.queue.rate_limited
+
+    def try_deliver(self, msg: Message, plan: Plan, pairs: list[Pair]) -> Attempt:
+        """One SendMessage now: ``(error or None, seconds until the answer)``."""
+        return self.queue.try_delivery(pairs[0]), 0.0
