@@ -13,6 +13,9 @@ which offers:
   ``reply(error)`` leaves them with the sender, which may retry. ``error`` is one of
   :data:`RETRIABLE` or :data:`CLIENT_ERROR` (never retried). An answer that is known at once
   is given at once, with no SimPy event;
+* for the targets of batch APIs (SQS queues: SendMessageBatch; SNS topics: PublishBatch;
+  EventBridge buses: PutEvents), a :class:`BatchPort` also offers ``accept_batch(entries,
+  reply)``: one request of several messages, answered per entry (:data:`BatchReply`);
 * for senders that decide a whole retry schedule ahead (SNS subscriptions, EventBridge and S3
   targets), a :class:`RetryTarget` also offers ``attempt_fails(t)``, ``failing_until(t)``,
   ``always_fails()`` and ``hand_over(msg, plan, pairs)``: the successful attempt, now;
@@ -33,12 +36,16 @@ from typing import Any, Protocol
 
 from sim.engine.message import Message, Pair
 
-
 __all__ = [
     "CLIENT_ERROR",
+    "FAILED_ENTRY",
+    "MAX_BATCH_BYTES",
     "RETRIABLE",
     "TIMEOUT",
     "Attempt",
+    "BatchEntry",
+    "BatchPort",
+    "BatchReply",
     "LiveTarget",
     "Plan",
     "Port",
@@ -51,8 +58,13 @@ __all__ = [
 CLIENT_ERROR = "client_error"
 #: No answer within the caller's timeout (the request may still have been processed).
 TIMEOUT = "timeout"
-#: Error answers a client retries: server errors, throttling, timeouts.
-RETRIABLE = frozenset({"unavailable", "throttled", TIMEOUT, "server_error"})
+#: A successful response reporting the request's one entry as failed (PutEvents'
+#: ``FailedEntryCount``): the SDK does not retry it, the caller may send it again.
+FAILED_ENTRY = "failed_entry"
+#: Error answers a client retries: server errors, throttling, timeouts, failed entries.
+RETRIABLE = frozenset({"unavailable", "throttled", TIMEOUT, "server_error", FAILED_ENTRY})
+#: The largest batch request (SendMessageBatch, PublishBatch, PutEvents): 262,144 bytes.
+MAX_BATCH_BYTES = 262_144
 
 #: A reply to a request: None on success, else the error kind.
 Reply = Callable[[str | None], None]
@@ -98,6 +110,14 @@ class Plan:
         return cls(tuple(sinks), parts, event)
 
 
+#: The answer to a batch request: ``(error, per-entry errors)``. A request error (an outage,
+#: the request throttled) fails every entry and the SDK may retry the request; otherwise each
+#: entry's error, None for an entry that succeeded (the port took one live unit of its pairs).
+BatchReply = Callable[[str | None, list[str | None]], None]
+#: One entry of a batch request: the message, its plan behind the port, and its pairs.
+BatchEntry = tuple[Message, Plan, list[Pair]]
+
+
 class Port(Protocol):
     """What a sender needs from the component it addresses (see the module docstring)."""
 
@@ -137,6 +157,14 @@ class RetryTarget(Port, Protocol):
 
     def hand_over(self, msg: Message, plan: Plan, pairs: list[Pair]) -> None:
         """The successful attempt of a retried delivery, now."""
+        ...
+
+
+class BatchPort(Port, Protocol):
+    """A port that takes batch requests (see the module docstring)."""
+
+    def accept_batch(self, entries: list[BatchEntry], reply: BatchReply) -> None:
+        """One batch request of ``entries``; answered per entry."""
         ...
 
 

@@ -69,8 +69,11 @@ class Retrier:
             attempts += 1
 
     def next_attempt(self, t: float, attempts: int, t0: float) -> tuple[float | None, float]:
-        """After failed attempt number ``attempts`` answered at ``t`` (first attempt at ``t0``):
-        ``(time of the next attempt, t)``, or ``(None, time the delivery is given up)``."""
+        """What follows failed attempt number ``attempts``, answered at ``t``.
+
+        Returns ``(time of the next attempt, t)``, or ``(None, time the delivery is given
+        up)``; the first attempt was at ``t0``.
+        """
         if attempts > self.max_retries:
             return None, t
         d = min(self.base_s * 2.0 ** (attempts - 1), self.cap_s)
@@ -98,6 +101,9 @@ class Retrier:
         always = port.always_fails()
         attempts = 1
 
+        def give_up_at(t: float, n: int) -> None:
+            call_at(env, t, lambda: done(False, n))
+
         def step() -> None:
             nonlocal attempts
             t = env.now
@@ -113,8 +119,7 @@ class Retrier:
                     t += wait
                 nxt, end = self.next_attempt(t, attempts, t0)
                 if nxt is None:
-                    n = attempts
-                    call_at(env, end, lambda: done(False, n))
+                    give_up_at(end, attempts)
                     return
                 t = nxt
                 attempts += 1

@@ -6,8 +6,11 @@ Modelled:
       event (its ``source`` and ``detail-type`` attributes, default the producer's name and
       ``"Event"``; its other attributes are ``detail``). S3 and CloudTrail build their own
       events (:mod:`sim.services.s3`, :mod:`sim.services.cloudtrail`).
-    * PutEvents (:meth:`EventBus.send`): ``errors.rate`` and outages fail it (the sender
-      retries); custom events are billed per 64 KB chunk, AWS-service events are free.
+    * PutEvents (:meth:`EventBus.accept`, :meth:`EventBus.accept_batch`: one or several
+      entries): an outage fails the request (the SDK retries it); ``errors.rate`` fails each
+      entry independently inside a successful response (``FailedEntryCount``), which the SDK
+      does not retry: the caller must send it again (AWS: "Sending events with PutEvents").
+      Custom events are billed per 64 KB chunk, AWS-service events are free.
     * Rules match the event with the full pattern language (:func:`sim.patterns.matches`); every
       target of every matching rule gets the event after ``latency_s``. An SNS topic target
       receives the event as its message body (no message attributes), which its
@@ -50,8 +53,11 @@ from sim.engine.cost import sqs_chunks
 from sim.engine.faults import THROTTLED
 from sim.engine.message import Message, Pair
 from sim.engine.ports import (
+    FAILED_ENTRY,
     TIMEOUT,
     Attempt,
+    BatchEntry,
+    BatchReply,
     LiveTarget,
     Plan,
     Port,
@@ -222,16 +228,38 @@ class EventBus(RequestTarget):
     # -- PutEvents ------------------------------------------------------------------------------
 
     def accept(self, msg: Message, plan: Plan, pairs: list[Pair], reply: Reply) -> None:
-        """PutEvents of a custom event (billed); answered at once."""
-        error = self.request_error(self.env.now)
+        """PutEvents of one custom event (billed); answered at once.
+
+        An outage fails the request (``unavailable`` or ``throttled``: the SDK retries it);
+        ``errors.rate`` fails the entry inside a successful response (:data:`FAILED_ENTRY`:
+        the SDK does not retry it; the caller may send it again).
+        """
+        self.accept_batch([(msg, plan, pairs)], lambda error, entries: reply(error or entries[0]))
+
+    def accept_batch(self, entries: list[BatchEntry], reply: BatchReply) -> None:
+        """PutEvents of several custom events (each billed); answered at once, per entry."""
+        now = self.env.now
+        faults = self.ctx.faults
+        error = faults.request_fails(self.name, now, 0.0) if self._has_faults else None
         if error is not None:
             if self._trace is not None:
-                self.ledger.log(self.env.now, self.name, "put_failed", msg.id)
-            reply(error)
+                for msg, _, _ in entries:
+                    self.ledger.log(now, self.name, "put_failed", msg.id)
+            reply(error, [])
             return
-        self._bill_events[0] += sqs_chunks(msg.size_bytes)
-        reply(None)
-        self.ingest(msg, plan, pairs)
+        errors: list[str | None] = []
+        for msg, _, _ in entries:
+            failed = self._error_rate > 0.0 and (
+                faults.request_fails(self.name, now, self._error_rate) is not None
+            )
+            if failed and self._trace is not None:
+                self.ledger.log(now, self.name, "put_failed", msg.id)
+            errors.append(FAILED_ENTRY if failed else None)
+        reply(None, errors)
+        for (msg, plan, pairs), e in zip(entries, errors, strict=True):
+            if e is None:
+                self._bill_events[0] += sqs_chunks(msg.size_bytes)
+                self.ingest(msg, plan, pairs)
 
     def hand_over(self, msg: Message, plan: Plan, pairs: list[Pair]) -> None:
         """An AWS-service event (S3, CloudTrail) reaches the bus now (free of charge)."""
@@ -301,7 +329,7 @@ class EventBus(RequestTarget):
             if error is not None and not retrying:
                 retrying = True
                 self.n_retrying += 1
-            if error == TIMEOUT or error == THROTTLED:
+            if error in (TIMEOUT, THROTTLED):
                 processed += 1
             return error, wait
 
@@ -317,9 +345,12 @@ class EventBus(RequestTarget):
         self, target: _Target, msg: Message, child: Plan, pairs: list[Pair], attempts: int,
         retrying: bool | None = None, processed: int | None = None,
     ) -> None:  # fmt: skip
-        """The delivery succeeded now; ``retrying`` and ``processed`` are given by a live one
-        (already handed over): whether it waited for a retry, and the timed-out attempts the
-        endpoint counted itself or never saw."""
+        """The delivery succeeded now.
+
+        ``retrying`` and ``processed`` are given by a live delivery (already handed over):
+        whether it waited for a retry, and the attempts the endpoint counted itself (timed
+        out) or never saw (throttled).
+        """
         self.n_delivered += 1
         if attempts > 1 if retrying is None else retrying:
             self.n_retrying -= 1
