@@ -23,8 +23,11 @@ Modelled:
       (``dead_lettered``) or is dropped (``lost``).
     * The invocations quota (``invocations_per_s``): over it, first attempts wait in line.
     * At-least-once delivery: ``duplicate_rate`` gives a target a second, independent copy.
-    * Archive: events (all, or those matching its pattern) are kept for ``retention_s`` after
-      ``lag_s`` (in memory only those inside the window of a scheduled replay). A replay
+    * Archive: events (all, or those matching its pattern) are kept for ``retention_s``; each
+      lands in the archive ``lag_s`` after it reached the bus (drawn per event; by default
+      uniform over 0–10 minutes: AWS documents a lag and advises waiting 10 minutes before
+      replaying, an assumption), and a replay finds only the events landed by its start (in
+      memory only those inside the window of a scheduled replay). A replay
       (``replays``) puts the events of an archived time window back on the bus at ``at_s``:
       1-minute slices of arrival time in order, shuffled within a slice, at ``rate_per_s``,
       each carrying ``replay-name``. A replayed event goes to the targets of the rules that
@@ -152,10 +155,13 @@ class _Target:
 
 
 class _Archived:
-    __slots__ = ("msg", "pairs", "plan", "t")
+    __slots__ = ("landed", "msg", "pairs", "plan", "t")
 
-    def __init__(self, t: float, msg: Message, plan: Plan, pairs: list[Pair]) -> None:
-        self.t = t
+    def __init__(
+        self, t: float, landed: float, msg: Message, plan: Plan, pairs: list[Pair]
+    ) -> None:
+        self.t = t  # arrival on the bus
+        self.landed = landed  # arrival in the archive (after the archive lag)
         self.msg = msg
         self.plan = plan
         self.pairs = pairs
@@ -174,6 +180,9 @@ class EventBus(RequestTarget):
         self._dup_rate = spec.duplicate_rate
         self._dup_draw = streams.uniform(name, "duplicates") if spec.duplicate_rate else None
         self._archive: list[_Archived] | None = [] if spec.archive is not None else None
+        self._archive_lag = (
+            self.sampler(spec.archive.lag_s, "archive_lag") if spec.archive is not None else None
+        )
         self._replay_stream = streams.get(name, "replay")
         self._bill_events = ctx.cost.counter(name, "eventbridge_events")
         self._bill_archive = ctx.cost.counter(name, "eventbridge_archive_gb")
@@ -282,7 +291,8 @@ class EventBus(RequestTarget):
             self._bill_archive[0] += msg.size_bytes / 1e9
             if any(r.from_s <= now < r.to_s for r in self.spec.replays):
                 # kept only while a scheduled replay may pick it (memory stays bounded)
-                self._archive.append(_Archived(now, msg, plan, pairs))
+                lag = self._archive_lag() if self._archive_lag is not None else 0.0
+                self._archive.append(_Archived(now, now + lag, msg, plan, pairs))
         if not plan.parts:
             return
         start = now + (self._latency() if self._latency is not None else 0.0)
@@ -396,7 +406,7 @@ class EventBus(RequestTarget):
         chosen = [
             e
             for e in self._archive
-            if spec.from_s <= e.t < spec.to_s and e.t + archive.lag_s <= now
+            if spec.from_s <= e.t < spec.to_s and e.landed <= now
         ]
         slices: dict[int, list[_Archived]] = {}
         for e in chosen:

@@ -411,10 +411,10 @@ def replay_scenario(
     times: tuple[float, ...] = (0.0, 150.0),
 ) -> dict[str, Any]:
     """Events at ``times``; the endpoint is down during [0, 100) and the target gives up at once;
-    a replay at 300 s of [0, 200) (named ``fix``)."""
+    a replay at 300 s of [0, 200) (named ``fix``); no archive lag unless ``archive`` sets one."""
     data = bus_scenario(
         [{"target": "ep", "retry": {"max_attempts": 0}}],
-        bus={"archive": archive or {},
+        bus={"archive": {"lag_s": 0, **(archive or {})},
              "replays": [{"at_s": 300, "from_s": 0, "to_s": 200, "name": "fix", **(replay or {})}]},
         bursts=[{"at_s": t, "count": 1} for t in times],
         outages=[down("ep", 0, 100)],
@@ -474,6 +474,21 @@ def test_archive_lag_leaves_events_not_yet_archived_out_of_the_replay():
     m = r.metrics
     assert (m["delivered"], m["lost"], m["duplicates"]) == (2, 0, 0)
     conserved(r)
+
+
+@pytest.mark.parametrize(("after_s", "share"), [(0, 0.5), (300, 7 / 8), (600, 1.0)])
+def test_the_default_archive_lag_is_uniform_over_the_10_minutes_aws_advises_waiting(
+    after_s, share
+):
+    # 600 events over [0, 600 s), replayed ``after_s`` after the window: an event at t is in
+    # the archive when its lag U(0, 600) ≤ 600 + after_s − t, which averages ``share``
+    data = bus_scenario(bursts=[{"at_s": 0, "count": 600, "spread_s": 600}], duration_s=600,
+                        drain_s=1200,
+                        bus={"archive": {}, "replays": [
+                            {"at_s": 600 + after_s, "from_s": 0, "to_s": 600}]})  # fmt: skip
+    n = run(data, trace=False).metrics["events_replayed"]
+    sd = (600 * share * (1 - share)) ** 0.5
+    assert abs(n - 600 * share) <= 4 * sd
 
 
 def test_the_replay_window_is_half_open():
