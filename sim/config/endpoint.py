@@ -8,7 +8,7 @@ from pydantic import Field
 
 from sim.config.common import ErrorsSpec
 from sim.config.fields import DistSpec, PosFloat, Spec, const_dist
-from sim.config.problems import ASSUMPTION, AWS_RANGE, CHOICE, Source
+from sim.config.problems import ASSUMPTION, AWS, AWS_RANGE, CHOICE, Source
 
 __all__ = ["ApiDestinationSpec", "EndpointSpec"]
 
@@ -24,10 +24,13 @@ class ApiDestinationSpec(Spec):
     attempt, retried, while the endpoint may still do the work (a duplicate).
     """
 
-    fields_source: ClassVar[Source] = Source("AWS", "the defaults are unconfirmed")
-
-    invocation_rate_limit_per_s: Annotated[float, Field(ge=1, le=300), AWS_RANGE] = 300.0
-    timeout_s: PosFloat = 5.0
+    invocation_rate_limit_per_s: Annotated[
+        float, Field(ge=1, le=300), AWS_RANGE,
+        Source("AWS", "the range; the default of 300 is unconfirmed"),
+    ] = 300.0  # fmt: skip
+    timeout_s: Annotated[
+        PosFloat, Source("AWS", "an AWS Knowledge Center article; not a setting on AWS")
+    ] = 5.0
 
 
 class EndpointSpec(Spec):
@@ -45,4 +48,6 @@ class EndpointSpec(Spec):
     protocol: Annotated[Literal["email", "email-json", "http", "https", "sms"], CHOICE] = "http"
     errors: ErrorsSpec = Field(default_factory=ErrorsSpec)
     latency_s: DistSpec = const_dist(0.0)
-    api_destination: ApiDestinationSpec = Field(default_factory=ApiDestinationSpec)
+    api_destination: Annotated[ApiDestinationSpec, AWS] = Field(
+        default_factory=ApiDestinationSpec
+    )
