@@ -166,6 +166,40 @@ def test_put_events_failed_entries_are_resent_by_the_producer_with_its_backoff()
     conserved(r)
 
 
+def test_send_message_batch_failed_entries_are_resent_together_after_the_backoff():
+    # errors.rate 1 fails every entry of the request at 0.2 s; the producer resends the three
+    # together after its first backoff, then its second, then gives up (3 attempts)
+    u1, u2 = _jitter(2)
+    t2, t3 = 0.2 + u1, 0.2 + u1 + 2 * u2
+    r = run(_queue(3, queue={"errors": {"rate": 1.0}}))
+    assert events(r, "q", "send_failed") == [0.2] * 3 + [round(t2, 9)] * 3 + [round(t3, 9)] * 3
+    assert events(r, "prod", "gave_up") == [round(t3, 9)] * 3
+    m = r.metrics
+    assert (m["entries_resent"], m["sdk_retries"], m["lost"]) == (6, 0, 3)
+    conserved(r)
+
+
+def test_publish_batch_failed_entries_are_resent_and_delivered():
+    # half the entries fail; with enough attempts every message is published exactly once
+    data = {
+        "name": "publish-batch", "duration_s": 1, "drain_s": 600,
+        "components": {
+            "prod": {"type": "producer", "arrivals": {"bursts": [{"at_s": 0, "count": 50}]},
+                     "send_to": ["t"], "batch": BATCH,
+                     "retry": {"max_attempts": 30, "quota": False}},
+            "t": {"type": "sns_topic", "errors": {"rate": 0.5},
+                  "subscriptions": [{"target": "ep"}]},
+            "ep": {"type": "endpoint", "protocol": "https"},
+        },
+    }  # fmt: skip
+    r = run(data)
+    m = r.metrics
+    assert m["entries_resent"] == len(events(r, "t", "publish_failed")) > 0
+    assert (m["delivered"], m["duplicates"], m["lost"]) == (50, 0, 0)
+    assert len(events(r, "t", "publish")) == 50
+    conserved(r)
+
+
 def test_a_client_ignoring_failed_entries_loses_them():
     r = run(_bus(1, bus={"errors": {"rate": 1.0}}, resend_failed_entries=False))
     assert rows(r) == [(0.0, "bus", "put_failed"), (0.0, "prod", "gave_up")]
