@@ -78,6 +78,7 @@ METRICS: tuple[str, ...] = (
     "events_replayed",
     "sdk_retries",
     "sdk_retries_refused",
+    "entries_resent",
     "dependency_calls",
     "dependency_throttled",
     "dependency_timeouts",

@@ -117,6 +117,13 @@ def cross_checks(s: ScenarioFields) -> list[RelProblem]:
         if isinstance(c, ProducerSpec):
             for i, target in enumerate(c.send_to):
                 spec = comps.get(target)
+                if c.batch is not None and spec is not None and not isinstance(
+                    spec, SqsQueueSpec | SnsTopicSpec | EventBusSpec
+                ):
+                    out.append(((*here, "batch"), c.batch,
+                                f"batched sends go to an sqs_queue (SendMessageBatch), an "
+                                f"sns_topic (PublishBatch) or an event_bus (PutEvents); send_to "
+                                f"{target!r} is {_a(spec.type)}"))  # fmt: skip
                 if isinstance(spec, SnsTopicSpec):
                     if spec.fifo and c.dedup_ids == "content" and not spec.content_based_dedup:
                         out.append(((*here, "dedup_ids"), c.dedup_ids,

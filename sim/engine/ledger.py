@@ -44,9 +44,11 @@ TraceRow = tuple[float, str, str, int]
 
 #: Run-level counters (metric names): requests that reached API Gateway, those it throttled
 #: (429), events replayed from EventBridge archives, retries made by SDK clients (producers,
-#: handlers' calls and sends) and retries their retry quota refused.
+#: handlers' calls and sends), retries their retry quota refused, and failed entries of batch
+#: and PutEvents responses that producers sent again.
 COUNTERS = (
     "api_requests", "api_throttled", "events_replayed", "sdk_retries", "sdk_retries_refused",
+    "entries_resent",
 )  # fmt: skip
 
 

@@ -35,11 +35,20 @@ Modelled:
       from the first available group, then from the next), the 5-minute deduplication window
       (explicit ids, or content-based: the body is unique per message in evsim, so a resend of
       the same message is the only content duplicate), and the throughput limit of
-      ``max_calls_per_s`` calls per second per action (SendMessage, ReceiveMessage).
+      ``max_calls_per_s`` calls per second per action (SendMessage or SendMessageBatch,
+      ReceiveMessage; 300 by default: Amazon SQS message quotas). A throttled send fails with
+      a throttling error that its sender retries under its own policy: the producer's SDK,
+      a handler's send, SNS's delivery policy, EventBridge's or S3's retries
+      (:meth:`Queue.try_delivery`: attempts made at their own times).
+    * FIFO high-throughput mode (``high_throughput``; AWS: "High throughput for FIFO queues"):
+      each message group gets a partition's ``partition_calls_per_s`` (300) SendMessage calls
+      per second, the queue ``max_calls_per_s`` (70,000 by default: unconfirmed) in all, and
+      deduplication is per message group.
 
 Not modelled:
     * Short-polling false empty receives, the ~120,000 in-flight limit, message size limits.
-    * FIFO high-throughput mode partitions (set ``max_calls_per_s`` instead).
+    * How many partitions a high-throughput queue has (AWS adds them with traffic, no number):
+      each group is given its own; the receive and delete limits per partition.
     * The 120,000-message backlog scan window of FIFO queues.
 """
 
