@@ -1257,12 +1257,13 @@ def test_a_publish_by_s3_waits_for_the_topic_latency_like_a_producers() -> None:
 
 def test_fifo_topic_deliveries_meet_the_fifo_queue_call_limit_and_keep_group_order():
     # one SendMessage per second: the second message of the group starts when the first is
-    # stored (0 s), is throttled at its first attempt and 3 immediate retries, and is stored at
-    # the first pre-backoff retry (1 s); the third likewise from 1 s, stored at 2 s
+    # stored (0 s), is throttled at the immediate phase's 3 attempts (its first delivery and 2
+    # immediate retries), and is stored at the first pre-backoff retry (1 s); the third likewise
+    # from 1 s, stored at 2 s
     burst = {"arrivals": {"bursts": [{"at_s": 0, "count": 3}]}}
     r = run(_fifo(True, producer=burst, queue={"max_calls_per_s": 1}))
     assert events(r, "q", "send") == [0.0, 1.0, 2.0]
-    assert events(r, "q", "send_failed") == [0.0] * 4 + [1.0] * 4
+    assert events(r, "q", "send_failed") == [0.0] * 3 + [1.0] * 3
     sent = [int(i) for i in r.trace.loc[r.trace["event"] == "send", "msg_id"]]
     assert sent == sorted(sent)
     m = r.metrics
@@ -1272,7 +1273,7 @@ def test_fifo_topic_deliveries_meet_the_fifo_queue_call_limit_and_keep_group_ord
 
 def test_fifo_topic_throttled_past_its_policy_goes_to_the_dlq():
     # the second message is throttled at 0 s, then the queue is throttled for 30 days: the
-    # 100,016-attempt policy is exhausted (skipping the outage without simulating its attempts)
+    # 100,015-attempt policy is exhausted (skipping the outage without simulating its attempts)
     data = _fifo(True, queue={"max_calls_per_s": 1},
                  producer={"arrivals": {"bursts": [{"at_s": 0, "count": 2}]}},
                  outages=[outage("q", 0.5, 30 * DAY, mode="throttled")], drain_s=24 * DAY,
