@@ -408,19 +408,25 @@ def run(
 
 def recovery_s(fr: FluidRun, after_s: float, slo_s: float, threshold: float = 0.9,
                hold_s: float = 300.0) -> float:  # fmt: skip
-    """Seconds from ``after_s`` until the fluid loop is back: goodput ≥ ``threshold`` × λ and
-    the latency estimate ≤ ``slo_s``, and stays so for ``hold_s``; NaN if never in the run.
+    """Seconds from ``after_s`` until the fluid loop is back, as the study measures it.
+
+    Each sample covers the interval before it (a bin). Back: from the first bin that ends
+    after ``after_s`` on, goodput ≥ ``threshold`` × λ with the latency estimate ≤ ``slo_s``
+    in every bin for ``hold_s``; the recovery time is from ``after_s`` to that bin's start
+    (0 if it started earlier). NaN when no such bin starts early enough for its hold to end
+    inside the run.
     """
     ok = (fr.goodput_per_s >= threshold * fr.offered_per_s) & (fr.latency_s <= slo_s)
     t = fr.t_s
+    width = float(t[1] - t[0]) if len(t) > 1 else 0.0
     end = float(t[-1])
-    for i in np.flatnonzero((t >= after_s) & ok):
-        t0 = float(t[i])
-        if t0 + hold_s > end:
+    for i in np.flatnonzero(t > after_s):
+        start = float(t[i]) - width
+        if start + hold_s > end + 1e-9:
             break
-        window = (t >= t0) & (t <= t0 + hold_s)
+        window = (t > start) & (t <= start + hold_s + 1e-9)
         if ok[window].all():
-            return max(t0 - after_s, 0.0)
+            return max(start - after_s, 0.0)
     return math.nan
 
 
@@ -437,7 +443,8 @@ def collapses(p: FluidParams, trigger: Trigger, horizon_s: float = 3600.0, slo_s
 
 
 def equilibrium_branches(p: FluidParams, rates: list[float], settle_s: float = 3600.0,
-                         saturated_backlog: float = 2000.0) -> list[dict[str, float]]:  # fmt: skip
+                         saturated_backlog: float = 2000.0, dt: float = 0.05
+                         ) -> list[dict[str, float]]:  # fmt: skip
     """The low and high branches at each constant arrival rate.
 
     For each rate, integrates ``settle_s`` from an empty system (low branch) and from
@@ -455,7 +462,7 @@ def equilibrium_branches(p: FluidParams, rates: list[float], settle_s: float = 3
         q = replace(p, rate_per_s=rate)
         row: dict[str, float] = {"rate_per_s": rate}
         for name, backlog in (("low", 0.0), ("high", saturated_backlog)):
-            fr = run(q, None, settle_s, backlog=backlog)
+            fr = run(q, None, settle_s, backlog=backlog, dt=dt)
             tail = fr.t_s >= 0.9 * settle_s
             done = fr.delivered[tail]
             span = float(fr.t_s[tail][-1] - fr.t_s[tail][0])
