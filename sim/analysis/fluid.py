@@ -430,14 +430,14 @@ def recovery_s(fr: FluidRun, after_s: float, slo_s: float, threshold: float = 0.
     return math.nan
 
 
-def collapses(p: FluidParams, trigger: Trigger, horizon_s: float = 3600.0, slo_s: float = 30.0
-              ) -> tuple[bool, float]:  # fmt: skip
+def collapses(p: FluidParams, trigger: Trigger, horizon_s: float = 3600.0, slo_s: float = 30.0,
+              dt: float = 0.1) -> tuple[bool, float]:  # fmt: skip
     """Whether the loop stays collapsed after ``trigger`` (not back within the horizon).
 
     Returns:
         ``(collapsed, recovery_s)``: recovery is NaN when collapsed.
     """
-    fr = run(p, trigger, horizon_s)
+    fr = run(p, trigger, horizon_s, step_s=60.0, dt=dt)
     rec = recovery_s(fr, trigger.end_s, slo_s)
     return math.isnan(rec), rec
 
