@@ -107,8 +107,10 @@ def _branches(grid_loads: Sequence[float], pipelines: Sequence[str], settle_s: f
 
 def boundary_length_s(pipeline: str, policy: str, kind: str, size: float, horizon_s: float,
                       longest_s: float = 600.0) -> float:  # fmt: skip
-    """The shortest trigger of ``size`` the fluid model does not recover from (bisection on
-    the length to 4 s; ``inf`` when even ``longest_s`` recovers)."""
+    """The shortest trigger of ``size`` the fluid model does not recover from, in seconds.
+
+    A bisection on the length, to 4 s; ``inf`` when even ``longest_s`` recovers.
+    """
     params = fluid_params(pipeline, policy)
     assert params is not None
 
@@ -126,7 +128,8 @@ def boundary_length_s(pipeline: str, policy: str, kind: str, size: float, horizo
     return hi
 
 
-def _boundary(grid_sizes: Mapping[str, Sequence[float]], horizon_s: float) -> pd.DataFrame:
+def _boundary(grid_sizes: Mapping[tuple[str, str], Sequence[float]], horizon_s: float
+              ) -> pd.DataFrame:  # fmt: skip
     rows = []
     for (pipeline, kind), sizes in grid_sizes.items():
         for size in sizes:
@@ -144,13 +147,12 @@ def extra_tables(o: Options, ds: Sequence[Design[Any]], run: Run) -> Mapping[str
     timeline = pd.DataFrame(_binned(by_name["headline"], run, TIMELINE_METRICS))
     ramp = pd.DataFrame(_binned(by_name["ramp"], run, ("offered_per_s", "goodput_per_s")))
     pipelines = sorted({p for (p, _) in grid.map_policies})
-    sizes: dict[str, list[float]] = {}
-    for (pipeline, kind) in grid.map_policies:
+    sizes: dict[tuple[str, str], list[float]] = {}
+    for pipeline, kind in grid.map_policies:
         base = grid.spike_sizes if kind == "spike" else grid.slow_factors
         fine = base if o.quick else sorted({*base, *(x + 0.25 for x in base[:-1]), 1.25})
-        sizes[f"{pipeline}|{kind}"] = list(fine)
-    boundary = _boundary({tuple(k.split("|")): v for k, v in sizes.items()},  # type: ignore[misc]
-                         grid.horizon_s)  # fmt: skip
+        sizes[(pipeline, kind)] = list(fine)
+    boundary = _boundary(sizes, grid.horizon_s)
     return {"timeline": timeline, "ramp": ramp,
             "fluid_branches": _branches(grid.branch_loads, pipelines, grid.horizon_s),
             "fluid_boundary": boundary}  # fmt: skip

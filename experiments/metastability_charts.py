@@ -31,7 +31,7 @@ PIPELINE_LABEL = {"sqs": "SQS → Lambda → database", "sns": "SNS → Lambda (
 
 def _panels(df: pd.DataFrame) -> list[tuple[str, str, str]]:
     keys = df[["pipeline", "trigger", "policy"]].drop_duplicates()
-    return [tuple(r) for r in keys.itertuples(index=False)]  # type: ignore[misc]
+    return [(str(a), str(b), str(c)) for a, b, c in keys.itertuples(index=False)]
 
 
 def chart_map(map_df: pd.DataFrame, boundary: pd.DataFrame, out: Path, grid: Grid) -> None:
@@ -40,7 +40,7 @@ def chart_map(map_df: pd.DataFrame, boundary: pd.DataFrame, out: Path, grid: Gri
     cols = min(4, len(panels))
     rows = math.ceil(len(panels) / cols)
     fig, axes = new_panels(rows, cols, 3.6 * cols, 3.2 * rows + 0.8)
-    flat = list(np.atleast_1d(axes).ravel())
+    flat = axes
     norm = Normalize(0.0, grid.horizon_s - TRIGGER_START_S)
     for ax, (pipeline, kind, policy) in zip(flat, panels, strict=False):
         sub = select(map_df, "recovery_capped_s", pipeline=pipeline, trigger=kind, policy=policy)
@@ -106,7 +106,7 @@ def chart_headline(headline: pd.DataFrame, steady: pd.DataFrame, out: Path) -> N
         (steady, "cost_per_million_usd", 1.0, "no trigger: cost (USD per million messages)"),
     )
     fig, axes = new_panels(3, 2, 14.0, 13.0)
-    for ax, (df, metric, scale, label) in zip(np.ravel(axes), panels, strict=True):
+    for ax, (df, metric, scale, label) in zip(axes, panels, strict=True):
         _bars(ax, df, metric, scale)
         ax.set_ylabel(label)
     row = headline.iloc[0]
@@ -154,8 +154,11 @@ def chart_timeseries(timeline: pd.DataFrame, out: Path, grid: Grid) -> None:
 
 
 def pick_pair_from_timeline(timeline: pd.DataFrame) -> tuple[tuple[str, str], tuple[str, str]]:
-    """The collapsed and recovering pair, judged from the final bins of the timeline: the
-    default (lowest final goodput ÷ offered) and the best other policy of its pipeline."""
+    """The collapsed and the recovering (pipeline, policy) of the timeline.
+
+    Judged from its last 10 minutes: the default of the pipeline where it does worst
+    (goodput ÷ offered), and the best other policy of that pipeline.
+    """
     good = timeline[timeline["metric"] == "goodput_per_s"]
     off = timeline[timeline["metric"] == "offered_per_s"]
     last = good["t_s"].max()
@@ -174,10 +177,10 @@ def pick_pair_from_timeline(timeline: pd.DataFrame) -> tuple[tuple[str, str], tu
 
 def chart_hysteresis(ramp: pd.DataFrame, branches: pd.DataFrame, out: Path) -> None:
     """Goodput against offered load on the way up and down, and the fluid model's branches."""
-    keys = ramp[["pipeline", "policy"]].drop_duplicates().itertuples(index=False)
-    keys = list(keys)
+    keys = [(str(a), str(b)) for a, b in
+            ramp[["pipeline", "policy"]].drop_duplicates().itertuples(index=False)]
     fig, axes = new_panels(1, len(keys), 6.0 * len(keys), 5.0)
-    for ax, (pipeline, policy) in zip(np.atleast_1d(axes).ravel(), keys, strict=True):
+    for ax, (pipeline, policy) in zip(axes, keys, strict=True):
         g = select(ramp, "goodput_per_s", pipeline=pipeline, policy=policy)
         o = select(ramp, "offered_per_s", pipeline=pipeline, policy=policy)
         df = g.merge(o[["t_s", "mean"]], on="t_s", suffixes=("", "_offered"))

@@ -215,8 +215,10 @@ def ramp_points(grid: Grid) -> list[Point]:
 
 
 def ramp_profile(grid: Grid) -> list[tuple[float, float]]:
-    """A triangle in steps of BIN_S: from 0.1 × capacity up to the peak at half the horizon
-    and back down (``(start_s, rate_per_s)`` steps)."""
+    """A triangle of ``(start_s, rate_per_s)`` steps of BIN_S.
+
+    From 0.1 × capacity up to the peak at half the horizon and back down.
+    """
     n = int(grid.horizon_s // BIN_S)
     low, peak = 0.1 * CAPACITY_PER_S, grid.ramp_peak * CAPACITY_PER_S
     out = []

@@ -179,15 +179,17 @@ def _hysteresis(ramp: pd.DataFrame) -> list[str]:
         up, down = gap[gap.index < mid], gap[gap.index >= mid]
         if up.empty or down.empty:
             continue
-        t_up, t_down = up.idxmin(), down.idxmin()
+        t_up, t_down = float(up.idxmin()), float(down.idxmin())  # type: ignore[arg-type]
+        rising = float(good[good.index < mid].sum()) / max(float(off[off.index < mid].sum()), 1e-9)
+        falling = float(good[good.index >= mid].sum()) / max(
+            float(off[off.index >= mid].sum()), 1e-9)  # fmt: skip
         out.append(f"- {NAME[str(pipeline)]}, {policy}: in the bin whose offered load is "
                    f"nearest the base load ({BASE_RATE_PER_S:.1f}/s), goodput is "
                    f"{number(float(good[t_up]))}/s of {number(float(off[t_up]))}/s offered on "
                    f"the way up (at {t_up / 60:g} min) and {number(float(good[t_down]))}/s of "
                    f"{number(float(off[t_down]))}/s on the way down (at {t_down / 60:g} min); "
-                   f"goodput over the whole rising leg {number(float(good[good.index < mid].sum()) / max(float(off[off.index < mid].sum()), 1e-9) * 100)}% "
-                   f"of the offered load, over the falling leg "
-                   f"{number(float(good[good.index >= mid].sum()) / max(float(off[off.index >= mid].sum()), 1e-9) * 100)}%.")  # fmt: skip
+                   f"goodput over the whole rising leg {percent(rising)} of the offered load, "
+                   f"over the falling leg {percent(falling)}.")  # fmt: skip
     return out
 
 

@@ -111,11 +111,14 @@ def timeline(r: RunResult, msgs: pd.DataFrame, horizon_s: float, bin_s: float,
 
 def recovery(tl: pd.DataFrame, after_s: float, bin_s: float, share: float,
              hold_s: float) -> float:  # fmt: skip
-    """Seconds from ``after_s`` to the start of the first bin from which goodput stays ≥
-    ``share`` × offered for ``hold_s`` (module docstring); NaN if none."""
+    """The recovery time after ``after_s`` (seconds; NaN if none), as the module doc says.
+
+    From ``after_s`` to the start of the first bin from which goodput stays ≥ ``share`` ×
+    offered for ``hold_s``.
+    """
     ok = (tl["goodput_per_s"] >= share * tl["offered_per_s"]).to_numpy()
     starts = tl["t_s"].to_numpy()
-    n_hold = max(1, int(math.ceil(hold_s / bin_s)))
+    n_hold = max(1, math.ceil(hold_s / bin_s))
     first = int(np.searchsorted(starts, after_s, side="right")) - 1
     for b in range(max(first, 0), len(starts) - n_hold + 1):
         if ok[b : b + n_hold].all():

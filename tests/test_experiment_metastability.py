@@ -154,7 +154,7 @@ def test_design_points_are_distinct_and_the_policies_apply() -> None:
         for d in designs:
             assert d.scenario(d.points[0]).name == d.points[0].name
     assert design.KNEE == 10
-    assert design.CAPACITY_PER_S == pytest.approx(10 / (0.4 * (1 + 0.45 + 0.9)))
+    assert pytest.approx(10 / (0.4 * (1 + 0.45 + 0.9))) == design.CAPACITY_PER_S
     for pol in design.POLICIES:
         for pipeline in pol.pipelines:
             s = design.scenario(design.Point("map", pipeline, pol.name, "slow", 2.0, 30.0),

@@ -75,8 +75,8 @@ __all__ = [
     "collapses",
     "equilibrium_branches",
     "mean_backoffs_s",
-    "run",
     "recovery_s",
+    "run",
     "service_time_s",
     "step",
     "throughput_per_s",
@@ -358,7 +358,7 @@ def run(
     steps = tuple(rate_profile) if rate_profile else ((0.0, p.rate_per_s),)
     y = FluidState.empty(p, backlog)
     per = max(1, round(step_s / dt))
-    n_out = int(round(horizon_s / (per * dt)))
+    n_out = round(horizon_s / (per * dt))
     cols: dict[str, list[float]] = {c: [] for c in (
         "t", "offered", "good", "backlog", "at_db", "retrying", "level", "util", "wasted",
         "out", "delivered", "attempts")}  # fmt: skip
