@@ -64,6 +64,7 @@ from experiments.metastability_design import (
     BASE_RATE_PER_S,
     BIN_S,
     CAPACITY_PER_S,
+    FLUID_DT_S,
     FULL,
     HOLD_S,
     QUICK,
@@ -99,7 +100,7 @@ def _branches(grid_loads: Sequence[float], pipelines: Sequence[str], settle_s: f
         params = fluid_params(pipeline, "default")
         assert params is not None
         for row in fluid.equilibrium_branches(params, [x * CAPACITY_PER_S for x in grid_loads],
-                                              settle_s=settle_s, dt=0.1):  # fmt: skip
+                                              settle_s=settle_s, dt=FLUID_DT_S):  # fmt: skip
             rows.append({"pipeline": pipeline, "load": row["rate_per_s"] / CAPACITY_PER_S,
                          **row})  # fmt: skip
     return pd.DataFrame(rows)
@@ -116,7 +117,7 @@ def boundary_length_s(pipeline: str, policy: str, kind: str, size: float, horizo
 
     def collapsed(length: float) -> bool:
         trig = fluid.Trigger(kind, size, TRIGGER_START_S, length)
-        fr = fluid.run(params, trig, horizon_s, step_s=BIN_S, dt=0.1)
+        fr = fluid.run(params, trig, horizon_s, step_s=BIN_S, dt=FLUID_DT_S)
         return math.isnan(fluid.recovery_s(fr, trig.end_s, SLO_S, RECOVERY_SHARE, HOLD_S))
 
     if not collapsed(longest_s):

@@ -42,6 +42,7 @@ RECOVERY_SHARE = 0.9  # recovered: goodput ≥ this share of the offered load ..
 HOLD_S = 300.0  # ... in every bin for this long
 TRIGGER_START_S = 300.0
 OBSERVE_S = 10.0
+FLUID_DT_S = 0.2  # the fluid model's integration step (0.05 and 0.1 give the same boundaries)
 
 
 def _fluid_base(rate: float) -> fluid.FluidParams:
@@ -330,7 +331,7 @@ def fluid_outcome(p: Point, horizon_s: float) -> tuple[float, float] | None:
     trig = fluid_trigger(p)
     if params is None or trig is None:
         return None
-    fr = fluid.run(params, trig, horizon_s, step_s=BIN_S, dt=0.1)
+    fr = fluid.run(params, trig, horizon_s, step_s=BIN_S, dt=FLUID_DT_S)
     rec = fluid.recovery_s(fr, trig.end_s, SLO_S, RECOVERY_SHARE, HOLD_S)
     return (float(math.isnan(rec)), rec)
 
