@@ -341,8 +341,9 @@ def findings(rep: Report, grid: Grid) -> str:
         f"N* = √((1 − σ)/κ) = {USL_PEAK_N:.2f}, so the capacity, max over N ≤ "
         f"{MAX_CONNECTIONS} connections, is X({KNEE}) = {CAPACITY_PER_S:.2f} queries/s, the "
         f"unit of the offered loads. Client: timeout {CLIENT_TIMEOUT_S:g} s per attempt, the "
-        f"SDK's standard retries (3 attempts, full-jitter backoff from 1 s); the SDK's retry "
-        f"quota is not modelled. Loads last {grid.window_s:g} s, then the runs drain until "
+        f"SDK's standard retries (3 attempts, full-jitter backoff from 1 s) with its retry "
+        f"quota (500 tokens, 5 per retry, 10 per retried timeout, shared by a function's "
+        f"calls). Loads last {grid.window_s:g} s, then the runs drain until "
         f"every message is delivered or dead-lettered; latency includes that drain, and "
         f"covers delivered messages only.",
         "",
@@ -360,7 +361,9 @@ def findings(rep: Report, grid: Grid) -> str:
         f"end of a run is {number(in_flight)}. The database model (USL with σ, κ and an "
         f"exponential query time, a FIFO line for a pooled connection) stands for a team's own "
         f"measurements; the event source scales up by 5 batches a second while a backlog "
-        f"remains and never scales down in a run, and backs off throttled batches until their "
-        f"visibility timeout (AWS documents neither schedule); cold starts take 0.25 s."
+        f"remains, backs off one batch per throttled or failed invocation (not below 2), "
+        f"retries throttled batches after 1, 2, 4, ... s (at most 60 s) until their visibility "
+        f"timeout, and scales down to its use plus one after 60 s unused (AWS documents the "
+        f"behaviour, not these numbers: they are assumptions); cold starts take 0.25 s."
     )
     return "\n".join(lines) + "\n"

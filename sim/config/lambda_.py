@@ -109,8 +109,12 @@ class LambdaFunctionSpec(Spec):
     """A Lambda function; ``trigger`` makes it the consumer of an SQS queue.
 
     ``duration_s`` is one invocation whatever its batch size; ``duration_per_message_s`` is added
-    per message of the batch. ``outputs`` (derived messages), ``calls`` (dependencies) and
-    ``idempotent`` describe the handler (:mod:`sim.config.handler`).
+    per message of the batch. ``outputs`` (derived messages), ``calls`` (dependencies),
+    ``idempotent`` and ``max_message_age_s`` describe the handler (:mod:`sim.config.handler`).
+    ``max_message_age_s``: an input older than this when the handler starts (since it was sent
+    to the trigger queue, or since Lambda accepted the asynchronous invoke) is dropped at once,
+    unprocessed, and counted ``expired`` (the Builders' Library's "Avoiding insurmountable
+    queue backlogs"); none by default.
     """
 
     fields_source: ClassVar[Source] = CHOICE
@@ -128,3 +132,4 @@ class LambdaFunctionSpec(Spec):
     outputs: tuple[OutputSpec, ...] = ()
     calls: tuple[CallSpec, ...] = ()
     idempotent: IdempotencySpec | None = None
+    max_message_age_s: PosFloat | None = None

@@ -44,6 +44,15 @@ Modelled:
       caller gets the answer when the run ends: success, a function error (the whole
       invocation fails on the message's error draw or the timeout), throttling when no
       concurrency is free, unavailable during an outage. No retry on the function's side.
+    * ``max_message_age_s``: when the handler starts (after the cold start) an input older
+      than this is dropped unprocessed: deleted from the queue (it counts as processed
+      there), its pair ``expired``, counted in ``dropped_too_old``. The age of an SQS message
+      runs from its send to the trigger queue (its ``SentTimestamp``; the queue's enqueue time,
+      kept by a standard dead-letter queue); of an asynchronous event, from Lambda's accepting
+      the invoke (the clock of ``max_event_age_s``). Dropping takes no time: a batch of stale
+      messages runs 0 s; otherwise ``duration_s`` is drawn as usual and
+      ``duration_per_message_s`` only for the fresh messages. A synchronous invocation is
+      never too old (its caller is waiting for it).
 
 Not modelled:
     * The event source mapping's optimisation to as few as 2 batches at low traffic (it
@@ -163,6 +172,8 @@ class LambdaFunction(Component):
         )
         self._keep_alive_s = spec.cold_start.keep_alive_s
         self.timeout_s = spec.timeout_s
+        #: the handler drops inputs older than this when it starts (None: no limit)
+        self.max_age_s = spec.max_message_age_s
         self.error_rate = spec.errors.rate
         self.poison_rate = spec.errors.poison_rate
         self._error_draw = streams.uniform(name, "errors")
@@ -455,6 +466,31 @@ class LambdaFunction(Component):
         if run > self.timeout_s:
             return cold_s, self.timeout_s, True
         return cold_s, run, False
+
+    def plan_aged_run(
+        self, cold: bool, sent_s: list[float], now: float
+    ) -> tuple[float, float, bool, list[bool] | None]:
+        """:meth:`plan_run` with ``max_message_age_s``: also which inputs are too old.
+
+        ``sent_s`` holds, per input, the time its age counts from. An input is too old when
+        its age when the handler starts (after the cold start) exceeds ``max_message_age_s``.
+        Dropping one takes no time: ``duration_s`` is drawn only when some input is fresh, and
+        ``duration_per_message_s`` only for the fresh ones. The last item is the list of
+        flags, or None when every input is fresh.
+        """
+        cold_s = self._cold_duration() if cold else 0.0
+        start = now + cold_s
+        limit = self.max_age_s
+        assert limit is not None
+        stale = [start - t > limit for t in sent_s]
+        fresh = stale.count(False)
+        if fresh == 0:
+            return cold_s, 0.0, False, stale
+        run = self._duration() if self.plain_run else self.run_time(fresh, now)
+        flags = stale if fresh < len(stale) else None
+        if run > self.timeout_s:
+            return cold_s, self.timeout_s, True, flags
+        return cold_s, run, False, flags
 
 
 # --------------------------------------------------------------------------- port

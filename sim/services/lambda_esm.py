@@ -37,7 +37,7 @@ from sim.config.lambda_ import TriggerSpec
 from sim.engine.faults import THROTTLED, UNAVAILABLE
 from sim.engine.samplers import is_zero, make_sampler
 from sim.engine.schedule import Timer, call_after, call_at
-from sim.services.handler import FAILED, OK, SKIPPED
+from sim.services.handler import FAILED, OK, STALE
 from sim.services.sqs.queue import Queue, QueueCopy
 
 if TYPE_CHECKING:
@@ -63,6 +63,7 @@ class _Batch:
         "received_s",
         "retries",
         "returning",
+        "stale",
         "timed_out",
     )
 
@@ -80,6 +81,7 @@ class _Batch:
         self.finished = False
         self.probe = False  # invoked to probe for concurrency (a retry, a scale-up step)
         self.returning = False  # its return to the queue at the visibility timeout is set
+        self.stale: list[bool] | None = None  # inputs too old when the handler started
 
     def invoke(self, _: Event | None = None) -> None:
         self.esm._invoke(self)
@@ -92,7 +94,9 @@ class _Batch:
         esm = self.esm
         run_start = esm.env.now - self.ran_s
         pairs = [copy.pair for copy, _ in self.entries]
-        esm.fn.handler.execute(pairs, esm._fifo, self.env, run_start, self.effects_done)
+        esm.fn.handler.execute(
+            pairs, esm._fifo, self.env, run_start, self.effects_done, self.stale
+        )
 
     def effects_done(self, outcomes: list[int] | None, ran_s: float) -> None:
         self.ran_s = ran_s
@@ -139,6 +143,7 @@ class EventSourceMapping:
         self._window_open = False
         self._fifo = queue.fifo
         self._trace = fn.ledger.trace
+        self._aged = fn.max_age_s is not None  # the handler drops inputs that are too old
         #: throttled batches waiting to be invoked again, oldest receive first
         self._throttled: deque[_Batch] = deque()
         self._probe_timer: Timer | None = None  # the next retry of throttled batches
@@ -307,7 +312,11 @@ class EventSourceMapping:
             return
         if batch.probe:
             self._interval_s = _RETRY_FIRST_S  # the function had concurrency to spare
-        cold_s, run, batch.timed_out = fn.plan_run(got is True, len(batch.entries), now)
+        if self._aged:
+            sent = [copy.enqueue_s for copy, _ in batch.entries]  # SentTimestamp
+            cold_s, run, batch.timed_out, batch.stale = fn.plan_aged_run(got is True, sent, now)
+        else:
+            cold_s, run, batch.timed_out = fn.plan_run(got is True, len(batch.entries), now)
         batch.ran_s = run
         batch.env = fn.current_env  # released with the run, whether it times out or not
         if fn.effects and not batch.timed_out:
@@ -336,7 +345,7 @@ class EventSourceMapping:
             len(entries) == 1
             and not timed_out
             and trace is None
-            and (outcomes is None or outcomes[0] != SKIPPED)
+            and (outcomes is None or outcomes[0] <= FAILED)
         ):
             # fast path: one message
             copy = entries[0][0]
@@ -369,6 +378,7 @@ class EventSourceMapping:
             return
         ok: list[tuple[QueueCopy, int]] = []
         failed: list[tuple[QueueCopy, int]] = []
+        stale: list[tuple[QueueCopy, int]] | None = None
         for i, entry in enumerate(entries):
             copy = entry[0]
             pair = copy.pair
@@ -390,16 +400,27 @@ class EventSourceMapping:
                     break
             else:
                 ok.append(entry)
-                if intended and outcome != SKIPPED:
+                if outcome == STALE:
+                    stale = stale or []
+                    stale.append(entry)
+                    continue
+                if intended and outcome == OK:
                     ledger.success(pair)
                 if trace is not None:
                     ledger.log(now, fn.name, "success", pair.msg.id)
         if timed_out or (failed and not self.report_failures):
             ledger.function_error(fn.stats)  # the handler raised (a partial response did not)
         if failed and not self.report_failures:
-            self._finish(batch, None, entries)
-        else:
-            self._finish(batch, ok, failed)
+            self._finish(batch, None, entries)  # the stale ones return with the others
+            return
+        if stale:
+            # dropped unprocessed: deleted like a success, the pair expires with its copy
+            for copy, _ in stale:
+                if not copy.parked:
+                    ledger.too_old(copy.pair)
+                if trace is not None:
+                    ledger.log(now, fn.name, "too_old", copy.pair.msg.id)
+        self._finish(batch, ok, failed)
 
     def _finish(
         self,
