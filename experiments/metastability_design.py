@@ -67,6 +67,14 @@ BASE_RATE_PER_S = BASE_LOAD * CAPACITY_PER_S
 
 # --------------------------------------------------------------------------- policies
 
+#: The circuit breaker of the ``circuit_breaker`` policy: half of the last 30 s of calls failed
+#: (at least 10) opens it for 30 s; one probe closes it (an assumption: AWS gives no numbers).
+BREAKER: dict[str, float] = {"window_s": 30.0, "failure_ratio": 0.5, "min_calls": 10,
+                             "open_s": 30.0, "half_open_probes": 1}  # fmt: skip
+#: An input older than this cannot be processed within the SLO (it may wait a client timeout
+#: at the database): the ``max_message_age`` policy drops it unprocessed (``expired``).
+MAX_MESSAGE_AGE_S = SLO_S - CLIENT_TIMEOUT_S
+
 
 class Policy(NamedTuple):
     """A retry policy or mitigation: what it changes in the scenario and in the fluid model.
@@ -107,6 +115,13 @@ POLICIES: tuple[Policy, ...] = (
            fluid={"max_level": float(KNEE)}),
     Policy("per_environment", "a connection per execution environment (no pool)",
            connection="per_environment", fluid=None),
+    Policy("circuit_breaker",
+           f"circuit breaker on the call: opens for {BREAKER['open_s']:g} s when half the "
+           f"calls of the last {BREAKER['window_s']:g} s failed",
+           call={"circuit_breaker": BREAKER}, fluid=None),
+    Policy("max_message_age", f"drop inputs older than {MAX_MESSAGE_AGE_S:g} s "
+           "(function max_message_age_s)",
+           function={"max_message_age_s": MAX_MESSAGE_AGE_S}, fluid=None),
 )  # fmt: skip
 POLICY_BY_NAME = {p.name: p for p in POLICIES}
 
@@ -144,8 +159,9 @@ FULL = Grid(
     lengths_s=(10.0, 30.0, 90.0),
     map_policies={("sqs", "spike"): None,
                   ("sqs", "slow"): ("default", "no_retries", "max_concurrency",
-                                    "per_environment"),
-                  ("sns", "spike"): ("default", "no_quota", "no_retries", "reserved")},
+                                    "circuit_breaker", "max_message_age"),
+                  ("sns", "spike"): ("default", "no_retries", "reserved", "circuit_breaker",
+                                     "max_message_age")},
     map_replications=1, reference=("spike", 2.0, 30.0), headline_policies=None,
     headline_replications=3,
     steady_replications=2, ramp_peak=1.3,

@@ -171,6 +171,7 @@ def measure(p: Any, r: RunResult, slo_s: float, bin_s: float, share: float, hold
         "dead_lettered_fraction": _ratio(_m(r, "dead_lettered"), expected),
         "lost_fraction": _ratio(_m(r, "lost"), expected),
         "expired_fraction": _ratio(_m(r, "expired"), expected),
+        "dropped_too_old_fraction": _ratio(_m(r, "dropped_too_old"), produced),
         "in_flight_fraction": _ratio(_m(r, "in_flight"), expected),
         "throttles_per_message": _ratio(_m(r, "throttles"), produced),
         "function_timeouts": _m(r, "function_timeouts"),

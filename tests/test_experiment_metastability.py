@@ -165,6 +165,8 @@ def test_design_points_are_distinct_and_the_policies_apply() -> None:
             assert call.retry.max_attempts == pol.retry.get("max_attempts", 3)
             assert (call.retry.quota is None) == (pol.retry.get("quota", True) is False)
             assert worker.reserved_concurrency == pol.reserved_concurrency
+            assert worker.max_message_age_s == pol.function.get("max_message_age_s")
+            assert (call.circuit_breaker is None) == ("circuit_breaker" not in pol.call)
             assert s.outages[0].factor == 2.0
             params = design.fluid_params(pipeline, pol.name)
             assert (params is None) == (pol.fluid is None)
