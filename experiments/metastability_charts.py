@@ -39,46 +39,50 @@ def chart_map(map_df: pd.DataFrame, boundary: pd.DataFrame, out: Path, grid: Gri
     panels = _panels(map_df)
     cols = min(4, len(panels))
     rows = math.ceil(len(panels) / cols)
-    fig, axes = new_panels(rows, cols, 3.6 * cols, 3.2 * rows + 0.8)
-    flat = axes
+    fig, axes = new_panels(rows, cols, max(3.7 * cols + 1.0, 11.0), 3.3 * rows + 0.9)
     norm = Normalize(0.0, grid.horizon_s - TRIGGER_START_S)
-    for ax, (pipeline, kind, policy) in zip(flat, panels, strict=False):
-        sub = select(map_df, "recovery_capped_s", pipeline=pipeline, trigger=kind, policy=policy)
-        col = select(map_df, "collapsed", pipeline=pipeline, trigger=kind, policy=policy)
+    cmap = "viridis_r"
+    sc = None
+    for ax, (pipeline, kind, policy) in zip(axes, panels, strict=False):
+        eq = {"pipeline": pipeline, "trigger": kind, "policy": policy}
+        sub = select(map_df, "recovery_capped_s", **eq)
+        col = select(map_df, "collapsed", **eq).set_index(["size", "length_s"])
         lengths = sorted(sub["length_s"].unique())
         sizes = sorted(sub["size"].unique())
-        img = np.full((len(sizes), len(lengths)), math.nan)
-        for _, r in sub.iterrows():
-            img[sizes.index(r["size"]), lengths.index(r["length_s"])] = r["mean"]
-        mesh = ax.imshow(img, origin="lower", cmap="viridis_r", norm=norm, aspect="auto")
-        for _, r in col.iterrows():
-            x, y = lengths.index(r["length_s"]), sizes.index(r["size"])
+        sc = ax.scatter(sub["length_s"], sub["size"], c=sub["mean"], cmap=cmap, norm=norm,
+                        marker="s", s=700, edgecolors="0.3")  # fmt: skip
+        for (size, length), r in col.iterrows():
             if r["mean"] > 0:
-                ax.text(x, y, f"× {r['mean']:.0%}" if r["n"] > 1 else "×", ha="center",
-                        va="center", color="white", fontsize=12, fontweight="bold")  # fmt: skip
+                text = f"×{r['mean']:.0%}" if r["n"] > 1 else "×"
+                ax.text(length, size, text, ha="center", va="center", color="white",
+                        fontsize=11, fontweight="bold")  # fmt: skip
             if not pd.isna(r.get("theory", math.nan)):
-                ax.plot(x + 0.3, y + 0.3, marker="o", markersize=7, color="red",
+                ax.plot(length * 1.45, size, marker="o", markersize=6, color="red",
                         markerfacecolor="red" if r["theory"] > 0 else "none")  # fmt: skip
         b = boundary[(boundary["pipeline"] == pipeline) & (boundary["trigger"] == kind)
-                     & (boundary["policy"] == policy)]  # fmt: skip
+                     & (boundary["policy"] == policy)].sort_values("size")  # fmt: skip
         if len(b):
-            bx = [float(np.interp(math.log(v), [math.log(v0) for v0 in lengths],
-                                  range(len(lengths)))) if math.isfinite(v) else math.nan
-                  for v in b["length_s"]]  # fmt: skip
-            by = np.interp(b["size"], sizes, range(len(sizes)))
-            ax.plot(bx, by, color="red", linestyle="--", linewidth=1.2,
-                    label="fluid model: collapse boundary")  # fmt: skip
-            ax.legend(loc="lower right", fontsize=7)
-        ax.set_xticks(range(len(lengths)), [f"{v:g}" for v in lengths])
-        ax.set_yticks(range(len(sizes)), [f"{v:g}" for v in sizes])
-        ax.set_xlabel("trigger length (s)")
-        ax.set_ylabel(KIND_LABEL[kind].split(" (")[0] + " size (×)")
-        ax.set_title(f"{pipeline.upper()} · {kind}: {policy}", fontsize=9)
-    for ax in flat[len(panels):]:
+            ok = b[np.isfinite(b["length_s"])]
+            ax.plot(ok["length_s"], ok["size"], color="red", linestyle="--", linewidth=1.2,
+                    label="fluid model: shortest trigger\nit does not recover from")  # fmt: skip
+            ax.legend(loc="upper right", fontsize=6)
+        ax.set_xscale("log")
+        ax.set_xlim(min(lengths) / 2.2, max(lengths) * 2.5)
+        pad = 0.25 * (max(sizes) - min(sizes) or 1.0)
+        ax.set_ylim(min(sizes) - pad, max(sizes) + pad)
+        ax.set_xticks(lengths, [f"{v:g}" for v in lengths])
+        ax.minorticks_off()
+        ax.set_yticks(sizes, [f"{v:g}" for v in sizes])
+        ax.set_xlabel("trigger length (s, log scale)")
+        ax.set_ylabel("spike size (× base load)" if kind == "spike"
+                      else "slowdown (× service time)")  # fmt: skip
+        ax.set_title(f"{pipeline.upper()} · {kind} · {policy}", fontsize=9)
+    for ax in axes[len(panels):]:
         ax.set_visible(False)
-    fig.colorbar(mesh, ax=flat, shrink=0.8,
-                 label="recovery time after the trigger (s; not recovered = rest of the run)")
-    fig.suptitle("Stability map: × = no recovery within the run (share of replications); "
+    if sc is not None:
+        fig.colorbar(sc, ax=axes, shrink=0.6, label="recovery time after the trigger (s)")
+    fig.suptitle("Stability map. Colour: recovery time (no recovery = the rest of the run); "
+                 "× = no recovery within the run (share of replications);\n"
                  "red ● = the fluid model collapses, ○ = it recovers", fontsize=10)  # fmt: skip
     save_png(fig, out)
 
