@@ -164,7 +164,7 @@ FULL = Grid(
                                      "max_message_age")},
     map_replications=1, reference=("spike", 2.0, 30.0), headline_policies=None,
     headline_replications=3,
-    steady_replications=2, ramp_peak=1.3,
+    steady_replications=5, ramp_peak=1.3,
     ramp_policies={"sqs": ("default", "max_concurrency"), "sns": ("default", "reserved")},
     ramp_replications=2,
     branch_loads=(0.2, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3),

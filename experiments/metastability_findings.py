@@ -178,6 +178,17 @@ def _safe(map_df: pd.DataFrame, head: pd.DataFrame, steady: pd.DataFrame) -> lis
     return out
 
 
+def _recovery(collapsed: pd.Series | None, capped: pd.Series | None) -> str:
+    """Recovery time in words: "never" when every replication collapsed (a censored time)."""
+    if collapsed is None or capped is None:
+        return "n/a"
+    if float(collapsed["mean"]) >= 1.0:
+        return f"never within the run (> {number(float(capped['mean']))} s)"
+    if float(collapsed["mean"]) > 0.0:
+        return f"{mean_ci(capped)} (a run that never recovered counts until the run's end)"
+    return mean_ci(capped)
+
+
 def _headline_table(head: pd.DataFrame, steady: pd.DataFrame) -> list[str]:
     lines = ["| pipeline | policy | collapsed (share of replications) | recovery (s) | "
              "goodput after the trigger | p99 latency (s) | dead-lettered | cost per million "
@@ -190,7 +201,7 @@ def _headline_table(head: pd.DataFrame, steady: pd.DataFrame) -> list[str]:
         lines.append(
             f"| {NAME[str(pipeline)]} | {policy} | "
             f"{percent(col['mean']) if col is not None else 'n/a'} | "
-            f"{mean_ci(summary_row(head, 'recovery_capped_s', **eq))} | "
+            f"{_recovery(col, summary_row(head, 'recovery_capped_s', **eq))} | "
             f"{percent_ci(summary_row(head, 'goodput_fraction', **eq))} | "
             f"{mean_ci(summary_row(head, 'latency_p99_s', **eq))} | "
             f"{percent_ci(summary_row(head, 'dead_lettered_fraction', **eq))} | "
@@ -232,10 +243,12 @@ def _differences(diff: pd.DataFrame) -> list[str]:
         cost = summary_row(g, "cost_per_million_usd", **eq)
         if gp is None:
             continue
+        same = rc is not None and rc["std"] == 0 and rc["mean"] == 0
+        rec = ("the same (neither recovers within the run)" if same else mean_ci(rc, "s"))
         out.append(f"- {NAME[str(pipeline)]}, {policy} − default: goodput "
                    f"{number(gp['mean'] * 100)} percentage points (95% CI "
                    f"{number(gp['ci_low'] * 100)} to {number(gp['ci_high'] * 100)}), recovery "
-                   f"{mean_ci(rc, 's')}, cost {mean_ci(cost, 'USD per million')}.")  # fmt: skip
+                   f"{rec}, cost {mean_ci(cost, 'USD per million')}.")  # fmt: skip
     return out
 
 
@@ -259,8 +272,28 @@ def _hysteresis(ramp: pd.DataFrame) -> list[str]:
                    f"the way up (at {t_up / 60:g} min) and {number(float(good[t_down]))}/s of "
                    f"{number(float(off[t_down]))}/s on the way down (at {t_down / 60:g} min); "
                    f"goodput over the whole rising leg {percent(rising)} of the offered load, "
-                   f"over the falling leg {percent(falling)}.")  # fmt: skip
+                   f"over the falling leg {percent(falling)}; {_back(good, off, mid)}.")
+    if out:
+        out.append(
+            "- Reading the falling leg: while the offered load exceeds the capacity a backlog "
+            "builds in every configuration, and its messages are older than the goodput "
+            "deadline when they are processed, so goodput stays low on the way down until that "
+            "backlog has drained even where nothing is metastable. The test of metastability "
+            "is whether goodput comes back before the load has fallen far below the level "
+            "where it was lost: a configuration that drains comes back on the falling leg, a "
+            "collapsed one only when the load is a fraction of its capacity, or never."
+        )
     return out
+
+
+def _back(good: pd.Series, off: pd.Series, mid: float) -> str:
+    """When goodput is back to 90% of the offered load on the falling leg, in words."""
+    falling = [t for t in good.index if t >= mid and float(off[t]) > 0]
+    for t in falling:
+        if all(float(good[u]) >= 0.9 * float(off[u]) for u in falling if u >= t):
+            return (f"goodput is back to 90% of the offered load from minute {t / 60:g} on, "
+                    f"at an offered {number(float(off[t]))}/s")
+    return "goodput never comes back to 90% of the offered load before the ramp ends"
 
 
 def _branches(branches: pd.DataFrame) -> list[str]:
