@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -51,7 +52,8 @@ def chart_map(map_df: pd.DataFrame, boundary: pd.DataFrame, out: Path, grid: Gri
         sizes = sorted(sub["size"].unique())
         sc = ax.scatter(sub["length_s"], sub["size"], c=sub["mean"], cmap=cmap, norm=norm,
                         marker="s", s=700, edgecolors="0.3")  # fmt: skip
-        for (size, length), r in col.iterrows():
+        for key, r in col.iterrows():
+            size, length = cast(tuple[float, float], key)
             if r["mean"] > 0:
                 text = f"×{r['mean']:.0%}" if r["n"] > 1 else "×"
                 ax.text(length, size, text, ha="center", va="center", color="white",
