@@ -171,11 +171,22 @@ def _safe(map_df: pd.DataFrame, head: pd.DataFrame, steady: pd.DataFrame) -> lis
             f"{mean_ci(summary_row(steady, 'cost_per_million_usd', **base), 'USD')}; at the "
             f"reference trigger it dead-letters "
             f"{percent_ci(summary_row(head, 'dead_lettered_fraction', **eq))} of the messages "
-            f"(default: {percent_ci(summary_row(head, 'dead_lettered_fraction', **base))})."
+            f"(default: {percent_ci(summary_row(head, 'dead_lettered_fraction', **base))})"
+            f"{_dropped(head, steady, eq)}."
         )  # fmt: skip
     if not out:
         out.append("- No policy recovers from every trigger of the map.")
     return out
+
+
+def _dropped(head: pd.DataFrame, steady: pd.DataFrame, eq: dict[str, object]) -> str:
+    """What shedding old inputs costs: the share dropped as too old, with and without trigger."""
+    at = summary_row(head, "dropped_too_old_fraction", **eq)
+    if at is None or float(at["mean"]) == 0:
+        return ""
+    calm = summary_row(steady, "dropped_too_old_fraction", **eq)
+    return (f", and drops {percent_ci(at)} of them as too old (`dropped_too_old`; without a "
+            f"trigger {percent_ci(calm)}): recovery is bought with the messages it sheds")
 
 
 def _recovery(collapsed: pd.Series | None, capped: pd.Series | None) -> str:
