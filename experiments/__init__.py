@@ -18,6 +18,7 @@ STUDIES = (
     "dlq_policies",
     "fanout",
     "fifo_ordering",
+    "metastability",
     "s3_eventbridge",
     "sns_lambda",
     "validation",

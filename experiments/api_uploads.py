@@ -49,7 +49,8 @@ producer names everywhere, so variants see the same uploads: common random numbe
 
 Assumed latencies (AWS publishes no distributions): PutObject lognormal median 50 ms (σ 0.5),
 the processing function median 200 ms (σ 0.5, batch size 10), S3 notification delay evsim's
-default (lognormal median 1 s, σ 1, unconfirmed). End-to-end latency runs from the upload's
+default (lognormal median 1 s, σ 1.5, an assumption: "seconds, sometimes a minute or longer").
+End-to-end latency runs from the upload's
 creation to the end of its first successful processing; producer latency is the time the client
 spends per upload on requests, backoffs and adaptive waits.
 

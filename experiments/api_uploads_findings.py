@@ -359,8 +359,9 @@ def findings(
         f"mode sees the same uploads); files: {files}.",
         "",
         f"Setup (DESIGN A7): {SETUP}. End-to-end latency includes evsim's default S3 "
-        "notification delay (lognormal, median 1 s, σ 1: an unconfirmed assumption), which sets "
-        "the p99 of about 10 s when nothing is throttled. Retry modes: no retry "
+        "notification delay (lognormal, median 1 s, σ 1.5: an assumption shaped on AWS's "
+        "\"typically seconds, sometimes a minute or longer\"), which sets the p99 of about 30 s "
+        "when nothing is throttled. Retry modes: no retry "
         "(`max_attempts: 1`), the SDK's standard mode (3 attempts, full-jitter backoff from 1 s, "
         "retrying 429, 5xx and 504, not 413) and adaptive mode (standard plus a client-side "
         f"rate limiter per SDK client; {CLIENTS} clients). The gateway is scaled down 200-fold "

@@ -10,9 +10,9 @@ the organization (N email subscriptions, one ``endpoint`` per account inbox). Ea
 account) pair is one notification. SNS paces the emails at 10 per second, 0.1 s apart with no
 burst (as the simulator models the quota): the k-th account (k = 0, 1, ...) of an alert waits
 k/10 s, so the last of 500 waits 49.9 s (longer when alerts overlap). A
-failed email is retried with the customer-managed policy (2 retries 10 s apart, 10 backing off
-from 10 s to 600 s, 38 every 600 s: evsim makes the first attempt and then these 50 retries,
-A = 51 attempts over 6.83 h).
+failed email is retried with the customer-managed policy (AWS: 2 attempts 10 s apart, 10
+backing off from 10 s to 600 s, 38 every 600 s; the first attempt is the first of the 2, so
+A = 50 attempts over 6.83 h, AWS's documented total).
 
 Workload: DynamoDB management calls (CreateTable, UpdateTable, DeleteTable, weights 1:2:1)
 at 4 per hour, so one DeleteTable per hour; the other calls do not match the rule

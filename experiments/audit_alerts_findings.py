@@ -118,8 +118,8 @@ def findings(df: pd.DataFrame, cdf: pd.DataFrame, out_name: str, quick: bool, se
         "in 4 that is a DeleteTable to an SNS topic (EventBridge retries 24 h / 185), which "
         f"emails N accounts at {EMAIL_RATE_PER_S:g} emails/s (0.1 s apart, no burst). Each "
         f"email attempt fails with probability p; SNS retries it for {POLICY_SPAN_S / 3600:.2f} "
-        f"h ({ATTEMPTS} attempts: evsim makes the first attempt, then AWS's 2 + 10 + 38 "
-        "retries). The delay runs from the API call to SNS's successful hand-over of the "
+        f"h ({ATTEMPTS} attempts, AWS's 2 + 10 + 38, the first attempt being the first of "
+        "the 2). The delay runs from the API call to SNS's successful hand-over of the "
         "email (EventBridge, SNS and the mail servers add no latency of their own: AWS "
         f"publishes none). Emails study: {reps} replications of about {_num(per_rep)} alerts "
         f"each, the same alerts for every N and p; loss study: about {_num(loss_pairs)} "
@@ -156,19 +156,19 @@ def findings(df: pd.DataFrame, cdf: pd.DataFrame, out_name: str, quick: bool, se
               for n in ns}  # fmt: skip
         med9 = _row(em, "latency_p50_s", email_failure_p=0.9, n_accounts=n1)
         p99_9 = _row(em, "latency_p99_s", email_failure_p=0.9, n_accounts=n1)
-        miss51, miss50 = 0.9**ATTEMPTS, 0.9 ** (ATTEMPTS - 1)
+        miss50, miss51 = 0.9**ATTEMPTS, 0.9 ** (ATTEMPTS + 1)
         pairs = _row(em, "deliveries_expected", email_failure_p=0.9, n_accounts=n1)
         d = d9[n1]
-        inside = [m for m in (miss51, miss50) if 1 - d["ci_high"] <= m <= 1 - d["ci_low"]]
+        inside = [m for m in (miss50, miss51) if 1 - d["ci_high"] <= m <= 1 - d["ci_low"]]
         tell = ("; this run cannot tell the two apart" if len(inside) == 2
-                else "" if inside == [miss51] else "; neither is inside the CI")  # fmt: skip
+                else "" if inside == [miss50] else "; neither is inside the CI")  # fmt: skip
         lines.append(
             f"- **Where the email policy runs out: p = 90%.** At N = {n1} accounts missed "
             f"{_p(1 - d['mean'])} of {_num(_total(pairs))} notifications (95% CI "
             f"{_p(1 - d['ci_high'])} – {_p(1 - d['ci_low'])}; closed form p^{ATTEMPTS} = "
-            f"{_p(miss51)}; AWS's \"50 attempts\" read as 50 in all, first one included, would "
-            f"give {_p(miss50)}{tell}). Misses are independent per account, so the chance that "
-            "an alert reaches every account falls with N: "
+            f"{_p(miss50)}; AWS's \"50 attempts\" read as 50 retries after the first attempt "
+            f"would give {_p(miss51)}{tell}). Misses are independent per account, so the chance "
+            "that an alert reaches every account falls with N: "
             + ", ".join(f"N = {n}: {_pct(a9[n])} (closed form "
                         f"{_p(float(a9[n]['theory']))})" for n in ns)
             + f". The delay grows with the retries: median {_ci(med9, 's')}, p99 "

@@ -213,6 +213,15 @@ def findings(
             f"{_pct(none_mid)} (before: 0 in every replication). Option 2 and the sweep are "
             "unchanged (the same runs: their failures never empty the bucket)."
         )
+    lines.append(
+        "- **What changed in the cost with this version of evsim.** Lambda bills the INIT phase "
+        "(a cold start) at the duration rate since 1 August 2025, a ReceiveMessage request "
+        "carries at most 10 messages, and an event source's pollers make billed long polls "
+        "(one per 20 s each, an assumption) while the queue is empty; evsim billed none of "
+        "these before. The cost per million messages rose by 0.7% to 1.4% (median 0.9%); the "
+        "comparison of the two options is unchanged (both pay the same Lambda and SQS "
+        "additions)."
+    )
     flight = float(df.loc[df["metric"] == "in_flight", "mean"].max())
     lines.append(
         f"- Accounting: every message is resolved by the end of each run (largest mean in "

@@ -246,6 +246,9 @@ def findings(err: pd.DataFrame, thr: pd.DataFrame, outage: pd.DataFrame, th: pd.
         *_errors(err, th),
         *_throttling(thr, burst),
         *_outage(outage, th, horizon_s),
+        "- **What changed in the cost with this version of evsim.** Lambda bills the INIT "
+        "phase (a cold start) at the duration rate since 1 August 2025; evsim did not bill it "
+        "before. The cost per million events of the error study rose by 0.1%.",
         f"- Accounting: the largest mean number of events still in flight at the end of a run "
         f"is {inflight:g}. Latencies run from the publish to the end of the first successful "
         "run and cover delivered events only, so a short maximum age makes latency look "

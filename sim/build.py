@@ -63,6 +63,8 @@ _BY_TYPE = {
 _DEPENDENCY_TOTALS = {
     "dependency_calls": "calls", "dependency_throttled": "throttled",
     "dependency_timeouts": "timeouts", "dependency_wasted_s": "wasted_s",
+    "breaker_rejected": "breaker_rejected", "breaker_opened": "breaker_opened",
+    "breaker_open_s": "breaker_open_s",
 }  # fmt: skip
 
 
@@ -188,6 +190,10 @@ class Model:
         dependencies = {name: d.metrics() for name, d in self.dependencies.items()}
         for name, m in dependencies.items():
             m["cost_usd"] = by_component.get(name, 0.0)
+            breakers = self.dependencies[name].breakers  # of the calls to it
+            m["breaker_rejected"] = sum(b.rejected for b in breakers)
+            m["breaker_opened"] = sum(b.opened for b in breakers)
+            m["breaker_open_s"] = sum((b.open_s for b in breakers), 0.0)
         for total, name in _DEPENDENCY_TOTALS.items():
             metrics[total] = sum(m[name] for m in dependencies.values())
         for sink, m in out["sinks"].items():

@@ -103,7 +103,17 @@ BAD_CASES = [
      "components.orders.retry.quota", "'on'",
      "must be true, false, a number (the capacity) or a mapping"),
     ("retry-quota-zero", {"components.orders.retry": {"quota": 0}},
+     "components.orders.retry.quota", "0",
+     "must be a whole number ≥ 1 (the bucket's capacity in tokens; false turns the quota off)"),
+    ("retry-quota-fraction", {"components.orders.retry": {"quota": 2.5}},
+     "components.orders.retry.quota", "2.5", "must be a whole number ≥ 1"),
+    ("retry-quota-capacity-zero", {"components.orders.retry": {"quota": {"capacity": 0}}},
      "components.orders.retry.quota.capacity", "0", "must be ≥ 1"),
+    ("retry-quota-negative-refund",
+     {"components.orders.retry": {"quota": {"success_refund": -1}}},
+     "components.orders.retry.quota.success_refund", "-1", "must be ≥ 0"),
+    ("max-message-age-zero", {"components.worker.max_message_age_s": 0},
+     "components.worker.max_message_age_s", "0", "must be > 0"),
     ("retry-quota-unknown-field", {"components.orders.retry": {"quota": {"size": 5}}},
      "components.orders.retry.quota.size", "5",
      "unknown field; allowed fields: capacity, retry_cost, timeout_retry_cost, success_refund"),
@@ -229,6 +239,24 @@ BAD_CASES = [
      "components", "'..'", "must not be '.' or '..'"),
     ("name-empty", {"components": {**BASE["components"], "": {"type": "sqs_queue"}}},
      "components", "''", "component names must not be empty"),
+    # AWS keeps 100 of the account's concurrency unreserved
+    ("reserved-leaves-under-100", {"components.worker.reserved_concurrency": 901},
+     "components.worker.reserved_concurrency", "901",
+     "would leave 99 of account_concurrency (1000) unreserved; AWS requires at least 100 "
+     "unreserved executions, so this function can reserve at most 900"),
+    ("reservations-together-leave-under-100",
+     {"account_concurrency": 300,
+      "components.worker.reserved_concurrency": 150,
+      "components.other": {"type": "lambda_function", "reserved_concurrency": 60}},
+     "components.other.reserved_concurrency", "60",
+     "would leave 90 of account_concurrency (300) unreserved (with 150 reserved by functions "
+     "before it); AWS requires at least 100 unreserved executions, so this function can "
+     "reserve at most 50"),
+    ("small-account-cannot-reserve",
+     {"account_concurrency": 50, "components.worker.reserved_concurrency": 1},
+     "components.worker.reserved_concurrency", "1",
+     "would leave 49 of account_concurrency (50) unreserved; AWS requires at least 100 "
+     "unreserved executions, so this function can reserve at most 0"),
     ("observe-interval-not-positive", {"observe": {"interval_s": 0}}, "observe.interval_s",
      "0", "must be > 0"),
     ("observe-unknown-field", {"observe": {"interval": 5}}, "observe.interval", "5",
@@ -403,6 +431,26 @@ def test_scenario_is_frozen() -> None:
     s = scenario_from_dict(BASE)
     with pytest.raises(ValueError, match="frozen"):
         s.seed = 4  # type: ignore[misc]
+
+
+@pytest.mark.filterwarnings("ignore::sim.config.problems.EvsimWarning")  # max_concurrency > 0
+@pytest.mark.parametrize(
+    ("account", "reservations"),
+    [(1000, {"worker": 900}), (1000, {"worker": 400, "other": 500}), (300, {"worker": 200}),
+     (50, {"worker": 0}), (100, {"worker": 0, "other": 0})],
+)
+def test_reservations_leaving_100_unreserved_are_accepted(
+    tmp_path: Path, account: int, reservations: dict[str, int]
+) -> None:
+    # the floor is reached exactly; a reservation of 0 takes nothing from the pool
+    updates: dict[str, Any] = {"account_concurrency": account}
+    for name, rc in reservations.items():
+        if name == "worker":
+            updates["components.worker.reserved_concurrency"] = rc
+        else:
+            updates[f"components.{name}"] = {"type": "lambda_function", "reserved_concurrency": rc}
+    s = load_scenario(write(tmp_path, updates))
+    assert s.account_concurrency == account
 
 
 def test_max_concurrency_1_is_accepted_with_warning(tmp_path: Path) -> None:

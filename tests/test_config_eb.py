@@ -157,7 +157,7 @@ BAD = [
     ("archive-retention-zero", {"components.bus.archive": {"retention_s": 0}},
      "s.yaml: components.bus.archive.retention_s: 0 — must be > 0"),
     ("archive-negative-lag", {"components.bus.archive": {"lag_s": -1}},
-     "s.yaml: components.bus.archive.lag_s: -1 — must be ≥ 0"),
+     "s.yaml: components.bus.archive.lag_s: -1 — must be ≥ 0 (a duration in seconds)"),
     ("archive-invalid-pattern", {"components.bus.archive": {"pattern": {"source": "x"}}},
      "s.yaml: components.bus.archive.pattern — source: value must be an array of alternatives, "
      "got str 'x'"),

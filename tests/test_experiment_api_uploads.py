@@ -110,11 +110,12 @@ def test_retries_raise_success_and_adaptive_trades_loss_for_latency(
     assert std["theory"] == pytest.approx(std["mean"], rel=0.1)
     gain = row(diff, "success_fraction", study="load", retry_mode="standard", **at)["mean"]
     assert gain < 0.1
-    # adaptive clients queue uploads instead of losing them, at the price of latency
+    # adaptive clients queue uploads instead of losing them, at the price of latency (the
+    # median: the p99 is set in every mode by the S3 notification delay's minute-long tail)
     ad = row(ld, "success_fraction", retry_mode="adaptive", **at)
     assert ad["mean"] > 0.99
-    p99 = {m: row(ld, "latency_p99_s", retry_mode=m, **at)["mean"] for m in ("none", "adaptive")}
-    assert p99["adaptive"] > 3 * p99["none"]
+    p50 = {m: row(ld, "latency_p50_s", retry_mode=m, **at)["mean"] for m in ("none", "adaptive")}
+    assert p50["adaptive"] > 3 * p50["none"]
 
 
 def test_adaptive_limiters_act_per_client(df: pd.DataFrame) -> None:

@@ -30,12 +30,12 @@ NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
 EXPECTED = {
     "00_tutorial.ipynb", "01_dlq_policies.ipynb", "02_fifo_ordering.ipynb",
     "03_sns_lambda.ipynb", "04_fanout.ipynb", "05_s3_eventbridge.ipynb", "06_audit_alerts.ipynb",
-    "07_api_uploads.ipynb", "08_database_protection.ipynb",
+    "07_api_uploads.ipynb", "08_database_protection.ipynb", "09_metastability.ipynb",
 }  # fmt: skip
 #: Modules of ``sim`` a notebook may import: building scenarios, running them, tables, charts.
 PUBLIC = {
     "sim", "sim.build", "sim.config", "sim.experiment", "sim.analysis.metrics",
-    "sim.analysis.plots", "sim.analysis.report", "sim.analysis.theory",
+    "sim.analysis.plots", "sim.analysis.report", "sim.analysis.theory", "sim.analysis.fluid",
 }  # fmt: skip
 #: Seconds a single cell may run before the test fails (the quick notebooks take seconds).
 CELL_TIMEOUT_S = 300

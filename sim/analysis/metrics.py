@@ -78,10 +78,15 @@ METRICS: tuple[str, ...] = (
     "events_replayed",
     "sdk_retries",
     "sdk_retries_refused",
+    "entries_resent",
     "dependency_calls",
     "dependency_throttled",
     "dependency_timeouts",
     "dependency_wasted_s",
+    "dropped_too_old",
+    "breaker_rejected",
+    "breaker_opened",
+    "breaker_open_s",
 )
 
 #: Metrics reported per sink.
@@ -107,6 +112,7 @@ SINK_METRICS: tuple[str, ...] = (
     "latency_p99_s",
     "latency_max_s",
     "cost_usd",
+    "dropped_too_old",
 )
 
 #: Metrics reported per SQS queue (``"queues"`` in ``--json``).

@@ -30,6 +30,7 @@ SINK = "sink"
 
 _DEPENDENCY = (
     "in_service", "waiting", "utilization", "calls_per_s", "throttled_per_s", "timeouts_per_s",
+    "breakers_open", "breaker_rejected_per_s",
 )  # fmt: skip
 _SENDER = ("sent_per_s", "failed_per_s", "throttled_per_s")
 _FANOUT = ("published_per_s", "deliveries_per_s", "retrying")
@@ -71,6 +72,7 @@ _UNITS = {
     "in_service": "requests",
     "waiting": "requests",
     "utilization": "fraction of capacity",
+    "breakers_open": "breakers",
     "latency_p50_s": "s",
     "latency_p99_s": "s",
     "cost_usd": "USD",

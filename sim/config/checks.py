@@ -3,7 +3,8 @@
 References (``send_to``, ``dead_letter.target``, ``trigger.source``, subscriptions, rule
 targets, notifications, integrations, outages), one consumer function per queue, DLQ type =
 source type, FIFO trigger limits, overlapping S3 notification filters, event patterns and
-filter policies. :func:`cross_checks` returns every problem at once, relative to the scenario.
+filter policies, Lambda reservations that leave fewer than 100 executions unreserved.
+:func:`cross_checks` returns every problem at once, relative to the scenario.
 """
 
 from __future__ import annotations
@@ -68,6 +69,11 @@ class ScenarioFields(Protocol):
         ...
 
     @property
+    def account_concurrency(self) -> int:
+        """The account's concurrency quota for Lambda."""
+        ...
+
+    @property
     def max_hops(self) -> int | None:
         """Bound on the hops of derived messages (output loops), if any."""
         ...
@@ -111,6 +117,13 @@ def cross_checks(s: ScenarioFields) -> list[RelProblem]:
         if isinstance(c, ProducerSpec):
             for i, target in enumerate(c.send_to):
                 spec = comps.get(target)
+                if c.batch is not None and spec is not None and not isinstance(
+                    spec, SqsQueueSpec | SnsTopicSpec | EventBusSpec
+                ):
+                    out.append(((*here, "batch"), c.batch,
+                                f"batched sends go to an sqs_queue (SendMessageBatch), an "
+                                f"sns_topic (PublishBatch) or an event_bus (PutEvents); send_to "
+                                f"{target!r} is {_a(spec.type)}"))  # fmt: skip
                 if isinstance(spec, SnsTopicSpec):
                     if spec.fifo and c.dedup_ids == "content" and not spec.content_based_dedup:
                         out.append(((*here, "dedup_ids"), c.dedup_ids,
@@ -215,8 +228,41 @@ def cross_checks(s: ScenarioFields) -> list[RelProblem]:
     for i, outage in enumerate(s.outages):
         if outage.component not in comps:
             out.append((("outages", i, "component"), outage.component, unknown))
+    out.extend(_reservation_checks(s))
     out.extend(handler_checks(comps, s.max_hops))
     return out
+
+
+#: Lambda keeps this many executions of the account unreserved, for the functions without a
+#: reservation ("Configuring reserved concurrency for a function", AWS Lambda guide).
+UNRESERVED_FLOOR = 100
+
+
+def _reservation_checks(s: ScenarioFields) -> list[RelProblem]:
+    """Reservations must leave at least 100 of the account's concurrency unreserved (AWS).
+
+    AWS rejects a reserved concurrency that would leave fewer than 100 executions unreserved:
+    a function can reserve at most the unreserved concurrency minus 100. A reservation of 0
+    (a function switched off) takes nothing from the pool and is always allowed. The problem
+    is reported at the first function whose reservation crosses the floor, in file order.
+    """
+    account = s.account_concurrency
+    reserved = 0
+    for name, f in s.of_type(LambdaFunctionSpec).items():
+        rc = f.reserved_concurrency
+        if not rc:
+            continue
+        reserved += rc
+        if account - reserved < UNRESERVED_FLOOR:
+            others = reserved - rc
+            so_far = f" (with {others} reserved by functions before it)" if others else ""
+            allowed = max(0, account - UNRESERVED_FLOOR - others)
+            return [(("components", name, "reserved_concurrency"), rc,
+                     f"would leave {account - reserved} of account_concurrency ({account}) "
+                     f"unreserved{so_far}; AWS requires at least {UNRESERVED_FLOOR} unreserved "
+                     f"executions, so this function can reserve at most {allowed}: lower it or "
+                     "raise account_concurrency")]  # fmt: skip
+    return []
 
 
 def _topic_checks(

@@ -5,6 +5,7 @@ Request errors, SDK retries, retried deliveries (EventBridge and S3 targets) and
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -72,7 +73,13 @@ def _quota_shorthand(value: Any) -> Any:
     if value is False:
         return None
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return {"capacity": value}
+        whole = isinstance(value, int) or (math.isfinite(value) and value.is_integer())
+        if not whole or value < 1:
+            raise invalid_error(
+                "must be a whole number ≥ 1 (the bucket's capacity in tokens; false turns the "
+                "quota off)"
+            )
+        return {"capacity": int(value)}
     if value is not None and not isinstance(value, Mapping | RetryQuotaSpec):
         raise invalid_error("must be true, false, a number (the capacity) or a mapping")
     return value

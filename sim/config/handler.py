@@ -14,10 +14,21 @@ from pydantic import BaseModel, Discriminator, Field, Tag, model_validator
 
 from sim.config.common import RetrySpec
 from sim.config.fields import DistSpec, NonNegInt, PosFloat, PosInt, Spec
-from sim.config.problems import AWS, AWS_RANGE, CHOICE, Source, invalid_error
+from sim.config.problems import (
+    ASSUMPTION,
+    AWS,
+    AWS_RANGE,
+    CHOICE,
+    MISSING,
+    Source,
+    Why,
+    invalid_error,
+)
 from sim.config.producer import AttributeSpec, ChoiceSpec
 
-__all__ = ["CallSpec", "CountChoice", "CountSpec", "IdempotencySpec", "OutputSpec"]
+__all__ = [
+    "CallSpec", "CircuitBreakerSpec", "CountChoice", "CountSpec", "IdempotencySpec", "OutputSpec",
+]  # fmt: skip
 
 
 class CountChoice(Spec):
@@ -80,6 +91,42 @@ class OutputSpec(Spec):
     retry: Annotated[RetrySpec, AWS] = Field(default_factory=RetrySpec)
 
 
+class CircuitBreakerSpec(Spec):
+    """A circuit breaker on one call entry of a function (a client-library pattern, not AWS's).
+
+    The breaker counts the outcomes of the entry's attempts over a sliding window of the last
+    ``window_s`` seconds. When the window holds at least ``min_calls`` outcomes and the
+    failures among them (errors, throttles, client timeouts) are at least ``failure_ratio`` of
+    them, it opens: for ``open_s`` every attempt fails at once without reaching the dependency.
+    Then it is half-open: ``half_open_probes`` attempts go through; once they have all
+    succeeded it closes (with an empty window), and any failure among them opens it again.
+    AWS Prescriptive Guidance describes the pattern ("Circuit breaker pattern") without numbers:
+    ``window_s`` is required; the other defaults are assumptions taken from common client
+    libraries (a failure-rate threshold of 50% and 60 s open as Resilience4j's defaults; one
+    probe, any failure re-opening, as Helidon's; 10 calls at least as Helidon's window).
+    """
+
+    fields_source: ClassVar[Source] = ASSUMPTION
+
+    window_s: Annotated[PosFloat, CHOICE]
+    failure_ratio: Annotated[float, Field(gt=0, le=1), Why("a fraction of the calls")] = 0.5
+    min_calls: PosInt = 10
+    open_s: PosFloat = 60.0
+    half_open_probes: PosInt = 1
+
+    @model_validator(mode="before")
+    @classmethod
+    def _window_required(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and "window_s" not in data:
+            raise invalid_error(
+                "required: the breaker counts call outcomes over a sliding window of this many "
+                "seconds (a number > 0)",
+                ("window_s",),
+                MISSING,
+            )
+        return data
+
+
 class CallSpec(Spec):
     """Synchronous calls to the dependency ``dependency``, made for each input message.
 
@@ -88,7 +135,8 @@ class CallSpec(Spec):
     ``op``, ``consistent`` and ``size_kb`` size a DynamoDB request in capacity units.
     ``connection`` (database): ``per_call`` takes a connection for each request (a pool or RDS
     Proxy); ``per_environment`` holds one connection for each warm execution environment from
-    its first call until the environment is reclaimed.
+    its first call until the environment is reclaimed. ``circuit_breaker`` guards the calls of
+    this entry (:class:`CircuitBreakerSpec`).
     """
 
     fields_source: ClassVar[Source] = CHOICE
@@ -101,6 +149,7 @@ class CallSpec(Spec):
     timeout_s: DistSpec | None = None
     connection: Literal["per_call", "per_environment"] = "per_call"
     retry: Annotated[RetrySpec, AWS] = Field(default_factory=RetrySpec)
+    circuit_breaker: CircuitBreakerSpec | None = None
 
 
 class IdempotencySpec(Spec):

@@ -54,6 +54,11 @@ class TriggerSpec(Spec):
     invocation), ``backoff_cap_s`` (the longest wait between retries of throttled batches) and
     ``scale_down_after_s`` (how long the level must go unused before it falls to the use plus
     one) are assumptions; ``min_concurrency`` is AWS's lowest level.
+
+    ``long_poll_wait_s``: Lambda long-polls the queue; each of the mapping's pollers that holds
+    no batch waits on the queue in long polls of this length, each a billed ReceiveMessage (AWS
+    bills empty receives). AWS does not document the wait its pollers use: 20 s, the longest
+    long poll SQS allows and the wait AWS recommends, is an assumption.
     """
 
     fields_source: ClassVar[Source] = AWS
@@ -74,19 +79,25 @@ class TriggerSpec(Spec):
     backoff_batches: PosInt = 1
     backoff_cap_s: PosFloat = 60.0
     scale_down_after_s: PosFloat = 60.0
+    long_poll_wait_s: Annotated[float, Field(ge=1, le=20), ASSUMPTION] = 20.0
 
 
 class ColdStartSpec(Spec):
     """Cold start of a new execution environment, kept warm ``keep_alive_s`` after use.
 
     AWS documents cold starts from under 100 ms to over 1 s and no keep-alive time: both
-    defaults are unconfirmed modelling parameters.
+    defaults are unconfirmed modelling parameters. ``billed``: the cold start (the INIT phase)
+    is billed at the duration rate with the invocation it starts, as AWS bills it since
+    1 August 2025 for on-demand functions (ZIP packages with managed runtimes included; "AWS
+    Lambda standardizes billing for INIT Phase", AWS Compute Blog); ``billed: false`` gives the
+    earlier billing of ZIP functions with managed runtimes, whose INIT phase was free.
     """
 
     fields_source: ClassVar[Source] = ASSUMPTION
 
     duration_s: DistSpec = const_dist(0.25)
     keep_alive_s: NonNegFloat = 600.0
+    billed: Annotated[bool, AWS] = True
 
 
 class AsyncSpec(Spec):
@@ -109,8 +120,15 @@ class LambdaFunctionSpec(Spec):
     """A Lambda function; ``trigger`` makes it the consumer of an SQS queue.
 
     ``duration_s`` is one invocation whatever its batch size; ``duration_per_message_s`` is added
-    per message of the batch. ``outputs`` (derived messages), ``calls`` (dependencies) and
-    ``idempotent`` describe the handler (:mod:`sim.config.handler`).
+    per message of the batch. ``reserved_concurrency`` values must together leave at least 100
+    of the scenario's ``account_concurrency`` unreserved (AWS, "Configuring reserved concurrency
+    for a function"; checked in :mod:`sim.config.checks`). ``outputs`` (derived messages),
+    ``calls`` (dependencies), ``idempotent`` and ``max_message_age_s`` describe the handler
+    (:mod:`sim.config.handler`).
+    ``max_message_age_s``: an input older than this when the handler starts (since it was sent
+    to the trigger queue, or since Lambda accepted the asynchronous invoke) is dropped at once,
+    unprocessed, and counted ``expired`` (the Builders' Library's "Avoiding insurmountable
+    queue backlogs"); none by default.
     """
 
     fields_source: ClassVar[Source] = CHOICE
@@ -128,3 +146,4 @@ class LambdaFunctionSpec(Spec):
     outputs: tuple[OutputSpec, ...] = ()
     calls: tuple[CallSpec, ...] = ()
     idempotent: IdempotencySpec | None = None
+    max_message_age_s: PosFloat | None = None

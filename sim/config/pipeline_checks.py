@@ -176,18 +176,17 @@ def _loop_checks(components: Mapping[str, ComponentSpec], max_hops: int | None) 
 
 
 def handler_warnings(components: Mapping[str, Any]) -> list[str]:
-    """Settings accepted but suspicious: a call's client timeout beyond the function's."""
+    """Settings accepted but suspicious.
+
+    A call's client timeout beyond the function's; a ``max_message_age_s`` that can never act
+    because its source drops messages younger than that (the trigger queue's retention, or
+    asynchronous Lambda's ``max_event_age_s``).
+    """
     out = []
     for name, c in components.items():
         if not isinstance(c, LambdaFunctionSpec):
             continue
-        retries = [("calls", i, x.retry) for i, x in enumerate(c.calls)]
-        retries += [("outputs", i, x.retry) for i, x in enumerate(c.outputs)]
-        for kind, i, retry in retries:
-            if retry.mode == "adaptive":
-                out.append(f"components.{name}.{kind}.{i}.retry.mode: adaptive — a handler's "
-                           "calls and sends retry as in standard mode (the adaptive client-side "
-                           "rate limiter is modelled for producers only)")  # fmt: skip
+        out.extend(_max_age_warnings(name, c, components))
         for i, call in enumerate(c.calls):
             t = call.timeout_s
             value = getattr(t, "value", None) if t is not None else None
@@ -196,3 +195,25 @@ def handler_warnings(components: Mapping[str, Any]) -> list[str]:
                            f"the function's timeout_s ({show(c.timeout_s)}): the function times "
                            "out before the client gives up")  # fmt: skip
     return out
+
+
+def _max_age_warnings(
+    name: str, c: LambdaFunctionSpec, components: Mapping[str, Any]
+) -> list[str]:
+    """A ``max_message_age_s`` no input can reach: its source drops it before that age."""
+    age = c.max_message_age_s
+    if age is None:
+        return []
+    path = f"components.{name}.max_message_age_s: {show(age)}"
+    if c.trigger is not None:
+        queue = components.get(c.trigger.source)
+        if isinstance(queue, SqsQueueSpec) and age >= queue.retention_s:
+            return [f"{path} — not below the retention_s of its queue {c.trigger.source!r} "
+                    f"({show(queue.retention_s)}): messages expire before they are that old, so "
+                    "the handler never drops one"]  # fmt: skip
+        return []
+    limit = c.async_.max_event_age_s
+    if age >= limit:
+        return [f"{path} — not below async.max_event_age_s ({show(limit)}): Lambda discards "
+                "asynchronous events before they are that old, so the handler never drops one"]
+    return []

@@ -50,6 +50,7 @@ from sim.config.rate_series import RateSeriesSpec
 __all__ = [
     "ArrivalsSpec",
     "AttributeSpec",
+    "BatchSpec",
     "BurstSpec",
     "ChoiceAttr",
     "ChoiceSpec",
@@ -201,6 +202,22 @@ class ResendSpec(Spec):
     delay_s: NonNegFloat = 1.0
 
 
+class BatchSpec(Spec):
+    """Batched sends: up to ``size`` messages per request.
+
+    A batch is sent when full or ``linger_s`` after its first message joined it.
+    SendMessageBatch, PublishBatch and PutEvents take up to 10 entries per request (AWS), and
+    262,144 bytes in all: a batch that a message would take past it is sent first. ``linger_s``
+    is how long a batch waits for more messages: 0.2 s is the ``maxBatchOpenMs`` default of the
+    AWS SDK for Java's buffered SQS client.
+    """
+
+    fields_source: ClassVar[Source] = AWS
+
+    size: Annotated[int, Field(ge=1, le=10), AWS_RANGE] = 10
+    linger_s: Annotated[NonNegFloat, Source("AWS", "the SDK for Java's buffered client")] = 0.2
+
+
 def _as_tuple(value: Any) -> Any:
     return (value,) if isinstance(value, str) else value
 
@@ -216,7 +233,17 @@ def _one_or_many(schema: dict[str, Any]) -> None:
 
 
 class ProducerSpec(Spec):
-    """An application sending messages (Poisson ``rate_per_s`` and/or ``arrivals``)."""
+    """An application sending messages (Poisson ``rate_per_s`` and/or ``arrivals``).
+
+    ``batch`` sends messages in batches (SendMessageBatch, PublishBatch, multi-entry PutEvents)
+    instead of one request each. A batch request, like PutEvents even with one entry, answers
+    per entry: an entry can fail (its target's ``errors.rate``, or its message group's
+    partition limit on a high-throughput FIFO queue) inside a successful response, and the SDK
+    does not resend it. With ``resend_failed_entries`` (AWS's advice: check the failed entries
+    and include them in a later request) the producer resends the failed entries of a response
+    after a backoff, as its retry policy would (``retry``: attempts, backoff, quota); without
+    it, failed entries are lost.
+    """
 
     fields_source: ClassVar[Source] = CHOICE
 
@@ -233,6 +260,10 @@ class ProducerSpec(Spec):
     dedup_ids: Literal["unique", "content"] = "unique"
     attributes: dict[str, AttributeSpec] = Field(default_factory=dict)
     resend: Annotated[ResendSpec, ASSUMPTION] = Field(default_factory=ResendSpec)
+    batch: BatchSpec | None = None
+    resend_failed_entries: Annotated[
+        bool, Source("AWS", "AWS's advice to callers; false models a client that ignores it")
+    ] = True
     size_bytes: Annotated[
         int, Field(ge=1, le=1_048_576), AWS_RANGE,
         Source("assumption", "the default; the range is AWS's maximum message size"),

@@ -28,13 +28,20 @@ __all__ = [
     "SubscriptionDeadLetterSpec",
     "SubscriptionSpec",
     "default_delivery_policy",
+    "policy_from_attempt_table",
 ]
 
 Protocol = Literal["sqs", "lambda", "http", "https", "email", "email-json", "sms"]
 
 
 class DeliveryPolicySpec(Spec):
-    """An SNS delivery retry policy (four phases; see the module docstring)."""
+    """An SNS delivery retry policy: four phases of retries after the initial delivery attempt.
+
+    ``immediate`` retries with no delay, ``pre_backoff`` retries ``min_delay_s`` apart,
+    ``backoff`` retries whose delays grow from ``min_delay_s`` to ``max_delay_s``, and
+    ``post_backoff`` retries ``max_delay_s`` apart: ``retries`` + 1 attempts in all (AWS's
+    HTTP/S delivery policy, whose ``numRetries`` counts the retries of all four phases).
+    """
 
     fields_source: ClassVar[Source] = AWS
 
@@ -77,14 +84,30 @@ class DeliveryPolicySpec(Spec):
         return sum(k * g for k, g in self.runs())
 
 
-_AWS_MANAGED = DeliveryPolicySpec(
-    immediate=3, pre_backoff=2, backoff=10, post_backoff=100_000,
-    min_delay_s=1.0, max_delay_s=20.0, backoff_function="exponential",
-)  # fmt: skip
-_CUSTOMER_MANAGED = DeliveryPolicySpec(
-    immediate=0, pre_backoff=2, backoff=10, post_backoff=38,
-    min_delay_s=10.0, max_delay_s=600.0, backoff_function="exponential",
-)  # fmt: skip
+def policy_from_attempt_table(
+    immediate: int, pre_backoff: int, backoff: int, post_backoff: int, lo: float, hi: float
+) -> DeliveryPolicySpec:
+    """A policy from a row of AWS's table of SNS-defined policies, whose phases count attempts.
+
+    AWS's "Amazon SNS message delivery retries" page lists, for AWS-managed and customer-managed
+    endpoints, the attempts of each phase and a total that is their sum (3 + 2 + 10 + 100,000 =
+    100,015 attempts; 0 + 2 + 10 + 38 = 50): the initial delivery is the first attempt of the
+    first phase that has any. A :class:`DeliveryPolicySpec` counts retries after the initial
+    delivery (as an HTTP/S policy's ``numRetries`` does), so that phase has one retry fewer.
+    """
+    counts = [immediate, pre_backoff, backoff, post_backoff]
+    first = next(i for i, n in enumerate(counts) if n > 0)
+    counts[first] -= 1
+    return DeliveryPolicySpec(
+        immediate=counts[0], pre_backoff=counts[1], backoff=counts[2], post_backoff=counts[3],
+        min_delay_s=lo, max_delay_s=hi, backoff_function="exponential",
+    )  # fmt: skip
+
+
+#: AWS-managed endpoints (SQS, Lambda): 100,015 attempts over about 23 days.
+_AWS_MANAGED = policy_from_attempt_table(3, 2, 10, 100_000, lo=1.0, hi=20.0)
+#: Customer-managed endpoints (email, SMS): 50 attempts over about 6 hours.
+_CUSTOMER_MANAGED = policy_from_attempt_table(0, 2, 10, 38, lo=10.0, hi=600.0)
 _HTTP_DEFAULT = DeliveryPolicySpec()
 
 

@@ -16,6 +16,7 @@ from sim.config.common import ErrorsSpec
 from sim.config.fields import (
     DistSpec,
     NonNegFloat,
+    PosFloat,
     Prob,
     Spec,
     const_dist,
@@ -30,7 +31,13 @@ from sim.config.problems import (
     invalid_all_error,
 )
 
-__all__ = ["DeadLetterSpec", "RedriveSpec", "SqsQueueSpec"]
+__all__ = [
+    "FIFO_CALLS_PER_S",
+    "HIGH_THROUGHPUT_CALLS_PER_S",
+    "DeadLetterSpec",
+    "RedriveSpec",
+    "SqsQueueSpec",
+]
 
 
 class DeadLetterSpec(Spec):
@@ -50,11 +57,31 @@ class RedriveSpec(Spec):
     ] = 500.0  # fmt: skip
 
 
+#: SendMessage, ReceiveMessage calls per second of a FIFO queue (per partition in
+#: high-throughput mode): "300 transactions per second, per API action" (Amazon SQS message
+#: quotas; Troubleshoot FIFO throttling issues in Amazon SQS).
+FIFO_CALLS_PER_S = 300.0
+#: Calls per second per action of a high-throughput FIFO queue in us-east-1, us-west-2 and
+#: eu-west-1: 70,000 without batching (700,000 messages/s with batches of 10). The quotas page
+#: has a per-Region table that could not be read: the number is from secondary summaries, an
+#: unconfirmed default.
+HIGH_THROUGHPUT_CALLS_PER_S = 70_000.0
+
+
 class SqsQueueSpec(Spec):
     """An SQS queue (standard, or FIFO with ``fifo: true``).
 
-    ``max_calls_per_s`` limits API calls per second per action; ``None`` means the AWS default
-    for the queue type (see :attr:`calls_per_s_limit`).
+    ``max_calls_per_s`` limits API calls per second per action (SendMessage or
+    SendMessageBatch, ReceiveMessage) for the whole queue; ``None`` means the AWS default for
+    the queue type (see :attr:`calls_per_s_limit`). A batch of up to 10 messages is one call.
+
+    ``high_throughput`` is FIFO high-throughput mode (AWS: ``DeduplicationScope:
+    messageGroup`` and ``FifoThroughputLimit: perMessageGroupId``): SQS spreads message
+    groups over partitions by hashing the group id, each partition taking
+    ``partition_calls_per_s`` (300) calls per second per action, and deduplicates per message
+    group. evsim gives every message group its own partition (AWS adds partitions as traffic
+    grows and does not document how many): a group, or a producer with one group, still tops
+    out at 300 calls per second, and the queue as a whole at ``max_calls_per_s``.
     """
 
     fields_source: ClassVar[Source] = AWS
@@ -70,15 +97,31 @@ class SqsQueueSpec(Spec):
     reorder_rate: Annotated[Prob, ASSUMPTION] = 0.0
     errors: Annotated[ErrorsSpec, ASSUMPTION] = Field(default_factory=ErrorsSpec)
     latency_s: Annotated[DistSpec, ASSUMPTION] = const_dist(0.0)
-    max_calls_per_s: Annotated[float, Field(gt=0)] | None = None
+    max_calls_per_s: Annotated[
+        float, Field(gt=0),
+        Source("AWS", "300 on a FIFO queue; 70,000 in high-throughput mode: unconfirmed"),
+    ] | None = None  # fmt: skip
+    high_throughput: bool = False
+    partition_calls_per_s: PosFloat = FIFO_CALLS_PER_S
     redrives: tuple[RedriveSpec, ...] = ()
 
     @property
     def calls_per_s_limit(self) -> float | None:
-        """API calls per second per action: 300 for FIFO, unlimited (None) for standard."""
+        """API calls per second per action for the whole queue (None: unlimited).
+
+        300 on a FIFO queue, 70,000 on a high-throughput FIFO queue, unlimited on a standard
+        queue, unless ``max_calls_per_s`` says otherwise.
+        """
         if self.max_calls_per_s is not None:
             return self.max_calls_per_s
-        return 300.0 if self.fifo else None
+        if not self.fifo:
+            return None
+        return HIGH_THROUGHPUT_CALLS_PER_S if self.high_throughput else FIFO_CALLS_PER_S
+
+    @property
+    def group_calls_per_s_limit(self) -> float | None:
+        """SendMessage calls per second per message group (high-throughput mode only)."""
+        return self.partition_calls_per_s if self.fifo and self.high_throughput else None
 
     @model_validator(mode="after")
     def _check(self) -> SqsQueueSpec:
@@ -87,6 +130,10 @@ class SqsQueueSpec(Spec):
             problems.append((("content_based_dedup",), True,
                              "only allowed on a FIFO queue (fifo: true); AWS rejects it on a "
                              "standard queue"))  # fmt: skip
+        if self.high_throughput and not self.fifo:
+            problems.append((("high_throughput",), True,
+                             "only allowed on a FIFO queue (fifo: true): high throughput is a "
+                             "FIFO queue mode"))  # fmt: skip
         for name in ("duplicate_rate", "reorder_rate"):
             if self.fifo and getattr(self, name) > 0:
                 problems.append(((name,), getattr(self, name),

@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from sim.engine.fates import DEAD_LETTERED, DELIVERED, FATES, IN_FLIGHT
+from sim.engine.fates import DEAD_LETTERED, DELIVERED, EXPIRED, FATES, IN_FLIGHT
 from sim.engine.message import Message, Pair
 from sim.engine.stats import (
     FunctionStats,
@@ -44,9 +44,11 @@ TraceRow = tuple[float, str, str, int]
 
 #: Run-level counters (metric names): requests that reached API Gateway, those it throttled
 #: (429), events replayed from EventBridge archives, retries made by SDK clients (producers,
-#: handlers' calls and sends) and retries their retry quota refused.
+#: handlers' calls and sends), retries their retry quota refused, and failed entries of batch
+#: and PutEvents responses that producers sent again.
 COUNTERS = (
     "api_requests", "api_throttled", "events_replayed", "sdk_retries", "sdk_retries_refused",
+    "entries_resent",
 )  # fmt: skip
 
 
@@ -399,6 +401,16 @@ class Ledger:
         pair.last_drop = fate
         self._settle(pair)
 
+    def too_old(self, pair: Pair) -> None:
+        """A handler dropped a copy of ``pair`` unprocessed as too old (``max_message_age_s``).
+
+        Counted in ``dropped_too_old``. The copy is still live: its source deletes it
+        (:meth:`release`), and the pair, unless delivered or still carried by another copy,
+        is then ``expired``.
+        """
+        pair.last_drop = EXPIRED
+        pair.stats.dropped_too_old += 1
+
     def release(self, pair: Pair) -> None:
         """A live copy of ``pair`` was discarded as a duplicate of another copy."""
         pair.live -= 1
@@ -465,7 +477,11 @@ class Ledger:
         total = LatencyHistogram()
         sinks_out: dict[str, dict[str, Any]] = {}
         agg: dict[str, float] = dict.fromkeys(
-            ("deliveries_expected", *FATES, "duplicates", "ordering_violations", "attempts"), 0
+            (
+                "deliveries_expected", *FATES, "duplicates", "ordering_violations", "attempts",
+                "dropped_too_old",
+            ),
+            0,
         )
         for name, stats in self.sinks.items():
             total.merge(stats.hist)

@@ -1,4 +1,8 @@
-"""Retried deliveries decided ahead (EventBridge and S3 targets), and giving up on a delivery.
+"""Retried deliveries (EventBridge and S3 targets), and giving up on a delivery.
+
+A delivery is decided ahead (:meth:`Retrier.decide`: one event at its outcome) unless its target
+is live (:func:`sim.engine.ports.is_live`: a rate limit decides each attempt), when each attempt
+is made at its own time (:meth:`Retrier.run_live`).
 
 A delivery given up goes to its dead-letter queue when it has one (:class:`DeadLetter`: the
 queue parks the pair, which becomes ``dead_lettered``), else its pairs are ``lost``.
@@ -17,7 +21,8 @@ if TYPE_CHECKING:
 
     from sim.config.common import DeliveryRetrySpec
     from sim.engine.ledger import Ledger
-from sim.engine.ports import RetryTarget
+from sim.engine.ports import Attempt, LiveTarget, RetryTarget
+from sim.engine.schedule import call_at
 
 __all__ = ["DeadLetter", "Retrier", "give_up"]
 
@@ -54,18 +59,72 @@ class Retrier:
         t = t0
         attempts = 1
         always = port.always_fails()
-        end_of_age = t0 + self.max_age_s
         while True:
             if not always and port.failing_until(t) is None and not port.attempt_fails(t):
                 return True, t, attempts
-            if attempts > self.max_retries:
-                return False, t, attempts
-            d = min(self.base_s * 2.0 ** (attempts - 1), self.cap_s)
-            nxt = t + 0.5 * d * (1.0 + self.jitter())
-            if nxt > end_of_age:
-                return False, end_of_age, attempts
+            nxt, end = self.next_attempt(t, attempts, t0)
+            if nxt is None:
+                return False, end, attempts
             t = nxt
             attempts += 1
+
+    def next_attempt(self, t: float, attempts: int, t0: float) -> tuple[float | None, float]:
+        """What follows failed attempt number ``attempts``, answered at ``t``.
+
+        Returns ``(time of the next attempt, t)``, or ``(None, time the delivery is given
+        up)``; the first attempt was at ``t0``.
+        """
+        if attempts > self.max_retries:
+            return None, t
+        d = min(self.base_s * 2.0 ** (attempts - 1), self.cap_s)
+        nxt = t + 0.5 * d * (1.0 + self.jitter())
+        end_of_age = t0 + self.max_age_s
+        if nxt > end_of_age:
+            return None, end_of_age
+        return nxt, t
+
+    def run_live(
+        self,
+        port: LiveTarget,
+        t0: float,
+        attempt: Callable[[], Attempt],
+        done: Callable[[bool, int], None],
+    ) -> None:
+        """A delivery starting at ``t0`` whose attempts are made at their own times.
+
+        ``attempt()`` makes one attempt now (``port.try_deliver``, plus what the sender counts);
+        ``done(succeeded, attempts)`` is called when the delivery succeeds (at that attempt) or
+        is given up. Attempts inside a known outage of the port fail without an event, as in
+        :meth:`decide`; every other attempt is one scheduled event.
+        """
+        env = self.env
+        always = port.always_fails()
+        attempts = 1
+
+        def give_up_at(t: float, n: int) -> None:
+            call_at(env, t, lambda: done(False, n))
+
+        def step() -> None:
+            nonlocal attempts
+            t = env.now
+            while True:
+                if not always and port.failing_until(t) is None:
+                    if t > env.now:
+                        call_at(env, t, step)
+                        return
+                    error, wait = attempt()
+                    if error is None:
+                        done(True, attempts)
+                        return
+                    t += wait
+                nxt, end = self.next_attempt(t, attempts, t0)
+                if nxt is None:
+                    give_up_at(end, attempts)
+                    return
+                t = nxt
+                attempts += 1
+
+        call_at(env, t0, step)
 
 
 def give_up(

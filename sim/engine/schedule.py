@@ -1,7 +1,7 @@
 """Scheduling helpers: calls after a delay or at a time with one SimPy event.
 
 The hot paths schedule callbacks rather than processes: :func:`call_after` (a delay) and
-:func:`call_after` (an absolute time) push one heap entry each.
+:func:`call_at` (an absolute time) push one heap entry each.
 """
 
 from __future__ import annotations
@@ -71,10 +71,29 @@ def call_after(env: simpy.Environment, delay_s: float, fn: Callable[[Event], Non
     return Timer(env, delay_s, fn)
 
 
+class _TimerAt(Timer):
+    """A :class:`Timer` at the absolute time ``t_s`` (> now, unchecked), exactly.
+
+    ``now + (t_s - now)`` can round to a neighbour of ``t_s``; two calls for the same time
+    made at different times would then fire in the wrong order (an SNS FIFO subscription
+    hands a message over at the time of the previous one of its group).
+    """
+
+    def __init__(self, env: simpy.Environment, t_s: float, fn: Callable[[Event], None]):
+        self.env = env
+        self.callbacks = [fn]
+        self._value = None
+        self._ok = True
+        heappush(env._queue, (t_s, NORMAL, next(env._eid), self))
+
+
 def call_at(env: simpy.Environment, t_s: float, fn: Callable[[], None]) -> None:
-    """Call ``fn()`` at time ``t_s``: now if that is not in the future, else with one event."""
-    delay = t_s - env._now
-    if delay <= 0.0:
+    """Call ``fn()`` at time ``t_s``: now if that is not in the future, else with one event.
+
+    The event fires at ``t_s`` exactly, so calls for the same time keep the order in which
+    they were made.
+    """
+    if t_s <= env._now:
         fn()
     else:
-        call_after(env, delay, lambda _: fn())
+        _TimerAt(env, t_s, lambda _: fn())

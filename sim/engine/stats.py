@@ -174,6 +174,7 @@ class SinkStats:
         "area",
         "area_t",
         "attempts",
+        "dropped_too_old",
         "duplicates",
         "expected",
         "fates",
@@ -189,6 +190,7 @@ class SinkStats:
         self.expected = 0
         self.fates = [0, 0, 0, 0, 0]
         self.attempts = 0
+        self.dropped_too_old = 0  # inputs a handler dropped as too old (max_message_age_s)
         self.duplicates = 0
         self.ordering_violations = 0
         self.hist = LatencyHistogram()
@@ -230,5 +232,6 @@ def sink_metrics(stats: SinkStats) -> dict[str, Any]:
         "duplicates": stats.duplicates,
         "ordering_violations": stats.ordering_violations,
         "attempts": stats.attempts,
+        "dropped_too_old": stats.dropped_too_old,
         **latency_metrics(stats.hist),
     }

@@ -48,7 +48,7 @@ Not modelled:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from simpy.events import Event
 
@@ -57,6 +57,9 @@ from sim.engine.component import Component
 from sim.engine.context import Context
 from sim.engine.faults import SLOW, THROTTLED, UNAVAILABLE
 from sim.engine.schedule import call_after
+
+if TYPE_CHECKING:
+    from sim.services.breaker import CircuitBreaker
 
 __all__ = ["TIMEOUT", "CallHandle", "CallRequest", "CallStats", "Dependency", "Level"]
 
@@ -227,6 +230,8 @@ class Dependency(Component):
         self._has_outages = ctx.faults.has_outages(name)
         self._latency = self.sampler(latency, "latency")
         self.warmup_s = ctx.scenario.warmup_s
+        #: the circuit breakers of the handlers' call entries that call this dependency
+        self.breakers: list[CircuitBreaker] = []
 
     # -- the call interface -----------------------------------------------------------------
 
@@ -369,15 +374,17 @@ class Dependency(Component):
         """
         s = self.stats
         now = self.env.now
-        return (
-            {"in_service": self.n_serving(), "waiting": self.n_waiting()},
-            {
-                "utilization": self.capacity_used_s(now),
-                "calls_per_s": s.calls,
-                "throttled_per_s": s.throttled,
-                "timeouts_per_s": s.timeouts,
-            },
-        )
+        states: dict[str, float] = {"in_service": self.n_serving(), "waiting": self.n_waiting()}
+        counts: dict[str, float] = {
+            "utilization": self.capacity_used_s(now),
+            "calls_per_s": s.calls,
+            "throttled_per_s": s.throttled,
+            "timeouts_per_s": s.timeouts,
+        }
+        if self.breakers:
+            states["breakers_open"] = sum(b.is_open(now) for b in self.breakers)
+            counts["breaker_rejected_per_s"] = sum(b.rejected for b in self.breakers)
+        return states, counts
 
     def n_serving(self) -> int:
         """Requests in service now."""

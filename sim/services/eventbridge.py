@@ -6,8 +6,11 @@ Modelled:
       event (its ``source`` and ``detail-type`` attributes, default the producer's name and
       ``"Event"``; its other attributes are ``detail``). S3 and CloudTrail build their own
       events (:mod:`sim.services.s3`, :mod:`sim.services.cloudtrail`).
-    * PutEvents (:meth:`EventBus.send`): ``errors.rate`` and outages fail it (the sender
-      retries); custom events are billed per 64 KB chunk, AWS-service events are free.
+    * PutEvents (:meth:`EventBus.accept`, :meth:`EventBus.accept_batch`: one or several
+      entries): an outage fails the request (the SDK retries it); ``errors.rate`` fails each
+      entry independently inside a successful response (``FailedEntryCount``), which the SDK
+      does not retry: the caller must send it again (AWS: "Sending events with PutEvents").
+      Custom events are billed per 64 KB chunk, AWS-service events are free.
     * Rules match the event with the full pattern language (:func:`sim.patterns.matches`); every
       target of every matching rule gets the event after ``latency_s``. An SNS topic target
       receives the event as its message body (no message attributes), which its
@@ -20,8 +23,11 @@ Modelled:
       (``dead_lettered``) or is dropped (``lost``).
     * The invocations quota (``invocations_per_s``): over it, first attempts wait in line.
     * At-least-once delivery: ``duplicate_rate`` gives a target a second, independent copy.
-    * Archive: events (all, or those matching its pattern) are kept for ``retention_s`` after
-      ``lag_s`` (in memory only those inside the window of a scheduled replay). A replay
+    * Archive: events (all, or those matching its pattern) are kept for ``retention_s``; each
+      lands in the archive ``lag_s`` after it reached the bus (drawn per event; by default
+      uniform over 0–10 minutes: AWS documents a lag and advises waiting 10 minutes before
+      replaying, an assumption), and a replay finds only the events landed by its start (in
+      memory only those inside the window of a scheduled replay). A replay
       (``replays``) puts the events of an archived time window back on the bus at ``at_s``:
       1-minute slices of arrival time in order, shuffled within a slice, at ``rate_per_s``,
       each carrying ``replay-name``. A replayed event goes to the targets of the rules that
@@ -41,14 +47,27 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sim.config.eventbridge import EventBusSpec, ReplaySpec, TargetSpec
 from sim.engine.component import RequestTarget
 from sim.engine.context import Context
 from sim.engine.cost import sqs_chunks
+from sim.engine.faults import THROTTLED
 from sim.engine.message import Message, Pair
-from sim.engine.ports import Plan, Port, Reply, RetryTarget
+from sim.engine.ports import (
+    FAILED_ENTRY,
+    TIMEOUT,
+    Attempt,
+    BatchEntry,
+    BatchReply,
+    LiveTarget,
+    Plan,
+    Port,
+    Reply,
+    RetryTarget,
+    is_live,
+)
 from sim.engine.retry import Retrier, give_up
 from sim.engine.schedule import call_after, call_at
 from sim.engine.tokens import TokenBucket
@@ -109,7 +128,9 @@ def custom_event(msg: Message) -> dict[str, Any]:
 class _Target:
     """One target of a rule: its port, retry policy, DLQ and non-retriable error draw."""
 
-    __slots__ = ("client_draw", "client_rate", "dead_letter", "is_endpoint", "port", "retrier")
+    __slots__ = (
+        "client_draw", "client_rate", "dead_letter", "is_endpoint", "live", "port", "retrier",
+    )  # fmt: skip
 
     def __init__(
         self, bus: EventBus, ri: int, ti: int, spec: TargetSpec, port: RetryTarget,
@@ -124,13 +145,23 @@ class _Target:
             streams.uniform(bus.name, f"client_errors:{ri}:{ti}") if self.client_rate else None
         )
         self.is_endpoint = isinstance(port, EndpointPort)
+        #: the target when its attempts are made one by one: an endpoint is an API destination
+        #: (invocation rate limit, timeout), a FIFO queue has a throughput limit
+        self.live: LiveTarget | None = None
+        if isinstance(port, EndpointPort):
+            self.live = port.endpoint.api_destination
+        elif is_live(port):
+            self.live = cast("LiveTarget", port)
 
 
 class _Archived:
-    __slots__ = ("msg", "pairs", "plan", "t")
+    __slots__ = ("landed", "msg", "pairs", "plan", "t")
 
-    def __init__(self, t: float, msg: Message, plan: Plan, pairs: list[Pair]) -> None:
-        self.t = t
+    def __init__(
+        self, t: float, landed: float, msg: Message, plan: Plan, pairs: list[Pair]
+    ) -> None:
+        self.t = t  # arrival on the bus
+        self.landed = landed  # arrival in the archive (after the archive lag)
         self.msg = msg
         self.plan = plan
         self.pairs = pairs
@@ -149,6 +180,9 @@ class EventBus(RequestTarget):
         self._dup_rate = spec.duplicate_rate
         self._dup_draw = streams.uniform(name, "duplicates") if spec.duplicate_rate else None
         self._archive: list[_Archived] | None = [] if spec.archive is not None else None
+        self._archive_lag = (
+            self.sampler(spec.archive.lag_s, "archive_lag") if spec.archive is not None else None
+        )
         self._replay_stream = streams.get(name, "replay")
         self._bill_events = ctx.cost.counter(name, "eventbridge_events")
         self._bill_archive = ctx.cost.counter(name, "eventbridge_archive_gb")
@@ -203,16 +237,38 @@ class EventBus(RequestTarget):
     # -- PutEvents ------------------------------------------------------------------------------
 
     def accept(self, msg: Message, plan: Plan, pairs: list[Pair], reply: Reply) -> None:
-        """PutEvents of a custom event (billed); answered at once."""
-        error = self.request_error(self.env.now)
+        """PutEvents of one custom event (billed); answered at once.
+
+        An outage fails the request (``unavailable`` or ``throttled``: the SDK retries it);
+        ``errors.rate`` fails the entry inside a successful response (:data:`FAILED_ENTRY`:
+        the SDK does not retry it; the caller may send it again).
+        """
+        self.accept_batch([(msg, plan, pairs)], lambda error, entries: reply(error or entries[0]))
+
+    def accept_batch(self, entries: list[BatchEntry], reply: BatchReply) -> None:
+        """PutEvents of several custom events (each billed); answered at once, per entry."""
+        now = self.env.now
+        faults = self.ctx.faults
+        error = faults.request_fails(self.name, now, 0.0) if self._has_faults else None
         if error is not None:
             if self._trace is not None:
-                self.ledger.log(self.env.now, self.name, "put_failed", msg.id)
-            reply(error)
+                for msg, _, _ in entries:
+                    self.ledger.log(now, self.name, "put_failed", msg.id)
+            reply(error, [])
             return
-        self._bill_events[0] += sqs_chunks(msg.size_bytes)
-        reply(None)
-        self.ingest(msg, plan, pairs)
+        errors: list[str | None] = []
+        for msg, _, _ in entries:
+            failed = self._error_rate > 0.0 and (
+                faults.request_fails(self.name, now, self._error_rate) is not None
+            )
+            if failed and self._trace is not None:
+                self.ledger.log(now, self.name, "put_failed", msg.id)
+            errors.append(FAILED_ENTRY if failed else None)
+        reply(None, errors)
+        for (msg, plan, pairs), e in zip(entries, errors, strict=True):
+            if e is None:
+                self._bill_events[0] += sqs_chunks(msg.size_bytes)
+                self.ingest(msg, plan, pairs)
 
     def hand_over(self, msg: Message, plan: Plan, pairs: list[Pair]) -> None:
         """An AWS-service event (S3, CloudTrail) reaches the bus now (free of charge)."""
@@ -235,7 +291,8 @@ class EventBus(RequestTarget):
             self._bill_archive[0] += msg.size_bytes / 1e9
             if any(r.from_s <= now < r.to_s for r in self.spec.replays):
                 # kept only while a scheduled replay may pick it (memory stays bounded)
-                self._archive.append(_Archived(now, msg, plan, pairs))
+                lag = self._archive_lag() if self._archive_lag is not None else 0.0
+                self._archive.append(_Archived(now, now + lag, msg, plan, pairs))
         if not plan.parts:
             return
         start = now + (self._latency() if self._latency is not None else 0.0)
@@ -251,6 +308,8 @@ class EventBus(RequestTarget):
         assert child is not None
         if target.client_draw is not None and target.client_draw() < target.client_rate:
             call_at(self.env, start, lambda: self._give_up(target, msg, pairs, 1, "client_error"))
+        elif target.live is not None:
+            self._dispatch_live(target, target.live, msg, child, pairs, start)
         else:
             ok, when, attempts = target.retrier.decide(target.port, start)
             if attempts > 1:
@@ -265,26 +324,63 @@ class EventBus(RequestTarget):
                 self.ledger.copy(pair)
             self._dispatch(key, msg, child, pairs, t_s, False)
 
+    def _dispatch_live(
+        self, target: _Target, port: LiveTarget, msg: Message, child: Plan, pairs: list[Pair],
+        start: float,
+    ) -> None:  # fmt: skip
+        """Deliver to a rate-limited target, each attempt at its own time (module docstring)."""
+        retrying = False
+        # attempts an endpoint counts itself (timed out but processed) or never saw (throttled)
+        processed = 0
+
+        def attempt() -> Attempt:
+            nonlocal retrying, processed
+            error, wait = port.try_deliver(msg, child, pairs)
+            if error is not None and not retrying:
+                retrying = True
+                self.n_retrying += 1
+            if error in (TIMEOUT, THROTTLED):
+                processed += 1
+            return error, wait
+
+        def done(ok: bool, attempts: int) -> None:
+            if ok:
+                self._delivered(target, msg, child, pairs, attempts, retrying, processed)
+            else:
+                self._give_up(target, msg, pairs, attempts, "gave_up", retrying, processed)
+
+        target.retrier.run_live(port, start, attempt, done)
+
     def _delivered(
-        self, target: _Target, msg: Message, child: Plan, pairs: list[Pair], attempts: int
-    ) -> None:
+        self, target: _Target, msg: Message, child: Plan, pairs: list[Pair], attempts: int,
+        retrying: bool | None = None, processed: int | None = None,
+    ) -> None:  # fmt: skip
+        """The delivery succeeded now.
+
+        ``retrying`` and ``processed`` are given by a live delivery (already handed over):
+        whether it waited for a retry, and the attempts the endpoint counted itself (timed
+        out) or never saw (throttled).
+        """
         self.n_delivered += 1
-        if attempts > 1:
+        if attempts > 1 if retrying is None else retrying:
             self.n_retrying -= 1
         if self._trace is not None:
             self.ledger.log(self.env.now, self.name, "delivered", msg.id)
         if target.is_endpoint:
-            self.ledger.attempt(pairs[0], attempts - 1)  # the endpoint counts the success
-        target.port.hand_over(msg, child, pairs)
+            # the endpoint counts the attempts it processed (the success, timed-out ones)
+            self.ledger.attempt(pairs[0], attempts - 1 - (processed or 0))
+        if processed is None:
+            target.port.hand_over(msg, child, pairs)
 
     def _give_up(
-        self, target: _Target, msg: Message, pairs: list[Pair], attempts: int, why: str
-    ) -> None:
+        self, target: _Target, msg: Message, pairs: list[Pair], attempts: int, why: str,
+        retrying: bool | None = None, processed: int = 0,
+    ) -> None:  # fmt: skip
         now = self.env.now
-        if attempts > 1:
+        if attempts > 1 if retrying is None else retrying:
             self.n_retrying -= 1
         if target.is_endpoint:
-            self.ledger.attempt(pairs[0], attempts)
+            self.ledger.attempt(pairs[0], attempts - processed)
         if self._trace is not None:
             event = "dead_letter" if target.dead_letter is not None else why
             self.ledger.log(now, self.name, event, msg.id)
@@ -310,7 +406,7 @@ class EventBus(RequestTarget):
         chosen = [
             e
             for e in self._archive
-            if spec.from_s <= e.t < spec.to_s and e.t + archive.lag_s <= now
+            if spec.from_s <= e.t < spec.to_s and e.landed <= now
         ]
         slices: dict[int, list[_Archived]] = {}
         for e in chosen:

@@ -8,7 +8,7 @@ Modelled:
       decides it first (a failing attempt then has no side effects). The messages of a batch
       are processed in order; from a FIFO source processing stops at the first failure.
     * Each call and each send takes the time its target answers in, counts against the
-      function's ``timeout_s`` and is retried with the AWS SDK's standard policy (``retry``:
+      function's ``timeout_s`` and is retried with the AWS SDK's policy (``retry``:
       ``max_attempts`` in all, jittered backoff from ``min(base_s × 2^(i−1), cap_s)``, full
       jitter by default) on any retriable answer (throttling, server error, client timeout).
       A call or send that still fails fails the processing of that input message.
@@ -33,12 +33,23 @@ Modelled:
       with ``content_based_dedup`` (the body is the same), otherwise each send is new.
     * ``idempotent``: an input processed successfully within ``window_s`` is skipped (no calls,
       no sends; not counted as a processing).
+    * Circuit breakers (``calls[i].circuit_breaker``, :mod:`sim.services.breaker`): each attempt
+      of the entry asks its breaker first; a refused attempt fails at once without reaching the
+      dependency and is not retried, so the input fails.
+    * The adaptive retry mode (``retry.mode: adaptive``): the function's SDK client has one
+      client-side rate limiter (:class:`~sim.services.sdk.AdaptiveLimiter`) for all its calls and
+      sends in adaptive mode, as it has one retry quota. Once a throttling answer has reached
+      it, every attempt waits for a token first (the wait counts against ``timeout_s``; a
+      function that times out while waiting makes no request), and every answer updates it.
+    * ``max_message_age_s``: an input older than this when the handler starts (the caller
+      decides which and passes ``stale``) is dropped at once: no calls, no sends, no error
+      decision; its outcome is :data:`STALE` (deleted from its queue, counted ``expired``).
     * ``max_hops``: a message that is already ``max_hops`` emissions away from its root emits
       nothing.
 
 Not modelled:
-    * Concurrency inside a handler (calls and sends run one after another), circuit breakers,
-      and the cost of the idempotency record.
+    * Concurrency inside a handler (calls and sends run one after another), and the cost of
+      the idempotency record.
 """
 
 from __future__ import annotations
@@ -53,23 +64,26 @@ from simpy.events import Event
 from sim.config.common import RetryQuotaSpec, RetrySpec
 from sim.config.handler import CallSpec, CountChoice, OutputSpec
 from sim.engine.fates import LOST
+from sim.engine.faults import THROTTLED
 from sim.engine.message import Message, Pair
 from sim.engine.ports import CLIENT_ERROR, Plan
 from sim.engine.samplers import attribute_sampler, choice_sampler, make_sampler
 from sim.engine.schedule import call_after
 from sim.engine.streams import buffered
+from sim.services.breaker import SHORT_CIRCUITED, CircuitBreaker
 from sim.services.dependency import TIMEOUT
-from sim.services.sdk import Backoff, RetryQuota
+from sim.services.sdk import AdaptiveLimiter, Backoff, RetryQuota
 
 if TYPE_CHECKING:
     from sim.config.lambda_ import LambdaFunctionSpec
     from sim.engine.wiring import Wiring
     from sim.services.lambda_ import LambdaFunction
 
-__all__ = ["FAILED", "OK", "SKIPPED", "Handler"]
+__all__ = ["FAILED", "OK", "SKIPPED", "STALE", "Handler"]
 
-#: Outcomes of one input message: processed, failed, skipped (idempotent, already processed).
-OK, FAILED, SKIPPED = 0, 1, 2
+#: Outcomes of one input message: processed, failed, skipped (idempotent, already processed),
+#: dropped as too old (``max_message_age_s``). Callers rely on the order: OK and FAILED first.
+OK, FAILED, SKIPPED, STALE = 0, 1, 2, 3
 
 #: Derived message groups get keys below this (producers use non-negative keys).
 _DERIVED_GROUP_BASE = -1
@@ -85,14 +99,29 @@ def _count_sampler(count: Any, rng: np.random.Generator) -> Callable[[], int]:
 
 
 class _Retry:
-    """The SDK retry policy of one call or output: its backoff, and its client's retry quota."""
+    """The SDK client policy of one call or output entry.
 
-    __slots__ = ("backoff", "max_attempts", "quota")
+    Its backoff, its client's retry quota and adaptive rate limiter (shared by the function's
+    entries), and the entry's circuit breaker (calls only). ``observed``: some of them must
+    see every answer (decided here, once).
+    """
 
-    def __init__(self, spec: RetrySpec, handler: Handler) -> None:
+    __slots__ = ("backoff", "breaker", "limiter", "max_attempts", "observed", "quota")
+
+    def __init__(
+        self, spec: RetrySpec, handler: Handler, breaker: CircuitBreaker | None = None
+    ) -> None:
         self.max_attempts = spec.max_attempts
         self.backoff = Backoff(spec, handler.jitter)
         self.quota = handler.quota(spec.quota)
+        self.limiter = handler.limiter() if spec.mode == "adaptive" else None
+        self.breaker = breaker
+        self.observed = breaker is not None or self.limiter is not None
+
+
+def _request_for(retry: _Retry, attempt: Callable[..., Any]) -> Callable[..., Any]:
+    """How the run makes one attempt of an entry: ``attempt`` itself, or through its checks."""
+    return _Run._request_checked if retry.observed else attempt
 
 
 class _Output:
@@ -123,6 +152,8 @@ class _Output:
         self.poison = streams.uniform(name, f"output{i}:poison")
         self.size = spec.size_bytes
         self.retry = _Retry(spec.retry, handler)
+        self.attempt = _Run._request_send
+        self.request = _request_for(self.retry, self.attempt)
 
 
 class _Call:
@@ -139,7 +170,18 @@ class _Call:
             )
         )
         self.per_environment = spec.connection == "per_environment"
-        self.retry = _Retry(spec.retry, handler)
+        cb = spec.circuit_breaker
+        scenario = handler.fn.ctx.scenario
+        breaker = (
+            None
+            if cb is None
+            else CircuitBreaker(
+                cb, handler.ledger, scenario.warmup_s, scenario.duration_s + scenario.drain_s
+            )
+        )
+        self.retry = _Retry(spec.retry, handler, breaker)
+        self.attempt = _Run._request_call
+        self.request = _request_for(self.retry, self.attempt)
 
 
 class _Derived:
@@ -164,6 +206,7 @@ class Handler:
         streams = fn.ctx.streams
         self.jitter = streams.uniform(fn.name, "handler:retry")
         self._quotas: dict[RetryQuotaSpec, RetryQuota] = {}
+        self._limiter: AdaptiveLimiter | None = None
         self.outputs = [_Output(self, i, o) for i, o in enumerate(spec.outputs)]
         self.calls = [_Call(self, i, c) for i, c in enumerate(spec.calls)]
         self.after_side_effects = spec.errors.after_side_effects
@@ -175,8 +218,11 @@ class Handler:
         self._seen_order: deque[tuple[float, int]] = deque()
         self._groups: dict[tuple[int, int], list[int]] = {}
         self._trace = fn.ledger.trace
-        #: True when the handler does anything besides running (calls, outputs, idempotency)
-        self.active = bool(self.outputs or self.calls or idem is not None)
+        #: True when the handler does anything besides running (calls, outputs, idempotency,
+        #: a maximum message age)
+        self.active = bool(
+            self.outputs or self.calls or idem is not None or spec.max_message_age_s is not None
+        )
 
     def quota(self, spec: RetryQuotaSpec | None) -> RetryQuota | None:
         """The function's SDK retry quota for ``spec``: one bucket per function and setting.
@@ -191,12 +237,26 @@ class Handler:
             q = self._quotas[spec] = RetryQuota(spec)
         return q
 
+    def limiter(self) -> AdaptiveLimiter:
+        """The function's SDK client's adaptive rate limiter (one per function, made once)."""
+        if self._limiter is None:
+            self._limiter = AdaptiveLimiter(self.env)
+        return self._limiter
+
+    def breakers(self) -> list[tuple[str, CircuitBreaker]]:
+        """``(dependency name, breaker)`` of every call entry with a circuit breaker."""
+        return [
+            (c.spec.dependency, c.retry.breaker) for c in self.calls if c.retry.breaker is not None
+        ]
+
     def connect(self, wiring: Wiring) -> None:
         """Resolve the ports of the outputs and the dependencies of the calls."""
         for o in self.outputs:
             o.port = wiring.ports[o.to]
         for c in self.calls:
             c.dependency = wiring.components[c.spec.dependency]
+            if c.retry.breaker is not None:
+                c.dependency.breakers.append(c.retry.breaker)
 
     def reachable(self) -> list[str]:
         """Sinks the outputs can lead to (registered at build time)."""
@@ -324,9 +384,54 @@ class Handler:
         holder: object | None,
         run_start_s: float,
         done: Callable[[list[int] | None, float], None],
+        stale: list[bool] | None = None,
     ) -> None:
-        """Process ``pairs`` (one invocation, whose own run ended now); see :class:`_Run`."""
-        _Run(self, pairs, fifo, holder, run_start_s, done).start()
+        """Process ``pairs`` (one invocation, whose own run ended now); see :class:`_Run`.
+
+        ``stale`` marks the inputs found too old when the handler started
+        (``max_message_age_s``): they get the outcome :data:`STALE` without being processed.
+        """
+        if stale is None:
+            _Run(self, pairs, fifo, holder, run_start_s, done).start()
+        else:
+            self._execute_fresh(pairs, fifo, holder, run_start_s, done, stale)
+
+    def _execute_fresh(
+        self,
+        pairs: list[Pair],
+        fifo: bool,
+        holder: object | None,
+        run_start_s: float,
+        done: Callable[[list[int] | None, float], None],
+        stale: list[bool],
+    ) -> None:
+        """:meth:`execute` of the fresh inputs only; the stale ones are dropped in their place.
+
+        From a FIFO source a stale input after the first failure is returned with the rest of
+        the batch (:data:`FAILED`), as every input after the first failure is.
+        """
+
+        def merged(outcomes: list[int] | None, ran_s: float) -> None:
+            if outcomes is None:
+                done(None, ran_s)  # the function timed out: the whole batch failed
+                return
+            out: list[int] = []
+            fresh = iter(outcomes)
+            failed = False
+            for old in stale:
+                if old:
+                    out.append(FAILED if failed and fifo else STALE)
+                else:
+                    outcome = next(fresh)
+                    failed = failed or outcome == FAILED
+                    out.append(outcome)
+            done(out, ran_s)
+
+        fresh = [p for p, old in zip(pairs, stale, strict=True) if not old]
+        if fresh:
+            _Run(self, fresh, fifo, holder, run_start_s, merged).start()
+        else:
+            merged([], self.env.now - run_start_s)
 
 
 class _Run:
@@ -358,7 +463,9 @@ class _Run:
         "slept",
         "step",
         "sync",
+        "ticket",
         "timer",
+        "token",
         "waiting",
     )
 
@@ -393,6 +500,8 @@ class _Run:
         self.sync: Any = None  # a reply received while its request was being made
         self.waiting = False  # a request is out and its reply will resume the run
         self.timer: Event | None = None  # the timeout, armed on the first wait
+        self.ticket = -1  # the circuit breaker's ticket of the current attempt (-1: none)
+        self.token = _NO_TOKEN  # the adaptive limiter's token for the current attempt
 
     def start(self) -> None:
         self._next_input()
@@ -469,7 +578,7 @@ class _Run:
                     self.step += 1
                     self.k = 0
                     continue
-                error = self._request_call(call)
+                error = call.request(self, call, None)
             else:
                 j = step - n_calls
                 if j >= len(h.outputs):
@@ -484,7 +593,7 @@ class _Run:
                     self.k = 0
                     self.n = -1
                     continue
-                error = self._request_send(out, parent)
+                error = out.request(self, out, parent)
             if error is _LATER:
                 return
             if not self._answered(error):
@@ -496,6 +605,8 @@ class _Run:
         step = self.step
         n_calls = len(h.calls)
         policy = h.calls[step].retry if step < n_calls else h.outputs[step - n_calls].retry
+        if policy.observed and error != SHORT_CIRCUITED:
+            self._observe(policy, error)
         quota = policy.quota
         if error is None:
             if quota is not None:
@@ -506,7 +617,8 @@ class _Run:
             self.slept = 0.0
             return True
         is_send = step >= n_calls
-        if error != CLIENT_ERROR and self.attempt < policy.max_attempts:
+        retriable = error != CLIENT_ERROR and error != SHORT_CIRCUITED
+        if retriable and self.attempt < policy.max_attempts:
             # a call's own client timeout costs more of the quota (a send has no client timeout)
             cost = quota.acquire(not is_send and error == TIMEOUT) if quota is not None else -1
             if cost:
@@ -533,9 +645,66 @@ class _Run:
         if not self.finished:
             self._advance()
 
+    # -- circuit breakers and the adaptive limiter ----------------------------------------------
+
+    def _request_checked(self, item: Any, parent: Message | None) -> Any:
+        """One attempt of an entry with a circuit breaker or an adaptive limiter.
+
+        The breaker decides first (a refused attempt needs no token: it never leaves the
+        client); then the attempt waits for the limiter's token, and is made.
+        """
+        policy: _Retry = item.retry
+        breaker = policy.breaker
+        h = self.handler
+        if breaker is not None and self.ticket < 0:
+            ticket = breaker.admit(h.env.now)
+            if ticket < 0:
+                if h._trace is not None:
+                    msg_id = self.pairs[self.i].msg.id
+                    h.ledger.log(h.env.now, h.fn.name, "short_circuited", msg_id)
+                return SHORT_CIRCUITED
+            self.ticket = ticket
+        limiter = policy.limiter
+        if limiter is not None:
+            if self.token != _GRANTED:
+                self.token = _ASKING
+                limiter.acquire(self._on_token)
+                if self.token == _ASKING:  # no token yet: the limiter calls back
+                    self.token = _WAITING
+                    self._wait()
+                    return _LATER
+            self.token = _NO_TOKEN
+        return item.attempt(self, item, parent)
+
+    def _on_token(self) -> bool:
+        """The adaptive limiter grants the current attempt's token; False: no longer wanted."""
+        if self.token == _ASKING:
+            self.token = _GRANTED  # at once, inside :meth:`_request_checked`
+            return True
+        if self.finished:
+            return False  # the function timed out while it waited: it leaves the line
+        self.token = _GRANTED
+        self._advance()
+        return True
+
+    def _observe(self, policy: _Retry, error: str | None) -> None:
+        """An attempt was answered: tell the limiter and the breaker that watch it."""
+        h = self.handler
+        now = h.env.now
+        limiter = policy.limiter
+        if limiter is not None:
+            limiter.update(now, error == THROTTLED)
+        breaker = policy.breaker
+        if breaker is not None:
+            ticket = self.ticket
+            self.ticket = -1
+            event = breaker.record(ticket, error is not None, now)
+            if event is not None and h._trace is not None:
+                h.ledger.log(now, h.fn.name, event, self.pairs[self.i].msg.id)
+
     # -- calls ----------------------------------------------------------------------------------
 
-    def _request_call(self, call: _Call) -> Any:
+    def _request_call(self, call: _Call, parent: Message | None) -> Any:
         from sim.services.dependency import CallRequest
 
         spec = call.spec
@@ -623,6 +792,11 @@ class _Run:
             self.handle.abandon()  # the call runs on at the dependency
             self.handle = None
         h = self.handler
+        if self.ticket >= 0:  # an attempt its breaker let through will record nothing
+            breaker = h.calls[self.step].retry.breaker
+            assert breaker is not None
+            breaker.abandon(self.ticket)
+            self.ticket = -1
         if self.holding is not None:
             _drop_units(h, self.holding, self.holding.pairs)  # a send that was to be retried
             self.holding = None
@@ -643,6 +817,10 @@ class _Run:
 
 #: Marks a request whose answer has not come yet.
 _LATER: Any = object()
+
+#: The adaptive limiter's token for the current attempt: none asked, being asked (a grant now
+#: is synchronous), waited for (a grant resumes the run), granted.
+_NO_TOKEN, _ASKING, _WAITING, _GRANTED = 0, 1, 2, 3
 
 
 def _drop_units(h: Handler, d: _Derived, pairs: list[Pair] | None) -> None:

@@ -9,8 +9,20 @@ Modelled:
       an invocation reuses the most recently released warm environment, else starts a new one.
       AWS documents neither number: both are parameters.
     * Concurrency: executions of a function are limited by its ``reserved_concurrency``, or else
-      by the account's unreserved pool (``account_concurrency`` minus all reservations). An
+      by the account's unreserved pool (``account_concurrency`` minus all reservations, which
+      must leave at least 100: "Configuring reserved concurrency for a function"). An
       invocation over the limit is throttled.
+    * Scaling rate (AWS, "Lambda scaling behavior"): a function adds at most 1,000 new
+      execution environments every 10 s, refilled continuously and not accrued: a token
+      bucket of 1,000, full at the start, refilled at 100 per second (:class:`ScalingRate`).
+      An invocation that needs a new environment when it is empty is throttled; reusing a
+      warm environment takes none. Throttled work waiting for concurrency (the internal queue,
+      throttled batches) is woken when the next new environment is allowed, as when
+      concurrency frees up (an assumption: AWS does not say how soon throttled work retries).
+    * Billing: one request per invocation; GB-seconds of the run and of its cold start (the
+      INIT phase, billed since 1 August 2025: "AWS Lambda standardizes billing for INIT
+      Phase", AWS Compute Blog; ``cold_start.billed: false`` turns it off), rounded up to the
+      millisecond together; a timed-out run is billed up to ``timeout_s``.
     * Errors: each message of an invocation fails independently with probability
       ``errors.rate`` per attempt; a poison message (drawn with the workload: the message's
       ``poison_u`` < ``poison_rate``) fails every attempt. Outages: ``unavailable`` fails the
@@ -21,6 +33,8 @@ Modelled:
       scaling from ``initial_concurrency`` (5) concurrent batches by ``scale_up_per_min`` (300)
       per minute while a backlog remains, up to ``max_concurrency`` (or ``max_batches``), and
       back towards ``initial_concurrency`` when traffic falls (``scale_down_after_s``).
+      Its pollers that hold no batch long-poll the queue, one billed ReceiveMessage per
+      ``long_poll_wait_s`` each (:mod:`sim.services.lambda_esm`).
       Back-off (AWS: on throttles and function errors the mapping reduces its concurrency;
       with ``report_batch_item_failures`` function errors do not scale it down): each
       throttled invoke and each failed invocation lowers the level by ``backoff_batches``,
@@ -44,12 +58,21 @@ Modelled:
       caller gets the answer when the run ends: success, a function error (the whole
       invocation fails on the message's error draw or the timeout), throttling when no
       concurrency is free, unavailable during an outage. No retry on the function's side.
+    * ``max_message_age_s``: when the handler starts (after the cold start) an input older
+      than this is dropped unprocessed: deleted from the queue (it counts as processed
+      there), its pair ``expired``, counted in ``dropped_too_old``. The age of an SQS message
+      runs from its send to the trigger queue (its ``SentTimestamp``; the queue's enqueue time,
+      kept by a standard dead-letter queue); of an asynchronous event, from Lambda's accepting
+      the invoke (the clock of ``max_event_age_s``). Dropping takes no time: a batch of stale
+      messages runs 0 s; otherwise ``duration_s`` is drawn as usual and
+      ``duration_per_message_s`` only for the fresh messages. A synchronous invocation is
+      never too old (its caller is waiting for it).
 
 Not modelled:
-    * The event source mapping's optimisation to as few as 2 batches at low traffic (it
-      saves SQS calls, which evsim does not bill for idle pollers); provisioned pollers; the
-      1,000-new-environments-per-10-s function scaling rate; the 6 MB batch payload cap;
-      init-phase billing.
+    * The event source mapping's optimisation to as few as 2 batches at low traffic (AWS gives
+      no rule for it; evsim keeps at least ``initial_concurrency`` pollers, whose idle long
+      polls it bills: :mod:`sim.services.lambda_esm`); provisioned pollers; the 6 MB batch
+      payload cap; the 10 s limit of the INIT phase.
     * Asynchronous invocation is in :mod:`sim.services.lambda_async`.
 """
 
@@ -68,7 +91,7 @@ from sim.engine.faults import THROTTLED, UNAVAILABLE
 from sim.engine.message import Message, Pair
 from sim.engine.ports import Plan, Reply
 from sim.engine.samplers import is_zero, make_sampler
-from sim.engine.schedule import call_after
+from sim.engine.schedule import call_after, call_at
 from sim.services.handler import FAILED, SKIPPED, Handler
 from sim.services.lambda_async import AsyncInvoker
 from sim.services.lambda_esm import EventSourceMapping
@@ -77,16 +100,72 @@ if TYPE_CHECKING:
     from sim.engine.wiring import Wiring
 
 __all__ = [
-    "CapacityWaiter", "ConcurrencyPool", "FunctionPort", "LambdaFunction", "SyncFunctionPort",
+    "SCALING_ENVIRONMENTS", "SCALING_WINDOW_S", "CapacityWaiter", "ConcurrencyPool",
+    "FunctionPort", "LambdaFunction", "ScalingRate", "SyncFunctionPort",
 ]  # fmt: skip
+
+#: AWS Lambda's concurrency scaling rate: each function adds at most 1,000 execution
+#: environments every 10 seconds ("Lambda scaling behavior", AWS Lambda developer guide).
+SCALING_ENVIRONMENTS = 1000
+SCALING_WINDOW_S = 10.0
 
 
 class CapacityWaiter(Protocol):
     """Work waiting for concurrency: an asynchronous invoker or an event source mapping."""
 
     def on_capacity(self) -> None:
-        """Concurrency of the pool freed up: take what is needed of it now."""
+        """Concurrency freed up (or the function may scale again): take what it can now."""
         ...
+
+
+class ScalingRate:
+    """The concurrency scaling rate of one function: how fast it may add new environments.
+
+    AWS: each function can add at most 1,000 execution environments every 10 seconds, the
+    allowance is refilled continuously rather than 1,000 at a time, and what goes unused is
+    not accrued (never more than 1,000 at once). So: a token bucket of ``environments``
+    tokens, full at the start, refilled at ``environments / window_s`` per second; a new
+    environment (a cold start) takes one; an invocation that needs a new environment when the
+    bucket is empty is throttled. Reusing a warm environment takes none.
+
+    The bucket is kept as the time it was last empty (``anchor + taken × step``), so that no
+    refill events are needed and the arithmetic does not drift.
+    """
+
+    __slots__ = ("anchor", "full_s", "step", "taken", "wake_pending")
+
+    def __init__(
+        self, environments: int = SCALING_ENVIRONMENTS, window_s: float = SCALING_WINDOW_S
+    ) -> None:
+        self.step = window_s / environments  # seconds per token
+        self.full_s = window_s  # an empty bucket is full again after this long
+        self.anchor = -window_s  # full at time 0
+        self.taken = 0
+        #: a wake-up of the function's waiters at the next token is scheduled
+        self.wake_pending = False
+
+    def _empty_at(self, now: float) -> float:
+        """When the bucket was last empty (``now − full_s`` at the latest: no accrual)."""
+        base = self.anchor + self.taken * self.step
+        if now - base > self.full_s:
+            self.anchor, self.taken = now - self.full_s, 0
+            return self.anchor
+        return base
+
+    def ready(self, now: float) -> bool:
+        """Whether a new environment may start at ``now``."""
+        return now - self._empty_at(now) >= self.step - 1e-9
+
+    def take(self, now: float) -> bool:
+        """Take one token for a new environment at ``now``; False when there is none."""
+        if not self.ready(now):
+            return False
+        self.taken += 1
+        return True
+
+    def next_at(self, now: float) -> float:
+        """When the next token arrives (after ``now`` when the bucket is empty)."""
+        return self._empty_at(now) + self.step
 
 
 class ConcurrencyPool:
@@ -163,6 +242,8 @@ class LambdaFunction(Component):
         )
         self._keep_alive_s = spec.cold_start.keep_alive_s
         self.timeout_s = spec.timeout_s
+        #: the handler drops inputs older than this when it starts (None: no limit)
+        self.max_age_s = spec.max_message_age_s
         self.error_rate = spec.errors.rate
         self.poison_rate = spec.errors.poison_rate
         self._error_draw = streams.uniform(name, "errors")
@@ -183,6 +264,7 @@ class LambdaFunction(Component):
         self._gb = spec.memory_mb / 1024.0
         self._bill_requests = ctx.cost.counter(name, "lambda_requests")
         self._bill_gb_s = ctx.cost.counter(name, "lambda_gb_s")
+        self._scaling = ScalingRate()
         self.async_invoker = AsyncInvoker(self, spec.async_)
         self.handler = Handler(self, spec)
         #: True when an invocation runs the handler's calls and outputs after its duration
@@ -274,6 +356,11 @@ class LambdaFunction(Component):
         pool = self.pool
         if pool.busy >= pool.limit:
             return THROTTLED
+        warm = self._warm
+        reuse = bool(warm) and now - warm[-1] <= self._keep_alive_s
+        if not reuse and not self._scaling.take(now):
+            self._wake_at_next_environment(now)
+            return THROTTLED  # the function may not add an environment yet (scaling rate)
         n = pool.busy = pool.busy + 1
         if n > pool.peak:
             pool.peak = n
@@ -281,10 +368,9 @@ class LambdaFunction(Component):
             for counter in self._counts:
                 if counter is not None:
                     counter.take()
-        warm = self._warm
         if self._env_ids is not None:
             cold = self._acquire_tracked(now)
-        elif warm and now - warm[-1] <= self._keep_alive_s:
+        elif reuse:
             warm.pop()
             cold = False
         else:
@@ -293,6 +379,36 @@ class LambdaFunction(Component):
         self._bill_requests[0] += 1
         self.ledger.invocation(self.stats, cold)
         return cold
+
+    def can_start(self, now: float) -> bool:
+        """Whether an execution could start now: concurrency, and a warm environment or scaling.
+
+        Work waiting for concurrency asks this before it tries, so that a hand-over does not
+        count a throttle. When only the scaling rate stops it, the function's waiters are
+        woken when the next new environment is allowed. Outages are not checked.
+        """
+        pool = self.pool
+        if pool.busy >= pool.limit:
+            return False
+        warm = self._warm
+        if (warm and now - warm[-1] <= self._keep_alive_s) or self._scaling.ready(now):
+            return True
+        self._wake_at_next_environment(now)
+        return False
+
+    def _wake_at_next_environment(self, now: float) -> None:
+        """Wake this function's waiting work when its scaling rate allows a new environment."""
+        scaling = self._scaling
+        if not scaling.wake_pending:
+            scaling.wake_pending = True
+            call_at(self.env, scaling.next_at(now), self._on_next_environment)
+
+    def _on_next_environment(self) -> None:
+        self._scaling.wake_pending = False
+        waiters = self.pool.waiters
+        for waiter in (self.async_invoker, self.esm):
+            if waiter is not None and waiter in waiters:
+                waiter.on_capacity()
 
     def _acquire_tracked(self, now: float) -> bool:
         """:meth:`acquire` of an environment by id (connections held per environment)."""
@@ -329,10 +445,14 @@ class LambdaFunction(Component):
                     self._reclaim(env_id)
                 return
 
-    def release(self, now: float, ran_s: float, env: tuple[str, int] | None = None) -> None:
+    def release(
+        self, now: float, ran_s: float, env: tuple[str, int] | None = None, cold_s: float = 0.0
+    ) -> None:
         """End an execution that ran ``ran_s`` seconds; its environment stays warm.
 
-        ``env`` is the environment it ran in, when environments are tracked.
+        ``env`` is the environment it ran in, when environments are tracked; ``cold_s`` the
+        cold start (INIT phase) before the run, billed with it unless ``cold_start.billed`` is
+        false. The billed duration is rounded up to the millisecond.
         """
         pool = self.pool
         pool.busy -= 1
@@ -348,6 +468,8 @@ class LambdaFunction(Component):
             call_after(
                 self.env, self._keep_alive_s, lambda _: self._idle_check(env_id, now)
             )
+        if cold_s and self.spec.cold_start.billed:
+            ran_s += cold_s
         self._bill_gb_s[0] += self._gb * math.ceil(ran_s * 1000.0 - 1e-9) / 1000.0  # 1 ms
         if pool.waiters:
             pool.wake()  # throttled work waits: it gets the freed concurrency at once
@@ -384,7 +506,7 @@ class LambdaFunction(Component):
 
         def done(_: Event | None) -> None:
             ledger = self.ledger
-            self.release(self.env.now, ran_s, holder)
+            self.release(self.env.now, ran_s, holder, cold_s)
             ledger.attempt(pair)
             if timed_out:
                 ledger.timeout(self.stats)
@@ -429,17 +551,35 @@ class LambdaFunction(Component):
         call_after(self.env, cold_s + ran_s, done)
 
     def end_warmup(self) -> None:
-        """The counted period starts: the concurrency peaks start from what runs now."""
+        """The counted period starts: the concurrency peaks start from what runs now.
+
+        The event source's idle long polls are billed from now on.
+        """
         for pool in (self.pool, self._own, self._account):
             if pool is not None:
                 pool.restart_peak()
+        if self.esm is not None:
+            self.esm.restart_idle_polls()
+
+    def finalize(self) -> None:
+        """The run ends: bill the event source's idle long polls."""
+        esm = self.esm
+        if esm is not None:
+            esm.bill_idle_polls()
+            self.ctx.cost.set_pending(esm.queue.name, esm.bill_item, 0.0)
 
     def observe(self) -> tuple[dict[str, float], dict[str, float]]:
-        """States now and counts so far, for the time series (``docs/metrics.md``)."""
+        """States now and counts so far, for the time series (``docs/metrics.md``).
+
+        The event source's idle long polls so far are shown to the cost meter as pending, so
+        that the run's cumulative ``cost_usd``, sampled after the components, includes them.
+        """
         stats = self.stats
         states: dict[str, float] = {"concurrency": self.running}
-        if self.esm is not None:
-            states["pollers"] = self.esm.level
+        esm = self.esm
+        if esm is not None:
+            self.ctx.cost.set_pending(esm.queue.name, esm.bill_item, esm.idle_polls_so_far())
+            states["pollers"] = esm.level
         return states, {
             "invocations_per_s": stats.invocations,
             "errors_per_s": stats.errors,
@@ -455,6 +595,31 @@ class LambdaFunction(Component):
         if run > self.timeout_s:
             return cold_s, self.timeout_s, True
         return cold_s, run, False
+
+    def plan_aged_run(
+        self, cold: bool, sent_s: list[float], now: float
+    ) -> tuple[float, float, bool, list[bool] | None]:
+        """:meth:`plan_run` with ``max_message_age_s``: also which inputs are too old.
+
+        ``sent_s`` holds, per input, the time its age counts from. An input is too old when
+        its age when the handler starts (after the cold start) exceeds ``max_message_age_s``.
+        Dropping one takes no time: ``duration_s`` is drawn only when some input is fresh, and
+        ``duration_per_message_s`` only for the fresh ones. The last item is the list of
+        flags, or None when every input is fresh.
+        """
+        cold_s = self._cold_duration() if cold else 0.0
+        start = now + cold_s
+        limit = self.max_age_s
+        assert limit is not None
+        stale = [start - t > limit for t in sent_s]
+        fresh = stale.count(False)
+        if fresh == 0:
+            return cold_s, 0.0, False, stale
+        run = self._duration() if self.plain_run else self.run_time(fresh, now)
+        flags = stale if fresh < len(stale) else None
+        if run > self.timeout_s:
+            return cold_s, self.timeout_s, True, flags
+        return cold_s, run, False, flags
 
 
 # --------------------------------------------------------------------------- port

@@ -34,6 +34,10 @@ Modelled:
       pair is then ``dead_lettered``; otherwise an exhausted event is ``lost``.
     * ``duplicate_rate``: after a success, the event is invoked once more (AWS documents
       occasional duplicates without a rate).
+    * ``max_message_age_s`` (the handler's own limit): an event older than this when the
+      handler starts, counting from Lambda's accepting the invoke, is dropped unprocessed:
+      a successful invocation for Lambda (no retry; the ``on_success`` record is sent), its
+      pair ``expired`` (``dropped_too_old``).
     * ``on_success``: after a success, a derived message (the invocation record) is sent to the
       destination. ``on_failure`` to a topic, bus or function: the pair is ``dead_lettered``
       and the same message starts new pairs there (to a queue: see :mod:`sim.services.sqs`).
@@ -57,7 +61,7 @@ from sim.engine.faults import THROTTLED, UNAVAILABLE
 from sim.engine.message import Pair
 from sim.engine.ports import Port
 from sim.engine.schedule import Timer, call_after
-from sim.services.handler import FAILED, SKIPPED
+from sim.services.handler import FAILED, SKIPPED, STALE
 
 if TYPE_CHECKING:
     import simpy
@@ -79,22 +83,35 @@ class Function(Protocol):
     ledger: Ledger
     stats: FunctionStats
     timeout_s: float
+    max_age_s: float | None
     pool: ConcurrencyPool
 
     def acquire(self, now: float) -> str | bool:
         """Start an execution: ``THROTTLED``/``UNAVAILABLE``, else whether it is cold."""
         ...
 
-    def release(self, now: float, ran_s: float, env: tuple[str, int] | None = None) -> None:
-        """End an execution that ran ``ran_s`` seconds (in environment ``env``, if tracked)."""
+    def release(
+        self, now: float, ran_s: float, env: tuple[str, int] | None = None, cold_s: float = 0.0
+    ) -> None:
+        """End an execution that ran ``ran_s`` seconds after a ``cold_s`` cold start."""
         ...
 
     def plan_run(self, cold: bool, n_messages: int, now: float) -> tuple[float, float, bool]:
         """Draw one invocation: ``(cold start s, run s capped at the timeout, timed out)``."""
         ...
 
+    def plan_aged_run(
+        self, cold: bool, sent_s: list[float], now: float
+    ) -> tuple[float, float, bool, list[bool] | None]:
+        """:meth:`plan_run` that also finds the inputs too old (``max_message_age_s``)."""
+        ...
+
     def message_fails(self, poison_u: float) -> bool:
         """Draw whether processing one message fails."""
+        ...
+
+    def can_start(self, now: float) -> bool:
+        """Whether an execution could start now (concurrency, and an environment)."""
         ...
 
     @property
@@ -128,6 +145,7 @@ class _Event:
     """One event in the function's internal queue."""
 
     __slots__ = (
+        "cold_s",
         "enqueued_s",
         "env",
         "errors",
@@ -135,6 +153,7 @@ class _Event:
         "outcome",
         "pair",
         "ran_s",
+        "stale",
         "timed_out",
     )
 
@@ -144,9 +163,11 @@ class _Event:
         self.enqueued_s = enqueued_s
         self.errors = 0
         self.ran_s = 0.0
+        self.cold_s = 0.0
         self.timed_out = False
         self.env: tuple[str, int] | None = None
         self.outcome = -1  # the handler's outcome, when it has side effects
+        self.stale: list[bool] | None = None  # [True]: too old when the handler started
 
     def retry(self, _: Event | None = None) -> None:
         """The wait after a function error is over: back into the queue."""
@@ -158,7 +179,7 @@ class _Event:
     def effects(self, _: Event) -> None:
         fn = self.invoker.fn
         run_start = self.invoker.env.now - self.ran_s
-        fn.handler.execute([self.pair], False, self.env, run_start, self.effects_done)
+        fn.handler.execute([self.pair], False, self.env, run_start, self.effects_done, self.stale)
 
     def effects_done(self, outcomes: list[int] | None, ran_s: float) -> None:
         self.ran_s = ran_s
@@ -189,6 +210,7 @@ class AsyncInvoker:
         self.failure_port: Port | None = None
         self.success_port: Port | None = None
         self._trace = fn.ledger.trace
+        self._aged = fn.max_age_s is not None  # the handler drops events that are too old
         # the waiting events, oldest first: (first queued at, arrival number, event)
         self._queue: list[tuple[float, int, _Event]] = []
         self._arrivals = 0
@@ -272,7 +294,13 @@ class AsyncInvoker:
                 self._schedule_probe(self._interval_s)
                 self._interval_s = min(_THROTTLE_CAP_S, 2.0 * self._interval_s)
             return _REJECTED
-        cold_s, ev.ran_s, ev.timed_out = fn.plan_run(got is True, 1, now)
+        if self._aged:
+            cold_s, ev.ran_s, ev.timed_out, ev.stale = fn.plan_aged_run(
+                got is True, [ev.enqueued_s], now
+            )
+        else:
+            cold_s, ev.ran_s, ev.timed_out = fn.plan_run(got is True, 1, now)
+        ev.cold_s = cold_s
         ev.env = fn.current_env  # released with the run, whether it times out or not
         if fn.effects and not ev.timed_out:
             call_after(self.env, cold_s + ev.ran_s, ev.effects)
@@ -310,10 +338,11 @@ class AsyncInvoker:
         self._drained()
 
     def on_capacity(self) -> None:
-        """Concurrency of the pool freed up: the oldest waiting events are invoked with it."""
+        """Concurrency freed up (or the function may scale again): invoke the oldest events."""
         queue = self._queue
-        pool = self.fn.pool
-        while queue and pool.busy < pool.limit:
+        fn = self.fn
+        now = self.env.now
+        while queue and fn.can_start(now):
             ev = queue[0][2]
             if self._try(ev) is _REJECTED:
                 break
@@ -348,15 +377,20 @@ class AsyncInvoker:
     def _complete(self, ev: _Event) -> None:
         fn = self.fn
         now = self.env.now
-        fn.release(now, ev.ran_s, ev.env)  # hands the concurrency to a waiting event, if any
+        # hands the concurrency to a waiting event, if any
+        fn.release(now, ev.ran_s, ev.env, ev.cold_s)
         pair = ev.pair
         ledger = self.ledger
         ledger.attempt(pair)
         if ev.timed_out:
             ledger.timeout(fn.stats)
         outcome = ev.outcome
-        if outcome == SKIPPED:
-            ledger.release(pair)  # already processed: the idempotent handler skipped it
+        if outcome >= SKIPPED:
+            ev.outcome = -1
+            if outcome == STALE:
+                self._dropped_too_old(ev)
+            else:
+                ledger.release(pair)  # already processed: the idempotent handler skipped it
             return
         if outcome >= 0:
             fails = ev.timed_out or outcome == FAILED
@@ -382,6 +416,21 @@ class AsyncInvoker:
         if self._dup_draw is not None and self._dup_draw() < self._dup_rate:
             ledger.copy(pair)
             self.take_delivery(pair)
+        ledger.release(pair)
+
+    def _dropped_too_old(self, ev: _Event) -> None:
+        """The handler dropped the event as too old: a success for Lambda, ``expired`` here.
+
+        The invocation succeeded, so an ``on_success`` destination gets its record; no
+        duplicate invocation is drawn (a duplicate would be dropped too: it is just as old).
+        """
+        pair = ev.pair
+        ledger = self.ledger
+        ledger.too_old(pair)
+        if self._trace is not None:
+            ledger.log(self.env.now, self.fn.name, "too_old", pair.msg.id)
+        if self.success_port is not None:
+            self.fn.handler.send_destination(pair.msg, "success", self.success_port)
         ledger.release(pair)
 
     def _expire(self, ev: _Event) -> None:

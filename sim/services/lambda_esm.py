@@ -21,6 +21,19 @@ mapping's *level* is how many batches it may have in hand at once:
   falls to the most batches in use meanwhile plus one (traffic fell), not below
   ``initial_concurrency``.
 
+Idle long polls: the mapping keeps ``level`` pollers; each one holding no batch waits on the
+queue in long polls of ``long_poll_wait_s`` (20 s), each a billed ReceiveMessage. While
+throttled batches wait the mapping receives nothing and makes none. They are counted
+analytically, without events: the free pollers (``level`` minus the batches in hand) are
+constant between two changes of the level, of the batches in hand or of the throttled
+batches; at every such change the mapping adds free pollers × elapsed time to its idle
+poller-seconds, and at the end of the run it bills them ÷ ``long_poll_wait_s`` as requests
+to its queue (a time-series sample shows the requests so far as pending cost, without
+touching the count, so recording changes no metric). The count is exact for that model; it
+is fractional (a spell of 5 s with one free poller counts a quarter of a request) where AWS
+bills whole requests: a poller's long poll that ends early with a message is billed as that
+receive, not as an empty one, so per idle spell AWS bills up to one request less.
+
 Without throttles or failures only the last rule moves the level down, and only below a level
 that went unused for a whole ``scale_down_after_s``: with ``max_concurrency`` c ≤ 5 the level
 stays c, so SQS → Lambda with the overheads zeroed stays an M/M/c queue.
@@ -37,7 +50,7 @@ from sim.config.lambda_ import TriggerSpec
 from sim.engine.faults import THROTTLED, UNAVAILABLE
 from sim.engine.samplers import is_zero, make_sampler
 from sim.engine.schedule import Timer, call_after, call_at
-from sim.services.handler import FAILED, OK, SKIPPED
+from sim.services.handler import FAILED, OK, STALE
 from sim.services.sqs.queue import Queue, QueueCopy
 
 if TYPE_CHECKING:
@@ -53,6 +66,7 @@ class _Batch:
     """One batch in the hands of an event source mapping."""
 
     __slots__ = (
+        "cold_s",
         "entries",
         "env",
         "esm",
@@ -63,6 +77,7 @@ class _Batch:
         "received_s",
         "retries",
         "returning",
+        "stale",
         "timed_out",
     )
 
@@ -75,11 +90,13 @@ class _Batch:
         self.retries = 0
         self.timed_out = False
         self.ran_s = 0.0
+        self.cold_s = 0.0
         self.outcomes: list[int] | None = None
         self.env: tuple[str, int] | None = None
         self.finished = False
         self.probe = False  # invoked to probe for concurrency (a retry, a scale-up step)
         self.returning = False  # its return to the queue at the visibility timeout is set
+        self.stale: list[bool] | None = None  # inputs too old when the handler started
 
     def invoke(self, _: Event | None = None) -> None:
         self.esm._invoke(self)
@@ -92,7 +109,9 @@ class _Batch:
         esm = self.esm
         run_start = esm.env.now - self.ran_s
         pairs = [copy.pair for copy, _ in self.entries]
-        esm.fn.handler.execute(pairs, esm._fifo, self.env, run_start, self.effects_done)
+        esm.fn.handler.execute(
+            pairs, esm._fifo, self.env, run_start, self.effects_done, self.stale
+        )
 
     def effects_done(self, outcomes: list[int] | None, ran_s: float) -> None:
         self.ran_s = ran_s
@@ -139,6 +158,7 @@ class EventSourceMapping:
         self._window_open = False
         self._fifo = queue.fifo
         self._trace = fn.ledger.trace
+        self._aged = fn.max_age_s is not None  # the handler drops inputs that are too old
         #: throttled batches waiting to be invoked again, oldest receive first
         self._throttled: deque[_Batch] = deque()
         self._probe_timer: Timer | None = None  # the next retry of throttled batches
@@ -147,7 +167,40 @@ class EventSourceMapping:
         self._probing = False  # the next batch received probes for concurrency
         self._peak = self.level  # the most batches in use since the last scale-down check
         self._idle_pending = False
+        # idle long polls (module docstring): free poller-seconds counted up to _idle_t
+        self._wait_s = spec.long_poll_wait_s
+        self._idle_poller_s = 0.0
+        self._idle_t = self.env.now
+        self._cost = fn.ctx.cost
+        self.bill_item = "sqs_fifo_requests" if queue.fifo else "sqs_standard_requests"
         queue.attach_consumer(self)
+
+    # -- idle long polls ------------------------------------------------------------------------
+
+    def count_idle_polls(self) -> None:
+        """Count the idle poller-seconds up to now (before the free pollers change)."""
+        now = self.env.now
+        free = self.level - self.in_use
+        if free > 0 and not self._throttled:
+            self._idle_poller_s += free * (now - self._idle_t)
+        self._idle_t = now
+
+    def idle_polls_so_far(self) -> float:
+        """The idle long polls of the counted period up to now (requests), counting nothing."""
+        free = self.level - self.in_use
+        pending = free * (self.env.now - self._idle_t) if free > 0 and not self._throttled else 0
+        return (self._idle_poller_s + pending) / self._wait_s
+
+    def restart_idle_polls(self) -> None:
+        """The counted period starts now: idle polls before it are not billed."""
+        self._idle_poller_s = 0.0
+        self._idle_t = self.env.now
+
+    def bill_idle_polls(self) -> None:
+        """The run ends: bill the idle long polls of the counted period to the queue."""
+        self.count_idle_polls()
+        self._cost.add(self.queue.name, self.bill_item, self._idle_poller_s / self._wait_s)
+        self._idle_poller_s = 0.0
 
     # -- polling --------------------------------------------------------------------------------
 
@@ -184,6 +237,7 @@ class EventSourceMapping:
                 self._window_open = False
             if not entries:
                 continue
+            self.count_idle_polls()
             self.in_use += 1
             if self.in_use > self._peak:
                 self._peak = self.in_use
@@ -224,6 +278,7 @@ class EventSourceMapping:
         if self.env.now < self._no_scale_until:
             self._schedule_scale()  # backing off after a throttle
             return
+        self.count_idle_polls()
         self.level = min(self.cap, self.level + 1)
         if self.level > self._idle_floor and not self._idle_pending:
             self._idle_pending = True
@@ -234,6 +289,7 @@ class EventSourceMapping:
 
     def _on_idle_check(self, _: Event) -> None:
         """Scale down a level that went unused: traffic fell (module docstring)."""
+        self.count_idle_polls()
         if self._peak < self.level:
             # never up: a back-off may have taken the level below the floor meanwhile
             self.level = min(self.level, max(self._idle_floor, self._peak + 1))
@@ -247,6 +303,7 @@ class EventSourceMapping:
 
     def _back_off(self) -> None:
         """A throttled or failed invocation: the mapping gives up concurrency."""
+        self.count_idle_polls()
         self.level = max(self._backoff_floor, self.level - self._backoff_step)
 
     def _drop_expired(self) -> bool:
@@ -256,8 +313,10 @@ class EventSourceMapping:
         """
         throttled = self._throttled
         limit = self.env.now - self.queue.visibility_timeout_s
-        while throttled and throttled[0].received_s <= limit:
-            throttled.popleft()
+        if throttled and throttled[0].received_s <= limit:
+            self.count_idle_polls()
+            while throttled and throttled[0].received_s <= limit:
+                throttled.popleft()
         if throttled:
             return False
         self.fn.pool.unwait(self)
@@ -266,14 +325,16 @@ class EventSourceMapping:
     def _retry_throttled(self, probe: bool) -> None:
         """Invoke throttled batches again, oldest first, while the mapping has free slots.
 
-        A hand-over (``probe`` false: concurrency was freed) tries only while the function's
-        pool has room, so it counts no throttle; a probe (the retry timer) tries regardless.
+        A hand-over (``probe`` false: concurrency was freed, or the function may scale again)
+        tries only while the function could start an execution, so it counts no throttle; a
+        probe (the retry timer) tries regardless.
         """
-        pool = self.fn.pool
+        fn = self.fn
         throttled = self._throttled
         while self.in_use < self.level and not self._drop_expired():
-            if not probe and pool.busy >= pool.limit:
+            if not probe and not fn.can_start(self.env.now):
                 return
+            self.count_idle_polls()
             batch = throttled.popleft()
             batch.probe = probe
             self.in_use += 1
@@ -291,7 +352,7 @@ class EventSourceMapping:
             self._retry_throttled(True)
 
     def on_capacity(self) -> None:
-        """Concurrency of the function's pool freed up: throttled batches get it first."""
+        """Concurrency freed up (or the function may scale again): throttled batches first."""
         if self._throttled:
             self._retry_throttled(False)
 
@@ -307,8 +368,13 @@ class EventSourceMapping:
             return
         if batch.probe:
             self._interval_s = _RETRY_FIRST_S  # the function had concurrency to spare
-        cold_s, run, batch.timed_out = fn.plan_run(got is True, len(batch.entries), now)
+        if self._aged:
+            sent = [copy.enqueue_s for copy, _ in batch.entries]  # SentTimestamp
+            cold_s, run, batch.timed_out, batch.stale = fn.plan_aged_run(got is True, sent, now)
+        else:
+            cold_s, run, batch.timed_out = fn.plan_run(got is True, len(batch.entries), now)
         batch.ran_s = run
+        batch.cold_s = cold_s
         batch.env = fn.current_env  # released with the run, whether it times out or not
         if fn.effects and not batch.timed_out:
             visible_s = batch.received_s + self.queue.visibility_timeout_s
@@ -324,7 +390,7 @@ class EventSourceMapping:
     def _complete(self, batch: _Batch) -> None:
         fn = self.fn
         now = self.env.now
-        fn.release(now, batch.ran_s, batch.env)
+        fn.release(now, batch.ran_s, batch.env, batch.cold_s)
         ledger = self.ledger
         trace = self._trace
         timed_out = batch.timed_out
@@ -336,7 +402,7 @@ class EventSourceMapping:
             len(entries) == 1
             and not timed_out
             and trace is None
-            and (outcomes is None or outcomes[0] != SKIPPED)
+            and (outcomes is None or outcomes[0] <= FAILED)
         ):
             # fast path: one message
             copy = entries[0][0]
@@ -359,6 +425,7 @@ class EventSourceMapping:
             ledger.success(pair, 1)  # the attempt and its success
             queue = self.queue
             if queue.delete_processed(copy, entries[0][1]):
+                self.count_idle_polls()
                 self.in_use -= 1
                 if self._throttled:
                     self._retry_throttled(False)
@@ -369,6 +436,7 @@ class EventSourceMapping:
             return
         ok: list[tuple[QueueCopy, int]] = []
         failed: list[tuple[QueueCopy, int]] = []
+        stale: list[tuple[QueueCopy, int]] | None = None
         for i, entry in enumerate(entries):
             copy = entry[0]
             pair = copy.pair
@@ -390,16 +458,27 @@ class EventSourceMapping:
                     break
             else:
                 ok.append(entry)
-                if intended and outcome != SKIPPED:
+                if outcome == STALE:
+                    stale = stale or []
+                    stale.append(entry)
+                    continue
+                if intended and outcome == OK:
                     ledger.success(pair)
                 if trace is not None:
                     ledger.log(now, fn.name, "success", pair.msg.id)
         if timed_out or (failed and not self.report_failures):
             ledger.function_error(fn.stats)  # the handler raised (a partial response did not)
         if failed and not self.report_failures:
-            self._finish(batch, None, entries)
-        else:
-            self._finish(batch, ok, failed)
+            self._finish(batch, None, entries)  # the stale ones return with the others
+            return
+        if stale:
+            # dropped unprocessed: deleted like a success, the pair expires with its copy
+            for copy, _ in stale:
+                if not copy.parked:
+                    ledger.too_old(copy.pair)
+                if trace is not None:
+                    ledger.log(now, fn.name, "too_old", copy.pair.msg.id)
+        self._finish(batch, ok, failed)
 
     def _finish(
         self,
@@ -408,6 +487,7 @@ class EventSourceMapping:
         back: list[tuple[QueueCopy, int]] | None,
     ) -> None:
         queue = self.queue
+        self.count_idle_polls()
         if delete:
             queue.delete(delete, batch.received_s)
         if back:
@@ -428,6 +508,7 @@ class EventSourceMapping:
         """
         fn = self.fn
         now = self.env.now
+        self.count_idle_polls()
         if throttled:
             fn.ledger.throttle(fn.stats)
         if self._trace is not None:

@@ -33,15 +33,19 @@ Modelled:
       pairs of that target and of every later one are lost.
     * Resend: with probability ``resend.rate`` the application sends the same message again
       ``resend.delay_s`` later (same dedup id), as when a timeout hides a successful send.
-
-Not modelled:
-    * Batched sends (SendMessageBatch).
+    * Failed entries: a PutEvents response can report its entry failed (``FailedEntryCount``;
+      the bus's ``errors.rate``), which the SDK does not retry. With
+      ``resend_failed_entries`` (AWS's advice) the producer sends it again after the backoff
+      its retry policy would use (counted in ``entries_resent``, drawing on the retry quota,
+      within ``max_attempts``); without, the message is given up there (``lost``).
+    * Batched sends (``batch``: SendMessageBatch, PublishBatch, multi-entry PutEvents):
+      :mod:`sim.services.producer_batch`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from simpy.events import Event
 
@@ -52,10 +56,11 @@ from sim.engine.fates import LOST
 from sim.engine.faults import THROTTLED
 from sim.engine.ledger import Route
 from sim.engine.message import Message, Pair
-from sim.engine.ports import CLIENT_ERROR, Plan
+from sim.engine.ports import CLIENT_ERROR, FAILED_ENTRY, BatchEntry, BatchPort, Plan
 from sim.engine.samplers import attribute_sampler
 from sim.engine.schedule import ProcessGen, call_after
 from sim.engine.streams import buffered
+from sim.services.producer_batch import Batcher
 from sim.services.sqs.queue import QueuePort
 
 if TYPE_CHECKING:
@@ -144,11 +149,21 @@ class _Send:
         self.t0 = t0
 
     def step(self, _: Event | None = None) -> None:
-        limiter = self.producer.limiter
+        p = self.producer
+        if p.batchers is not None:
+            p.batchers[self.i].add(self)
+            return
+        limiter = p.limiter
         if limiter is not None:
             limiter.acquire(self._go)
         else:
             self._go()
+
+    def entry(self) -> BatchEntry:
+        """The message's entry for its current target: ``(msg, plan, pairs)``."""
+        assert self.spans is not None and self.plans is not None
+        a, b = self.spans[self.i]
+        return self.msg, self.plans[self.i], self.pairs[a:b]
 
     def _go(self, _: Event | None = None) -> None:
         if self.spans is None:
@@ -166,18 +181,16 @@ class _Send:
         if error == THROTTLED:
             p.send_stats.throttled += 1
         quota = p.quota
-        if error is None:
+        failed_entry = error == FAILED_ENTRY  # a successful response reporting the entry failed
+        if error is None or failed_entry:
             if quota is not None:
                 quota.succeeded(self.cost)
-            self.i += 1
-            self.attempt = 1
-            self.cost = 0
-            self.slept = 0.0
-            if self.i < len(p.targets):
-                self.step()
-            elif self.first:
-                p.ledger.producer_done(self.msg, p.env.now - self.t0)
-            return
+            if error is None:
+                self.advance()
+                return
+            if not p.resend_failed_entries:
+                self.give_up()
+                return
         if self.attempt < p.max_attempts and error != CLIENT_ERROR:
             # the producer's answers never come from its own timeout (it has none)
             cost = quota.acquire(False) if quota is not None else -1
@@ -186,12 +199,32 @@ class _Send:
                 self.attempt += 1
                 self.cost = cost if cost > 0 else 0
                 self.slept = delay
-                p.ledger.count("sdk_retries")
+                p.ledger.count("entries_resent" if failed_entry else "sdk_retries")
                 call_after(p.env, delay, self.step)
                 return
             p.ledger.count("sdk_retries_refused")
             if p.trace is not None:
                 p.ledger.log(p.env.now, p.name, "quota_empty", self.msg.id)
+        self.give_up()
+
+    def advance(self) -> None:
+        """The send to the current target succeeded: on to the next one, or done."""
+        p = self.producer
+        self.i += 1
+        self.attempt = 1
+        self.cost = 0
+        self.slept = 0.0
+        if self.i < len(p.targets):
+            self.step()
+        elif self.first:
+            p.ledger.producer_done(self.msg, p.env.now - self.t0)
+
+    def give_up(self) -> None:
+        """The send to the current target failed for good.
+
+        Its pairs and those of the later targets are lost (sequential fan-out stops here).
+        """
+        p = self.producer
         ledger = p.ledger
         p.send_stats.failed += 1
         if p.trace is not None:
@@ -244,6 +277,9 @@ class Producer(Component):
         self._unique_dedup = spec.dedup_ids == "unique"
         self._size = spec.size_bytes
         self._horizon_s = ctx.scenario.duration_s
+        #: per target, the batches being filled (None: every message is sent alone)
+        self.batchers: list[Batcher] | None = None
+        self.resend_failed_entries = spec.resend_failed_entries
         #: for observation: sends given up and attempts answered "throttled" (one attribute:
         #: see :class:`sim.services.sqs.queue.Queue` on keeping instances within 30)
         self.send_stats = SendStats()
@@ -257,7 +293,10 @@ class Producer(Component):
         plans each message's sinks behind the ports when the message is created.
         """
         ports = [wiring.ports[t] for t in self.spec.send_to]
-        if self.limiter is None and all(isinstance(p, QueuePort) for p in ports):
+        batch = self.spec.batch
+        if batch is not None:
+            self.batchers = [Batcher(self, cast("BatchPort", p), batch) for p in ports]
+        elif self.limiter is None and all(isinstance(p, QueuePort) for p in ports):
             queues = [p.queue for p in ports]
             self.targets = queues
             self._route = wiring.ledger.route([p.sink for p in ports])

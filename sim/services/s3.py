@@ -12,8 +12,9 @@ Modelled:
       suffix match the key gets the event (the ``Records`` JSON, which an SNS body-scope filter
       policy sees) after ``notification_delay_s``; with probability
       ``duplicate_rate`` a second, independent copy (at-least-once); no ordering. A delivery
-      that fails (the target's error rate or outage) is retried with ``delivery_retry`` and
-      lost when given up (S3 has no DLQ for notifications).
+      that fails (the target's error rate or outage, or a standard queue's ``max_calls_per_s``)
+      is retried with ``delivery_retry`` and lost when given up (S3 has no DLQ for
+      notifications).
     * ``eventbridge``: every event also goes to that bus as an ``Object Created`` event in
       AWS's shape (``detail.bucket.name``, ``detail.object.key/size/etag/sequencer``,
       ``detail.reason: PutObject``; the metadata as ``detail.object.metadata``, which AWS does
@@ -30,14 +31,14 @@ Not modelled:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sim.config.s3 import S3BucketSpec
 from sim.engine.component import RequestTarget
 from sim.engine.context import Context
 from sim.engine.fates import LOST
 from sim.engine.message import Message, Pair
-from sim.engine.ports import Plan, Port, Reply, RetryTarget
+from sim.engine.ports import LiveTarget, Plan, Port, Reply, RetryTarget, is_live
 from sim.engine.retry import Retrier
 from sim.engine.schedule import call_after, call_at
 from sim.services.eventbridge import REGION, envelope, iso_time
@@ -224,11 +225,20 @@ class Bucket(RequestTarget):
         else:
             port = self._ports[key]
         start = now + (self._delay() if self._delay is not None else 0.0)
-        ok, when, _ = self._retrier.decide(port, start)
-        if ok:
-            call_at(self.env, when, lambda: port.hand_over(msg, child, pairs))
+        if is_live(port):
+            live = cast("LiveTarget", port)
+
+            def done(ok: bool, attempts: int) -> None:
+                if not ok:
+                    self._lost(msg, pairs)
+
+            self._retrier.run_live(live, start, lambda: live.try_deliver(msg, child, pairs), done)
         else:
-            call_at(self.env, when, lambda: self._lost(msg, pairs))
+            ok, when, _ = self._retrier.decide(port, start)
+            if ok:
+                call_at(self.env, when, lambda: port.hand_over(msg, child, pairs))
+            else:
+                call_at(self.env, when, lambda: self._lost(msg, pairs))
         if dup and self._dup_draw is not None and self._dup_draw() < self._dup_rate:
             for pair in pairs:
                 self.ledger.copy(pair)

@@ -103,7 +103,9 @@ class AdaptiveLimiter:
     waiting. At each throttling answer the rate becomes ``BETA`` × the measured send rate, and
     ``t`` seconds after it the rate is ``SCALE × (t − K)^3 + W`` (``W`` the rate at the last
     throttle, ``K = ∛(W (1 − BETA) / SCALE)``), never above twice the measured rate nor below
-    ``MIN_RATE``. The send rate is measured in half-second buckets, smoothed.
+    ``MIN_RATE``. The send rate is measured in half-second buckets, smoothed. A waiter that
+    has given up meanwhile (its ``go`` returns False when granted: a function that timed out)
+    leaves the line without spending a token.
     """
 
     BETA: Final = 0.7
@@ -128,7 +130,7 @@ class AdaptiveLimiter:
         self.measured = 0.0
         self.start = 0.0
         self.count = 0
-        self.waiting: deque[Callable[[], None]] = deque()
+        self.waiting: deque[Callable[[], bool | None]] = deque()
         self.generation = 0
 
     @property
@@ -141,8 +143,12 @@ class AdaptiveLimiter:
         self.bucket.rate = rate
         self.bucket.capacity = max(rate, 1.0)
 
-    def acquire(self, go: Callable[[], None]) -> None:
-        """Call ``go`` when the next attempt may be sent (at once while inactive)."""
+    def acquire(self, go: Callable[[], bool | None]) -> None:
+        """Call ``go`` when the next attempt may be sent (at once while inactive).
+
+        ``go`` returns False when its caller no longer wants the token (it gave up waiting);
+        the token then stays in the bucket for the next waiter.
+        """
         if not self.enabled:
             go()
             return
@@ -170,7 +176,8 @@ class AdaptiveLimiter:
         bucket.refill(self.env.now)
         while self.waiting and bucket.tokens >= 1.0 - 1e-9:
             bucket.tokens -= 1.0
-            self.waiting.popleft()()
+            if self.waiting.popleft()() is False:
+                bucket.tokens += 1.0  # it gave up waiting: the token goes to the next one
         if self.waiting:
             self._wake_later()
 

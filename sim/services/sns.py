@@ -2,7 +2,9 @@
 
 Modelled:
     * Publish (:meth:`Topic.publish`): per-request error rate and outages (a retriable error for
-      the publisher), ``latency_s``, billing per 64 KB chunk.
+      the publisher), ``latency_s``, billing per 64 KB chunk. PublishBatch
+      (:meth:`Topic.publish_batch`, up to 10 messages): an outage fails the request, the error
+      rate each entry; billed by the request's payload per 64 KB chunk.
     * Subscriptions to SQS queues, Lambda functions (asynchronous invocation) and endpoints
       (http, https, email, email-json, sms), each with its protocol's delivery retry policy
       (:mod:`sim.config.sns`) or, for HTTP/S, a custom one. A delivery attempt fails on the
@@ -24,6 +26,10 @@ Modelled:
       for SQS and Lambda over 23 days); its attempts are counted for cost (and for ``attempts``
       at endpoint sinks) when it ends, so a delivery still retrying at the end of the run is
       neither billed nor counted.
+    * A queue with a throughput limit (a FIFO queue: 300 SendMessage calls per second) is tried
+      attempt by attempt at each attempt's time instead (a throttled attempt is a failed one,
+      retried by the policy); on a FIFO topic the next message of a (subscription, group)
+      then starts when the previous one is delivered or given up.
 
 Not modelled:
     * Jitter of retries (AWS applies some, undocumented), the HTTP/S throttle policy, the
@@ -32,7 +38,6 @@ Not modelled:
     * The email quota beyond first attempts: ``email_rate_per_s`` (10/s) paces the first
       attempts of email deliveries (one every 0.1 s, first come first served, no burst: AWS
       documents the rate, not a burst); retries are not counted against it.
-    * The SQS FIFO throughput limit on deliveries from a FIFO topic.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from simpy.events import Event
 
@@ -53,7 +58,15 @@ from sim.engine.component import RequestTarget
 from sim.engine.context import Context
 from sim.engine.cost import sqs_chunks
 from sim.engine.message import Message, Pair
-from sim.engine.ports import Plan, Reply, RetryTarget
+from sim.engine.ports import (
+    BatchEntry,
+    BatchReply,
+    LiveTarget,
+    Plan,
+    Reply,
+    RetryTarget,
+    is_live,
+)
 from sim.engine.retry import give_up
 from sim.engine.schedule import call_after, call_at
 from sim.engine.tokens import TokenBucket
@@ -89,6 +102,8 @@ class Subscription:
         self.sink = sink
         #: what the target is handed on the successful attempt: its one pair
         self.plan = Plan((sink,))
+        #: the target when its attempts are made one by one (a rate-limited queue), else None
+        self.live: LiveTarget | None = cast("LiveTarget", target) if is_live(target) else None
         self.schedule = Schedule(spec.retry or default_delivery_policy(protocol))
         self.filter_policy = spec.filter_policy
         self.body_scope = spec.filter_policy_scope == "MessageBody"
@@ -134,6 +149,8 @@ class Topic(RequestTarget):
         self._last: dict[tuple[int, int], float] = {}  # FIFO: last delivery per (sub, group)
         self._dedup: dict[int, float] = {}
         self._dedup_order: deque[tuple[float, int]] = deque()
+        #: FIFO, live targets: per (subscription, group) in delivery, the pairs waiting for it
+        self._live_groups: dict[tuple[int, int], deque[Pair]] = {}
         #: observation: publishes accepted, deliveries made, deliveries waiting for a retry
         self.n_published = 0
         self.n_delivered = 0
@@ -196,6 +213,48 @@ class Topic(RequestTarget):
 
         call_after(self.env, latency, answer)
 
+    def publish_batch(
+        self, entries: list[tuple[Message, list[tuple[int, Pair]]]], reply: BatchReply
+    ) -> None:
+        """PublishBatch: ``reply(error, entry errors)`` when answered (after ``latency_s``).
+
+        An outage fails the whole request; ``errors.rate`` fails each entry independently (a
+        failed entry in a successful response). The request is billed by its total payload
+        per 64 KB chunk (AWS: batching cuts publishing costs up to tenfold); the entries that
+        succeed are delivered in order when the answer comes.
+        """
+        now = self.env.now
+        faults = self.ctx.faults
+        error = faults.request_fails(self.name, now, 0.0) if self._has_faults else None
+        errors: list[str | None] = []
+        if error is None:
+            size = sum(msg.size_bytes for msg, _ in entries)
+            self._bill_publish[0] += sqs_chunks(size)
+            errors = [
+                faults.request_fails(self.name, now, self._error_rate)
+                if self._error_rate > 0.0
+                else None
+                for _ in entries
+            ]
+        if self._trace is not None:
+            for i, (msg, _) in enumerate(entries):
+                failed = error is not None or errors[i] is not None
+                self.ledger.log(now, self.name, "publish_failed" if failed else "publish", msg.id)
+        latency = self.request_latency(now)
+
+        def answer() -> None:
+            if error is None:
+                for (msg, plan), e in zip(entries, errors, strict=True):
+                    if e is None:
+                        self.n_published += 1
+                        self._fan_out(msg, plan)
+            reply(error, errors)
+
+        if latency <= 0.0:
+            answer()
+        else:
+            call_after(self.env, latency, lambda _: answer())
+
     def _fan_out(self, msg: Message, plan: list[tuple[int, Pair]]) -> None:
         now = self.env.now
         if self.fifo and not self._dedup_admit(msg, now):
@@ -243,6 +302,9 @@ class Topic(RequestTarget):
 
     def _deliver(self, index: int, sub: Subscription, pair: Pair, now: float) -> None:
         """Decide the whole attempt sequence now; schedule one event at its outcome."""
+        if sub.live is not None:
+            self._deliver_live(index, sub, sub.live, pair)
+            return
         start = now
         if self.fifo:
             start = max(now, self._last.get((index, pair.msg.group), now))
@@ -279,6 +341,81 @@ class Topic(RequestTarget):
             call_at(self.env, at, lambda: self._hand_over(sub, pair, attempts))
         else:
             call_at(self.env, at, lambda: self._give_up(sub, pair, client_error, attempts))
+
+    def _deliver_live(self, index: int, sub: Subscription, target: LiveTarget, pair: Pair) -> None:
+        """Deliver to a rate-limited queue, each attempt at its own time.
+
+        On a FIFO topic a message of a (subscription, group) starts only when the previous one
+        of its group has been delivered or given up.
+        """
+        if self.fifo:
+            key = (index, pair.msg.group)
+            waiting = self._live_groups.get(key)
+            if waiting is not None:
+                waiting.append(pair)
+                return
+            self._live_groups[key] = deque()
+        self._run_live(index, sub, target, pair)
+
+    def _run_live(self, index: int, sub: Subscription, target: LiveTarget, pair: Pair) -> None:
+        env = self.env
+        cursor = sub.schedule.cursor(env.now)
+        client_error = (
+            sub.client_error_draw is not None and sub.client_error_draw() < sub.client_error_rate
+        )
+        retrying = False
+
+        def finish(ok: bool) -> None:
+            if retrying:
+                self.n_retrying -= 1
+            attempts = cursor.attempts
+            if ok:
+                self._count(sub, pair, attempts, True)
+                self.n_delivered += 1
+                if self._trace is not None:
+                    self.ledger.log(env.now, self.name, "delivered", pair.msg.id)
+            else:
+                self._give_up(sub, pair, client_error, attempts)
+            if self.fifo:
+                key = (index, pair.msg.group)
+                waiting = self._live_groups[key]
+                if waiting:
+                    nxt = waiting.popleft()
+                    call_after(env, 0.0, lambda _: self._run_live(index, sub, target, nxt))
+                else:
+                    del self._live_groups[key]
+
+        def step() -> None:
+            nonlocal retrying
+            while True:
+                until = target.failing_until(cursor.t)
+                if until is not None:
+                    if not cursor.advance_to(until):
+                        break
+                    continue
+                if cursor.t > env.now:
+                    call_at(env, cursor.t, step)
+                    return
+                if target.try_deliver(pair.msg, sub.plan, [pair])[0] is None:
+                    finish(True)
+                    return
+                if not retrying:
+                    retrying = True
+                    self.n_retrying += 1
+                if not cursor.advance():
+                    break
+            call_at(env, cursor.t, lambda: finish(False))
+
+        if client_error:
+            finish(False)
+        elif target.always_fails():
+            cursor.exhaust()
+            if cursor.attempts > 1:
+                retrying = True
+                self.n_retrying += 1
+            call_at(env, cursor.t, lambda: finish(False))
+        else:
+            step()
 
     def observe(self) -> tuple[dict[str, float], dict[str, float]]:
         """States now and counts so far, for the time series (``docs/metrics.md``)."""
@@ -341,6 +478,10 @@ class TopicPort:
     def accept(self, msg: Message, plan: Plan, pairs: list[Pair], reply: Reply) -> None:
         """Publish."""
         self.topic.publish(msg, _by_key(plan, pairs), reply)
+
+    def accept_batch(self, entries: list[BatchEntry], reply: BatchReply) -> None:
+        """PublishBatch."""
+        self.topic.publish_batch([(msg, _by_key(p, pairs)) for msg, p, pairs in entries], reply)
 
     def attempt_fails(self, t_s: float) -> bool:
         """A Publish at ``t_s`` fails."""

@@ -13,9 +13,11 @@ import copy
 from typing import Any
 
 import pytest
-from conftest import NO_COLD, conserved, events, model, rows, run
+from conftest import NO_COLD, conserved, events, model, msg_ids, rows, run, scenario
 
+from sim.config import ScenarioError
 from sim.engine.message import Message
+from sim.engine.streams import RandomStreams
 from sim.services.eventbridge import ACCOUNT, REGION, custom_event, envelope, iso_time
 
 NO_RETRY = {"max_attempts": 1}
@@ -409,10 +411,10 @@ def replay_scenario(
     times: tuple[float, ...] = (0.0, 150.0),
 ) -> dict[str, Any]:
     """Events at ``times``; the endpoint is down during [0, 100) and the target gives up at once;
-    a replay at 300 s of [0, 200) (named ``fix``)."""
+    a replay at 300 s of [0, 200) (named ``fix``); no archive lag unless ``archive`` sets one."""
     data = bus_scenario(
         [{"target": "ep", "retry": {"max_attempts": 0}}],
-        bus={"archive": archive or {},
+        bus={"archive": {"lag_s": 0, **(archive or {})},
              "replays": [{"at_s": 300, "from_s": 0, "to_s": 200, "name": "fix", **(replay or {})}]},
         bursts=[{"at_s": t, "count": 1} for t in times],
         outages=[down("ep", 0, 100)],
@@ -425,12 +427,13 @@ def replay_scenario(
 
 
 def test_a_replay_recovers_an_event_lost_in_an_outage_and_duplicates_a_delivered_one():
+    # an API destination answers before EventBridge records the delivery (same instant)
     r = run(replay_scenario())
     assert rows(r) == [
         (0.0, "bus", "put"), (0.0, "bus", "gave_up"),
-        (150.0, "bus", "put"), (150.0, "bus", "delivered"), (150.0, "ep", "success"),
-        (300.0, "bus", "replayed"), (300.0, "bus", "delivered"), (300.0, "ep", "success"),
-        (300.0001, "bus", "replayed"), (300.0001, "bus", "delivered"), (300.0001, "ep", "success"),
+        (150.0, "bus", "put"), (150.0, "ep", "success"), (150.0, "bus", "delivered"),
+        (300.0, "bus", "replayed"), (300.0, "ep", "success"), (300.0, "bus", "delivered"),
+        (300.0001, "bus", "replayed"), (300.0001, "ep", "success"), (300.0001, "bus", "delivered"),
     ]  # fmt: skip
     m = r.metrics
     assert (m["deliveries_expected"], m["delivered"], m["lost"], m["duplicates"]) == (2, 2, 0, 1)
@@ -471,6 +474,21 @@ def test_archive_lag_leaves_events_not_yet_archived_out_of_the_replay():
     m = r.metrics
     assert (m["delivered"], m["lost"], m["duplicates"]) == (2, 0, 0)
     conserved(r)
+
+
+@pytest.mark.parametrize(("after_s", "share"), [(0, 0.5), (300, 7 / 8), (600, 1.0)])
+def test_the_default_archive_lag_is_uniform_over_the_10_minutes_aws_advises_waiting(
+    after_s, share
+):
+    # 600 events over [0, 600 s), replayed ``after_s`` after the window: an event at t is in
+    # the archive when its lag U(0, 600) ≤ 600 + after_s − t, which averages ``share``
+    data = bus_scenario(bursts=[{"at_s": 0, "count": 600, "spread_s": 600}], duration_s=600,
+                        drain_s=1200,
+                        bus={"archive": {}, "replays": [
+                            {"at_s": 600 + after_s, "from_s": 0, "to_s": 600}]})  # fmt: skip
+    n = run(data, trace=False).metrics["events_replayed"]
+    sd = (600 * share * (1 - share)) ** 0.5
+    assert abs(n - 600 * share) <= 4 * sd
 
 
 def test_the_replay_window_is_half_open():
@@ -544,3 +562,106 @@ def test_the_same_scenario_twice_gives_identical_traces():
     a, b = run(copy.deepcopy(data)), run(copy.deepcopy(data))
     assert rows(a) == rows(b)
     assert a.metrics == b.metrics
+
+
+# -- rate-limited targets: a FIFO queue's throughput, API destinations -----------------------------
+
+
+def _retry_gaps(n: int, stream: str = "retry:0:0", seed: int = 0) -> list[float]:
+    """The first ``n`` retry gaps of the bus's target: ``d/2 + U(0, d/2)``, d = 1, 2, 4, ..."""
+    draw = RandomStreams(seed, 0).uniform("bus", stream)
+    return [0.5 * 2.0**i * (1.0 + draw()) for i in range(n)]
+
+
+def test_a_fifo_queue_target_throttles_deliveries_beyond_its_call_limit_and_they_are_retried():
+    # one call per second: the second event is throttled at 0 and at its first retry (< 1 s,
+    # the bucket not yet refilled), and stored at its second retry (≥ 1.5 s)
+    g1, g2 = _retry_gaps(2)
+    data = bus_scenario([{"target": "fq"}], bursts=[{"at_s": 0, "count": 2}])
+    data["components"]["fq"] = {"type": "sqs_queue", "fifo": True, "max_calls_per_s": 1}
+    data["components"]["fc"] = {**FN, "trigger": {"source": "fq", "batch_size": 1}}
+    r = run(data)
+    first, second = msg_ids(r)
+    assert [(t, e) for t, c, e in rows(r, second) if c == "fq"] == [
+        (0.0, "send_failed"), (round(g1, 9), "send_failed"), (round(g1 + g2, 9), "send"),
+        (round(g1 + g2, 9), "receive"), (round(g1 + g2 + 1, 9), "delete")]  # fmt: skip
+    assert events(r, "fq", "send", first) == [0.0]
+    assert (r.metrics["delivered"], r.metrics["lost"]) == (2, 0)
+    conserved(r)
+
+
+def test_a_fifo_queue_target_given_up_while_throttled_goes_to_the_target_dlq():
+    data = bus_scenario([{"target": "fq", "retry": {"max_attempts": 0},
+                          "dead_letter": {"target": "dlq"}}], bursts=[{"at_s": 0, "count": 3}])
+    data["components"]["fq"] = {"type": "sqs_queue", "fifo": True, "max_calls_per_s": 2}
+    data["components"]["fc"] = {**FN, "trigger": {"source": "fq", "batch_size": 1}}
+    r = run(data)
+    assert events(r, "fq", "send") == [0.0, 0.0]
+    assert (r.metrics["delivered"], r.metrics["dead_lettered"]) == (2, 1)
+    conserved(r)
+
+
+def _api_destination(endpoint: dict[str, Any], count: int = 1, **target: Any) -> dict[str, Any]:
+    data = bus_scenario([{"target": "ep", **target}], bursts=[{"at_s": 0, "count": count}])
+    data["components"]["ep"].update(endpoint)
+    return data
+
+
+def test_an_api_destination_over_its_invocation_rate_limit_is_held_back_and_retried():
+    g1, g2 = _retry_gaps(2)
+    r = run(_api_destination({"api_destination": {"invocation_rate_limit_per_s": 1}}, count=2))
+    first, second = msg_ids(r)
+    assert rows(r, second) == [
+        (0.0, "bus", "put"), (0.0, "ep", "throttled"), (round(g1, 9), "ep", "throttled"),
+        (round(g1 + g2, 9), "ep", "success"), (round(g1 + g2, 9), "bus", "delivered")]  # fmt: skip
+    assert events(r, "ep", "success", first) == [0.0]
+    # throttled attempts never reached the endpoint: one attempt per event
+    assert r.sinks["ep"]["attempts"] == 2
+    assert (r.metrics["delivered"], r.metrics["duplicates"]) == (2, 0)
+    conserved(r)
+
+
+def test_an_api_destination_answering_within_5_s_is_delivered_once():
+    r = run(_api_destination({"latency_s": 4.9}))
+    assert rows(r) == [(0.0, "bus", "put"), (0.0, "bus", "delivered"), (4.9, "ep", "success")]
+    assert r.sinks["ep"]["attempts"] == 1
+    assert (r.metrics["delivered"], r.metrics["duplicates"]) == (1, 0)
+
+
+def test_an_api_destination_slower_than_5_s_fails_and_is_retried_but_does_the_work_each_time():
+    # every answer takes 6 s: EventBridge gives up on each attempt at +5 s and retries after its
+    # backoff; the endpoint processes every attempt at +6 s anyway (duplicates)
+    (g1,) = _retry_gaps(1)
+    t1 = 5.0 + g1
+    r = run(_api_destination({"latency_s": 6}, retry={"max_attempts": 1}))
+    assert rows(r) == [
+        (0.0, "bus", "put"), (0.0, "ep", "timeout"), (round(t1, 9), "ep", "timeout"),
+        (6.0, "ep", "success"), (round(t1 + 5, 9), "bus", "gave_up"),
+        (round(t1 + 6, 9), "ep", "success")]  # fmt: skip
+    m = r.metrics
+    assert (m["delivered"], m["lost"], m["duplicates"]) == (1, 0, 1)
+    assert r.sinks["ep"]["attempts"] == 2
+    conserved(r)
+
+
+def test_an_api_destination_timeout_then_a_fast_answer_is_a_duplicate():
+    # a slow outage makes the first answer take 10 s (the work is done at 10 s); EventBridge
+    # stops waiting at 5 s, and its retry is answered in 1 s
+    (g1,) = _retry_gaps(1)
+    t1 = 5.0 + g1
+    data = _api_destination({"latency_s": 1})
+    data["outages"] = [down("ep", 0, 1, mode="slow", factor=10)]
+    r = run(data)
+    assert rows(r) == [
+        (0.0, "bus", "put"), (0.0, "ep", "timeout"), (round(t1, 9), "bus", "delivered"),
+        (round(t1 + 1, 9), "ep", "success"), (10.0, "ep", "success")]  # fmt: skip
+    m = r.metrics
+    assert (m["delivered"], m["duplicates"]) == (1, 1)
+    assert r.sinks["ep"]["attempts"] == 2
+    assert r.sinks["ep"]["latency_max_s"] == pytest.approx(t1 + 1)  # the first success
+    conserved(r)
+
+
+def test_the_api_destination_rate_limit_is_validated_against_aws_range():
+    with pytest.raises(ScenarioError, match=r"invocation_rate_limit_per_s.*300"):
+        scenario(_api_destination({"api_destination": {"invocation_rate_limit_per_s": 500}}))

@@ -211,7 +211,11 @@ def test_on_success_destination_after_an_async_invocation():
 
 @st.composite
 def pipelines(draw: st.DrawFn) -> dict[str, Any]:
-    """Random chains of 2–4 stages with outputs, errors, FIFO queues, DLQs and outages."""
+    """Random chains of 2–4 stages with outputs, errors, FIFO queues, DLQs and outages.
+
+    Handlers may also call dependencies (with circuit breakers and adaptive retries), keep an
+    idempotency record and drop inputs older than ``max_message_age_s``.
+    """
     n = draw(st.integers(2, 4))
     comps: dict[str, Any] = {}
     fifo = draw(st.booleans())
@@ -239,6 +243,8 @@ def pipelines(draw: st.DrawFn) -> dict[str, Any]:
                 f["timeout_s"] = 3
         if draw(st.integers(0, 3)) == 0:
             f["idempotent"] = {"window_s": 60}
+        if draw(st.integers(0, 2)) == 0:
+            f["max_message_age_s"] = draw(st.sampled_from([0.5, 3, 30]))
         if draw(st.booleans()):
             dep = draw(st.sampled_from(["db", "table", "api"]))
             call: dict[str, Any] = {
@@ -251,6 +257,16 @@ def pipelines(draw: st.DrawFn) -> dict[str, Any]:
                 call["connection"] = "per_environment"
             if dep == "table":
                 call["op"] = draw(st.sampled_from(["read", "write"]))
+            if draw(st.booleans()):
+                call["circuit_breaker"] = {
+                    "window_s": draw(st.sampled_from([2, 30])),
+                    "min_calls": draw(st.integers(1, 4)),
+                    "failure_ratio": draw(st.sampled_from([0.2, 0.5, 1])),
+                    "open_s": draw(st.sampled_from([0.5, 5])),
+                    "half_open_probes": draw(st.integers(1, 2)),
+                }
+            if draw(st.booleans()):
+                call["retry"]["mode"] = "adaptive"
             f["calls"] = [call]
             f["timeout_s"] = draw(st.sampled_from([3, 10]))
         comps[f"f{i}"] = f
@@ -477,16 +493,28 @@ def test_a_run_that_times_out_before_its_calls_releases_its_environment():
     assert r.metrics["cold_starts"] == 1  # one environment, released and reused each time
 
 
-def test_adaptive_retries_in_a_handler_are_flagged_as_standard(tmp_path):
-    import yaml
-
-    from sim.config import EvsimWarning, load_scenario
-
-    path = tmp_path / "s.yaml"
-    call = {"dependency": "db", "retry": {"mode": "adaptive"}}
-    path.write_text(yaml.safe_dump(with_db({"calls": [call]}, ONE_CONN)), encoding="utf-8")
-    with pytest.warns(EvsimWarning, match=r"calls\.0\.retry\.mode: adaptive — a handler's calls"):
-        load_scenario(path)
+def test_adaptive_retries_in_a_handler_slow_its_calls_to_a_throttling_database():
+    # (this was a warning that adaptive mode acted as standard mode in handlers)
+    # one connection, no waiting room: a query that finds it busy is refused (throttled); 40
+    # messages every 0.25 s, 0.5 s queries, 3 attempts each. Standard mode retries into the
+    # database at once; adaptive mode's limiter holds the function's calls back once refused
+    out = {}
+    for mode in ("standard", "adaptive"):
+        call = {"dependency": "db", "retry": {"mode": mode, "base_s": 0.05}}
+        db = {"max_connections": 1, "waiting": 0, "service_time_s": 0.5}
+        data = with_db({"calls": [call]}, db, count=1, duration_s=10)
+        data["components"]["prod"]["arrivals"] = {"bursts": [{"at_s": 0, "count": 40,
+                                                              "spread_s": 10}]}  # fmt: skip
+        data["components"]["f"]["trigger"]["max_concurrency"] = 20
+        m = model(data, trace=False)
+        r = m.run()
+        out[mode] = r.dependencies["db"]
+        limiter = m.functions["f"].handler.calls[0].retry.limiter
+        assert (limiter is None) == (mode == "standard")
+    std, ada = out["standard"], out["adaptive"]
+    # over the same 10 s of arrivals: fewer than half the calls, a fifth of the refusals
+    assert ada["calls"] < std["calls"] / 2 and ada["throttled"] < std["throttled"] / 5
+    assert ada["succeeded"] == std["succeeded"] == 40  # every message got its query, in time
 
 
 # == the SDK retry quota of a function's calls and sends ==========================================

@@ -4,8 +4,9 @@ topologies with topics, subscriptions, asynchronous functions and endpoints.
 
 Every timeline has zero AWS overheads (no cold start, constant durations, zero latencies) and
 one message at t = 0 unless said otherwise. The AWS-managed policy (sqs, lambda) makes its
-first attempt at publish time, then 3 immediate retries, 2 retries 1 s apart, 10 backoff
-retries from 1 s to 20 s and 100,000 retries 20 s apart: 100,016 attempts in all. evsim's
+first attempt at publish time, the first of AWS's 3 attempts without delay, then 2 immediate
+retries, 2 retries 1 s apart, 10 backoff retries from 1 s to 20 s and 100,000 retries 20 s
+apart: 100,015 attempts in all, AWS's documented total. evsim's
 backoff phase is geometric, the k-th delay being ``min · (max/min)^(k/10)`` (AWS documents
 neither the shape nor its jitter; see sim/specs_sns.py).
 """
@@ -21,7 +22,7 @@ from conftest import NO_COLD, events, model, rows, run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.config.sns import DeliveryPolicySpec, default_delivery_policy
+from sim.config.sns import DeliveryPolicySpec, default_delivery_policy, policy_from_attempt_table
 from sim.engine.fates import FATES
 from sim.engine.samplers import attribute_sampler
 from sim.engine.streams import RandomStreams
@@ -36,7 +37,7 @@ AWS_BACKOFF = [1.0 * (20.0 / 1.0) ** ((i + 1) / 10) for i in range(10)]
 
 def aws_managed_offsets(n_post: int = 0) -> list[float]:
     """Offsets of the AWS-managed policy's attempts up to the ``n_post``-th post-backoff one."""
-    ts = [0.0, 0.0, 0.0, 0.0, 1.0, 2.0]
+    ts = [0.0, 0.0, 0.0, 1.0, 2.0]
     t = 2.0
     for gap in AWS_BACKOFF:
         t += gap
@@ -48,7 +49,7 @@ def aws_managed_offsets(n_post: int = 0) -> list[float]:
 
 
 LAST_BACKOFF_S = aws_managed_offsets()[-1]  # ≈ 75.397 s: the last backoff attempt
-AWS_ATTEMPTS = 1 + 3 + 2 + 10 + 100_000
+AWS_ATTEMPTS = 3 + 2 + 10 + 100_000  # AWS's phases, the first attempt being the first of 3
 AWS_END_S = LAST_BACKOFF_S + 20.0 * 100_000  # ≈ 23.149 days: the last attempt
 
 
@@ -173,11 +174,11 @@ def check_balance(result: Any) -> None:
 
 def test_aws_managed_offsets_are_what_the_policy_says():
     ts = aws_managed_offsets(2)
-    assert ts[:6] == [0, 0, 0, 0, 1, 2]  # first attempt, 3 immediate, 2 × 1 s
-    gaps = [b - a for a, b in itertools.pairwise(ts[5:16])]
+    assert ts[:5] == [0, 0, 0, 1, 2]  # first attempt, 2 immediate retries, 2 × 1 s
+    gaps = [b - a for a, b in itertools.pairwise(ts[4:15])]
     assert gaps[0] == pytest.approx(20**0.1) and gaps[-1] == pytest.approx(20.0)
     assert all(b > a for a, b in itertools.pairwise(gaps))  # growing 1 s → 20 s
-    assert ts[17] - ts[16] == pytest.approx(20.0)
+    assert ts[16] - ts[15] == pytest.approx(20.0)
     assert pytest.approx(23.149, abs=1e-3) == AWS_END_S / DAY  # "≈ 23 days"
 
 
@@ -272,7 +273,7 @@ def test_a_23_day_outage_exhausts_the_policy_in_constant_events(with_dlq):
         assert rows(r) == [(0.0, "t", "publish"), (end, "t", "gave_up")]
     assert r.metrics[fate] == 1 and r.metrics["deliveries_expected"] == 1
     assert r.sinks["fn"][fate] == 1
-    assert steps < 20  # 100,016 attempts, O(1) events
+    assert steps < 20  # 100,015 attempts, O(1) events
     assert m.peak_queue < 5
 
 
@@ -290,7 +291,7 @@ def test_an_sqs_subscription_to_a_queue_failing_every_send_gives_up_at_the_end_o
     assert steps < 20
 
 
-def test_100016_attempts_are_counted_at_an_endpoint_sink_in_constant_events():
+def test_100015_attempts_are_counted_at_an_endpoint_sink_in_constant_events():
     # AWS-managed is the policy of sqs and lambda subscriptions, whose attempts are not
     # counted at their sinks; put it on an http endpoint subscription to count them
     data = to_endpoint(outages=[outage("ep", 0, 30 * DAY)], drain_s=24 * DAY)
@@ -305,7 +306,7 @@ def test_100016_attempts_are_counted_at_an_endpoint_sink_in_constant_events():
 
     m.env.step = counting_step  # type: ignore[method-assign]
     r = m.run()
-    assert r.sinks["ep"]["attempts"] == AWS_ATTEMPTS == 100_016
+    assert r.sinks["ep"]["attempts"] == AWS_ATTEMPTS == 100_015
     assert r.metrics["lost"] == 1
     assert events(r, "t", "gave_up") == [pytest.approx(AWS_END_S, rel=1e-12)]
     assert n[0] < 20
@@ -322,18 +323,18 @@ def test_100016_attempts_are_counted_at_an_endpoint_sink_in_constant_events():
         ("lambda", AWS_ATTEMPTS, AWS_END_S),
         ("http", 4, 60.0),
         ("https", 4, 60.0),
-        ("email", 51, None),
-        ("email-json", 51, None),
-        ("sms", 51, None),
+        ("email", 50, None),
+        ("email-json", 50, None),
+        ("sms", 50, None),
     ],
 )
 def test_default_schedules_exhausted(protocol, attempts, end_s):
     c = Schedule(default_delivery_policy(protocol)).cursor(100.0)
     c.exhaust()
     assert c.attempts == attempts
-    if end_s is None:  # customer-managed: 2 × 10 s, 10 from 10 s to 600 s, 38 × 600 s
-        end_s = 20 + sum(10 * 60 ** ((i + 1) / 10) for i in range(10)) + 38 * 600
-        assert end_s / 3600 == pytest.approx(6.83, abs=0.01)  # "≈ 6 h"
+    if end_s is None:  # customer-managed: 0, 10 s, 10 from 10 s to 600 s, 38 × 600 s
+        end_s = 10 + sum(10 * 60 ** ((i + 1) / 10) for i in range(10)) + 38 * 600
+        assert end_s / 3600 == pytest.approx(6.83, abs=0.01)  # "over 6 hours"
     assert c.t == pytest.approx(100.0 + end_s, rel=1e-12)
 
 
@@ -400,6 +401,45 @@ def test_cursor_agrees_with_enumerating_every_attempt(p, t0, moves):
         assert c.attempts == idx + 1
 
 
+def test_the_default_policies_make_the_total_attempts_aws_documents():
+    # AWS's table: phases of 3, 2, 10 and 100,000 attempts, 100,015 in all (SQS, Lambda); of
+    # 0, 2, 10 and 38, 50 in all (email, SMS); the first attempt is the first of the first phase
+    aws = default_delivery_policy("sqs")
+    phases = (aws.immediate + 1, aws.pre_backoff, aws.backoff, aws.post_backoff)
+    assert phases == (3, 2, 10, 100_000)
+    assert aws.retries + 1 == 3 + 2 + 10 + 100_000 == 100_015
+    email = default_delivery_policy("email")
+    phases = (email.immediate, email.pre_backoff + 1, email.backoff, email.post_backoff)
+    assert phases == (0, 2, 10, 38)
+    assert email.retries + 1 == 0 + 2 + 10 + 38 == 50
+    assert default_delivery_policy("http").retries + 1 == 4  # "up to three retries"
+
+
+@pytest.mark.parametrize(
+    ("row", "delays", "offsets"),
+    [
+        # 3 attempts without delay, 1 a second later, 2 backing off 1 s → 4 s (2, 4), 2 × 4 s
+        ((3, 1, 2, 2), (1.0, 4.0), [0, 0, 0, 1, 3, 7, 11, 15]),
+        # no immediate phase: the first attempt opens the pre-backoff phase of 2, 10 s apart
+        ((0, 2, 2, 1), (10.0, 40.0), [0, 10, 30, 70, 110]),
+    ],
+)
+def test_an_attempt_table_row_makes_its_sum_of_attempts_to_a_failing_endpoint(row, delays, offsets):
+    policy = policy_from_attempt_table(*row, lo=delays[0], hi=delays[1])
+    assert policy.retries + 1 == sum(row) == len(offsets)
+    m = model(to_endpoint(endpoint={"errors": {"rate": 1.0}}, drain_s=1000))
+    m.topics["t"].subscriptions[0].schedule = Schedule(policy)
+    r = m.run()
+    assert r.sinks["ep"]["attempts"] == sum(row)
+    assert rows(r) == [(0.0, "t", "publish"), (float(offsets[-1]), "t", "gave_up")]
+    for end, (k, t) in [(e, (k, t)) for k, t in enumerate(offsets) if (e := t - 0.5) > 0]:
+        m = model(to_endpoint(outages=[outage("ep", 0, end)], drain_s=1000))
+        m.topics["t"].subscriptions[0].schedule = Schedule(policy)
+        r = m.run()
+        assert events(r, "t", "delivered") == [pytest.approx(t)], end
+        assert r.sinks["ep"]["attempts"] == k + 1, end
+
+
 # == HTTP/S, email and custom policies ========================================================
 
 
@@ -444,18 +484,18 @@ def test_http_outage_past_the_last_retry_loses_the_message():
 
 
 EMAIL_BACKOFF = [10.0 * 60.0 ** ((i + 1) / 10) for i in range(10)]
-EMAIL_END_S = 20 + sum(EMAIL_BACKOFF) + 38 * 600
+EMAIL_END_S = 10 + sum(EMAIL_BACKOFF) + 38 * 600
 
 
 @pytest.mark.parametrize("protocol", ["email", "email-json", "sms"])
-def test_customer_managed_policy_makes_51_attempts_when_the_run_is_long_enough(protocol):
+def test_customer_managed_policy_makes_50_attempts_when_the_run_is_long_enough(protocol):
     m = model(to_endpoint(protocol, endpoint={"errors": {"rate": 1.0}}, drain_s=30_000))
     r = m.run()
     assert rows(r) == [(0.0, "t", "publish"), (round(EMAIL_END_S, 9), "t", "gave_up")]
-    assert r.sinks["ep"]["attempts"] == 51
+    assert r.sinks["ep"]["attempts"] == 50
     assert r.metrics["lost"] == 1
     if protocol != "sms":
-        assert m.ctx.cost.counts[("t", "sns_email_deliveries")] == 51
+        assert m.ctx.cost.counts[("t", "sns_email_deliveries")] == 50
 
 
 def test_customer_managed_policy_counts_no_attempt_before_the_delivery_ends():
@@ -471,9 +511,9 @@ def test_customer_managed_policy_counts_no_attempt_before_the_delivery_ends():
     ("outage_s", "t", "attempts"),
     [
         (5, 10.0, 2),
-        (15, 20.0, 3),
-        (25, 20 + EMAIL_BACKOFF[0], 4),
-        (40, 20 + sum(EMAIL_BACKOFF[:2]), 5),
+        (15, 10 + EMAIL_BACKOFF[0], 3),
+        (25, 10 + EMAIL_BACKOFF[0], 3),
+        (40, 10 + sum(EMAIL_BACKOFF[:2]), 4),
     ],
 )
 def test_email_phases_exact(outage_s, t, attempts):
@@ -483,12 +523,12 @@ def test_email_phases_exact(outage_s, t, attempts):
 
 
 def test_email_delivery_after_a_long_outage_lands_on_the_600_s_grid():
-    last_backoff = 20 + sum(EMAIL_BACKOFF)
+    last_backoff = 10 + sum(EMAIL_BACKOFF)
     end = 3 * 3600.0
     t = last_backoff + 600 * math.ceil((end - last_backoff) / 600)
     r = run(to_endpoint("email", outages=[outage("ep", 0, end)], drain_s=20_000))
     assert events(r, "t", "delivered") == [pytest.approx(t)]
-    assert r.sinks["ep"]["attempts"] == 13 + math.ceil((end - last_backoff) / 600)
+    assert r.sinks["ep"]["attempts"] == 12 + math.ceil((end - last_backoff) / 600)
 
 
 CUSTOM_LINEAR = {
@@ -1212,3 +1252,33 @@ def test_a_publish_by_s3_waits_for_the_topic_latency_like_a_producers() -> None:
     }  # fmt: skip
     r = run(data)
     assert [t for t, c, e in rows(r) if c == "e" and e == "success"] == [5.0]
+
+
+def test_fifo_topic_deliveries_meet_the_fifo_queue_call_limit_and_keep_group_order():
+    # one SendMessage per second: the second message of the group starts when the first is
+    # stored (0 s), is throttled at the immediate phase's 3 attempts (its first delivery and 2
+    # immediate retries), and is stored at the first pre-backoff retry (1 s); the third likewise
+    # from 1 s, stored at 2 s
+    burst = {"arrivals": {"bursts": [{"at_s": 0, "count": 3}]}}
+    r = run(_fifo(True, producer=burst, queue={"max_calls_per_s": 1}))
+    assert events(r, "q", "send") == [0.0, 1.0, 2.0]
+    assert events(r, "q", "send_failed") == [0.0] * 3 + [1.0] * 3
+    sent = [int(i) for i in r.trace.loc[r.trace["event"] == "send", "msg_id"]]
+    assert sent == sorted(sent)
+    m = r.metrics
+    assert (m["delivered"], m["ordering_violations"], m["duplicates"]) == (3, 0, 0)
+    assert m["latency_max_s"] == pytest.approx(2.01)
+
+
+def test_fifo_topic_throttled_past_its_policy_goes_to_the_dlq():
+    # the second message is throttled at 0 s, then the queue is throttled for 30 days: the
+    # 100,015-attempt policy is exhausted (skipping the outage without simulating its attempts)
+    data = _fifo(True, queue={"max_calls_per_s": 1},
+                 producer={"arrivals": {"bursts": [{"at_s": 0, "count": 2}]}},
+                 outages=[outage("q", 0.5, 30 * DAY, mode="throttled")], drain_s=24 * DAY,
+                 extra={"d": {"type": "sqs_queue", "fifo": True, "retention_s": 1_209_600}})
+    data["components"]["t"]["subscriptions"][0]["dead_letter"] = {"target": "d"}
+    r = run(data)
+    assert events(r, "q", "send") == [0.0]
+    assert events(r, "d", "dead_letter") == [pytest.approx(AWS_END_S, rel=1e-12)]
+    assert (r.metrics["delivered"], r.metrics["dead_lettered"]) == (1, 1)

@@ -6,8 +6,12 @@ durations, so that the timelines are exact (DESIGN §7, "Semantics").
 
 from __future__ import annotations
 
+import copy
+
 import pytest
-from conftest import events, model, msg_ids, pipeline, poison_seed, rows, run
+from conftest import events, model, msg_ids, pipeline, poison_seed, rows, run, scenario
+
+from sim.config import ScenarioError
 
 POISON = {"errors": {"poison_rate": 1.0}}
 
@@ -493,6 +497,41 @@ def test_fifo_throughput_limit_rejects_sends_beyond_the_rate():
     assert len(events(r, "q", "send")) == 2
     assert len(events(r, "q", "send_failed")) == 3
     assert (r.metrics["delivered"], r.metrics["lost"]) == (2, 3)
+
+
+def _two_groups(queue):
+    """Two producers (one message group each) sending 5 messages each at once, no retry."""
+    data = pipeline(queue={"fifo": True, **queue}, arrivals={"bursts": [{"at_s": 0, "count": 5}]},
+                    producer={"retry": {"max_attempts": 1}})  # fmt: skip
+    data["components"]["prod2"] = copy.deepcopy(data["components"]["prod"])
+    return data
+
+
+@pytest.mark.parametrize(
+    ("queue", "delivered"),
+    [
+        ({"max_calls_per_s": 2}, 2),  # one limit for the queue
+        ({"high_throughput": True, "partition_calls_per_s": 2}, 4),  # one per group
+        ({"high_throughput": True, "partition_calls_per_s": 2, "max_calls_per_s": 3}, 3),
+    ],
+)
+def test_fifo_high_throughput_limits_calls_per_message_group_and_per_queue(queue, delivered):
+    r = run(_two_groups(queue))
+    assert len(events(r, "q", "send")) == delivered
+    assert (r.metrics["delivered"], r.metrics["lost"]) == (delivered, 10 - delivered)
+
+
+def test_fifo_high_throughput_defaults_are_300_per_group_and_70000_per_queue():
+    spec = scenario(pipeline(queue={"fifo": True, "high_throughput": True})).components["q"]
+    assert (spec.group_calls_per_s_limit, spec.calls_per_s_limit) == (300, 70_000)
+    spec = scenario(pipeline(queue={"fifo": True})).components["q"]
+    assert (spec.group_calls_per_s_limit, spec.calls_per_s_limit) == (None, 300)
+
+
+def test_high_throughput_is_rejected_on_a_standard_queue():
+    with pytest.raises(ScenarioError, match=r"components\.q\.high_throughput: True — only "
+                                            r"allowed on a FIFO queue"):
+        scenario(pipeline(queue={"high_throughput": True}))
 
 
 def test_slow_queue_outage_multiplies_the_send_latency():

@@ -7,9 +7,13 @@ checks of the whole simulator and take seconds each: marked ``slow``.
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
 import pytest
 from conftest import assert_theory_inside_ci
 
+from sim.build import run_once
 from sim.config import (
     ConstantDist,
     EndpointSpec,
@@ -17,6 +21,7 @@ from sim.config import (
     LambdaFunctionSpec,
     SqsQueueSpec,
 )
+from sim.services.dependency import CallHandle, CallRequest, Dependency, Reply
 from sim.study.validation import Case, cases
 
 CASES = cases(quick=True)
@@ -66,3 +71,42 @@ def test_cases_have_unique_names_and_valid_theory() -> None:
     assert len(CASES) >= 15
     assert all(c.theory >= 0 and c.replications >= 2 for c in CASES)
     assert [c.name for c in cases(quick=False)] == names  # quick = same cases, shorter runs
+
+
+#: The cases whose caller is a function invoked asynchronously, one per scenario.
+DEPENDENCY_SCENARIOS = {
+    c.scenario.name: c.scenario
+    for c in CASES
+    if any(comp.type in ("database", "dynamodb_table") for comp in c.scenario.components.values())
+}
+
+
+@pytest.mark.parametrize("name", sorted(DEPENDENCY_SCENARIOS))
+def test_dependency_cases_see_the_producers_poisson_arrivals_unchanged(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Erlang B and A need Poisson calls independent of the dependency's state.
+
+    Between the producer and the dependency are the function's internal event queue, its
+    concurrency, SDK retries (with the retry quota) and asynchronous retries; none of them may
+    delay, drop, repeat or add a call. So every call reaches the dependency at the very instant
+    its event was queued, one call per event, and the function is never throttled.
+    """
+    scenario = DEPENDENCY_SCENARIOS[name].model_copy(update={"duration_s": 300.0, "warmup_s": 0.0})
+    called: list[float] = []
+    call = Dependency.call
+
+    def recording(self: Dependency, req: CallRequest, reply: Reply) -> CallHandle:
+        called.append(self.env.now)
+        return call(self, req, reply)
+
+    monkeypatch.setattr(Dependency, "call", recording)
+    r = run_once(scenario, rep=0, seed=1, trace=True)
+    trace: Any = r.trace
+    queued = np.sort(trace.loc[trace["event"] == "queued", "t_s"].to_numpy())
+    assert len(queued) == r.metrics["messages_produced"] > 300
+    assert np.array_equal(np.sort(np.array(called)), queued)
+    assert r.metrics["dependency_calls"] == len(queued)
+    assert r.metrics["sdk_retries"] == 0
+    assert r.sinks["caller"]["throttles"] == 0
+    assert r.sinks["caller"]["attempts"] == len(queued)  # no asynchronous retry

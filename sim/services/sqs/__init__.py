@@ -11,9 +11,12 @@ Modelled:
       retriable server error for the caller), ``latency_s`` before the reply and before the
       message is stored, queue-level ``delay_s``; SQS billing in 64 KB chunks.
     * ReceiveMessage of up to N messages (:meth:`Queue.receive`); each receive increments the
-      receive count and starts the visibility timeout. A message whose receive count has reached
-      ``max_receive_count`` is moved to the dead-letter queue by the next receive instead of
-      being delivered (AWS: "when ReceiveCount exceeds maxReceiveCount").
+      receive count and starts the visibility timeout. A batch of B messages is ⌈B/10⌉
+      billed requests (AWS: a ReceiveMessage returns at most 10 messages), each billed per
+      64 KB chunk of what it returns. The idle long polls of a consumer's pollers are billed
+      by the event source mapping (:mod:`sim.services.lambda_esm`). A message whose receive
+      count has reached ``max_receive_count`` is moved to the dead-letter queue by the next
+      receive instead of being delivered (AWS: "when ReceiveCount exceeds maxReceiveCount").
     * DeleteMessage (:meth:`Queue.delete`) with the latest receipt only; a delete during an
       outage fails and the message reappears after its visibility timeout (a duplicate).
     * Visibility timeout: a message neither deleted nor returned becomes visible again at
@@ -32,12 +35,20 @@ Modelled:
       from the first available group, then from the next), the 5-minute deduplication window
       (explicit ids, or content-based: the body is unique per message in evsim, so a resend of
       the same message is the only content duplicate), and the throughput limit of
-      ``max_calls_per_s`` calls per second per action (SendMessage, ReceiveMessage).
+      ``max_calls_per_s`` calls per second per action (SendMessage or SendMessageBatch,
+      ReceiveMessage; 300 by default: Amazon SQS message quotas). A throttled send fails with
+      a throttling error that its sender retries under its own policy: the producer's SDK,
+      a handler's send, SNS's delivery policy, EventBridge's or S3's retries
+      (:meth:`Queue.try_delivery`: attempts made at their own times).
+    * FIFO high-throughput mode (``high_throughput``; AWS: "High throughput for FIFO queues"):
+      each message group gets a partition's ``partition_calls_per_s`` (300) SendMessage calls
+      per second, the queue ``max_calls_per_s`` (70,000 by default: unconfirmed) in all, and
+      deduplication is per message group.
 
 Not modelled:
     * Short-polling false empty receives, the ~120,000 in-flight limit, message size limits.
-    * Empty receives of idle pollers (not billed by evsim).
-    * FIFO high-throughput mode partitions (set ``max_calls_per_s`` instead).
+    * How many partitions a high-throughput queue has (AWS adds them with traffic, no number):
+      each group is given its own; the receive and delete limits per partition.
     * The 120,000-message backlog scan window of FIFO queues.
 """
 

@@ -11,7 +11,9 @@ from collections.abc import Iterable
 from sim.config.sqs import SqsQueueSpec
 from sim.engine.context import Context
 from sim.engine.fates import LOST
+from sim.engine.faults import THROTTLED
 from sim.engine.message import Pair
+from sim.engine.tokens import TokenBucket
 from sim.services.sqs.queue import DEDUP_WINDOW_S, VISIBLE, Queue, QueueCopy
 
 __all__ = ["FifoQueue"]
@@ -32,6 +34,67 @@ class FifoQueue(Queue):
         self._dedup: dict[tuple[int, int], tuple[float, Pair]] = {}
         self._dedup_order: deque[tuple[float, tuple[int, int]]] = deque()
         self._content_based = spec.content_based_dedup
+        # high-throughput mode: deduplication per group, a partition's call limit per group
+        self._dedup_by_group = spec.high_throughput
+        self._group_limit = spec.group_calls_per_s_limit
+        self._group_buckets: dict[int, TokenBucket] = {}
+
+    # throughput --------------------------------------------------------------------------------
+
+    def _admit_call(self, pair: Pair, now: float) -> bool:
+        """One call against the queue's limit and, in high-throughput mode, its group's."""
+        if self._group_limit is None:
+            return super()._admit_call(pair, now)
+        return self._admit_groups((pair.msg.group,), now)
+
+    def _batch_calls(self, pairs: list[Pair], now: float) -> list[str | None]:
+        """One batch call against the queue's limit: per entry, None or ``THROTTLED``.
+
+        In high-throughput mode also one call per message group of the batch against its
+        partition; the entries of a group whose partition is spent fail as throttled (an
+        assumption: AWS documents per-partition limits, not how a batch spanning partitions
+        fails).
+        """
+        if self._group_limit is None:
+            return super()._batch_calls(pairs, now)
+        queue = self._send_bucket
+        assert queue is not None
+        if not queue.take(now):
+            return [THROTTLED] * len(pairs)
+        admitted: dict[int, bool] = {}
+        for pair in pairs:
+            g = pair.msg.group
+            if g not in admitted:
+                admitted[g] = self._group_bucket(g, now).take(now)
+        return [None if admitted[pair.msg.group] else THROTTLED for pair in pairs]
+
+    def _group_bucket(self, group: int, now: float) -> TokenBucket:
+        bucket = self._group_buckets.get(group)
+        if bucket is None:
+            assert self._group_limit is not None
+            bucket = self._group_buckets[group] = TokenBucket(self._group_limit, self._group_limit)
+        return bucket
+
+    def _admit_groups(self, groups: Iterable[int], now: float) -> bool:
+        """One call against the queue's limit and one against each group's partition.
+
+        Returns True when all were there (and are taken), False when one was spent (then none
+        is taken).
+        """
+        queue = self._send_bucket
+        assert queue is not None and self._group_limit is not None
+        buckets = []
+        for g in groups:
+            bucket = self._group_bucket(g, now)
+            bucket.refill(now)
+            buckets.append(bucket)
+        queue.refill(now)
+        if queue.tokens < 1.0 or any(b.tokens < 1.0 for b in buckets):
+            return False
+        queue.tokens -= 1.0
+        for b in buckets:
+            b.tokens -= 1.0
+        return True
 
     # dedup --------------------------------------------------------------------------------------
 
@@ -49,6 +112,8 @@ class FifoQueue(Queue):
             return True
         # explicit id, else content-based: a hash of the body, unique per logical message
         key = (0, msg.dedup_id) if msg.dedup_id is not None else (1, msg.id)
+        if self._dedup_by_group:
+            key = (key[0] + 2 * msg.group, key[1])  # one deduplication scope per group
         entry = self._dedup.get(key)
         if entry is not None:
             if self._trace is not None:

@@ -16,10 +16,11 @@ from simpy.events import Event
 from sim.config.sqs import SqsQueueSpec
 from sim.engine.component import RequestTarget
 from sim.engine.context import Context
-from sim.engine.cost import SQS_CHUNK_BYTES, sqs_chunks
+from sim.engine.cost import SQS_CHUNK_BYTES, sqs_chunks, sqs_receive_requests
 from sim.engine.fates import DEAD_LETTERED, DELIVERED, EXPIRED, LOST
+from sim.engine.faults import THROTTLED
 from sim.engine.message import Message, Pair
-from sim.engine.ports import Plan, Reply
+from sim.engine.ports import Attempt, BatchEntry, BatchReply, Plan, Reply
 from sim.engine.schedule import ProcessGen, call_after
 from sim.engine.tokens import TokenBucket
 
@@ -231,13 +232,94 @@ class Queue(RequestTarget):
         error = None
         if self._has_faults:
             error = self.ctx.faults.request_fails(self.name, now, self._error_rate)
-        if error is None and self._send_bucket is not None and not self._send_bucket.take(now):
-            error = "throttled"
+        if error is None and self._send_bucket is not None and not self._admit_call(pair, now):
+            error = THROTTLED
         if error is None and self._latency is not None:
             self._bill[0] += sqs_chunks(pair.msg.size_bytes)
         if self._trace is not None and self._latency is not None:
             self.ledger.log(now, self.name, "send" if error is None else "send_failed", pair.msg.id)
         return error
+
+    def accept_batch(self, pairs: list[Pair], reply: BatchReply) -> None:
+        """SendMessageBatch of one pair per entry: ``reply(error, entry errors)`` when answered.
+
+        One call against the throughput limit (throttled: the whole request fails), billed by
+        its total payload in 64 KB chunks; an outage fails the whole request; ``errors.rate``
+        fails each entry independently (a failed entry in a successful response). The entries
+        that succeed are stored in order when the answer comes, after ``latency_s``.
+        """
+        now = self.env.now
+        faults = self.ctx.faults
+        error = faults.request_fails(self.name, now, 0.0) if self._has_faults else None
+        entries: list[str | None] = []
+        if error is None:
+            entries = self._batch_calls(pairs, now)
+            if entries and all(e == THROTTLED for e in entries):
+                error, entries = THROTTLED, []
+        if error is None:
+            size = sum(pair.msg.size_bytes for pair in pairs)
+            self._bill[0] += (size + _CHUNK - 1) // _CHUNK
+            if self._error_rate > 0.0:
+                entries = [
+                    e if e is not None else faults.request_fails(self.name, now, self._error_rate)
+                    for e in entries
+                ]
+        if self._trace is not None:
+            for i, pair in enumerate(pairs):
+                failed = error is not None or entries[i] is not None
+                self.ledger.log(now, self.name, "send_failed" if failed else "send", pair.msg.id)
+        latency = self.request_latency(now) if self._latency is not None else 0.0
+
+        def answer() -> None:
+            if error is None:
+                t = self.env.now
+                for pair, e in zip(pairs, entries, strict=True):
+                    if e is None:
+                        self._store_new(pair, t, logged=True)
+            reply(error, entries)
+
+        if latency <= 0.0:
+            answer()
+        else:
+            call_after(self.env, latency, lambda _: answer())
+
+    def _batch_calls(self, pairs: list[Pair], now: float) -> list[str | None]:
+        """One batch call against the throughput limit: per entry, None or ``THROTTLED``."""
+        if self._send_bucket is None or self._send_bucket.take(now):
+            return [None] * len(pairs)
+        return [THROTTLED] * len(pairs)
+
+    def _admit_call(self, pair: Pair, now: float) -> bool:
+        """Take a call from the throughput limit (True), or find it spent (False)."""
+        assert self._send_bucket is not None
+        return self._send_bucket.take(now)
+
+    @property
+    def rate_limited(self) -> bool:
+        """True when sends meet a throughput limit (a FIFO queue).
+
+        Whether a send is admitted then depends on the calls made just before it, so a
+        retried delivery must try it at its own time (:meth:`try_delivery`), not decide it
+        ahead.
+        """
+        return self._send_bucket is not None
+
+    def try_delivery(self, pair: Pair) -> str | None:
+        """A SendMessage by a retrying sender (SNS, EventBridge, S3), now.
+
+        Returns its error, or None when it succeeded and ``pair`` is stored (after
+        ``latency_s``).
+        """
+        now = self.env.now
+        error = self.request_error(now)
+        if error is None and self._send_bucket is not None and not self._admit_call(pair, now):
+            error = THROTTLED
+        if error is not None:
+            if self._trace is not None:
+                self.ledger.log(now, self.name, "send_failed", pair.msg.id)
+            return error
+        self.take_delivery(pair)
+        return None
 
     @property
     def delay_s(self) -> float:
@@ -285,9 +367,11 @@ class Queue(RequestTarget):
         return t
 
     def receive(self, max_n: int) -> list[tuple[QueueCopy, int]]:
-        """ReceiveMessage of up to ``max_n`` messages: ``[(copy, receipt), ...]`` (maybe empty).
+        """Receive up to ``max_n`` messages: ``[(copy, receipt), ...]`` (maybe empty).
 
-        Callers check :meth:`receive_ready_at` first; this call consumes a throughput token.
+        More than 10 messages take several ReceiveMessage requests (10 at most each), all
+        billed. Callers check :meth:`receive_ready_at` first; this call consumes a throughput
+        token (a FIFO source's batches hold at most 10 messages: one request).
         """
         now = self.env.now
         if self._receive_bucket is not None:
@@ -298,9 +382,9 @@ class Queue(RequestTarget):
             self.stats.in_flight += n
             if n == 1:
                 size = batch[0][0].pair.msg.size_bytes
-            else:
-                size = sum(c.pair.msg.size_bytes for c, _ in batch)
-            self._bill[0] += (size + _CHUNK - 1) // _CHUNK
+                self._bill[0] += (size + _CHUNK - 1) // _CHUNK
+            else:  # at most 10 messages per ReceiveMessage request
+                self._bill[0] += sqs_receive_requests([c.pair.msg.size_bytes for c, _ in batch])
         return batch
 
     def _admit_receive(self, copy: QueueCopy, now: float) -> bool:
@@ -656,6 +740,10 @@ class QueuePort:
         """SendMessage."""
         self.queue.accept(pairs[0], reply)
 
+    def accept_batch(self, entries: list[BatchEntry], reply: BatchReply) -> None:
+        """SendMessageBatch."""
+        self.queue.accept_batch([pairs[0] for _, _, pairs in entries], reply)
+
     def attempt_fails(self, t_s: float) -> bool:
         """A SendMessage at ``t_s`` fails."""
         return self.queue.attempt_fails(t_s)
@@ -671,3 +759,12 @@ class QueuePort:
     def hand_over(self, msg: Message, plan: Plan, pairs: list[Pair]) -> None:
         """The message is sent now."""
         self.queue.take_delivery(pairs[0])
+
+    @property
+    def live(self) -> bool:
+        """A rate-limited queue's sends are tried at their own times (:meth:`try_deliver`)."""
+        return self.queue.rate_limited
+
+    def try_deliver(self, msg: Message, plan: Plan, pairs: list[Pair]) -> Attempt:
+        """One SendMessage now: ``(error or None, seconds until the answer)``."""
+        return self.queue.try_delivery(pairs[0]), 0.0
