@@ -253,3 +253,36 @@ def assert_theory_inside_ci(case: Any) -> None:
         f"[{row['ci_low']}, {row['ci_high']}] of the simulated mean {row['sim_mean']:.6g} "
         f"over {row['replications']} replications"
     )
+
+
+#: About 60 messages per replication, some failing, some dead-lettered: runs in milliseconds.
+TINY = """\
+name: tiny
+seed: 3
+duration_s: 30
+drain_s: 30
+replications: 3
+components:
+  orders: {type: producer, rate_per_s: 2, send_to: [jobs]}
+  jobs:
+    type: sqs_queue
+    visibility_timeout_s: 5
+    dead_letter: {target: jobs-dlq, max_receive_count: 2}
+  jobs-dlq: {type: sqs_queue}
+  worker:
+    type: lambda_function
+    trigger: {source: jobs, batch_size: 1, max_concurrency: 2}
+    duration_s: {exponential: {mean: 0.2}}
+    timeout_s: 5
+    errors: {rate: 0.1}
+"""
+
+
+def read_table(out: Path, name: str) -> pd.DataFrame:
+    """A study's table ``<out>/<name>.csv``."""
+    return pd.read_csv(out / f"{name}.csv")
+
+
+def table_mean(df: pd.DataFrame, metric: str, **eq: object) -> float:
+    """The mean of ``metric`` in the one row of ``df`` matching ``eq``."""
+    return float(table_row(df, metric, **eq)["mean"])

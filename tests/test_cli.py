@@ -15,33 +15,13 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from conftest import TINY
 
 from sim.analysis.metrics import METRICS, SINK_METRICS
 from sim.cli import main
 
 STAT_KEYS = {"mean", "ci_low", "ci_high", "std"}
 
-#: About 60 messages per replication, some failing, some dead-lettered: runs in milliseconds.
-TINY = """\
-name: tiny
-seed: 3
-duration_s: 30
-drain_s: 30
-replications: 3
-components:
-  orders: {type: producer, rate_per_s: 2, send_to: [jobs]}
-  jobs:
-    type: sqs_queue
-    visibility_timeout_s: 5
-    dead_letter: {target: jobs-dlq, max_receive_count: 2}
-  jobs-dlq: {type: sqs_queue}
-  worker:
-    type: lambda_function
-    trigger: {source: jobs, batch_size: 1, max_concurrency: 2}
-    duration_s: {exponential: {mean: 0.2}}
-    timeout_s: 5
-    errors: {rate: 0.1}
-"""
 
 #: A deterministic workload: exactly 10 messages in one burst, every one delivered.
 BURST = """\

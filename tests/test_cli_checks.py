@@ -18,33 +18,12 @@ from typing import Any
 
 import pytest
 import yaml
+from conftest import TINY
 
 from sim.cli import main, version_line
 from sim.config import load_scenario
 from sim.config.reference import markdown
 from sim.config.schema import json_schema
-
-#: About 60 messages per replication, a few dead-lettered: runs in milliseconds.
-TINY = """\
-name: tiny
-seed: 3
-duration_s: 30
-drain_s: 30
-replications: 3
-components:
-  orders: {type: producer, rate_per_s: 2, send_to: [jobs]}
-  jobs:
-    type: sqs_queue
-    visibility_timeout_s: 5
-    dead_letter: {target: jobs-dlq, max_receive_count: 2}
-  jobs-dlq: {type: sqs_queue}
-  worker:
-    type: lambda_function
-    trigger: {source: jobs, batch_size: 1, max_concurrency: 2}
-    duration_s: {exponential: {mean: 0.2}}
-    timeout_s: 5
-    errors: {rate: 0.1}
-"""
 
 
 def write(tmp_path: Path, text: str = TINY, name: str = "tiny.yaml", **updates: Any) -> Path:

@@ -6,9 +6,10 @@ import argparse
 import math
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from conftest import load_experiment, quick_run, table_row
+from conftest import read_table as read
+from conftest import table_mean as mean
 
 import experiments.database_protection_design as design
 from experiments.database_protection_measures import outage_measure
@@ -37,14 +38,6 @@ STATS = ["metric", "n", "mean", "std", "ci_low", "ci_high"]
 def quick(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One ``--quick`` run on two workers, shared by the tests of this module."""
     return quick_run(tmp_path_factory, "database_protection", workers=2)
-
-
-def read(out: Path, name: str) -> pd.DataFrame:
-    return pd.read_csv(out / f"{name}.csv")
-
-
-def mean(df: pd.DataFrame, metric: str, **eq: object) -> float:
-    return float(table_row(df, metric, **eq)["mean"])
 
 
 def test_quick_run_writes_tables_charts_findings_and_index(quick: Path) -> None:

@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import load_experiment, quick_run, table_row
+from conftest import read_table as read
+from conftest import table_mean as mean
 
 import experiments.metastability_design as design
 from experiments.metastability_measures import measure, recovery
@@ -34,14 +36,6 @@ LARGE = {"trigger": "spike", "size": max(Q.spike_sizes), "length_s": max(Q.lengt
 def quick(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One ``--quick`` run on two workers, shared by the tests of this module."""
     return quick_run(tmp_path_factory, "metastability", workers=2)
-
-
-def read(out: Path, name: str) -> pd.DataFrame:
-    return pd.read_csv(out / f"{name}.csv")
-
-
-def mean(df: pd.DataFrame, metric: str, **eq: object) -> float:
-    return float(table_row(df, metric, **eq)["mean"])
 
 
 def test_quick_run_writes_tables_charts_findings_and_index(quick: Path) -> None:
