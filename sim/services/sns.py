@@ -320,12 +320,7 @@ class Topic(RequestTarget):
             if target.always_fails():
                 cursor.exhaust()
             else:
-                while True:
-                    until = target.failing_until(cursor.t)
-                    if until is not None:
-                        if not cursor.advance_to(until):
-                            break
-                        continue
+                while cursor.past_outages(target.failing_until):
                     if not target.attempt_fails(cursor.t):
                         ok = True
                         break
@@ -387,12 +382,7 @@ class Topic(RequestTarget):
 
         def step() -> None:
             nonlocal retrying
-            while True:
-                until = target.failing_until(cursor.t)
-                if until is not None:
-                    if not cursor.advance_to(until):
-                        break
-                    continue
+            while cursor.past_outages(target.failing_until):
                 if cursor.t > env.now:
                     call_at(env, cursor.t, step)
                     return

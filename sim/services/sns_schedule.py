@@ -8,6 +8,7 @@ AWS's 100,015-attempt schedule over 23 days costs a few arithmetic steps per del
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from sim.config.sns import (
     DeliveryPolicySpec,
@@ -76,6 +77,17 @@ class Cursor:
                     self.t += k * gap
                     self.attempts += k
             if not self.advance():
+                return False
+        return True
+
+    def past_outages(self, failing_until: Callable[[float], float | None]) -> bool:
+        """Move past the attempts that fall in the target's known outages.
+
+        ``failing_until(t)`` is the end of an outage in force at ``t`` (None: none). False if
+        the schedule ends inside an outage.
+        """
+        while (until := failing_until(self.t)) is not None:
+            if not self.advance_to(until):
                 return False
         return True
 
