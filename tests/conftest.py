@@ -13,7 +13,6 @@ from typing import Any
 
 import pandas as pd
 import pytest
-import simpy
 from hypothesis import settings
 
 from sim.analysis.metrics import RunResult
@@ -21,6 +20,7 @@ from sim.build import Model, build, run_once
 from sim.config import scenario_from_dict
 from sim.engine.fates import FATES
 from sim.engine.ledger import Ledger
+from sim.engine.schedule import Environment
 from sim.engine.streams import RandomStreams
 
 # CI runs the property tests on a fixed set of examples (reproducible runs); a developer's
@@ -186,8 +186,8 @@ def new_pairs(ledger: Ledger, msg: Any, sinks: list[str | None]) -> list[Any]:
 
 
 @pytest.fixture
-def env() -> simpy.Environment:
-    return simpy.Environment()
+def env() -> Environment:
+    return Environment()
 
 
 @pytest.fixture

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import simpy
-
 from sim.config.scenario import Scenario
 from sim.engine.cost import CostMeter
 from sim.engine.faults import Faults
 from sim.engine.ledger import Ledger
+from sim.engine.schedule import Environment
 from sim.engine.streams import RandomStreams
 
 __all__ = ["Context"]
@@ -25,7 +24,7 @@ __all__ = ["Context"]
 class Context:
     """Shared services of one run (one replication)."""
 
-    env: simpy.Environment
+    env: Environment
     streams: RandomStreams
     ledger: Ledger
     faults: Faults

@@ -17,12 +17,11 @@ from sim.engine.fates import LOST
 from sim.engine.message import Pair
 
 if TYPE_CHECKING:
-    import simpy
 
     from sim.config.common import DeliveryRetrySpec
     from sim.engine.ledger import Ledger
 from sim.engine.ports import Attempt, LiveTarget, RetryTarget
-from sim.engine.schedule import call_at
+from sim.engine.schedule import Environment, call_at
 
 __all__ = ["DeadLetter", "Retrier", "give_up"]
 
@@ -45,7 +44,7 @@ class Retrier:
     """
 
     def __init__(
-        self, env: simpy.Environment, policy: DeliveryRetrySpec, jitter: Callable[[], float]
+        self, env: Environment, policy: DeliveryRetrySpec, jitter: Callable[[], float]
     ) -> None:
         self.env = env
         self.max_retries = policy.max_attempts

@@ -1,99 +1,220 @@
-"""Scheduling helpers: calls after a delay or at a time with one SimPy event.
+"""The event loop and the scheduling helpers: calls after a delay or at a time.
+
+:class:`Environment` is a SimPy environment: processes, timeouts, events and conditions from
+:mod:`simpy` run on it unchanged. What differs is inside: its loop (:meth:`Environment.run`,
+:meth:`Environment.step`) is part of the compiled core, ``now`` is a plain attribute, and
+besides SimPy's events its heap holds :class:`Tick` entries, which the loop fires by calling
+their :meth:`Tick.fire` method, with no list of callbacks, no bound method and no event
+object of SimPy's behind them.
 
 The hot paths schedule callbacks rather than processes: :func:`call_after` (a delay) and
-:func:`call_at` (an absolute time) push one heap entry each.
+:func:`call_at` (an absolute time) push one heap entry each; a component that schedules one
+thing per message can push the object itself (a subclass of :class:`Tick`).
+
+Heap entries are ``(time, priority, event id, event)`` tuples exactly as in SimPy, so events
+at the same time run in the order they were scheduled, whatever their kind.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
-from heapq import heappush
-from typing import Any
+from collections.abc import Callable, Generator, Iterable
+from heapq import heappop, heappush
+from itertools import count
+from typing import Any, Final
 
-import simpy
-from simpy.events import NORMAL, Event
+from simpy.core import EmptySchedule
+from simpy.events import NORMAL, URGENT, AllOf, AnyOf, Event, Process, Timeout
 
-__all__ = ["Environment", "ProcessGen", "Timer", "call_after", "call_at"]
+__all__ = ["Environment", "ProcessGen", "Tick", "Timer", "call_after", "call_at"]
 
 ProcessGen = Generator[Event, Any, None]
 
+_NORMAL: Final = 1
+_URGENT: Final = 0
+assert _NORMAL == NORMAL and _URGENT == URGENT
 
-_simpy_step = simpy.Environment.step
+
+class Tick:
+    """A heap entry that the loop fires by calling :meth:`fire` at its time."""
+
+    def fire(self) -> None:
+        """Called once, at the entry's time."""
+        raise NotImplementedError
 
 
-class Environment(simpy.Environment):
-    """SimPy's environment with ``now`` as a plain attribute instead of a property.
+class Environment:
+    """A SimPy environment whose loop is compiled and whose ``now`` is an attribute.
 
-    Every hot path reads the current time several times per message; SimPy's ``now`` is a
-    property over ``_now``, and a property read is a Python call. Here ``now`` is an ordinary
-    attribute, set in :meth:`step` just before SimPy processes the next event: the time of the
-    event at the top of the heap, which is the time SimPy's own ``step`` moves to. Everything
-    else is SimPy's. Components work the same on a plain :class:`simpy.Environment` (tests use
-    one), only a little slower; ``benchmarks/event_routing.py`` measures the difference.
+    It offers what SimPy's :class:`simpy.Environment` offers (``now``, ``active_process``,
+    ``process``, ``timeout``, ``event``, ``all_of``, ``any_of``, ``schedule``, ``peek``,
+    ``step``, ``run``), so SimPy's events and processes run on it. ``run(until=t)`` stops
+    at time ``t`` exactly as SimPy's does: events scheduled for ``t`` before the call with
+    urgent priority run, the others do not.
+
+    Args:
+        initial_time: The time the clock starts at (seconds).
     """
-
-    now = 0.0  # shadows SimPy's property; the instance attribute below holds the time
 
     def __init__(self, initial_time: float = 0.0) -> None:
-        super().__init__(initial_time)
+        self._now = float(initial_time)
         self.now = self._now
+        self._queue: list[tuple[float, int, int, Any]] = []
+        self._eid = count()
+        self._active_proc: Any = None
+        self._stopped = False
+
+    @property
+    def active_process(self) -> Any:
+        """The process running now, or None."""
+        return self._active_proc
+
+    def process(self, generator: ProcessGen) -> Process:
+        """A new SimPy :class:`~simpy.events.Process` running ``generator``."""
+        return Process(self, generator)  # type: ignore[arg-type]
+
+    def timeout(self, delay: float = 0, value: Any = None) -> Timeout:
+        """A SimPy :class:`~simpy.events.Timeout` of ``delay`` seconds."""
+        return Timeout(self, delay, value)  # type: ignore[arg-type]
+
+    def event(self) -> Event:
+        """A new SimPy :class:`~simpy.events.Event`."""
+        return Event(self)  # type: ignore[arg-type]
+
+    def all_of(self, events: Iterable[Event]) -> AllOf:
+        """A condition met when all ``events`` are."""
+        return AllOf(self, events)  # type: ignore[arg-type]
+
+    def any_of(self, events: Iterable[Event]) -> AnyOf:
+        """A condition met when any of ``events`` is."""
+        return AnyOf(self, events)  # type: ignore[arg-type]
+
+    def schedule(self, event: Any, priority: int = _NORMAL, delay: float = 0.0) -> None:
+        """Put ``event`` (a SimPy event or a :class:`Tick`) on the heap, ``delay`` from now."""
+        heappush(self._queue, (self._now + delay, priority, next(self._eid), event))
+
+    def push_at(self, t_s: float, tick: Tick) -> None:
+        """Fire ``tick`` at time ``t_s`` (≥ now, unchecked), after what is already due then."""
+        heappush(self._queue, (t_s, _NORMAL, next(self._eid), tick))
+
+    def peek(self) -> float:
+        """The time of the next entry (infinity when there is none)."""
+        queue = self._queue
+        return queue[0][0] if queue else float("inf")
 
     def step(self) -> None:
-        """Move ``now`` to the next event's time, then let SimPy process that event."""
+        """Process the next entry; raise :class:`simpy.core.EmptySchedule` when none is left."""
         queue = self._queue
-        if queue:
-            self.now = queue[0][0]
-        _simpy_step(self)  # SimPy's own step (called directly: cheaper than super())
+        if not queue:
+            raise EmptySchedule()
+        entry = heappop(queue)
+        t = entry[0]
+        self._now = t
+        self.now = t
+        event = entry[3]
+        if isinstance(event, Tick):
+            event.fire()
+            return
+        # a SimPy event: its callbacks, then its failure unless something defused it
+        callbacks = event.callbacks
+        event.callbacks = None
+        for callback in callbacks:
+            callback(event)
+        if not event._ok and not hasattr(event, "_defused"):
+            value = event._value
+            exc = type(value)(*value.args)
+            exc.__cause__ = value
+            raise exc
+
+    def run(self, until: float | Event | None = None) -> Any:
+        """Process entries until time ``until`` (or the event ``until``); None: until none is left.
+
+        As :meth:`simpy.Environment.run`, and it returns the ``until`` event's value.
+        """
+        self._stopped = False
+        stop: Event | None = None
+        if until is not None:
+            if isinstance(until, Event):
+                if until.callbacks is None:
+                    return until.value
+                stop = until
+            else:
+                at = float(until)
+                if at <= self._now:
+                    raise ValueError(
+                        f"until ({at}) must be greater than the current simulation time"
+                    )
+                stop = Event(self)  # type: ignore[arg-type]
+                stop._ok = True
+                stop._value = None
+                self.schedule(stop, _URGENT, at - self._now)
+            stop.callbacks.append(self._stop)
+        queue = self._queue
+        while not self._stopped:
+            if not queue:
+                if stop is not None:
+                    raise RuntimeError(
+                        f'No scheduled events left but "until" event was not triggered: {stop}'
+                    )
+                return None
+            self.step()
+        assert stop is not None
+        return stop.value
+
+    def _stop(self, _: Any) -> None:
+        self._stopped = True
 
 
-class Timer(Event):
-    """A timer event that calls ``fn(event)`` after ``delay_s`` seconds (≥ 0, unchecked).
+class Timer(Tick):
+    """Calls ``fn(timer)`` after ``delay_s`` seconds (≥ 0, unchecked), unless cancelled.
 
-    The hot-path way to schedule work without a process: one heap entry, one callback. It
-    pushes onto the environment's event queue exactly as ``Environment.schedule`` does, which
-    saves the ``Timeout`` object and a bound method per call. This module is the one place
-    that touches SimPy internals (``env._queue``, ``env._eid``, ``env._now``); they have been
-    stable since 2016 and ``pyproject.toml`` pins simpy below 5.
+    The hot-path way to schedule work without a process: one heap entry, one call.
     """
 
-    def __init__(self, env: simpy.Environment, delay_s: float, fn: Callable[[Event], None]):
-        self.env = env
-        self.callbacks = [fn]
-        self._value = None
-        self._ok = True
-        heappush(env._queue, (env._now + delay_s, NORMAL, next(env._eid), self))
+    def __init__(self, env: Environment, delay_s: float, fn: Callable[[Any], None]) -> None:
+        self.fn: Callable[[Any], None] | None = fn
+        env.push_at(env._now + delay_s, self)
+
+    def fire(self) -> None:
+        """Call the function, unless the timer was cancelled."""
+        fn = self.fn
+        if fn is not None:
+            fn(self)
+
+    def cancel(self) -> None:
+        """Do not call the function (the heap entry stays and fires into nothing)."""
+        self.fn = None
 
 
-def call_after(env: simpy.Environment, delay_s: float, fn: Callable[[Event], None]) -> Event:
-    """Call ``fn(event)`` after ``delay_s`` seconds (≥ 0; 0 is scheduled too) with one event."""
+def call_after(env: Environment, delay_s: float, fn: Callable[[Any], None]) -> Timer:
+    """Call ``fn(timer)`` after ``delay_s`` seconds (≥ 0; 0 is scheduled too) with one entry."""
     if delay_s < 0.0:
         raise ValueError(f"negative delay {delay_s!r}")
     return Timer(env, delay_s, fn)
 
 
-class _TimerAt(Timer):
-    """A :class:`Timer` at the absolute time ``t_s`` (> now, unchecked), exactly.
+class _CallAt(Tick):
+    """Calls ``fn()`` at an absolute time, exactly.
 
     ``now + (t_s - now)`` can round to a neighbour of ``t_s``; two calls for the same time
     made at different times would then fire in the wrong order (an SNS FIFO subscription
     hands a message over at the time of the previous one of its group).
     """
 
-    def __init__(self, env: simpy.Environment, t_s: float, fn: Callable[[Event], None]):
-        self.env = env
-        self.callbacks = [fn]
-        self._value = None
-        self._ok = True
-        heappush(env._queue, (t_s, NORMAL, next(env._eid), self))
+    def __init__(self, env: Environment, t_s: float, fn: Callable[[], None]) -> None:
+        self.fn = fn
+        env.push_at(t_s, self)
+
+    def fire(self) -> None:
+        self.fn()
 
 
-def call_at(env: simpy.Environment, t_s: float, fn: Callable[[], None]) -> None:
-    """Call ``fn()`` at time ``t_s``: now if that is not in the future, else with one event.
+def call_at(env: Environment, t_s: float, fn: Callable[[], None]) -> None:
+    """Call ``fn()`` at time ``t_s``: now if that is not in the future, else with one entry.
 
-    The event fires at ``t_s`` exactly, so calls for the same time keep the order in which
+    The entry fires at ``t_s`` exactly, so calls for the same time keep the order in which
     they were made.
     """
     if t_s <= env._now:
         fn()
     else:
-        _TimerAt(env, t_s, lambda _: fn())
+        _CallAt(env, t_s, fn)

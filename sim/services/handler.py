@@ -68,7 +68,7 @@ from sim.engine.faults import THROTTLED
 from sim.engine.message import Message, Pair
 from sim.engine.ports import CLIENT_ERROR, Plan
 from sim.engine.samplers import attribute_sampler, choice_sampler, make_sampler
-from sim.engine.schedule import call_after
+from sim.engine.schedule import Timer, call_after
 from sim.engine.streams import buffered
 from sim.services.breaker import SHORT_CIRCUITED, CircuitBreaker
 from sim.services.dependency import TIMEOUT
@@ -499,7 +499,7 @@ class _Run:
         self.holding: _Derived | None = None  # a send waiting to be retried holds its units
         self.sync: Any = None  # a reply received while its request was being made
         self.waiting = False  # a request is out and its reply will resume the run
-        self.timer: Event | None = None  # the timeout, armed on the first wait
+        self.timer: Timer | None = None  # the timeout, armed on the first wait
         self.ticket = -1  # the circuit breaker's ticket of the current attempt (-1: none)
         self.token = _NO_TOKEN  # the adaptive limiter's token for the current attempt
 
@@ -809,7 +809,7 @@ class _Run:
             return
         self.finished = True
         if self.timer is not None:
-            self.timer.callbacks = []  # disarm: the run is not kept alive until its deadline
+            self.timer.cancel()  # the run is not kept alive until its deadline
             self.timer = None
         h = self.handler
         self.done(self.outcomes, h.env.now - self.run_start_s)

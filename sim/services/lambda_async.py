@@ -60,11 +60,10 @@ from sim.engine.fates import EXPIRED, LOST
 from sim.engine.faults import THROTTLED, UNAVAILABLE
 from sim.engine.message import Pair
 from sim.engine.ports import Port
-from sim.engine.schedule import Timer, call_after
+from sim.engine.schedule import Environment, Timer, call_after
 from sim.services.handler import FAILED, SKIPPED, STALE
 
 if TYPE_CHECKING:
-    import simpy
 
     from sim.engine.context import Context
     from sim.engine.ledger import Ledger
@@ -78,7 +77,7 @@ class Function(Protocol):
     """What the invoker needs of its function (:class:`sim.services.lambda_.LambdaFunction`)."""
 
     name: str
-    env: simpy.Environment
+    env: Environment
     ctx: Context
     ledger: Ledger
     stats: FunctionStats
@@ -311,7 +310,7 @@ class AsyncInvoker:
     def _schedule_probe(self, wait_s: float) -> None:
         """The reader tries again ``wait_s`` from now (replacing a try already planned)."""
         if self._probe is not None:
-            self._probe.callbacks = []  # disarm
+            self._probe.cancel()
         self._probe = Timer(self.env, wait_s, self._on_probe)
 
     def _wait_for_capacity(self) -> None:
@@ -321,7 +320,7 @@ class AsyncInvoker:
     def _drained(self) -> None:
         """The queue is empty: the reader stops trying and its interval starts over."""
         if self._probe is not None:
-            self._probe.callbacks = []
+            self._probe.cancel()
             self._probe = None
         self._interval_s = _THROTTLE_FIRST_S
         self.fn.pool.unwait(self)

@@ -154,7 +154,7 @@ class EventSourceMapping:
         self.in_use = 0
         self._scale_pending = False
         self._retry_pending = False
-        self._window_timer: Event | None = None
+        self._window_timer: Timer | None = None
         self._window_open = False
         self._fifo = queue.fifo
         self._trace = fn.ledger.trace
@@ -258,7 +258,7 @@ class EventSourceMapping:
         self._retry_pending = False
         self._dispatch()
 
-    def _on_window(self, ev: Event) -> None:
+    def _on_window(self, ev: Timer) -> None:
         if ev is not self._window_timer:
             return  # the window it timed ended early, when a batch was taken
         self._window_timer = None

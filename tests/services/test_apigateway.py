@@ -12,9 +12,9 @@ import itertools
 from typing import Any
 
 import pytest
-import simpy
 from conftest import NO_COLD, conserved, events, model, rows, run
 
+from sim.engine.schedule import Environment
 from sim.engine.tokens import TokenBucket
 from sim.services.sdk import AdaptiveLimiter
 
@@ -272,7 +272,7 @@ def test_uploads_through_the_api_reach_a_rule_target_through_the_bucket():
 # -- the SDK's adaptive mode ---------------------------------------------------------------------
 
 
-def _granted(lim: AdaptiveLimiter, env: simpy.Environment, n: int) -> list[float]:
+def _granted(lim: AdaptiveLimiter, env: Environment, n: int) -> list[float]:
     """Ask for ``n`` tokens now; the times they are granted (after running the clock)."""
     times: list[float] = []
     for _ in range(n):
@@ -282,7 +282,7 @@ def _granted(lim: AdaptiveLimiter, env: simpy.Environment, n: int) -> list[float
 
 
 def test_the_adaptive_limiter_waits_for_nothing_until_throttled():
-    env = simpy.Environment()
+    env = Environment()
     lim = AdaptiveLimiter(env)
     for k in range(20):
         lim.update(k * 0.1, False)
@@ -291,7 +291,7 @@ def test_the_adaptive_limiter_waits_for_nothing_until_throttled():
 
 
 def test_a_throttle_drops_the_rate_to_beta_times_the_measured_rate():
-    env = simpy.Environment(initial_time=0.5)
+    env = Environment(initial_time=0.5)
     lim = AdaptiveLimiter(env)
     for k in range(10):  # 10 answers in the first half-second
         lim.update(k * 0.05, False)
@@ -306,7 +306,7 @@ def test_a_throttle_drops_the_rate_to_beta_times_the_measured_rate():
 
 
 def test_attempts_already_waiting_speed_up_when_the_rate_rises():
-    env = simpy.Environment(initial_time=0.5)
+    env = Environment(initial_time=0.5)
     lim = AdaptiveLimiter(env)
     lim.update(0.5, True)  # one answer in 0.5 s measured: 0.7 × 0.8 × 2 = 1.12/s
     assert lim.fill_rate == pytest.approx(1.12)
@@ -324,7 +324,7 @@ def test_attempts_already_waiting_speed_up_when_the_rate_rises():
 
 
 def test_the_rate_grows_back_to_its_level_before_the_throttle_after_k_seconds():
-    lim = AdaptiveLimiter(simpy.Environment())
+    lim = AdaptiveLimiter(Environment())
     for k in range(10):
         lim.update(k * 0.05, False)
     lim.update(0.5, True)
