@@ -24,6 +24,7 @@ Not modelled:
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Final
 
 from sim.config.prices import DEFAULT_PRICES
 
@@ -57,11 +58,11 @@ COST_SERVICES = ("sqs", "lambda", "sns", "eventbridge", "s3", "apigateway", "dyn
 assert all(item.split("_", 1)[0] in COST_SERVICES for item in _ITEM_PRICE)
 
 #: SQS bills one request per started 64 KB chunk of payload.
-SQS_CHUNK_BYTES = 64 * 1024
+SQS_CHUNK_BYTES: Final = 64 * 1024
 
 
 #: A ReceiveMessage returns at most 10 messages (MaxNumberOfMessages 1–10).
-SQS_RECEIVE_MAX = 10
+SQS_RECEIVE_MAX: Final = 10
 
 
 def sqs_chunks(size_bytes: int) -> int:

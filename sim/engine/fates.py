@@ -6,8 +6,14 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 __all__ = ["DEAD_LETTERED", "DELIVERED", "EXPIRED", "FATES", "IN_FLIGHT", "LOST"]
 
 #: Fate codes; ``FATES[code]`` is the metric name.
-IN_FLIGHT, DELIVERED, DEAD_LETTERED, EXPIRED, LOST = range(5)
+IN_FLIGHT: Final = 0
+DELIVERED: Final = 1
+DEAD_LETTERED: Final = 2
+EXPIRED: Final = 3
+LOST: Final = 4
 FATES = ("in_flight", "delivered", "dead_lettered", "expired", "lost")

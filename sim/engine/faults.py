@@ -17,13 +17,16 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Sequence
+from typing import Final
 
 from sim.config.common import OutageSpec
 from sim.engine.streams import RandomStreams, Stream
 
 __all__ = ["SLOW", "THROTTLED", "UNAVAILABLE", "Faults", "Window"]
 
-UNAVAILABLE, SLOW, THROTTLED = "unavailable", "slow", "throttled"
+UNAVAILABLE: Final = "unavailable"
+SLOW: Final = "slow"
+THROTTLED: Final = "throttled"
 
 
 class Window:

@@ -32,7 +32,7 @@ what kind of component is behind a port.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from sim.engine.message import Message, Pair
 
@@ -55,16 +55,16 @@ __all__ = [
 ]
 
 #: A non-retriable error answer (a 4xx other than 429: permission, payload too large).
-CLIENT_ERROR = "client_error"
+CLIENT_ERROR: Final = "client_error"
 #: No answer within the caller's timeout (the request may still have been processed).
-TIMEOUT = "timeout"
+TIMEOUT: Final = "timeout"
 #: A successful response reporting the request's one entry as failed (PutEvents'
 #: ``FailedEntryCount``): the SDK does not retry it, the caller may send it again.
-FAILED_ENTRY = "failed_entry"
+FAILED_ENTRY: Final = "failed_entry"
 #: Error answers a client retries: server errors, throttling, timeouts, failed entries.
 RETRIABLE = frozenset({"unavailable", "throttled", TIMEOUT, "server_error", FAILED_ENTRY})
 #: The largest batch request (SendMessageBatch, PublishBatch, PutEvents): 262,144 bytes.
-MAX_BATCH_BYTES = 262_144
+MAX_BATCH_BYTES: Final = 262_144
 
 #: A reply to a request: None on success, else the error kind.
 Reply = Callable[[str | None], None]

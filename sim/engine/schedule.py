@@ -17,9 +17,8 @@ at the same time run in the order they were scheduled, whatever their kind.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Generator, Iterable
-from heapq import heappop, heappush
-from itertools import count
 from typing import Any, Final
 
 from simpy.core import EmptySchedule
@@ -31,6 +30,9 @@ ProcessGen = Generator[Event, Any, None]
 
 _NORMAL: Final = 1
 _URGENT: Final = 0
+# Final module names are C statics in the compiled build (a plain import is a dict lookup)
+_heappush: Final = heapq.heappush
+_heappop: Final = heapq.heappop
 assert _NORMAL == NORMAL and _URGENT == URGENT
 
 
@@ -59,7 +61,7 @@ class Environment:
         self._now = float(initial_time)
         self.now = self._now
         self._queue: list[tuple[float, int, int, Any]] = []
-        self._eid = count()
+        self._eid = 0  # the id of the latest entry: entries due at the same time keep order
         self._active_proc: Any = None
         self._stopped = False
 
@@ -90,11 +92,13 @@ class Environment:
 
     def schedule(self, event: Any, priority: int = _NORMAL, delay: float = 0.0) -> None:
         """Put ``event`` (a SimPy event or a :class:`Tick`) on the heap, ``delay`` from now."""
-        heappush(self._queue, (self._now + delay, priority, next(self._eid), event))
+        eid = self._eid = self._eid + 1
+        _heappush(self._queue, (self._now + delay, priority, eid, event))
 
     def push_at(self, t_s: float, tick: Tick) -> None:
         """Fire ``tick`` at time ``t_s`` (≥ now, unchecked), after what is already due then."""
-        heappush(self._queue, (t_s, _NORMAL, next(self._eid), tick))
+        eid = self._eid = self._eid + 1
+        _heappush(self._queue, (t_s, _NORMAL, eid, tick))
 
     def peek(self) -> float:
         """The time of the next entry (infinity when there is none)."""
@@ -106,7 +110,7 @@ class Environment:
         queue = self._queue
         if not queue:
             raise EmptySchedule()
-        entry = heappop(queue)
+        entry = _heappop(queue)
         t = entry[0]
         self._now = t
         self.now = t

@@ -8,7 +8,7 @@ number of messages.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 
@@ -16,13 +16,13 @@ from sim.engine.fates import FATES
 
 __all__ = ["FunctionStats", "LatencyHistogram", "SinkStats", "bucket_quantiles"]
 
-_GAMMA = 1.01
-_LOG_GAMMA = math.log(_GAMMA)
-_MIN_S = 1e-6
-_MAX_S = 1e9
-_OFFSET = -math.floor(math.log(_MIN_S) / _LOG_GAMMA)
-_NBUCKETS = _OFFSET + math.ceil(math.log(_MAX_S) / _LOG_GAMMA) + 2
-_FLUSH = 4096
+_GAMMA: Final = 1.01
+_LOG_GAMMA: Final = math.log(_GAMMA)
+_MIN_S: Final = 1e-6
+_MAX_S: Final = 1e9
+_OFFSET: Final = -math.floor(math.log(_MIN_S) / _LOG_GAMMA)
+_NBUCKETS: Final = _OFFSET + math.ceil(math.log(_MAX_S) / _LOG_GAMMA) + 2
+_FLUSH: Final = 4096
 
 #: A bookmark in a histogram (:meth:`LatencyHistogram.mark`): its buffer list, the length of
 #: that list, and the binned counts then.

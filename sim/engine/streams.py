@@ -18,13 +18,13 @@ import functools
 import itertools
 import zlib
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 
 __all__ = ["RandomStreams", "Stream", "buffered", "stable_id"]
 
-_BLOCK = 1024
+_BLOCK: Final = 1024
 
 
 def stable_id(name: str) -> int:

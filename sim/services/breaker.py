@@ -35,7 +35,7 @@ Not modelled:
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
     from sim.config.handler import CircuitBreakerSpec
@@ -44,10 +44,12 @@ if TYPE_CHECKING:
 __all__ = ["CLOSED", "HALF_OPEN", "OPEN", "SHORT_CIRCUITED", "CircuitBreaker"]
 
 #: The error of an attempt refused by an open (or full half-open) breaker.
-SHORT_CIRCUITED = "short_circuited"
+SHORT_CIRCUITED: Final = "short_circuited"
 
 #: The breaker's states.
-CLOSED, OPEN, HALF_OPEN = 0, 1, 2
+CLOSED: Final = 0
+OPEN: Final = 1
+HALF_OPEN: Final = 2
 
 
 class CircuitBreaker:

@@ -48,7 +48,7 @@ Not modelled:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from simpy.events import Event
 
@@ -64,10 +64,13 @@ if TYPE_CHECKING:
 __all__ = ["TIMEOUT", "CallHandle", "CallRequest", "CallStats", "Dependency", "Level"]
 
 #: The error a caller gets when its client timeout fires before the answer.
-TIMEOUT = "timeout"
+TIMEOUT: Final = "timeout"
 
 #: States of a request: waiting for a connection, in service, its answer on the way, over.
-WAITING, SERVING, ANSWERING, DONE = 0, 1, 2, 3
+WAITING: Final = 0
+SERVING: Final = 1
+ANSWERING: Final = 2
+DONE: Final = 3
 
 Reply = Callable[[str | None], None]
 

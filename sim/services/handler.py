@@ -56,7 +56,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 from simpy.events import Event
@@ -83,10 +83,13 @@ __all__ = ["FAILED", "OK", "SKIPPED", "STALE", "Handler"]
 
 #: Outcomes of one input message: processed, failed, skipped (idempotent, already processed),
 #: dropped as too old (``max_message_age_s``). Callers rely on the order: OK and FAILED first.
-OK, FAILED, SKIPPED, STALE = 0, 1, 2, 3
+OK: Final = 0
+FAILED: Final = 1
+SKIPPED: Final = 2
+STALE: Final = 3
 
 #: Derived message groups get keys below this (producers use non-negative keys).
-_DERIVED_GROUP_BASE = -1
+_DERIVED_GROUP_BASE: Final = -1
 
 
 def _count_sampler(count: Any, rng: np.random.Generator) -> Callable[[], int]:
@@ -820,7 +823,10 @@ _LATER: Any = object()
 
 #: The adaptive limiter's token for the current attempt: none asked, being asked (a grant now
 #: is synchronous), waited for (a grant resumes the run), granted.
-_NO_TOKEN, _ASKING, _WAITING, _GRANTED = 0, 1, 2, 3
+_NO_TOKEN: Final = 0
+_ASKING: Final = 1
+_WAITING: Final = 2
+_GRANTED: Final = 3
 
 
 def _drop_units(h: Handler, d: _Derived, pairs: list[Pair] | None) -> None:

@@ -80,7 +80,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from simpy.events import Event
 
@@ -106,8 +106,8 @@ __all__ = [
 
 #: AWS Lambda's concurrency scaling rate: each function adds at most 1,000 execution
 #: environments every 10 seconds ("Lambda scaling behavior", AWS Lambda developer guide).
-SCALING_ENVIRONMENTS = 1000
-SCALING_WINDOW_S = 10.0
+SCALING_ENVIRONMENTS: Final = 1000
+SCALING_WINDOW_S: Final = 10.0
 
 
 class CapacityWaiter(Protocol):

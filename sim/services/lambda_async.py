@@ -51,7 +51,7 @@ Not modelled:
 from __future__ import annotations
 
 import heapq
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 from simpy.events import Event
 
@@ -133,11 +133,12 @@ __all__ = ["AsyncInvoker", "Function"]
 #: Delays before the first and second retry of a function error (seconds).
 _ERROR_RETRY_S = (60.0, 120.0)
 #: The reader's retry interval after throttles: from 1 s, doubling, at most 5 minutes.
-_THROTTLE_FIRST_S = 1.0
-_THROTTLE_CAP_S = 300.0
+_THROTTLE_FIRST_S: Final = 1.0
+_THROTTLE_CAP_S: Final = 300.0
 
 #: Outcomes of one invocation attempt.
-_STARTED, _REJECTED = True, False
+_STARTED: Final = True
+_REJECTED: Final = False
 
 
 class _Event:

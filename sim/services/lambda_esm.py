@@ -42,14 +42,14 @@ stays c, so SQS → Lambda with the overheads zeroed stays an M/M/c queue.
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from simpy.events import Event
 
 from sim.config.lambda_ import TriggerSpec
 from sim.engine.faults import THROTTLED, UNAVAILABLE
 from sim.engine.samplers import is_zero, make_sampler
-from sim.engine.schedule import Timer, call_after, call_at
+from sim.engine.schedule import Tick, Timer, call_after, call_at
 from sim.services.handler import FAILED, OK, STALE
 from sim.services.sqs.queue import Queue, QueueCopy
 
@@ -59,11 +59,14 @@ if TYPE_CHECKING:
 __all__ = ["EventSourceMapping"]
 
 #: The first wait before a retry of throttled batches (seconds; doubles up to backoff_cap_s).
-_RETRY_FIRST_S = 1.0
+_RETRY_FIRST_S: Final = 1.0
 
 
-class _Batch:
-    """One batch in the hands of an event source mapping."""
+class _Batch(Tick):
+    """One batch in the hands of an event source mapping.
+
+    It is its own heap entry for the end of its run (:meth:`fire`): no timer per invocation.
+    """
 
     __slots__ = (
         "cold_s",
@@ -77,6 +80,7 @@ class _Batch:
         "received_s",
         "retries",
         "returning",
+        "run_effects",
         "stale",
         "timed_out",
     )
@@ -97,14 +101,19 @@ class _Batch:
         self.probe = False  # invoked to probe for concurrency (a retry, a scale-up step)
         self.returning = False  # its return to the queue at the visibility timeout is set
         self.stale: list[bool] | None = None  # inputs too old when the handler started
+        self.run_effects = False  # its run ends into the handler's calls and outputs
 
-    def invoke(self, _: Event | None = None) -> None:
+    def invoke(self, _: Timer | None = None) -> None:
         self.esm._invoke(self)
 
-    def done(self, _: Event) -> None:
-        self.esm._complete(self)
+    def fire(self) -> None:
+        """The invocation's run ended."""
+        if self.run_effects:
+            self.effects(None)
+        else:
+            self.esm._complete(self)
 
-    def effects(self, _: Event) -> None:
+    def effects(self, _: Timer | None) -> None:
         """The invocation's own run ended: now the handler's calls and outputs."""
         esm = self.esm
         run_start = esm.env.now - self.ran_s
@@ -380,12 +389,14 @@ class EventSourceMapping:
             visible_s = batch.received_s + self.queue.visibility_timeout_s
             if now + cold_s + fn.timeout_s > visible_s:
                 call_at(env, visible_s, batch.visibility_ended)
-            Timer(env, cold_s + run, batch.effects)
+            batch.run_effects = True
+            env.push_at(env._now + (cold_s + run), batch)
             return
         if now + cold_s + run > batch.received_s + self.queue.visibility_timeout_s:
             # the function outlives the visibility timeout: the batch becomes visible again
             self.queue.return_after_timeout(list(batch.entries), batch.received_s)
-        Timer(env, cold_s + run, batch.done)
+        batch.run_effects = False
+        env.push_at(env._now + (cold_s + run), batch)
 
     def _complete(self, batch: _Batch) -> None:
         fn = self.fn

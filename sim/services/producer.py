@@ -45,7 +45,7 @@ Modelled:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from simpy.events import Event
 
@@ -58,7 +58,7 @@ from sim.engine.ledger import Route
 from sim.engine.message import Message, Pair
 from sim.engine.ports import CLIENT_ERROR, FAILED_ENTRY, BatchEntry, BatchPort, Plan
 from sim.engine.samplers import attribute_sampler
-from sim.engine.schedule import ProcessGen, call_after
+from sim.engine.schedule import ProcessGen, Tick, call_after
 from sim.engine.streams import buffered
 from sim.services.producer_batch import Batcher
 from sim.services.sqs.queue import QueuePort
@@ -69,15 +69,16 @@ from sim.services.sdk import AdaptiveLimiter, Backoff, RetryQuota
 
 __all__ = ["Producer", "SendStats"]
 
-_MAX_GROUPS_KEY = 1 << 32
+_MAX_GROUPS_KEY: Final = 1 << 32
 
 
-class _PoissonChain:
-    """Arrivals of a piecewise-constant Poisson process, one scheduled callback each.
+class _PoissonChain(Tick):
+    """Arrivals of a piecewise-constant Poisson process, one heap entry each.
 
     Within a segment ``[start, end)`` of mean gap ``mean``, the next arrival is the last one
     plus an exponential gap; a gap crossing ``end`` restarts the clock at the next segment
-    (exact, by memorylessness). A chain of callbacks costs one SimPy event per arrival.
+    (exact, by memorylessness). The chain is its own heap entry: one per arrival, nothing
+    else allocated.
     """
 
     __slots__ = ("env", "k", "producer", "segments", "t")
@@ -96,14 +97,17 @@ class _PoissonChain:
             start, mean, end = segments[self.k]
             if self.t < start:
                 self.t = start
-            t = self.t + draw() * mean
+            gap: float = draw()
+            t = self.t + gap * mean
             if t < end:
                 self.t = t
-                call_after(self.env, t - self.env.now, self.arrive)
+                env = self.env
+                env.push_at(env._now + (t - env.now), self)  # as call_after(t - now) does
                 return
             self.k += 1
 
-    def arrive(self, _: Event) -> None:
+    def fire(self) -> None:
+        """The next arrival."""
         self.producer.emit()
         self.schedule_next()
 

@@ -31,7 +31,7 @@ Not modelled:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from sim.config.s3 import S3BucketSpec
 from sim.engine.component import RequestTarget
@@ -51,7 +51,7 @@ __all__ = ["Bucket", "S3Object", "object_of", "object_size", "s3_event", "s3_not
 
 _PUT_EVENTS = frozenset({"s3:ObjectCreated:*", "s3:ObjectCreated:Put"})
 #: Branch key of the EventBridge branch (notifications use their index).
-_EVENTBRIDGE = -1
+_EVENTBRIDGE: Final = -1
 
 
 #: An object: ``(key, size in bytes, metadata)``.

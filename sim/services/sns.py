@@ -45,7 +45,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from simpy.events import Event
 
@@ -80,7 +80,7 @@ from sim.services.sns_schedule import Schedule
 __all__ = ["DEDUP_WINDOW_S", "Subscription", "Topic", "TopicPort"]
 
 #: FIFO topic deduplication interval (seconds; the same as SQS FIFO, unconfirmed for SNS).
-DEDUP_WINDOW_S = 300.0
+DEDUP_WINDOW_S: Final = 300.0
 
 
 class Subscription:

@@ -9,7 +9,7 @@ behaviours are in :mod:`sim.services.sqs.standard` and :mod:`sim.services.sqs.fi
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from simpy.events import Event
 
@@ -42,12 +42,15 @@ __all__ = [
 
 #: A send's reply: None on success, else the error kind ("unavailable" or "throttled").
 
-VISIBLE, DELAYED, INFLIGHT, GONE = range(4)
+VISIBLE: Final = 0
+DELAYED: Final = 1
+INFLIGHT: Final = 2
+GONE: Final = 3
 
-_CHUNK = SQS_CHUNK_BYTES
+_CHUNK: Final = SQS_CHUNK_BYTES
 
 #: FIFO deduplication interval (seconds).
-DEDUP_WINDOW_S = 300.0
+DEDUP_WINDOW_S: Final = 300.0
 
 
 class Consumer(Protocol):
