@@ -79,6 +79,7 @@ class Model:
         keep_samples: bool = False,
         trace: bool = False,
         observe: bool = False,
+        fast_paths: bool = True,
     ) -> None:
         self.scenario = scenario
         self.rep = rep
@@ -88,7 +89,8 @@ class Model:
         streams = RandomStreams(self.seed, rep)
         ledger = Ledger(env, scenario.warmup_s, keep_samples, trace)
         cost = CostMeter()
-        self.ctx = Context(env, streams, ledger, Faults(scenario.outages, streams), cost, scenario)
+        faults = Faults(scenario.outages, streams)
+        self.ctx = Context(env, streams, ledger, faults, cost, scenario, fast_paths)
         self.ledger = ledger
         self.queues: dict[str, Queue] = {}
         self.functions: dict[str, LambdaFunction] = {}
@@ -287,12 +289,15 @@ def build(
     keep_samples: bool = False,
     trace: bool = False,
     observe: bool = False,
+    fast_paths: bool = True,
 ) -> Model:
     """Build ``scenario`` for replication ``rep`` (root seed ``seed``, default the scenario's).
 
     ``observe`` records the time series even when the scenario has no ``observe`` field.
+    ``fast_paths=False`` makes every component take its general path (same results, slower:
+    for testing the fast paths against it).
     """
-    return Model(scenario, rep, seed, keep_samples, trace, observe)
+    return Model(scenario, rep, seed, keep_samples, trace, observe, fast_paths)
 
 
 def run_once(
@@ -302,12 +307,13 @@ def run_once(
     keep_samples: bool = False,
     trace: bool = False,
     observe: bool = False,
+    fast_paths: bool = True,
 ) -> RunResult:
     """Build and run one replication of ``scenario``.
 
     With ``observe`` (or an ``observe`` field in the scenario) the result carries the time
-    series (:attr:`RunResult.timeseries`).
+    series (:attr:`RunResult.timeseries`). ``fast_paths``: see :func:`build`.
     """
-    return build(scenario, rep, seed, keep_samples, trace, observe).run()
+    return build(scenario, rep, seed, keep_samples, trace, observe, fast_paths).run()
 
 

@@ -22,7 +22,14 @@ __all__ = ["Context"]
 
 @dataclass(slots=True)
 class Context:
-    """Shared services of one run (one replication)."""
+    """Shared services of one run (one replication).
+
+    ``fast`` lets components take their fast paths: code for the common case (a producer
+    sending to queues directly, a queue storing and handing out a copy, a one-message batch
+    completing) chosen at build time when the scenario allows it. Each fast path gives exactly
+    what the general path gives (``tests/test_fast_paths.py`` checks it on random
+    scenarios); ``fast=False`` (``build(..., fast_paths=False)``) runs the general path only.
+    """
 
     env: Environment
     streams: RandomStreams
@@ -30,3 +37,4 @@ class Context:
     faults: Faults
     cost: CostMeter
     scenario: Scenario
+    fast: bool = True

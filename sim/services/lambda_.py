@@ -248,7 +248,9 @@ class LambdaFunction(Component):
         self.poison_rate = spec.errors.poison_rate
         self._error_draw = streams.uniform(name, "errors")
         #: an invocation's run time is one draw of duration_s (no per-message part, no outages)
-        self.plain_run = is_zero(spec.duration_per_message_s) and not ctx.faults.has_outages(name)
+        self.plain_run = (
+            ctx.fast and is_zero(spec.duration_per_message_s) and not ctx.faults.has_outages(name)
+        )
         self._warm: list[float] = []  # release times of idle environments, latest last
         self.pool = ConcurrencyPool(0)  # replaced by the builder
         # Counts kept besides the pool's, only where the pool's do not tell (chosen in

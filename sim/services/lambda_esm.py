@@ -166,6 +166,7 @@ class EventSourceMapping:
         self._window_timer: Timer | None = None
         self._window_open = False
         self._fifo = queue.fifo
+        self.fast = fn.ctx.fast  # the one-message completion's fast path may be taken
         self._trace = fn.ledger.trace
         self._aged = fn.max_age_s is not None  # the handler drops inputs that are too old
         #: throttled batches waiting to be invoked again, oldest receive first
@@ -411,6 +412,7 @@ class EventSourceMapping:
         outcomes = batch.outcomes
         if (
             len(entries) == 1
+            and self.fast
             and not timed_out
             and trace is None
             and (outcomes is None or outcomes[0] <= FAILED)

@@ -300,7 +300,11 @@ class Producer(Component):
         batch = self.spec.batch
         if batch is not None:
             self.batchers = [Batcher(self, cast("BatchPort", p), batch) for p in ports]
-        elif self.limiter is None and all(isinstance(p, QueuePort) for p in ports):
+        elif (
+            self.ctx.fast
+            and self.limiter is None
+            and all(isinstance(p, QueuePort) for p in ports)
+        ):
             queues = [p.queue for p in ports]
             self.targets = queues
             self._route = wiring.ledger.route([p.sink for p in ports])

@@ -157,8 +157,11 @@ class Queue(RequestTarget):
         item = "sqs_fifo_requests" if spec.fifo else "sqs_standard_requests"
         self._bill = ctx.cost.counter(name, item)
         self._trace = ctx.ledger.trace
-        #: True when a delete needs the slow path (FIFO groups, duplicates, tracing)
-        self._has_delete_hooks = spec.fifo or spec.duplicate_rate > 0 or self._trace is not None
+        #: True when a delete needs the slow path (FIFO groups, duplicates, tracing, or the
+        #: fast paths are off: see :class:`~sim.engine.context.Context`)
+        self._has_delete_hooks = (
+            spec.fifo or spec.duplicate_rate > 0 or self._trace is not None or not ctx.fast
+        )
         #: a delete after success is just that (no outage, duplicates, FIFO groups, trace)
         self.plain_delete = not (self._has_delete_hooks or self._has_faults)
         #: counts since the start and peaks of the counted period, for observation

@@ -31,7 +31,7 @@ class StandardQueue(Queue):
             ctx.streams.uniform(name, "reorder") if self._reorder_rate > 0 else None
         )
         #: storing needs more than an append (delay, reordering)
-        self._slow_store = self.delay_s > 0.0 or self._reorder_draw is not None
+        self._slow_store = self.delay_s > 0.0 or self._reorder_draw is not None or not ctx.fast
 
     def send_now(self, pair: Pair) -> str | None:
         """SendMessage answered at once (see :meth:`Queue.send_now`)."""
@@ -76,7 +76,7 @@ class StandardQueue(Queue):
     def _take(self, max_n: int, now: float) -> list[tuple[QueueCopy, int]]:
         q = self._visible
         batch: list[tuple[QueueCopy, int]] = []
-        simple = self.dlq is None and self._trace is None
+        simple = self.dlq is None and self._trace is None and self.ctx.fast
         retention = self.retention_s
         stats = self.stats
         # a copy enqueued before this has waited longer than any so far (oldest_age_max_s)
@@ -96,8 +96,10 @@ class StandardQueue(Queue):
                 copy.receipt += 1
                 copy.state = INFLIGHT
                 batch.append((copy, copy.receipt))
-            elif self._admit_receive(copy, now):
-                batch.append((copy, copy.receipt))
+            else:
+                if self._admit_receive(copy, now):
+                    batch.append((copy, copy.receipt))
+                # it counted its age, even when it expired or moved to the DLQ instead
                 record = now - stats.oldest_max_s
         return batch
 
