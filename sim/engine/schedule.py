@@ -37,7 +37,12 @@ assert _NORMAL == NORMAL and _URGENT == URGENT
 
 
 class Tick:
-    """A heap entry that the loop fires by calling :meth:`fire` at its time."""
+    """A heap entry that the loop fires by calling :meth:`fire` at its time.
+
+    Push one with :meth:`Environment.push_at`. Subclasses belong to the compiled core (the
+    compiled build's loop calls :meth:`fire` directly); code outside it schedules with
+    :func:`call_after` and :func:`call_at`.
+    """
 
     def fire(self) -> None:
         """Called once, at the entry's time."""
