@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from sim.engine.fates import DEAD_LETTERED, DELIVERED, EXPIRED, FATES, IN_FLIGHT
-from sim.engine.message import Message, Pair
+from sim.engine.message import Lineage, Message, Pair
 from sim.engine.stats import (
     FunctionStats,
     LatencyHistogram,
@@ -73,6 +73,12 @@ class Route:
 
 
 _VOID = "<no sink>"
+
+
+def _counts(msg: Message) -> Message | Lineage:
+    """What holds the lineage counts of ``msg``: its :class:`Lineage`, or the root itself."""
+    lineage = msg.lineage
+    return msg if lineage is None else lineage
 
 
 class Ledger:
@@ -168,12 +174,16 @@ class Ledger:
         counted when its root is; :meth:`derived_sent` counts it once its first send succeeds.
         """
         self._next_id += 1
-        root = parent.root or parent
+        lineage = parent.lineage
+        if lineage is None:  # the first message derived from this root: share its counts
+            lineage = parent.lineage = Lineage(
+                parent.counted, parent.created_s, parent.n_sinks, parent.n_delivered
+            )
         msg = Message(
-            self._next_id, root.created_s, producer, group, seq, poison_u, attrs, size_bytes,
-            root.counted,
+            self._next_id, lineage.created_s, producer, group, seq, poison_u, attrs, size_bytes,
+            lineage.counted,
         )  # fmt: skip
-        msg.root = root
+        msg.lineage = lineage
         msg.hops = parent.hops + 1
         return msg
 
@@ -196,7 +206,7 @@ class Ledger:
         route = self.route_for(sinks)
         pairs = self._open(msg, route.counted if msg.counted else route.shadow)
         if route.n:
-            root = msg.root or msg
+            root = _counts(msg)
             if root.counted and root.n_sinks == 0:
                 # a root that had no pair of its own gains its first ones
                 self.unrouted -= 1
@@ -225,7 +235,7 @@ class Ledger:
             pairs.append(pair)
         return pairs
 
-    def _resize_lineage(self, root: Message, n: int) -> None:
+    def _resize_lineage(self, root: Message | Lineage, n: int) -> None:
         """``n`` pairs join (or, negative, leave) ``root``'s lineage; keep all-delivered true."""
         if root.counted and root.n_sinks and root.n_delivered == root.n_sinks:
             self.all_delivered -= 1  # it was complete; recount it below
@@ -251,7 +261,7 @@ class Ledger:
             if stats.name != _VOID:
                 n += 1
         if n:
-            self._resize_lineage(pairs[0].msg.root or pairs[0].msg, -n)
+            self._resize_lineage(_counts(pairs[0].msg), -n)
 
     def route(self, sinks: Sequence[str | None]) -> Route:
         """Resolve the intended sinks of a path once (a ``None`` sink: nobody consumes it)."""
@@ -381,7 +391,8 @@ class Ledger:
         stats.hist.add(latency)
         if stats.samples is not None:
             stats.samples.append(latency)
-        root = msg.root or msg
+        lineage = msg.lineage
+        root: Message | Lineage = msg if lineage is None else lineage
         n = root.n_delivered = root.n_delivered + 1
         if root.counted:
             if n == 1:

@@ -19,7 +19,32 @@ if TYPE_CHECKING:
     from sim.engine.stats import SinkStats
 from sim.engine.fates import FATES, IN_FLIGHT, LOST
 
-__all__ = ["Message", "Pair"]
+__all__ = ["Lineage", "Message", "Pair"]
+
+
+class Lineage:
+    """The counts of a root message's lineage (its pairs and those of its derived messages).
+
+    A root message keeps them itself until a message is derived from it; from then on they live
+    here, shared by the root and its derived messages. Derived messages refer to this object,
+    not to their root, so that a root (whose ``children`` refer to its derived messages) and
+    its lineage form no reference cycle: each is freed as soon as nothing holds it, without
+    waiting for the cycle collector.
+
+    Attributes:
+        counted: Whether the root was created after ``warmup_s``.
+        n_sinks: Number of intended sinks of every pair of the lineage.
+        n_delivered: Number of those pairs delivered so far.
+        created_s: The root's creation time (the latency clock of the lineage).
+    """
+
+    __slots__ = ("counted", "created_s", "n_delivered", "n_sinks")
+
+    def __init__(self, counted: bool, created_s: float, n_sinks: int, n_delivered: int) -> None:
+        self.counted = counted
+        self.created_s = created_s
+        self.n_sinks = n_sinks
+        self.n_delivered = n_delivered
 
 
 class Message:
@@ -37,9 +62,11 @@ class Message:
         dedup_id: FIFO deduplication id (explicit), or None for content-based dedup.
         size_bytes: Payload size (for billing in 64 KB chunks).
         counted: False for messages created before ``warmup_s`` (simulated, not counted).
-        n_sinks: Number of intended sinks (for a root: of every pair of its lineage).
-        n_delivered: Number of its pairs delivered so far (for a root: of its lineage).
-        root: The root message it derives from, or None for a root (created by a producer).
+        n_sinks: Number of intended sinks of a root's lineage (while ``lineage`` is None).
+        n_delivered: Number of its lineage's pairs delivered so far (while ``lineage`` is
+            None).
+        lineage: The shared counts of its root's lineage once a message was derived from the
+            root (always set for a derived message), else None.
         hops: Number of handler emissions between its root and it (0 for a root).
         children: Derived messages emitted while processing it, by their identity within it
             (``(function, output index, k)``), so that a re-emission is the same message; None
@@ -55,11 +82,11 @@ class Message:
         "group",
         "hops",
         "id",
+        "lineage",
         "n_delivered",
         "n_sinks",
         "poison_u",
         "producer",
-        "root",
         "seq",
         "size_bytes",
     )
@@ -88,7 +115,7 @@ class Message:
         self.counted = counted
         self.n_sinks = 0
         self.n_delivered = 0
-        self.root: Message | None = None
+        self.lineage: Lineage | None = None
         self.hops = 0
         self.children: dict[Any, Any] | None = None
 

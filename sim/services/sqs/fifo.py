@@ -106,7 +106,7 @@ class FifoQueue(Queue):
             if entry is not None and entry[0] <= now:
                 del self._dedup[old]
         msg = pair.msg
-        if msg.dedup_id is None and msg.root is not None and not self._content_based:
+        if msg.dedup_id is None and msg.hops > 0 and not self._content_based:
             # a handler's derived message carries no deduplication id: without content-based
             # deduplication every send of it is new
             return True
