@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel
+
 from sim.config.scenario import Scenario  # at run time: compiled dataclasses read the annotations
 from sim.engine.ledger import Ledger
 
@@ -50,8 +52,44 @@ class Wiring:
         spec = self.scenario.components.get(name)
         return spec is not None and spec.type == component_type
 
+    def mentions(self, name: str) -> list[tuple[str, tuple[str, ...]]]:
+        """Every place a component's spec names ``name``: ``(component, field path)`` pairs.
+
+        The path is the field names from the spec down (a list item adds its index, a mapping
+        entry its key); any string field equal to ``name`` counts, so a caller that must
+        know every edge into a component (who sends to a queue) finds them all, whatever the
+        service, and at worst a string that only looks like the name.
+        """
+        found: list[tuple[str, tuple[str, ...]]] = []
+        for component, spec in self.scenario.components.items():
+            _find(spec, name, (), component, found)
+        return found
+
     def shared(self, key: str, make: Callable[[], Any]) -> Any:
         """One object per ``key`` for the whole model, made on first use (e.g. a shared pool)."""
         if key not in self._shared:
             self._shared[key] = make()
         return self._shared[key]
+
+
+def _find(
+    value: object,
+    name: str,
+    path: tuple[str, ...],
+    component: str,
+    found: list[tuple[str, tuple[str, ...]]],
+) -> None:
+    """Append ``(component, path)`` of every string equal to ``name`` inside ``value``."""
+    if isinstance(value, str):
+        if value == name:
+            found.append((component, path))
+    elif isinstance(value, BaseModel):
+        for field in type(value).model_fields:
+            _find(getattr(value, field), name, (*path, field), component, found)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _find(key, name, (*path, str(key)), component, found)
+            _find(item, name, (*path, str(key)), component, found)
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            _find(item, name, (*path, str(i)), component, found)
