@@ -16,9 +16,9 @@ When a copy may be packed (all must hold, else it is stored as an object, as alw
 * the copy: :func:`fresh` (one live copy of an in-flight pair of a root message with no
   attributes, no derived messages and no deliveries).
 
-A chunk holds the copies stored one after another that share the per-chunk values (producer,
-sink counters, ``counted``, ``n_sinks``, whether the deduplication id is the message id); it is
-one element of the queue's line, its entries in enqueue order.
+A chunk holds up to :data:`CHUNK_SIZE` copies stored one after another (about 58 bytes each:
+seven 8-byte numbers and a 2-byte kind, see :class:`Packer`); it is one element of the
+queue's line, its entries in enqueue order.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from typing import Final
 from sim.config.producer import ProducerSpec
 from sim.engine.fates import IN_FLIGHT, LOST
 from sim.engine.message import Message, Pair
+from sim.engine.stats import SinkStats
 from sim.engine.wiring import Wiring
 from sim.services.sqs.queue import GONE, QueueCopy
 
@@ -39,6 +40,8 @@ __all__ = ["CHUNK_SIZE", "PACKED", "PACK_AFTER", "PackedChunk", "Packer", "fresh
 PACKED: Final = 4
 #: Entries per chunk.
 CHUNK_SIZE: Final = 2048
+#: Kinds of entries a queue can tell apart (the ``H`` column); more are stored as objects.
+_MAX_KINDS: Final = 65536
 #: Visible copies after which a packable queue packs new ones (``StandardQueue.pack_after``).
 PACK_AFTER: Final = 4096
 
@@ -90,18 +93,24 @@ def packable_queue(wiring: Wiring, name: str) -> bool:
 class PackedChunk(QueueCopy):
     """Packed copies in enqueue order: one element of a standard queue's line.
 
-    Its ``state`` is :data:`PACKED` while it holds entries, ``GONE`` once emptied; ``pair``
-    is its first entry's pair as stored, kept as the template of the per-chunk values.
+    Its ``state`` is :data:`PACKED` while it holds entries, ``GONE`` once emptied. Each entry
+    keeps its message's numbers and its *kind*: an index into ``templates`` (shared by the
+    queue's chunks), the pair whose sink counters and per-producer message values the entry
+    shares. ``pair`` is its first entry's template (no entry's pair).
 
     Attributes:
         start: Index of the first entry still in the line (those before it have left).
     """
 
-    __slots__ = ("created", "enqueued", "groups", "ids", "poison", "seqs", "sizes", "start")
+    __slots__ = (
+        "created", "enqueued", "groups", "ids", "kinds", "poison", "seqs", "sizes", "start",
+        "templates",
+    )  # fmt: skip
 
-    def __init__(self, pair: Pair, enqueue_s: float) -> None:
-        super().__init__(pair, enqueue_s)
+    def __init__(self, templates: list[Pair], kind: int, enqueue_s: float) -> None:
+        super().__init__(templates[kind], enqueue_s)
         self.state = PACKED
+        self.templates = templates
         self.start = 0
         self.ids: array[int] = array("q")
         self.created: array[float] = array("d")
@@ -110,25 +119,18 @@ class PackedChunk(QueueCopy):
         self.poison: array[float] = array("d")
         self.sizes: array[int] = array("q")
         self.enqueued: array[float] = array("d")
+        self.kinds: array[int] = array("H")
 
-    def accepts(self, pair: Pair, enqueue_s: float) -> bool:
-        """True when ``pair`` (a :func:`fresh` one) can join the end of this chunk."""
-        if self.state != PACKED or len(self.ids) >= CHUNK_SIZE:
-            return False
-        tp = self.pair
-        tm = tp.msg
-        msg = pair.msg
+    def accepts(self, enqueue_s: float) -> bool:
+        """True when a copy stored at ``enqueue_s`` can join the end of this chunk."""
         return (
-            pair.stats is tp.stats
-            and msg.producer == tm.producer
-            and msg.counted == tm.counted
-            and msg.n_sinks == tm.n_sinks
-            and (msg.dedup_id is None) == (tm.dedup_id is None)
-            and enqueue_s >= self.enqueued[-1]
+            self.state == PACKED
+            and len(self.ids) < CHUNK_SIZE
+            and enqueue_s >= self.enqueued[-1]  # so that expired entries come first
         )
 
-    def add(self, pair: Pair, enqueue_s: float) -> None:
-        """Append ``pair``'s copy, stored at ``enqueue_s``."""
+    def add(self, pair: Pair, kind: int, enqueue_s: float) -> None:
+        """Append ``pair``'s copy (a :func:`fresh` one of kind ``kind``) stored at ``enqueue_s``."""
         msg = pair.msg
         self.ids.append(msg.id)
         self.created.append(msg.created_s)
@@ -137,6 +139,7 @@ class PackedChunk(QueueCopy):
         self.poison.append(msg.poison_u)
         self.sizes.append(msg.size_bytes)
         self.enqueued.append(enqueue_s)
+        self.kinds.append(kind)
 
     @property
     def remaining(self) -> int:
@@ -149,7 +152,7 @@ class PackedChunk(QueueCopy):
 
     def entry(self, i: int) -> QueueCopy:
         """Entry ``i`` rebuilt as the copy it was stored as (new objects, same values)."""
-        tp = self.pair
+        tp = self.templates[self.kinds[i]]
         tm = tp.msg
         msg = Message(
             self.ids[i], self.created[i], tm.producer, self.groups[i], self.seqs[i],
@@ -171,30 +174,68 @@ class PackedChunk(QueueCopy):
 
 
 class Packer:
-    """A packable standard queue's packing: where the chunks go, and how many were packed.
+    """A packable standard queue's packing: the kinds of its entries, and counts.
+
+    A kind is what a packed copy shares with others beyond its own numbers: its pair's sink
+    counters, its message's producer, ``counted`` and ``n_sinks``, and whether its
+    deduplication id is its id. Kinds are per entry, so copies of several producers
+    interleaved in the line fill the same chunks.
 
     Attributes:
         packed: Copies stored packed so far.
         chunks: Chunks started so far.
+        templates: One pair per kind, made for the purpose (no copy's), by kind index.
     """
 
-    __slots__ = ("chunks", "packed")
+    __slots__ = ("_index", "_last", "chunks", "packed", "templates")
 
     def __init__(self) -> None:
         self.packed = 0
         self.chunks = 0
+        self.templates: list[Pair] = []
+        self._index: dict[tuple[str, SinkStats, bool, int, bool], int] = {}
+        self._last = -1
+
+    def _kind(self, pair: Pair) -> int:
+        """The kind of ``pair``'s copy (registered on first sight), or -1 if there are too many."""
+        msg = pair.msg
+        k = self._last
+        if k >= 0:
+            tp = self.templates[k]
+            tm = tp.msg
+            if (
+                pair.stats is tp.stats
+                and msg.producer == tm.producer
+                and msg.counted == tm.counted
+                and msg.n_sinks == tm.n_sinks
+                and (msg.dedup_id is None) == (tm.dedup_id is None)
+            ):
+                return k
+        key = (msg.producer, pair.stats, msg.counted, msg.n_sinks, msg.dedup_id is not None)
+        found = self._index.get(key)
+        if found is None:
+            if len(self.templates) >= _MAX_KINDS:
+                return -1
+            found = self._index[key] = len(self.templates)
+            tm = Message(0, 0.0, msg.producer, 0, 0, 0.0, None, 0, msg.counted)
+            tm.dedup_id = None if msg.dedup_id is None else 0
+            tm.n_sinks = msg.n_sinks
+            self.templates.append(Pair(tm, pair.stats))
+        self._last = found
+        return found
 
     def store(self, line: deque[QueueCopy], pair: Pair, enqueue_s: float) -> None:
         """Append ``pair``'s new copy to ``line``: packed if it is :func:`fresh`, else as is."""
-        if not fresh(pair):
+        kind = self._kind(pair) if fresh(pair) else -1
+        if kind < 0:
             line.append(QueueCopy(pair, enqueue_s))
             return
         last = line[-1] if line else None
-        if isinstance(last, PackedChunk) and last.accepts(pair, enqueue_s):
+        if isinstance(last, PackedChunk) and last.accepts(enqueue_s):
             chunk = last
         else:
-            chunk = PackedChunk(pair, enqueue_s)
+            chunk = PackedChunk(self.templates, kind, enqueue_s)
             line.append(chunk)
             self.chunks += 1
-        chunk.add(pair, enqueue_s)
+        chunk.add(pair, kind, enqueue_s)
         self.packed += 1
