@@ -33,16 +33,18 @@ def _run(data: dict[str, Any], pack_after: int, trace: bool = False) -> tuple[Mo
 
 def _stored(m: Model) -> dict[str, list[tuple[Any, ...]]]:
     """What each standard queue still stores, in line order, by value."""
-    return {
-        name: [
-            (c.pair.msg.id, c.pair.msg.producer, c.pair.msg.created_s, c.pair.msg.group, c.pair.msg.seq,
-             c.pair.msg.poison_u, c.pair.msg.size_bytes, c.pair.msg.dedup_id, c.enqueue_s,
-             c.pair.msg.counted, c.pair.msg.n_sinks, c.pair.stats.name, c.receive_count)
-            for c in q.stored()
-        ]  # fmt: skip
-        for name, q in m.queues.items()
-        if isinstance(q, StandardQueue)
-    }
+    out: dict[str, list[tuple[Any, ...]]] = {}
+    for name, q in m.queues.items():
+        if isinstance(q, StandardQueue):
+            out[name] = []
+            for c in q.stored():
+                msg = c.pair.msg
+                out[name].append((
+                    msg.id, msg.producer, msg.created_s, msg.group, msg.seq, msg.poison_u,
+                    msg.size_bytes, msg.dedup_id, msg.counted, msg.n_sinks, c.enqueue_s,
+                    c.pair.stats.name, c.receive_count,
+                ))  # fmt: skip
+    return out
 
 
 def _outputs(m: Model, r: RunResult) -> dict[str, Any]:
@@ -204,7 +206,7 @@ def test_interleaved_producers_share_chunks():
 
 def test_tracing_turns_packing_off_and_the_trace_is_the_same():
     data = _load(rate=5.0)
-    m0, r0 = _run(data, NEVER, trace=True)
+    _, r0 = _run(data, NEVER, trace=True)
     m1, r1 = _run(data, 0, trace=True)
     assert _packed(m1) == {"q": 0}
     assert r0.trace is not None and r1.trace is not None
