@@ -40,6 +40,8 @@ class Wiring:
     ports: dict[str, Any] = field(default_factory=dict)
     consumer_of: dict[str, str] = field(default_factory=dict)
     _shared: dict[str, Any] = field(default_factory=dict)
+    #: every string in the component specs -> where it is (see :meth:`mentions`)
+    _strings: dict[str, list[tuple[str, tuple[str, ...]]]] | None = None
 
     def __post_init__(self) -> None:
         for name, spec in self.scenario.components.items():
@@ -58,12 +60,14 @@ class Wiring:
         The path is the field names from the spec down (a list item adds its index, a mapping
         entry its key); any string field equal to ``name`` counts, so a caller that must
         know every edge into a component (who sends to a queue) finds them all, whatever the
-        service, and at worst a string that only looks like the name.
+        service, and at worst a string that only looks like the name. The specs are read
+        once, on the first call.
         """
-        found: list[tuple[str, tuple[str, ...]]] = []
-        for component, spec in self.scenario.components.items():
-            _find(spec, name, (), component, found)
-        return found
+        if self._strings is None:
+            self._strings = {}
+            for component, spec in self.scenario.components.items():
+                _find(spec, (), component, self._strings)
+        return self._strings.get(name, [])
 
     def shared(self, key: str, make: Callable[[], Any]) -> Any:
         """One object per ``key`` for the whole model, made on first use (e.g. a shared pool)."""
@@ -74,22 +78,21 @@ class Wiring:
 
 def _find(
     value: object,
-    name: str,
     path: tuple[str, ...],
     component: str,
-    found: list[tuple[str, tuple[str, ...]]],
+    found: dict[str, list[tuple[str, tuple[str, ...]]]],
 ) -> None:
-    """Append ``(component, path)`` of every string equal to ``name`` inside ``value``."""
+    """Record ``(component, path)`` under every string inside ``value``."""
     if isinstance(value, str):
-        if value == name:
-            found.append((component, path))
+        found.setdefault(value, []).append((component, path))
     elif isinstance(value, BaseModel):
-        for field in type(value).model_fields:
-            _find(getattr(value, field), name, (*path, field), component, found)
+        for name in type(value).model_fields:
+            _find(getattr(value, name), (*path, name), component, found)
     elif isinstance(value, dict):
         for key, item in value.items():
-            _find(key, name, (*path, str(key)), component, found)
-            _find(item, name, (*path, str(key)), component, found)
+            _find(key, (*path, str(key)), component, found)
+            _find(item, (*path, str(key)), component, found)
     elif isinstance(value, (list, tuple)):
         for i, item in enumerate(value):
-            _find(item, name, (*path, str(i)), component, found)
+            if isinstance(item, (str, BaseModel, dict, list, tuple)):  # not numbers (long)
+                _find(item, (*path, str(i)), component, found)

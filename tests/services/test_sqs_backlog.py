@@ -17,6 +17,7 @@ from conftest import conserved, pipeline, scenario
 
 from sim.analysis.metrics import RunResult
 from sim.build import Model, build
+from sim.engine.wiring import Wiring
 from sim.services.sqs import StandardQueue
 from sim.services.sqs.backlog import CHUNK_SIZE
 
@@ -262,3 +263,22 @@ def test_a_dlq_and_its_source_pack_only_what_producers_send():
     packed = _packed(m)
     assert packed["q"] > 0 and packed["dlq"] == 0  # moved copies are stored as objects
     assert r.metrics["dead_lettered"] > 0
+
+
+def test_wiring_mentions_finds_every_field_that_names_a_component():
+    data = _load(dlq=True)
+    comps = data["components"]
+    comps["fn"]["outputs"] = [{"to": "q"}]
+    comps["t"] = {"type": "sns_topic", "subscriptions": [{"target": "q"}]}
+    comps["prod"]["send_to"] = ["t", "q"]
+    m = build(scenario(data))
+    wiring = Wiring(m.scenario, m.ledger, m.components)
+    assert sorted(wiring.mentions("q")) == [
+        ("fn", ("outputs", "0", "to")),
+        ("fn", ("trigger", "source")),
+        ("prod", ("send_to", "1")),
+        ("t", ("subscriptions", "0", "target")),
+    ]
+    assert wiring.mentions("dlq") == [("q", ("dead_letter", "target"))]
+    assert wiring.mentions("nobody") == []
+    assert m.queues["q"].packed == 0 and m.queues["q"]._packer is None
