@@ -6,13 +6,18 @@ Semantics in :mod:`sim.services.sqs`.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 from sim.config.sqs import SqsQueueSpec
 from sim.engine.context import Context
 from sim.engine.cost import SQS_CHUNK_BYTES
 from sim.engine.message import Pair
+from sim.services.sqs.backlog import PACK_AFTER, PACKED, PackedChunk, Packer, packable_queue
 from sim.services.sqs.queue import INFLIGHT, VISIBLE, Queue, QueueCopy
+
+if TYPE_CHECKING:
+    from sim.engine.wiring import Wiring
 
 __all__ = ["StandardQueue"]
 
@@ -22,16 +27,30 @@ class StandardQueue(Queue):
 
     def __init__(self, ctx: Context, name: str, spec: SqsQueueSpec) -> None:
         super().__init__(ctx, name, spec)
+        #: the line of visible copies; a :class:`PackedChunk` stands for its entries in order
         self._visible: deque[QueueCopy] = deque()
         self._n_visible = 0
-        self._dup_rate = spec.duplicate_rate
-        self._reorder_rate = spec.reorder_rate
-        self._dup_draw = ctx.streams.uniform(name, "duplicates") if self._dup_rate > 0 else None
-        self._reorder_draw = (
-            ctx.streams.uniform(name, "reorder") if self._reorder_rate > 0 else None
-        )
-        #: storing needs more than an append (delay, reordering)
-        self._slow_store = self.delay_s > 0.0 or self._reorder_draw is not None or not ctx.fast
+        #: a delete misses a replica (``duplicate_rate``); None: never
+        self._duplicate = _chance(ctx, name, "duplicates", spec.duplicate_rate)
+        #: a returned or new copy goes behind the last one (``reorder_rate``); None: never
+        self._reorder = _chance(ctx, name, "reorder", spec.reorder_rate)
+        #: storing needs more than an append (delay, reordering, or the fast paths are off)
+        self._slow_store = self.delay_s > 0.0 or self._reorder is not None or not ctx.fast
+        #: new copies are packed (:mod:`sim.services.sqs.backlog`) while more than this many
+        #: are visible, if the queue is packable (decided in :meth:`connect`)
+        self.pack_after = PACK_AFTER
+        self._packer: Packer | None = None
+
+    def connect(self, wiring: Wiring) -> None:
+        """Wire the redrive policy; pack long backlogs if only lone producers send here."""
+        super().connect(wiring)
+        if not self._slow_store and self._trace is None and packable_queue(wiring, self.name):
+            self._packer = Packer()
+
+    @property
+    def packed(self) -> int:
+        """Copies stored packed so far (0 for a queue that never packs)."""
+        return self._packer.packed if self._packer is not None else 0
 
     def send_now(self, pair: Pair) -> str | None:
         """SendMessage answered at once (see :meth:`Queue.send_now`)."""
@@ -46,10 +65,13 @@ class StandardQueue(Queue):
         if self._trace is not None or self._slow_store:
             super()._store_new(pair, now, logged)
             return
-        self._visible.append(QueueCopy(pair, now))
+        n = self._n_visible = self._n_visible + 1
+        if n > self.pack_after and self._packer is not None:
+            self._packer.store(self._visible, pair, now)
+        else:
+            self._visible.append(QueueCopy(pair, now))
         stats = self.stats
         stats.sent += 1
-        n = self._n_visible = self._n_visible + 1
         if n > stats.backlog_max:
             stats.backlog_max = n
         if self.consumer is not None:
@@ -58,7 +80,7 @@ class StandardQueue(Queue):
     def _push(self, copy: QueueCopy) -> None:
         copy.state = VISIBLE
         q = self._visible
-        if self._reorder_draw is not None and q and self._reorder_draw() < self._reorder_rate:
+        if self._reorder is not None and q and self._reorder():
             q.insert(len(q) - 1, copy)
         else:
             q.append(copy)
@@ -84,7 +106,9 @@ class StandardQueue(Queue):
         while q and len(batch) < max_n:
             copy = q.popleft()
             if copy.state != VISIBLE:
-                continue  # deleted or moved while visible (lazy removal)
+                if copy.state != PACKED:
+                    continue  # deleted or moved while visible (lazy removal)
+                copy = self._unpack_first(copy)
             self._n_visible -= 1
             # the same test as _admit_receive's, so tracing never changes which copy expires
             enqueued = copy.enqueue_s
@@ -103,21 +127,66 @@ class StandardQueue(Queue):
                 record = now - stats.oldest_max_s
         return batch
 
+    def _unpack_first(self, chunk: QueueCopy) -> QueueCopy:
+        """The first entry of ``chunk``, just taken from the head of the line, as a copy."""
+        assert isinstance(chunk, PackedChunk)
+        copy = chunk.pop_first()
+        if chunk.state == PACKED:
+            self._visible.appendleft(chunk)  # the rest of it stays at the head
+        return copy
+
     def _survives_delete(self) -> bool:
-        return self._dup_draw is not None and self._dup_draw() < self._dup_rate
+        return self._duplicate is not None and self._duplicate()
 
     def _snapshot_redrivable(self) -> list[QueueCopy]:
+        # packed copies have no source queue: they were sent here, not moved
         return [c for c in self._visible if c.state == VISIBLE and c.source is not None]
 
-    def stored(self) -> Iterable[QueueCopy]:
-        """Every stored visible copy."""
-        return (c for c in self._visible if c.state == VISIBLE)
+    def stored(self) -> Iterator[QueueCopy]:
+        """Every stored visible copy, in line order (packed ones rebuilt one at a time).
+
+        A rebuilt copy is a view: changing it does not change the one stored.
+        """
+        for c in self._visible:
+            if c.state == VISIBLE:
+                yield c
+            elif c.state == PACKED:
+                assert isinstance(c, PackedChunk)
+                for i in range(c.start, len(c.ids)):
+                    yield c.entry(i)
+
+    def finalize(self) -> None:
+        """Expire what retention ended before the end of the run (see :meth:`Queue.finalize`).
+
+        Packed copies are rebuilt only to expire: a chunk is in enqueue order, so its expired
+        copies are its first ones, and its first copy still stored is its oldest.
+        """
+        now = self.env.now
+        retention = self.retention_s
+        for c in list(self._visible):
+            if c.state == VISIBLE:
+                self.left_visible(c, now)
+                if now >= c.enqueue_s + retention:
+                    self._forget_visible(c)
+                    self._expire(c)
+            elif c.state == PACKED:
+                assert isinstance(c, PackedChunk)
+                age = now - c.first_enqueue_s()
+                if age > self.stats.oldest_max_s:
+                    self.stats.oldest_max_s = age
+                while c.state == PACKED and now >= c.first_enqueue_s() + retention:
+                    copy = c.pop_first()
+                    self._forget_visible(copy)
+                    self._expire(copy)
 
     def oldest_age_s(self, now: float) -> float:
         """Age of the first visible message of the line (0 when none is visible)."""
         for copy in self._visible:
             if copy.state == VISIBLE:
                 return now - copy.enqueue_s
+            if copy.state == PACKED:
+                assert isinstance(copy, PackedChunk)
+                return now - copy.first_enqueue_s()
         return 0.0
 
     @property
@@ -128,3 +197,11 @@ class StandardQueue(Queue):
     def has_available(self) -> bool:
         """True if a receive now could return a message."""
         return self._n_visible > 0
+
+
+def _chance(ctx: Context, name: str, purpose: str, rate: float) -> Callable[[], bool] | None:
+    """A draw that is True with probability ``rate`` on stream ``(name, purpose)``; None if 0."""
+    if rate <= 0:
+        return None
+    draw = ctx.streams.uniform(name, purpose)
+    return lambda: bool(draw() < rate)
