@@ -392,12 +392,18 @@ class Ledger:
         if stats.samples is not None:
             stats.samples.append(latency)
         lineage = msg.lineage
-        root: Message | Lineage = msg if lineage is None else lineage
-        n = root.n_delivered = root.n_delivered + 1
-        if root.counted:
+        if lineage is None:  # (two branches: one type each, for the compiled build)
+            n = msg.n_delivered = msg.n_delivered + 1
+            counted = msg.counted
+            n_sinks = msg.n_sinks
+        else:
+            n = lineage.n_delivered = lineage.n_delivered + 1
+            counted = lineage.counted
+            n_sinks = lineage.n_sinks
+        if counted:
             if n == 1:
                 self.some_delivered += 1
-            if n == root.n_sinks:
+            if n == n_sinks:
                 self.all_delivered += 1
 
     def copy(self, pair: Pair) -> None:

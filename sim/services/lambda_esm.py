@@ -54,7 +54,7 @@ from sim.services.handler import FAILED, OK, STALE
 from sim.services.sqs.queue import Queue, QueueCopy
 
 if TYPE_CHECKING:
-    from sim.services.lambda_async import Function
+    from sim.services.lambda_ import LambdaFunction
 
 __all__ = ["EventSourceMapping"]
 
@@ -138,7 +138,7 @@ class _Batch(Tick):
 class EventSourceMapping:
     """An SQS event source mapping: polls ``queue`` and invokes ``fn`` with batches."""
 
-    def __init__(self, fn: Function, queue: Queue, spec: TriggerSpec) -> None:
+    def __init__(self, fn: LambdaFunction, queue: Queue, spec: TriggerSpec) -> None:
         self.fn = fn
         self.queue = queue
         self.env = fn.env

@@ -26,6 +26,7 @@ from sim.engine.tokens import TokenBucket
 
 if TYPE_CHECKING:
     from sim.engine.wiring import Wiring
+    from sim.services.lambda_esm import EventSourceMapping
 
 __all__ = [
     "DEDUP_WINDOW_S",
@@ -145,7 +146,9 @@ class Queue(RequestTarget):
         self.retention_s = spec.retention_s
         self.dlq: Queue | None = None
         self.max_receive_count = 0
-        self.consumer: Consumer | None = None
+        #: the event source mapping reading this queue (the concrete class, not the
+        #: :class:`Consumer` protocol: the compiled build then calls it directly)
+        self.consumer: EventSourceMapping | None = None
         #: the function consuming this queue: a sink of the dead letters stored here
         self.consumer_sink: str | None = None
         limit = spec.calls_per_s_limit
@@ -181,7 +184,7 @@ class Queue(RequestTarget):
             self.dlq = wiring.components[dl.target]
             self.max_receive_count = dl.max_receive_count
 
-    def attach_consumer(self, consumer: Consumer) -> None:
+    def attach_consumer(self, consumer: EventSourceMapping) -> None:
         """Notify ``consumer`` whenever messages become available."""
         self.consumer = consumer
 
