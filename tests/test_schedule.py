@@ -113,6 +113,7 @@ def test_run_until_an_event_returns_its_value_and_run_without_until_empties_the_
     assert env.run(until=done) == "v" and env.now == 2.0
     assert env.run(until=done) == "v"  # already processed
     assert env.run() is None and fired == [3.0] and env.peek() == float("inf")
+    assert env.processed == 2 and env.peak_entries == 2  # the timeout (it stopped), the call
     with pytest.raises(RuntimeError, match="until"):
         env.run(until=env.event())
 

@@ -69,6 +69,10 @@ class Environment:
         self._eid = 0  # the id of the latest entry: entries due at the same time keep order
         self._active_proc: Any = None
         self._stopped = False
+        #: entries processed so far, and the most entries the heap held before one was
+        #: (diagnostics: what a run costs in events, how large its heap grew)
+        self.processed = 0
+        self.peak_entries = 0
 
     @property
     def active_process(self) -> Any:
@@ -113,8 +117,12 @@ class Environment:
     def step(self) -> None:
         """Process the next entry; raise :class:`simpy.core.EmptySchedule` when none is left."""
         queue = self._queue
-        if not queue:
+        n = len(queue)
+        if not n:
             raise EmptySchedule()
+        if n > self.peak_entries:
+            self.peak_entries = n
+        self.processed += 1
         entry = _heappop(queue)
         t = entry[0]
         self._now = t
@@ -143,7 +151,7 @@ class Environment:
         stop: Event | None = None
         if until is not None:
             if isinstance(until, Event):
-                if until.callbacks is None:
+                if getattr(until, "callbacks") is None:  # noqa: B009 (typed a list: it is not)
                     return until.value
                 stop = until
             else:
