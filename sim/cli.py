@@ -349,8 +349,12 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _experiments_dir() -> Path:
-    here = Path(__file__).resolve().parent.parent / "experiments"
-    return here if here.is_dir() else Path.cwd() / "experiments"
+    from sim.project import project_root
+
+    checkout = project_root() / "experiments"
+    if checkout.is_dir():
+        return checkout
+    return Path(__file__).resolve().parent.parent / "experiments"  # installed with the package
 
 
 def _cmd_experiments(args: argparse.Namespace) -> int:

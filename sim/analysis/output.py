@@ -41,11 +41,13 @@ _PACKAGES = ("evsim", "simpy", "numpy", "pandas", "pydantic", "scipy", "pyarrow"
 
 
 def git_commit() -> str | None:
-    """The git commit of the evsim source tree, if it is a git checkout."""
+    """The git commit of the evsim checkout (:func:`sim.project.project_root`), if any."""
+    from sim.project import project_root
+
     try:
         out = subprocess.run(
             ["git", "rev-parse", "HEAD"],
-            cwd=Path(__file__).resolve().parent,
+            cwd=project_root(),
             capture_output=True,
             text=True,
             timeout=5,

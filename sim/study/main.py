@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from sim.project import project_root
 from sim.study.command import cpu_seconds, experiment_parser, finish
 from sim.study.design import Options, Report, Study, StudyUsageError
 from sim.study.manifest import manifest, write_manifest
@@ -19,8 +20,11 @@ __all__ = ["results_dir", "run_study", "study_parser"]
 
 
 def results_dir(name: str) -> Path:
-    """``results/<name>/`` of this checkout (the scripts' default ``--out``)."""
-    return Path(__file__).resolve().parent.parent.parent / "results" / name
+    """``results/<name>/`` of the checkout (the scripts' default ``--out``).
+
+    The checkout is :func:`sim.project.project_root`'s, not the installed package's folder.
+    """
+    return project_root() / "results" / name
 
 
 def study_parser(study: Study) -> argparse.ArgumentParser:
