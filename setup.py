@@ -28,9 +28,9 @@ from setuptools.command.build_py import build_py
 HERE = Path(__file__).resolve().parent
 #: Where the note on what was built goes, in the installed package.
 BUILD_NOTE = "sim/_build_note.txt"
-#: Kept interpreted in the engine: the time-series recorder runs a few hundred times a run,
-#: and ``benchmarks/observe.py`` wraps its sampling method on the instance.
-INTERPRETED = {"sim/engine/observe.py"}
+#: Modules of the engine and the services kept interpreted (none: the time-series recorder is
+#: compiled too, since its samples are a fixed cost that shows against a compiled run).
+INTERPRETED: set[str] = set()
 #: mypy options on top of ``[tool.mypy]``: the build environment has the packages whose types
 #: the compiled modules use (pyproject's ``[build-system] requires``) but not every stub of the
 #: modules they import in turn; those are type-checked by ``make lint``, not here.

@@ -21,12 +21,12 @@ same metrics with or without recording.
 from __future__ import annotations
 
 import math
+import time
 from array import array
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 import numpy as np
-from simpy.events import Event
 
 from sim.engine.fates import DELIVERED
 from sim.engine.ledger import Ledger
@@ -103,6 +103,8 @@ class Recorder:
         self._prev: dict[tuple[str, str], float] = {}
         self._sinks: dict[str, _Series] = {}
         self._keys: dict[tuple[str, str], int] = {}
+        #: CPU seconds spent taking samples so far (what recording adds to a run)
+        self.sample_cpu_s = 0.0
         #: one row per (sample, component, metric): time, key index, value
         self.t_s = array("d")
         self.key = array("q")
@@ -130,14 +132,19 @@ class Recorder:
         if t < self.horizon_s:
             Timer(self.env, max(0.0, t - self.env.now), self._tick)
 
-    def _tick(self, _: Event) -> None:
-        self._sample(self._start + self._k * self.interval_s)
+    def _tick(self, _: Timer) -> None:
+        self._timed_sample(self._start + self._k * self.interval_s)
         self._schedule()
 
     def finish(self) -> None:
         """Take the last sample, at the end of the run (now), unless one was taken now."""
         if self._last_t is not None and self.env.now > self._last_t:
-            self._sample(self.env.now)
+            self._timed_sample(self.env.now)
+
+    def _timed_sample(self, t: float) -> None:
+        start = time.process_time()
+        self._sample(t)
+        self.sample_cpu_s += time.process_time() - start
 
     # -- one sample ---------------------------------------------------------------------------
 
