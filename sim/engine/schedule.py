@@ -63,16 +63,24 @@ class Environment:
     """
 
     def __init__(self, initial_time: float = 0.0) -> None:
-        self._now = float(initial_time)
-        self.now = self._now
+        self.now = float(initial_time)
         self._queue: list[tuple[float, int, int, Any]] = []
-        self._eid = 0  # the id of the latest entry: entries due at the same time keep order
+        #: entries pushed so far, the id of the latest: entries due at the same time keep order
+        self._eid = 0
         self._active_proc: Any = None
         self._stopped = False
-        #: entries processed so far, and the most entries the heap held before one was
-        #: (diagnostics: what a run costs in events, how large its heap grew)
-        self.processed = 0
+        #: the most entries the heap held before one was processed (how large it grew)
         self.peak_entries = 0
+
+    @property
+    def _now(self) -> float:
+        """The current time under SimPy's own name for it (``now`` is the attribute)."""
+        return self.now
+
+    @property
+    def processed(self) -> int:
+        """Entries processed so far (what a run costs in events): every one pushed was."""
+        return self._eid - len(self._queue)
 
     @property
     def active_process(self) -> Any:
@@ -102,7 +110,7 @@ class Environment:
     def schedule(self, event: Any, priority: int = _NORMAL, delay: float = 0.0) -> None:
         """Put ``event`` (a SimPy event or a :class:`Tick`) on the heap, ``delay`` from now."""
         eid = self._eid = self._eid + 1
-        _heappush(self._queue, (self._now + delay, priority, eid, event))
+        _heappush(self._queue, (self.now + delay, priority, eid, event))
 
     def push_at(self, t_s: float, tick: Tick) -> None:
         """Fire ``tick`` at time ``t_s`` (≥ now, unchecked), after what is already due then."""
@@ -122,11 +130,8 @@ class Environment:
             raise EmptySchedule()
         if n > self.peak_entries:
             self.peak_entries = n
-        self.processed += 1
         entry = _heappop(queue)
-        t = entry[0]
-        self._now = t
-        self.now = t
+        self.now = entry[0]
         event = entry[3]
         if isinstance(event, Tick):
             event.fire()
@@ -156,24 +161,24 @@ class Environment:
                 stop = until
             else:
                 at = float(until)
-                if at <= self._now:
+                if at <= self.now:
                     raise ValueError(
                         f"until ({at}) must be greater than the current simulation time"
                     )
                 stop = Event(self)  # type: ignore[arg-type]
                 stop._ok = True
                 stop._value = None
-                self.schedule(stop, _URGENT, at - self._now)
+                self.schedule(stop, _URGENT, at - self.now)
             stop.callbacks.append(self._stop)
-        queue = self._queue
-        while not self._stopped:
-            if not queue:
-                if stop is not None:
-                    raise RuntimeError(
-                        f'No scheduled events left but "until" event was not triggered: {stop}'
-                    )
-                return None
-            self.step()
+        try:
+            while not self._stopped:
+                self.step()
+        except EmptySchedule:
+            if stop is not None:
+                raise RuntimeError(
+                    f'No scheduled events left but "until" event was not triggered: {stop}'
+                ) from None
+            return None
         assert stop is not None
         return stop.value
 
@@ -189,7 +194,7 @@ class Timer(Tick):
 
     def __init__(self, env: Environment, delay_s: float, fn: Callable[[Any], None]) -> None:
         self.fn: Callable[[Any], None] | None = fn
-        env.push_at(env._now + delay_s, self)
+        env.push_at(env.now + delay_s, self)
 
     def fire(self) -> None:
         """Call the function, unless the timer was cancelled."""
@@ -231,7 +236,7 @@ def call_at(env: Environment, t_s: float, fn: Callable[[], None]) -> None:
     The entry fires at ``t_s`` exactly, so calls for the same time keep the order in which
     they were made.
     """
-    if t_s <= env._now:
+    if t_s <= env.now:
         fn()
     else:
         _CallAt(env, t_s, fn)

@@ -391,13 +391,13 @@ class EventSourceMapping:
             if now + cold_s + fn.timeout_s > visible_s:
                 call_at(env, visible_s, batch.visibility_ended)
             batch.run_effects = True
-            env.push_at(env._now + (cold_s + run), batch)
+            env.push_at(env.now + (cold_s + run), batch)
             return
         if now + cold_s + run > batch.received_s + self.queue.visibility_timeout_s:
             # the function outlives the visibility timeout: the batch becomes visible again
             self.queue.return_after_timeout(list(batch.entries), batch.received_s)
         batch.run_effects = False
-        env.push_at(env._now + (cold_s + run), batch)
+        env.push_at(env.now + (cold_s + run), batch)
 
     def _complete(self, batch: _Batch) -> None:
         fn = self.fn

@@ -102,7 +102,7 @@ class _PoissonChain(Tick):
             if t < end:
                 self.t = t
                 env = self.env
-                env.push_at(env._now + (t - env.now), self)  # as call_after(t - now) does
+                env.push_at(env.now + (t - env.now), self)  # as call_after(t - now) does
                 return
             self.k += 1
 

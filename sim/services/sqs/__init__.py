@@ -63,12 +63,11 @@ from __future__ import annotations
 from sim.config.sqs import SqsQueueSpec
 from sim.engine.context import Context
 from sim.services.sqs.fifo import FifoQueue
-from sim.services.sqs.queue import DEDUP_WINDOW_S, Consumer, Queue, QueueCopy, QueuePort
+from sim.services.sqs.queue import DEDUP_WINDOW_S, Queue, QueueCopy, QueuePort
 from sim.services.sqs.standard import StandardQueue
 
 __all__ = [
     "DEDUP_WINDOW_S",
-    "Consumer",
     "FifoQueue",
     "Queue",
     "QueueCopy",

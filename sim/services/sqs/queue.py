@@ -9,7 +9,7 @@ behaviours are in :mod:`sim.services.sqs.standard` and :mod:`sim.services.sqs.fi
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final
 
 from simpy.events import Event
 
@@ -34,7 +34,6 @@ __all__ = [
     "GONE",
     "INFLIGHT",
     "VISIBLE",
-    "Consumer",
     "Queue",
     "QueueCopy",
     "QueuePort",
@@ -52,14 +51,6 @@ _CHUNK: Final = SQS_CHUNK_BYTES
 
 #: FIFO deduplication interval (seconds).
 DEDUP_WINDOW_S: Final = 300.0
-
-
-class Consumer(Protocol):
-    """What a queue needs of its consumer (the event source mapping of a function)."""
-
-    def on_available(self) -> None:
-        """Messages became available to receive."""
-        ...
 
 
 class QueueCopy:
@@ -146,8 +137,8 @@ class Queue(RequestTarget):
         self.retention_s = spec.retention_s
         self.dlq: Queue | None = None
         self.max_receive_count = 0
-        #: the event source mapping reading this queue (the concrete class, not the
-        #: :class:`Consumer` protocol: the compiled build then calls it directly)
+        #: the event source mapping reading this queue (its class, not a Protocol: the
+        #: compiled build then calls it directly)
         self.consumer: EventSourceMapping | None = None
         #: the function consuming this queue: a sink of the dead letters stored here
         self.consumer_sink: str | None = None
