@@ -101,8 +101,6 @@ class StandardQueue(Queue):
         simple = self.dlq is None and self._trace is None and self.ctx.fast
         retention = self.retention_s
         stats = self.stats
-        # a copy enqueued before this has waited longer than any so far (oldest_age_max_s)
-        record = now - stats.oldest_max_s
         while q and len(batch) < max_n:
             copy = q.popleft()
             if copy.state != VISIBLE:
@@ -113,18 +111,15 @@ class StandardQueue(Queue):
             # the same test as _admit_receive's, so tracing never changes which copy expires
             enqueued = copy.enqueue_s
             if simple and now < enqueued + retention:
-                if enqueued < record:
-                    stats.oldest_max_s = now - enqueued
-                    record = enqueued
+                age = now - enqueued  # as left_visible counts it (the same rounding)
+                if age > stats.oldest_max_s:
+                    stats.oldest_max_s = age
                 copy.receive_count += 1
                 copy.receipt += 1
                 copy.state = INFLIGHT
                 batch.append((copy, copy.receipt))
-            else:
-                if self._admit_receive(copy, now):
-                    batch.append((copy, copy.receipt))
-                # it counted its age, even when it expired or moved to the DLQ instead
-                record = now - stats.oldest_max_s
+            elif self._admit_receive(copy, now):
+                batch.append((copy, copy.receipt))
         return batch
 
     def _unpack_first(self, chunk: QueueCopy) -> QueueCopy:
